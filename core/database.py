@@ -1,0 +1,75 @@
+"""The registry database: one engine per URL, schema migrated to head on first use."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from core.layout import StorageLayout
+from core.settings import Settings
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_migrate_lock = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema of ``engine`` to the newest migration (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with _migrate_lock, engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+_engines: dict[str, Engine] = {}
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def get_engine(settings: Settings) -> Engine:
+    """The migrated engine of the registry database that ``settings`` name (one per URL and process)."""
+    url = settings.effective_database_url
+    with _migrate_lock:
+        engine = _engines.get(url)
+    if engine is not None:
+        return engine
+    if settings.database_url is None:
+        StorageLayout.from_settings(settings).ensure()
+    engine = _create_engine(url)
+    migrate(engine)
+    with _migrate_lock:
+        kept = _engines.setdefault(url, engine)
+    if kept is not engine:
+        engine.dispose()
+    return kept
+
+
+def dispose_engines() -> None:
+    """Close every cached engine (tests; before a whole home is removed)."""
+    with _migrate_lock:
+        engines = list(_engines.values())
+        _engines.clear()
+    for engine in engines:
+        engine.dispose()

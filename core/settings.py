@@ -1,0 +1,101 @@
+"""One ``Settings`` object, read from ``XMO_*`` environment variables, built by a cached factory."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "password", "xmo", "test"})
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; every field has an embedded default."""
+
+    model_config = SettingsConfigDict(env_prefix="XMO_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+    home: Path = Field(default=Path(".xmo"), description="Root of all local state.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the tenant registry; SQLite under XMO_HOME if unset."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking URI; sqlite:///<XMO_HOME>/mlflow.db if unset."
+    )
+    optuna_storage: str | None = Field(
+        default=None, description="Optuna storage URL; sqlite:///<XMO_HOME>/optuna.db if unset."
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 (32 bytes) master key wrapping client keys; generated into XMO_HOME if unset.",
+    )
+
+    # edge
+    ipv4_prefix: int = Field(default=24, ge=0, le=32)
+    ipv6_prefix: int = Field(default=48, ge=0, le=128)
+    cookie_name: str = "xmo_id"
+    optout_cookie_name: str = "xmo_optout"
+    cookie_domain: str | None = None
+    cookie_max_age_days: int = Field(default=395, ge=1, le=395)
+    allowed_query_params: tuple[str, ...] = (
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+        "cid",
+        "crid",
+        "gclid",
+        "fbclid",
+        "msclkid",
+    )
+
+    # spool
+    spool_name: str = Field(default="spool", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    group_commit_max_delay_ms: float = Field(default=2.0, ge=0, le=1000)
+    group_commit_max_batch: int = Field(default=2000, ge=1, le=100_000)
+    compact_interval_s: float = Field(default=30.0, ge=0)
+
+    # features
+    session_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+    # serving
+    model_reload_interval_s: float = Field(default=60.0, ge=0)
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Settings:
+        if self.environment != "development" and self.master_key is not None:
+            raw = self.master_key.get_secret_value()
+            if raw.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("XMO_MASTER_KEY is a placeholder; set a real random key outside development")
+        return self
+
+    # derived locations -------------------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        """The registry URL: explicit, or SQLite inside XMO_HOME."""
+        return self.database_url or f"sqlite:///{self.home / 'xmo.db'}"
+
+    @property
+    def effective_mlflow_tracking_uri(self) -> str:
+        """The MLflow tracking URI: explicit, or SQLite inside XMO_HOME."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def effective_optuna_storage(self) -> str:
+        """The Optuna storage URL: explicit, or SQLite inside XMO_HOME."""
+        return self.optuna_storage or f"sqlite:///{self.home / 'optuna.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

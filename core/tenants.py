@@ -1,0 +1,226 @@
+"""The tenant registry: clients, their policies and keys."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core import audit
+from core.apikeys import KeyKind, display_prefix, hash_key, hashes_match, kind_of, new_key
+from core.database import get_engine
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from core.layout import CLIENT_ID_PATTERN, check_client_id
+from core.schema import api_keys, clients
+from core.settings import Settings
+
+DEFAULT_RETENTION_DAYS = 395
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)(\*\.)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Client:
+    """A tenant of xmo and its privacy policy."""
+
+    id: str
+    name: str
+    allowed_domains: tuple[str, ...]
+    collect_pii: bool
+    retention_days: int
+    honour_dnt: bool
+    timezone: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> Client:
+        data = dict(row._mapping)
+        data["allowed_domains"] = tuple(data["allowed_domains"])
+        return cls(**data)
+
+    def public(self) -> dict[str, Any]:
+        """A JSON-ready view without secrets."""
+        return {
+            "client_id": self.id,
+            "name": self.name,
+            "allowed_domains": list(self.allowed_domains),
+            "collect_pii": self.collect_pii,
+            "retention_days": self.retention_days,
+            "honour_dnt": self.honour_dnt,
+            "timezone": self.timezone,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class NewClient:
+    """A client just created, with its keys (shown this once, never stored in the clear)."""
+
+    client: Client
+    site_key: str
+    api_key: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a presented key belongs to."""
+
+    kind: KeyKind
+    client_id: str | None
+    key_prefix: str
+
+
+def slugify(name: str) -> str:
+    """A client id derived from a display name: ``"Acme Shop GmbH"`` → ``acme-shop-gmbh``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:63].rstrip("-")
+    if not CLIENT_ID_PATTERN.fullmatch(slug):
+        raise InvalidInput(f"cannot derive a client id from {name!r}; pass --id")
+    return slug
+
+
+def normalize_domain(domain: str) -> str:
+    """Lower-case host name (``*.`` allowed for subdomains); raises ``InvalidInput`` for anything else."""
+    host = domain.strip().lower().rstrip(".")
+    host = re.sub(r"^https?://", "", host).split("/", 1)[0]
+    if not _HOSTNAME.fullmatch(host):
+        raise InvalidInput(f"invalid domain {domain!r}: give a host name such as shop.example.com")
+    return host
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin") from exc
+    return name
+
+
+class TenantRegistry:
+    """Create, find and authenticate clients; every change is audited."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TenantRegistry:
+        """The registry in the database ``settings`` name (migrated on first use)."""
+        return cls(get_engine(settings))
+
+    # clients --------------------------------------------------------------------------------
+    def create_client(
+        self,
+        name: str,
+        domains: list[str],
+        *,
+        client_id: str | None = None,
+        collect_pii: bool = False,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        honour_dnt: bool = False,
+        timezone: str = "UTC",
+        actor: str = "cli",
+    ) -> NewClient:
+        """Register a client and issue its site and API keys."""
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("client name must have 1-200 characters")
+        if not domains:
+            raise InvalidInput("give at least one domain the client tracks (--domain)")
+        if not 1 <= retention_days <= 3650:
+            raise InvalidInput("retention days must be between 1 and 3650")
+        cid = check_client_id(client_id) if client_id else slugify(name)
+        normalized = tuple(dict.fromkeys(normalize_domain(d) for d in domains))
+        timezone = _check_timezone(timezone)
+        now = datetime.now(UTC)
+        site_key, api_key = new_key(KeyKind.SITE), new_key(KeyKind.API)
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    insert(clients).values(
+                        id=cid, name=name, allowed_domains=list(normalized), collect_pii=collect_pii,
+                        retention_days=retention_days, honour_dnt=honour_dnt,
+                        timezone=timezone, created_at=now,
+                    )
+                )
+                for kind, key in ((KeyKind.SITE, site_key), (KeyKind.API, api_key)):
+                    self._insert_key(connection, kind, key, cid, now)
+                audit.record(connection, actor=actor, action="client.create", client_id=cid,
+                             details={"collect_pii": collect_pii, "domains": len(normalized)})
+        except IntegrityError as exc:
+            raise Conflict(f"client {cid!r} already exists; choose another name or --id") from exc
+        return NewClient(self.get_client(cid), site_key, api_key)
+
+    def get_client(self, client_id: str) -> Client:
+        """The client with this id; ``NotFound`` if there is none."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(clients).where(clients.c.id == client_id)).first()
+        if row is None:
+            raise NotFound(f"unknown client {client_id!r} (see `xmo client list`)")
+        return Client.from_row(row)
+
+    def list_clients(self) -> list[Client]:
+        """All clients, oldest first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(clients).order_by(clients.c.created_at, clients.c.id)).all()
+        return [Client.from_row(row) for row in rows]
+
+    # keys -----------------------------------------------------------------------------------
+    @staticmethod
+    def _insert_key(connection: Any, kind: KeyKind, key: str, client_id: str | None, now: datetime) -> None:
+        connection.execute(
+            insert(api_keys).values(
+                client_id=client_id, kind=kind.value, key_hash=hash_key(key),
+                display_prefix=display_prefix(key), created_at=now,
+            )
+        )
+
+    def rotate_key(self, kind: KeyKind, client_id: str | None = None, *, actor: str = "cli") -> str:
+        """Issue a new key of ``kind`` (for a client, or the operator's admin key) and revoke the old ones."""
+        if (kind is KeyKind.ADMIN) != (client_id is None):
+            raise InvalidInput("admin keys belong to no client; site and API keys need a client id")
+        if client_id is not None:
+            self.get_client(client_id)
+        now = datetime.now(UTC)
+        key = new_key(kind)
+        owner = api_keys.c.client_id.is_(None) if client_id is None else api_keys.c.client_id == client_id
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(api_keys)
+                .where(owner, api_keys.c.kind == kind.value, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            self._insert_key(connection, kind, key, client_id, now)
+            audit.record(connection, actor=actor, action=f"key.rotate.{kind.value}", client_id=client_id)
+        return key
+
+    def authenticate(self, key: str | None, *allowed: KeyKind) -> Principal:
+        """The principal of ``key`` if it is live and of an allowed kind.
+
+        Raises ``Unauthorized`` for a missing or unknown key and ``Forbidden`` for a key of another kind.
+        """
+        if not key or kind_of(key) is None:
+            raise Unauthorized("missing or malformed API key")
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(api_keys.c.key_hash, api_keys.c.kind, api_keys.c.client_id, api_keys.c.display_prefix)
+                .where(api_keys.c.key_hash == hash_key(key), api_keys.c.revoked_at.is_(None))
+            ).first()
+        if row is None or not hashes_match(row.key_hash, key):
+            raise Unauthorized("unknown or revoked API key")
+        kind = KeyKind(row.kind)
+        if allowed and kind not in allowed:
+            raise Forbidden(f"a {kind.value} key cannot do this; use a {' or '.join(k.value for k in allowed)} key")
+        return Principal(kind=kind, client_id=row.client_id, key_prefix=row.display_prefix)
+
+    def client_for_site_key(self, key: str) -> str | None:
+        """The client id a site key sends hits for, or None (unknown, revoked, or not a site key)."""
+        try:
+            principal = self.authenticate(key, KeyKind.SITE)
+        except (Unauthorized, Forbidden):
+            return None
+        return principal.client_id

@@ -1,0 +1,1 @@
+"""Everything between an HTTP hit and a row in the lake: edge steps, spool, compaction."""

@@ -1,0 +1,130 @@
+"""The collector: raw hits → edge → durable spool, with counters; and group commit for live traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from core.settings import Settings
+from core.tenants import TenantRegistry
+from privacy.keyvault import KeyVault
+from tracking.edge import DropReason, Edge, EdgeResult, raw_frame
+from tracking.policies import ClientPolicies, build_edge
+from tracking.spool import Spool
+
+
+class IngestCounters:
+    """Thread-safe totals of hits received, accepted and dropped by reason (for /metrics)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.received = 0
+        self.accepted = 0
+        self.dropped: Counter[DropReason] = Counter()
+
+    def add(self, result: EdgeResult) -> None:
+        with self._lock:
+            self.received += result.received
+            self.accepted += result.accepted
+            self.dropped.update(result.drops)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {"received": self.received, "accepted": self.accepted,
+                    "dropped": {reason.value: n for reason, n in self.dropped.items()}}
+
+
+class Collector:
+    """Runs the edge over raw hits and appends what survives to the spool before returning."""
+
+    def __init__(self, edge: Edge, spool: Spool, policies: ClientPolicies) -> None:
+        self.edge = edge
+        self.spool = spool
+        self.policies = policies
+        self.counters = IngestCounters()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, registry: TenantRegistry | None = None,
+                      vault: KeyVault | None = None) -> Collector:
+        """A collector on this process's spool, with policies from the registry."""
+        registry = registry or TenantRegistry.from_settings(settings)
+        policies = ClientPolicies(registry)
+        edge = build_edge(settings, policies, vault or KeyVault.from_settings(settings))
+        return cls(edge, Spool.from_settings(settings), policies)
+
+    def ingest(self, raw: pd.DataFrame) -> EdgeResult:
+        """Edge then spool; when this returns, accepted events are durable."""
+        result = self.edge.process(raw)
+        self.spool.append(result.events)
+        self.counters.add(result)
+        return result
+
+
+class GroupCommitter:
+    """Collects hits from concurrent requests and commits them in one spool transaction.
+
+    ``submit`` returns only after the hit's batch is durable (or raises if the write failed), so an
+    answered request never loses its hit, while many requests share one fsync.
+    """
+
+    def __init__(self, collector: Collector, max_delay_s: float = 0.002, max_batch: int = 2000) -> None:
+        self.collector = collector
+        self.max_delay_s = max_delay_s
+        self.max_batch = max_batch
+        self._queue: list[tuple[Mapping[str, Any], asyncio.Future[None]]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        """Start the background writer on the running loop."""
+        self._wakeup = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="xmo-group-commit")
+
+    async def submit(self, hit: Mapping[str, Any]) -> None:
+        """Queue one raw hit and wait until it is durable (or dropped by the edge)."""
+        if self._wakeup is None:
+            raise RuntimeError("GroupCommitter.start() was not awaited")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((hit, future))
+        self._wakeup.set()
+        await future
+
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        while not (self._stopping and not self._queue):
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if self.max_delay_s and len(self._queue) < self.max_batch and not self._stopping:
+                await asyncio.sleep(self.max_delay_s)
+            await self._flush_once()
+            if self._queue:
+                self._wakeup.set()
+
+    async def _flush_once(self) -> None:
+        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
+        if not batch:
+            return
+        try:
+            await asyncio.to_thread(self.collector.ingest, raw_frame([hit for hit, _ in batch]))
+        except Exception as exc:  # the write failed: every waiting request learns it
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop the writer."""
+        self._stopping = True
+        if self._task is not None and self._wakeup is not None:
+            self._wakeup.set()
+            await self._task
+            self._task = None
