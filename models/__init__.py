@@ -1,0 +1,1 @@
+"""Estimators (scikit-learn contract) and the MLflow pyfunc flavor that serves them."""

@@ -33,6 +33,12 @@ class IngestCounters:
             self.accepted += result.accepted
             self.dropped.update(result.drops)
 
+    def count_drop(self, reason: DropReason, n: int = 1) -> None:
+        """Count hits dropped before the edge (e.g. at the HTTP layer)."""
+        with self._lock:
+            self.received += n
+            self.dropped[reason] += n
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"received": self.received, "accepted": self.accepted,

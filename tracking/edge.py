@@ -291,5 +291,14 @@ class Edge:
         columns["received_at"] = pd.Series(pd.Timestamp(self.clock()), index=frame.index).astype(
             "datetime64[us, UTC]")
         columns["source"] = frame["source"].fillna("pixel")
-        table = pa.Table.from_pandas(pd.DataFrame(columns), preserve_index=False)
-        return table.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+        arrays = [_to_arrow(columns.get(f.name), f.type, n) for f in EVENT_SCHEMA]
+        return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def _to_arrow(values: pd.Series | None, type_: pa.DataType, n: int) -> pa.Array:
+    """One column as Arrow (timestamps via naive UTC numpy, sidestepping pandas' tz deprecation)."""
+    if values is None:
+        return pa.nulls(n, type_)
+    if pa.types.is_timestamp(type_):
+        return pa.array(values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(), type=type_)
+    return pa.array(values, type=type_, from_pandas=True)

@@ -1,0 +1,72 @@
+"""The FastAPI application: collection, scoring, recommendations, operations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import FastAPI
+
+from core.settings import Settings, get_settings
+from serving.errors import install_error_handlers
+from serving.routes import collect, health, models, recommendations, scoring
+from serving.runtime import ServiceRuntime
+from tracking.compactor import compact_all
+
+logger = logging.getLogger("xmo.serving")
+
+
+async def _every(interval_s: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+    """Run ``job`` every ``interval_s`` seconds; a failure is logged and the loop goes on."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await job()
+        except Exception as exc:  # a background job must never kill the service
+            logger.error("%s failed: %s", name, type(exc).__name__)
+
+
+def _client_ids(runtime: ServiceRuntime) -> list[str]:
+    return [c.id for c in runtime.registry.list_clients()]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; stores are opened and models loaded in the lifespan, not here."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await asyncio.to_thread(ServiceRuntime.build, settings or get_settings())
+        app.state.runtime = runtime
+        await runtime.committer.start()
+        await asyncio.to_thread(lambda: runtime.models.refresh_all(_client_ids(runtime)))
+        tasks = []
+        if runtime.settings.compact_interval_s > 0:
+            tasks.append(asyncio.create_task(_every(
+                runtime.settings.compact_interval_s, lambda: asyncio.to_thread(compact_all, runtime.settings),
+                "compaction")))
+        if runtime.settings.model_reload_interval_s > 0:
+            tasks.append(asyncio.create_task(_every(
+                runtime.settings.model_reload_interval_s,
+                lambda: asyncio.to_thread(lambda: runtime.models.refresh_all(_client_ids(runtime))),
+                "model reload")))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.committer.stop()
+            runtime.collector.spool.close()
+
+    app = FastAPI(
+        title="xmo",
+        summary="Privacy-first campaign tracking and optimization",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, collect, scoring, models, recommendations):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,64 @@
+"""Dependencies of the routes, in one place; tests swap them with ``app.dependency_overrides``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from core.apikeys import KeyKind
+from core.errors import NotReady
+from core.settings import Settings
+from core.tenants import Principal
+from serving.model_store import LoadedModel
+from serving.runtime import ServiceRuntime
+
+_bearer = HTTPBearer(auto_error=False, description="An xmo API key: `Authorization: Bearer xmo_api_…`")
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """The runtime the lifespan built."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def get_settings_dep(runtime: RuntimeDep) -> Settings:
+    """The service's settings."""
+    return runtime.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def get_tenant(runtime: RuntimeDep, credentials: BearerDep) -> str:
+    """The client id an API key belongs to (401 without a valid key, 403 for another kind of key)."""
+    principal = runtime.registry.authenticate(credentials.credentials if credentials else None, KeyKind.API)
+    assert principal.client_id is not None
+    return principal.client_id
+
+
+TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+def get_admin(runtime: RuntimeDep, credentials: BearerDep) -> Principal:
+    """The operator, authenticated by the admin key."""
+    return runtime.registry.authenticate(credentials.credentials if credentials else None, KeyKind.ADMIN)
+
+
+AdminDep = Annotated[Principal, Depends(get_admin)]
+
+
+def get_model(runtime: RuntimeDep, client_id: TenantDep) -> LoadedModel:
+    """The caller's champion model (409 when none is registered yet)."""
+    model = runtime.models.get(client_id)
+    if model is None:
+        raise NotReady(f"no champion model for client {client_id!r} yet; train one with `xmo train {client_id}`")
+    return model
+
+
+ModelDep = Annotated[LoadedModel, Depends(get_model)]

@@ -1,0 +1,37 @@
+"""What a running service holds: registry, vault, collector, models; built in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.settings import Settings
+from core.tenants import TenantRegistry
+from models.registry import configure_mlflow
+from privacy.keyvault import KeyVault
+from serving.model_store import ModelStore
+from serving.session_cache import SessionCache
+from tracking.collector import Collector, GroupCommitter
+
+
+@dataclass
+class ServiceRuntime:
+    """Long-lived objects shared by requests."""
+
+    settings: Settings
+    registry: TenantRegistry
+    vault: KeyVault
+    collector: Collector
+    committer: GroupCommitter
+    models: ModelStore
+    sessions: SessionCache
+
+    @classmethod
+    def build(cls, settings: Settings) -> ServiceRuntime:
+        """Open the stores ``settings`` name (no models are loaded yet)."""
+        registry = TenantRegistry.from_settings(settings)
+        vault = KeyVault.from_settings(settings)
+        collector = Collector.from_settings(settings, registry, vault)
+        committer = GroupCommitter(collector, settings.group_commit_max_delay_ms / 1000,
+                                   settings.group_commit_max_batch)
+        models = ModelStore(configure_mlflow(settings))
+        return cls(settings, registry, vault, collector, committer, models, SessionCache(settings))

@@ -1,0 +1,103 @@
+"""Shared fixtures: a private XMO_HOME per test, registry databases (SQLite always, PostgreSQL when given),
+and a real uvicorn server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from core.database import dispose_engines
+from core.settings import Settings, get_settings
+
+
+@pytest.fixture
+def xmo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh XMO_HOME for this test, visible to code that reads the environment."""
+    home = tmp_path / "xmo-home"
+    monkeypatch.setenv("XMO_HOME", str(home))
+    for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
+    dispose_engines()
+
+
+@pytest.fixture
+def settings(xmo_home: Path) -> Settings:
+    """Settings of the test's XMO_HOME (fast background intervals off)."""
+    return Settings(home=xmo_home, compact_interval_s=0, model_reload_interval_s=0)
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("XMO_TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, xmo_home: Path) -> Iterator[str]:
+    """A registry database URL: SQLite under XMO_HOME, and PostgreSQL in a private schema when available."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{xmo_home / 'registry.db'}"
+        return
+    base = _postgres_url()
+    if base is None:
+        pytest.skip("no PostgreSQL server: set XMO_TEST_DATABASE_URL (CI sets it) to run this against PostgreSQL")
+    schema = f"xmo_test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = sa.engine.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        dispose_engines()
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+class LiveServer:
+    """A uvicorn server running an app in a background thread on a free loopback port."""
+
+    def __init__(self, app: object) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=True,
+                                forwarded_allow_ips="127.0.0.1", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+@pytest.fixture
+def live_server_factory() -> Iterator[type[LiveServer]]:
+    """``with live_server_factory(app) as server: …`` — a real HTTP server on 127.0.0.1."""
+    yield LiveServer
