@@ -23,8 +23,9 @@ class AuditEntry:
     details: dict[str, Any]
 
 
-def record(connection: Connection, *, actor: str, action: str, client_id: str | None,
-           details: dict[str, Any] | None = None) -> None:
+def record(
+    connection: Connection, *, actor: str, action: str, client_id: str | None, details: dict[str, Any] | None = None
+) -> None:
     """Append one entry inside the caller's transaction."""
     connection.execute(
         insert(audit_log).values(

@@ -15,9 +15,7 @@ CLIENT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 def check_client_id(client_id: str) -> str:
     """Return ``client_id`` if it is safe to use in paths and names, else raise ``InvalidInput``."""
     if not CLIENT_ID_PATTERN.fullmatch(client_id):
-        raise InvalidInput(
-            f"invalid client id {client_id!r}: use 1-63 lowercase letters, digits and dashes"
-        )
+        raise InvalidInput(f"invalid client id {client_id!r}: use 1-63 lowercase letters, digits and dashes")
     return client_id
 
 
@@ -84,7 +82,15 @@ class StorageLayout:
     def ensure(self) -> StorageLayout:
         """Create the top-level folders (owner-only permissions) and return self."""
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for folder in (self.keys_dir, self.spool_dir, self.lake_dir, self.events_dir, self.spend_dir,
-                       self.datasets_dir, self.mlartifacts_dir, self.runtime_dir):
+        for folder in (
+            self.keys_dir,
+            self.spool_dir,
+            self.lake_dir,
+            self.events_dir,
+            self.spend_dir,
+            self.datasets_dir,
+            self.mlartifacts_dir,
+            self.runtime_dir,
+        ):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self

@@ -19,7 +19,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 
 
-
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on every backend (SQLite forgets the zone otherwise)."""
 

@@ -21,7 +21,9 @@ from core.schema import api_keys, clients
 from core.settings import Settings
 
 DEFAULT_RETENTION_DAYS = 395
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)(\*\.)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)(\*\.)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+)
 
 
 @dataclass(frozen=True)
@@ -142,15 +144,25 @@ class TenantRegistry:
             with self.engine.begin() as connection:
                 connection.execute(
                     insert(clients).values(
-                        id=cid, name=name, allowed_domains=list(normalized), collect_pii=collect_pii,
-                        retention_days=retention_days, honour_dnt=honour_dnt,
-                        timezone=timezone, created_at=now,
+                        id=cid,
+                        name=name,
+                        allowed_domains=list(normalized),
+                        collect_pii=collect_pii,
+                        retention_days=retention_days,
+                        honour_dnt=honour_dnt,
+                        timezone=timezone,
+                        created_at=now,
                     )
                 )
                 for kind, key in ((KeyKind.SITE, site_key), (KeyKind.API, api_key)):
                     self._insert_key(connection, kind, key, cid, now)
-                audit.record(connection, actor=actor, action="client.create", client_id=cid,
-                             details={"collect_pii": collect_pii, "domains": len(normalized)})
+                audit.record(
+                    connection,
+                    actor=actor,
+                    action="client.create",
+                    client_id=cid,
+                    details={"collect_pii": collect_pii, "domains": len(normalized)},
+                )
         except IntegrityError as exc:
             raise Conflict(f"client {cid!r} already exists; choose another name or --id") from exc
         return NewClient(self.get_client(cid), site_key, api_key)
@@ -174,8 +186,11 @@ class TenantRegistry:
     def _insert_key(connection: Any, kind: KeyKind, key: str, client_id: str | None, now: datetime) -> None:
         connection.execute(
             insert(api_keys).values(
-                client_id=client_id, kind=kind.value, key_hash=hash_key(key),
-                display_prefix=display_prefix(key), created_at=now,
+                client_id=client_id,
+                kind=kind.value,
+                key_hash=hash_key(key),
+                display_prefix=display_prefix(key),
+                created_at=now,
             )
         )
 
@@ -207,8 +222,9 @@ class TenantRegistry:
             raise Unauthorized("missing or malformed API key")
         with self.engine.connect() as connection:
             row = connection.execute(
-                select(api_keys.c.key_hash, api_keys.c.kind, api_keys.c.client_id, api_keys.c.display_prefix)
-                .where(api_keys.c.key_hash == hash_key(key), api_keys.c.revoked_at.is_(None))
+                select(api_keys.c.key_hash, api_keys.c.kind, api_keys.c.client_id, api_keys.c.display_prefix).where(
+                    api_keys.c.key_hash == hash_key(key), api_keys.c.revoked_at.is_(None)
+                )
             ).first()
         if row is None or not hashes_match(row.key_hash, key):
             raise Unauthorized("unknown or revoked API key")

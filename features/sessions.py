@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import cast
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -40,11 +39,23 @@ SESSION_TIMEOUT_MINUTES = 30
 TRAILING_DAYS = 2
 
 ACQUISITION_COLUMNS: tuple[str, ...] = (
-    "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "campaign_id", "creative_id",
-    "referrer_host", "landing_path",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "campaign_id",
+    "creative_id",
+    "referrer_host",
+    "landing_path",
 )
 TECHNICAL_COLUMNS: tuple[str, ...] = (
-    "browser_family", "browser_version", "os_family", "os_version", "device_class", "region",
+    "browser_family",
+    "browser_version",
+    "os_family",
+    "os_version",
+    "device_class",
+    "region",
 )
 # The campaign fields that open a new session when a hit carries values other than the session's.
 SPLITTING_CAMPAIGN_FIELDS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign", "campaign_id")
@@ -108,7 +119,8 @@ def lake_files(layout: StorageLayout, client_id: str, last_day: date | None = No
 
 def empty_sessions() -> pd.DataFrame:
     """A session frame with no rows and the columns and dtypes of :func:`build_sessions`."""
-    return SESSION_SCHEMA.empty_table().to_pandas()
+    frame: pd.DataFrame = SESSION_SCHEMA.empty_table().to_pandas()
+    return frame
 
 
 def sessions_sql(timeout_minutes: int) -> str:
@@ -222,15 +234,21 @@ ORDER BY h.start_us, h.visitor_id, h.session_number
 """
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
 def _epoch_us(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    delta = moment - datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    """Microseconds since the Unix epoch (exact integer arithmetic)."""
+    return None if moment is None else (moment - _EPOCH) // timedelta(microseconds=1)
 
 
-def sessions_from_files(files: list[Path], client_id: str, *, timeout_minutes: int = SESSION_TIMEOUT_MINUTES,
-                        window: SessionWindow | None = None) -> pd.DataFrame:
+def sessions_from_files(
+    files: list[Path],
+    client_id: str,
+    *,
+    timeout_minutes: int = SESSION_TIMEOUT_MINUTES,
+    window: SessionWindow | None = None,
+) -> pd.DataFrame:
     """Sessions of the events in ``files`` (lake Parquet of one client), in the shape of ``SESSION_SCHEMA``."""
     if timeout_minutes < 1:
         raise InvalidInput(f"session timeout must be at least 1 minute, not {timeout_minutes}")
@@ -240,17 +258,16 @@ def sessions_from_files(files: list[Path], client_id: str, *, timeout_minutes: i
     paths = [str(f) for f in files]
     with duckdb.connect(":memory:") as con:
         con.execute("SET TimeZone = 'UTC'")
-        events = con.read_parquet(paths, hive_partitioning=False, union_by_name=True, filename=True,
-                                  file_row_number=True)
+        events = con.read_parquet(
+            paths, hive_partitioning=False, union_by_name=True, filename=True, file_row_number=True
+        )
         con.register("events", events)
         con.register("lake_files", pa.table({"filename": paths, "file_index": list(range(len(paths)))}))
         params = {"client_id": client_id, "start": _epoch_us(window.start), "end": _epoch_us(window.end)}
-        table = cast(duckdb.DuckDBPyRelation, con.sql(sessions_sql(timeout_minutes), params=params)).to_arrow_table()
-    started = table["started_at"].cast(TIMESTAMP)
-    ended = table["ended_at"].cast(TIMESTAMP)
-    table = table.set_column(table.schema.get_field_index("started_at"), "started_at", started)
-    table = table.set_column(table.schema.get_field_index("ended_at"), "ended_at", ended)
-    return table.select(SESSION_COLUMNS).cast(SESSION_SCHEMA).to_pandas()
+        table = con.sql(sessions_sql(timeout_minutes), params=params).to_arrow_table()
+    # make_timestamp gives zone-less UTC instants: the cast only labels them UTC.
+    frame: pd.DataFrame = table.select(SESSION_COLUMNS).cast(SESSION_SCHEMA).to_pandas()
+    return frame
 
 
 def build_sessions(

@@ -44,9 +44,14 @@ class BudgetPlan:
         return (self.expected_outcome_recommended - base) / base if base else 0.0
 
 
-def allocate_budget(curves: dict[str, ResponseCurve], current: dict[str, float], total: float,
-                    min_ratio: float = 0.5, max_ratio: float = 2.0,
-                    weights: dict[str, float] | None = None) -> BudgetPlan:
+def allocate_budget(
+    curves: dict[str, ResponseCurve],
+    current: dict[str, float],
+    total: float,
+    min_ratio: float = 0.5,
+    max_ratio: float = 2.0,
+    weights: dict[str, float] | None = None,
+) -> BudgetPlan:
     """Split ``total`` daily budget to maximize the summed steady-state outcome of the campaigns.
 
     Each campaign stays within ``[min_ratio, max_ratio]`` × its current daily spend (scaled to the new
@@ -72,7 +77,9 @@ def allocate_budget(curves: dict[str, ResponseCurve], current: dict[str, float],
     best_value = negative_outcome(scaled)
     for start in (scaled, (lower + upper) / 2 * total / ((lower + upper) / 2).sum()):
         result = minimize(
-            negative_outcome, np.clip(start, lower, upper), method="SLSQP",
+            negative_outcome,
+            np.clip(start, lower, upper),
+            method="SLSQP",
             bounds=list(zip(lower, upper, strict=True)),
             constraints=[{"type": "eq", "fun": lambda x: float(x.sum() - total)}],
             options={"maxiter": 500, "ftol": 1e-10},

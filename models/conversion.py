@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import Tags
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
 
 class ConversionModel(ClassifierMixin, BaseEstimator):
@@ -64,48 +67,71 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             "verbosity": -1,
         }
 
-    def fit(self, X: pd.DataFrame, y: Any, eval_set: tuple[pd.DataFrame, Any] | None = None) -> ConversionModel:
-        """Fit on ``X``/``y``; with ``eval_set`` stop early on its log loss."""
-        X = _as_frame(X)
-        y_arr = np.asarray(y).astype(int)
-        self.classes_ = np.unique(y_arr)
-        if len(self.classes_) != 2:
-            raise ValueError("the conversion model needs sessions with and without conversions")
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        """DataFrames keep their categoricals; anything else is validated as a numeric array."""
+        if isinstance(X, pd.DataFrame):
+            if reset:
+                self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+                self.n_features_in_ = X.shape[1]
+            else:
+                missing = set(self.feature_names_in_) - set(X.columns)
+                if missing:
+                    raise ValueError(f"X lacks the features {sorted(missing)}")
+                X = X[list(self.feature_names_in_)]
+            return X
+        array = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
+        return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+
+    def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> ConversionModel:
+        """Fit on ``X``/``y`` (two classes); with ``eval_set`` stop early on its log loss."""
+        frame = self._frame(X, reset=True)
+        y_arr = column_or_1d(np.asarray(y), warn=True)
+        check_consistent_length(frame, y_arr)
+        check_classification_targets(y_arr)
+        if len(np.unique(y_arr)) < 2:
+            raise ValueError(
+                "the conversion model needs 2 classes (sessions with and without conversions); got 1 class"
+            )
+        target_type = type_of_target(y_arr)
+        if target_type != "binary":
+            raise ValueError(f"Only binary classification is supported. The type of the target is {target_type}.")
+        self.classes_, encoded = np.unique(y_arr, return_inverse=True)
         model = lgb.LGBMClassifier(**self._lgbm_params())
-        callbacks = []
+        callbacks: list[Callable[..., Any]] = []
         fit_kwargs: dict[str, Any] = {}
         if eval_set is not None and self.early_stopping_rounds:
-            fit_kwargs["eval_set"] = [(_as_frame(eval_set[0]), np.asarray(eval_set[1]).astype(int))]
+            eval_X = self._frame(eval_set[0], reset=False)
+            eval_y = np.searchsorted(self.classes_, np.asarray(eval_set[1]))
+            fit_kwargs["eval_X"], fit_kwargs["eval_y"] = (eval_X,), (eval_y,)
             fit_kwargs["eval_metric"] = "binary_logloss"
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
-        model.fit(X, y_arr, callbacks=callbacks, **fit_kwargs)
+        model.fit(frame, encoded, callbacks=callbacks, **fit_kwargs)
         self.booster_ = model.booster_
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        self.best_iteration_ = int(model.best_iteration_ or model.n_estimators)
+        self.best_iteration_ = int(model.best_iteration_ or self.n_estimators)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Columns: P(no conversion), P(conversion)."""
         check_is_fitted(self, "booster_")
-        X = _as_frame(X)[list(self.feature_names_in_)]
-        p = self.booster_.predict(X, num_iteration=self.best_iteration_)
+        p = np.asarray(
+            self.booster_.predict(self._frame(X, reset=False), num_iteration=self.best_iteration_), dtype=np.float64
+        )
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The more likely class (0 or 1)."""
-        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+        proba = self.predict_proba(X)
+        return self.classes_[(proba[:, 1] >= 0.5).astype(int)]
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-feature contributions to the log-odds (LightGBM ``pred_contrib``), plus ``bias``."""
         check_is_fitted(self, "booster_")
-        X = _as_frame(X)[list(self.feature_names_in_)]
-        values = self.booster_.predict(X, num_iteration=self.best_iteration_, pred_contrib=True)
-        return pd.DataFrame(values, columns=[*self.feature_names_in_, "bias"], index=X.index)
-
-
-def _as_frame(X: Any) -> pd.DataFrame:
-    if isinstance(X, pd.DataFrame):
-        return X
-    array = np.asarray(X)
-    return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+        frame = self._frame(X, reset=False)
+        values = self.booster_.predict(frame, num_iteration=self.best_iteration_, pred_contrib=True)
+        return pd.DataFrame(values, columns=[*frame.columns, "bias"], index=frame.index)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import mlflow
@@ -31,6 +32,7 @@ def configure_mlflow(settings: Settings) -> MlflowClient:
     if uri.startswith("sqlite:///"):
         StorageLayout.from_settings(settings).ensure()
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -43,5 +45,6 @@ def ensure_experiment(client: MlflowClient, settings: Settings, client_id: str) 
     if existing is not None:
         return existing.experiment_id
     location: Path = StorageLayout.from_settings(settings).mlartifacts_dir / check_client_id(client_id)
-    return client.create_experiment(name, artifact_location=location.resolve().as_uri(),
-                                    tags={"xmo.client_id": client_id})
+    return client.create_experiment(
+        name, artifact_location=location.resolve().as_uri(), tags={"xmo.client_id": client_id}
+    )

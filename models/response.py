@@ -41,8 +41,9 @@ class ResponseCurve(RegressorMixin, BaseEstimator):
     squares; ``n_bootstrap`` refits on resampled days give the spread of the steady-state response.
     """
 
-    def __init__(self, decays: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6), n_bootstrap: int = 60,
-                 random_state: int = 0) -> None:
+    def __init__(
+        self, decays: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6), n_bootstrap: int = 60, random_state: int = 0
+    ) -> None:
         self.decays = decays
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state

@@ -54,14 +54,14 @@ class KeyVault:
     def _wrap(self, client_id: str, key: bytes) -> bytes:
         nonce = secrets.token_bytes(12)
         sealed = self._aead.encrypt(nonce, key, client_id.encode())
-        return json.dumps({"format": _FORMAT, "client_id": client_id, "nonce": nonce.hex(),
-                           "sealed": sealed.hex()}).encode()
+        return json.dumps(
+            {"format": _FORMAT, "client_id": client_id, "nonce": nonce.hex(), "sealed": sealed.hex()}
+        ).encode()
 
     def _unwrap(self, client_id: str, blob: bytes) -> bytes:
         try:
             data = json.loads(blob)
-            return self._aead.decrypt(bytes.fromhex(data["nonce"]), bytes.fromhex(data["sealed"]),
-                                      client_id.encode())
+            return self._aead.decrypt(bytes.fromhex(data["nonce"]), bytes.fromhex(data["sealed"]), client_id.encode())
         except (InvalidTag, ValueError, KeyError) as exc:
             raise KeyVaultError(f"key of client {client_id!r} cannot be unwrapped with this master key") from exc
 

@@ -43,14 +43,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(lambda: runtime.models.refresh_all(_client_ids(runtime)))
         tasks = []
         if runtime.settings.compact_interval_s > 0:
-            tasks.append(asyncio.create_task(_every(
-                runtime.settings.compact_interval_s, lambda: asyncio.to_thread(compact_all, runtime.settings),
-                "compaction")))
+            tasks.append(
+                asyncio.create_task(
+                    _every(
+                        runtime.settings.compact_interval_s,
+                        lambda: asyncio.to_thread(compact_all, runtime.settings),
+                        "compaction",
+                    )
+                )
+            )
         if runtime.settings.model_reload_interval_s > 0:
-            tasks.append(asyncio.create_task(_every(
-                runtime.settings.model_reload_interval_s,
-                lambda: asyncio.to_thread(lambda: runtime.models.refresh_all(_client_ids(runtime))),
-                "model reload")))
+            tasks.append(
+                asyncio.create_task(
+                    _every(
+                        runtime.settings.model_reload_interval_s,
+                        lambda: asyncio.to_thread(lambda: runtime.models.refresh_all(_client_ids(runtime))),
+                        "model reload",
+                    )
+                )
+            )
         try:
             yield
         finally:

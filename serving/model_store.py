@@ -30,8 +30,12 @@ class LoadedModel:
     loaded_at: datetime
 
     def public(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "alias": self.alias,
-                "loaded_at": self.loaded_at.isoformat()}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "loaded_at": self.loaded_at.isoformat(),
+        }
 
 
 class ModelStore:
@@ -69,8 +73,15 @@ class ModelStore:
         if current is not None and current.version == str(version.version):
             return current
         model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
-        loaded = LoadedModel(client_id=client_id, name=version.name, version=str(version.version), alias=self.alias,
-                             run_id=version.run_id, model=model, loaded_at=datetime.now(UTC))
+        loaded = LoadedModel(
+            client_id=client_id,
+            name=version.name,
+            version=str(version.version),
+            alias=self.alias,
+            run_id=version.run_id,
+            model=model,
+            loaded_at=datetime.now(UTC),
+        )
         with self._lock:
             self._models[client_id] = loaded
         logger.info("loaded model %s version %s for %s", version.name, version.version, client_id)

@@ -31,7 +31,8 @@ class ServiceRuntime:
         registry = TenantRegistry.from_settings(settings)
         vault = KeyVault.from_settings(settings)
         collector = Collector.from_settings(settings, registry, vault)
-        committer = GroupCommitter(collector, settings.group_commit_max_delay_ms / 1000,
-                                   settings.group_commit_max_batch)
+        committer = GroupCommitter(
+            collector, settings.group_commit_max_delay_ms / 1000, settings.group_commit_max_batch
+        )
         models = ModelStore(configure_mlflow(settings))
         return cls(settings, registry, vault, collector, committer, models, SessionCache(settings))

@@ -41,8 +41,11 @@ class IngestCounters:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"received": self.received, "accepted": self.accepted,
-                    "dropped": {reason.value: n for reason, n in self.dropped.items()}}
+            return {
+                "received": self.received,
+                "accepted": self.accepted,
+                "dropped": {reason.value: n for reason, n in self.dropped.items()},
+            }
 
 
 class Collector:
@@ -55,8 +58,9 @@ class Collector:
         self.counters = IngestCounters()
 
     @classmethod
-    def from_settings(cls, settings: Settings, registry: TenantRegistry | None = None,
-                      vault: KeyVault | None = None) -> Collector:
+    def from_settings(
+        cls, settings: Settings, registry: TenantRegistry | None = None, vault: KeyVault | None = None
+    ) -> Collector:
         """A collector on this process's spool, with policies from the registry."""
         registry = registry or TenantRegistry.from_settings(settings)
         policies = ClientPolicies(registry)
@@ -113,7 +117,7 @@ class GroupCommitter:
                 self._wakeup.set()
 
     async def _flush_once(self) -> None:
-        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch:]
+        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
         if not batch:
             return
         try:

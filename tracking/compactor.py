@@ -36,7 +36,9 @@ def compact_spool(spool: Spool, layout: StorageLayout, max_events: int = DEFAULT
         batches = spool.read(pending.first_seq, pending.last_seq)
         if batches:
             events = pa.concat_tables([b.events for b in batches]).cast(EVENT_SCHEMA)
-            written = write_events(layout, events, f"part-{stem_prefix}-{pending.first_seq:012d}-{pending.last_seq:012d}")
+            written = write_events(
+                layout, events, f"part-{stem_prefix}-{pending.first_seq:012d}-{pending.last_seq:012d}"
+            )
             for key, count in written.items():
                 report.partitions[key] = report.partitions.get(key, 0) + count
             report.batches += len(batches)

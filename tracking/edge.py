@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from tracking.events import (
     RAW_STRING_COLUMNS,
     EventType,
 )
-from tracking.urls import clean_page_url, clean_referrer
+from tracking.urls import CleanUrl, clean_page_url, clean_referrer
 from tracking.useragents import parse_user_agent
 
 
@@ -97,22 +98,51 @@ MAX_VALUE = 1e9
 _EVENT_TYPES = frozenset(t.value for t in EventType)
 
 
+_RAW_MARK = "xmo_raw_hits"
+
+
+def _object_column(values: Any, n: int) -> np.ndarray:
+    """Strings as an object array with None for missing values."""
+    array = np.empty(n, dtype=object)
+    array[:] = list(values)
+    missing = pd.isna(array)
+    if missing.any():
+        array[missing] = None
+    return array
+
+
 def raw_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """A raw-hit DataFrame with every column the edge reads, in the dtypes it expects."""
-    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame.from_records(list(records))
-    n = len(frame)
+    if isinstance(records, pd.DataFrame):
+        if records.attrs.get(_RAW_MARK):
+            return records
+        source: Mapping[str, Any] | pd.DataFrame = records.reset_index(drop=True)
+        n = len(records)
+    else:
+        rows = list(records)
+        n = len(rows)
+        names = {*RAW_STRING_COLUMNS, *RAW_BOOL_COLUMNS, *RAW_FLOAT_COLUMNS, "ts"}
+        source = {name: [row.get(name) for row in rows] for name in names if any(name in row for row in rows)}
+    columns: dict[str, Any] = {}
     for name in RAW_STRING_COLUMNS:
-        if name not in frame:
-            frame[name] = pd.Series([None] * n, dtype=object, index=frame.index)
-        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+        columns[name] = _object_column(source[name], n) if name in source else np.full(n, None, dtype=object)
     for name in RAW_BOOL_COLUMNS:
-        frame[name] = frame[name].fillna(False).astype(bool) if name in frame else False
+        columns[name] = (
+            pd.Series(list(source[name]), dtype=object).fillna(False).astype(bool).to_numpy()
+            if name in source
+            else np.zeros(n, dtype=bool)
+        )
     for name in RAW_FLOAT_COLUMNS:
-        frame[name] = pd.to_numeric(frame[name], errors="coerce") if name in frame else np.nan
-    if "ts" not in frame:
-        frame["ts"] = pd.NaT
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, errors="coerce").astype("datetime64[us, UTC]")
-    return frame.reset_index(drop=True)
+        columns[name] = (
+            pd.to_numeric(pd.Series(list(source[name]), dtype=object), errors="coerce").astype("float64").to_numpy()
+            if name in source
+            else np.full(n, np.nan)
+        )
+    ts = pd.Series(list(source["ts"]), dtype=object) if "ts" in source else pd.Series([None] * n, dtype=object)
+    columns["ts"] = pd.to_datetime(ts, utc=True, errors="coerce").astype("datetime64[us, UTC]")
+    frame = pd.DataFrame(columns)
+    frame.attrs[_RAW_MARK] = True
+    return frame
 
 
 class _Distinct:
@@ -143,8 +173,13 @@ def _random_ids(n: int) -> np.ndarray:
 class Edge:
     """Runs the named steps over batches of raw hits."""
 
-    def __init__(self, config: EdgeConfig, policies: PolicyLookup, keys: KeyLookup,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        config: EdgeConfig,
+        policies: PolicyLookup,
+        keys: KeyLookup,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.config = config
         self.policies = policies
         self.keys = keys
@@ -172,7 +207,9 @@ class Edge:
 
     # steps ----------------------------------------------------------------------------------
     @staticmethod
-    def _drop(frame: pd.DataFrame, reasons: list[tuple[DropReason, pd.Series]]) -> tuple[pd.DataFrame, Counter[DropReason]]:
+    def _drop(
+        frame: pd.DataFrame, reasons: list[tuple[DropReason, pd.Series]]
+    ) -> tuple[pd.DataFrame, Counter[DropReason]]:
         """Drop rows by the first reason that applies to them, counting each reason."""
         dropped = pd.Series(False, index=frame.index)
         counts: Counter[DropReason] = Counter()
@@ -197,11 +234,14 @@ class Edge:
 
     def drop_privacy_signals(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, Counter[DropReason]]:
         """Opt-out cookie, ``Sec-GPC: 1`` (always), ``DNT: 1`` (where the client honours it)."""
-        return self._drop(frame, [
-            (DropReason.OPT_OUT, frame["optout"]),
-            (DropReason.GPC, frame["gpc"]),
-            (DropReason.DNT, frame["dnt"] & frame["_honour_dnt"]),
-        ])
+        return self._drop(
+            frame,
+            [
+                (DropReason.OPT_OUT, frame["optout"]),
+                (DropReason.GPC, frame["gpc"]),
+                (DropReason.DNT, frame["dnt"] & frame["_honour_dnt"]),
+            ],
+        )
 
     def validate(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, Counter[DropReason]]:
         """Types, formats and bounds; a goal without a name is named ``goal``."""
@@ -211,16 +251,25 @@ class Edge:
         too_long = pd.Series(False, index=frame.index)
         for name in (*CAMPAIGN_FIELDS, "goal", "region"):
             too_long |= frame[name].str.len().gt(MAX_FIELD_LENGTH).fillna(False).astype(bool)
-        bad_event_id = frame["event_id"].notna() & ~frame["event_id"].str.match(EVENT_ID_PATTERN).fillna(False).astype(bool)
-        bad_currency = frame["currency"].notna() & ~frame["currency"].str.match(CURRENCY_PATTERN).fillna(False).astype(bool)
-        frame, counts = self._drop(frame, [
-            (DropReason.INVALID_EVENT_TYPE, ~frame["event_type"].isin(_EVENT_TYPES)),
-            (DropReason.INVALID_VISITOR_ID,
-             ~frame["visitor_id"].str.match(VISITOR_ID_PATTERN).fillna(False).astype(bool)),
-            (DropReason.INVALID_TIMESTAMP, ts.isna() | (ts > now + self.config.max_future_skew)),
-            (DropReason.INVALID_VALUE, value.notna() & ~(np.isfinite(value) & (value >= 0) & (value <= MAX_VALUE))),
-            (DropReason.INVALID_FIELD, too_long | bad_event_id | bad_currency),
-        ])
+        bad_event_id = frame["event_id"].notna() & ~frame["event_id"].str.match(EVENT_ID_PATTERN).fillna(False).astype(
+            bool
+        )
+        bad_currency = frame["currency"].notna() & ~frame["currency"].str.match(CURRENCY_PATTERN).fillna(False).astype(
+            bool
+        )
+        frame, counts = self._drop(
+            frame,
+            [
+                (DropReason.INVALID_EVENT_TYPE, ~frame["event_type"].isin(_EVENT_TYPES)),
+                (
+                    DropReason.INVALID_VISITOR_ID,
+                    ~frame["visitor_id"].str.match(VISITOR_ID_PATTERN).fillna(False).astype(bool),
+                ),
+                (DropReason.INVALID_TIMESTAMP, ts.isna() | (ts > now + self.config.max_future_skew)),
+                (DropReason.INVALID_VALUE, value.notna() & ~(np.isfinite(value) & (value >= 0) & (value <= MAX_VALUE))),
+                (DropReason.INVALID_FIELD, too_long | bad_event_id | bad_currency),
+            ],
+        )
         is_goal = frame["event_type"] == EventType.GOAL.value
         frame = frame.assign(goal=frame["goal"].where(~is_goal | frame["goal"].notna(), "goal"))
         return frame, counts
@@ -255,7 +304,7 @@ class Edge:
             referrer_host=referrers.field(lambda r: r[1]),
         )
         for name in CAMPAIGN_FIELDS:
-            from_url = pages.field(lambda p, n=name: dict(p.campaign).get(n))
+            from_url = pages.field(partial(_campaign_field, name))
             frame[name] = frame[name].where(frame[name].notna(), from_url)
         return frame, Counter()
 
@@ -270,7 +319,9 @@ class Edge:
             if present.any():
                 pairs = pd.DataFrame({"c": frame.loc[present, "client_id"], "v": values[present]})
                 unique = pairs.drop_duplicates()
-                unique = unique.assign(p=[pseudonymize(self.keys(c), kind, v) for c, v in zip(unique["c"], unique["v"], strict=True)])
+                unique = unique.assign(
+                    p=[pseudonymize(self.keys(c), kind, v) for c, v in zip(unique["c"], unique["v"], strict=True)]
+                )
                 out.loc[present] = pairs.merge(unique, on=["c", "v"], how="left")["p"].to_numpy()
             result[f"{kind.value}_pseudonym"] = out
         return frame.drop(columns=["email", "member_id"]).assign(**result), Counter()
@@ -288,11 +339,15 @@ class Edge:
             event_id[missing] = _random_ids(int(missing.sum()))
         columns: dict[str, Any] = {name: frame[name] for name in EVENT_SCHEMA.names if name in frame}
         columns["event_id"] = event_id
-        columns["received_at"] = pd.Series(pd.Timestamp(self.clock()), index=frame.index).astype(
-            "datetime64[us, UTC]")
+        columns["received_at"] = pd.Series(pd.Timestamp(self.clock()), index=frame.index).astype("datetime64[us, UTC]")
         columns["source"] = frame["source"].fillna("pixel")
         arrays = [_to_arrow(columns.get(f.name), f.type, n) for f in EVENT_SCHEMA]
         return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def _campaign_field(name: str, page: CleanUrl) -> str | None:
+    """One campaign field a cleaned URL carried, if any."""
+    return dict(page.campaign).get(name)
 
 
 def _to_arrow(values: pd.Series | None, type_: pa.DataType, n: int) -> pa.Array:

@@ -27,13 +27,32 @@ class HitSource(StrEnum):
 
 
 CAMPAIGN_FIELDS: tuple[str, ...] = (
-    "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "campaign_id", "creative_id",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "campaign_id",
+    "creative_id",
 )
 
 # Raw hits, as the edge receives them. Columns marked personal never go past the edge.
 RAW_STRING_COLUMNS: tuple[str, ...] = (
-    "client_id", "event_id", "event_type", "visitor_id", "url", "referrer", *CAMPAIGN_FIELDS,
-    "goal", "currency", "email", "member_id", "ip", "user_agent", "region", "source",
+    "client_id",
+    "event_id",
+    "event_type",
+    "visitor_id",
+    "url",
+    "referrer",
+    *CAMPAIGN_FIELDS,
+    "goal",
+    "currency",
+    "email",
+    "member_id",
+    "ip",
+    "user_agent",
+    "region",
+    "source",
 )
 RAW_BOOL_COLUMNS: tuple[str, ...] = ("consent", "optout", "gpc", "dnt")
 RAW_FLOAT_COLUMNS: tuple[str, ...] = ("value",)

@@ -55,3 +55,8 @@ def write_events(layout: StorageLayout, events: pa.Table, file_stem: str) -> dic
 def event_files(layout: StorageLayout, client_id: str) -> list[Path]:
     """Every lake file of one client, oldest day first."""
     return sorted(layout.client_events_dir(client_id).glob("date=*/*.parquet"))
+
+
+def count_events(layout: StorageLayout, client_id: str) -> int:
+    """How many events of a client the lake holds (from Parquet footers; no data is read)."""
+    return sum(pq.read_metadata(path).num_rows for path in event_files(layout, client_id))

@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from core.errors import NotFound
+from core.apikeys import KeyKind
+from core.errors import Forbidden, NotFound, Unauthorized
+from core.settings import Settings
 from core.tenants import TenantRegistry
 from privacy.keyvault import KeyVault
 from tracking.edge import Edge, EdgeConfig, EdgePolicy
-from core.settings import Settings
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -51,6 +52,7 @@ class ClientPolicies:
     def __init__(self, registry: TenantRegistry, ttl_s: float = 30.0) -> None:
         self.registry = registry
         self._site_keys: TtlCache[str, str | None] = TtlCache(registry.client_for_site_key, ttl_s)
+        self._api_keys: TtlCache[str, str | None] = TtlCache(self._load_api_key_client, ttl_s)
         self._policies: TtlCache[str, EdgePolicy | None] = TtlCache(self._load_policy, ttl_s)
 
     def _load_policy(self, client_id: str) -> EdgePolicy | None:
@@ -59,6 +61,16 @@ class ClientPolicies:
         except NotFound:
             return None
         return EdgePolicy(client_id=client.id, collect_pii=client.collect_pii, honour_dnt=client.honour_dnt)
+
+    def _load_api_key_client(self, api_key: str) -> str | None:
+        try:
+            return self.registry.authenticate(api_key, KeyKind.API).client_id
+        except (Unauthorized, Forbidden):
+            return None
+
+    def client_for_api_key(self, api_key: str | None) -> str | None:
+        """The client an API key belongs to, or None (unknown, revoked within the TTL, or another kind)."""
+        return self._api_keys.get(api_key) if api_key else None
 
     def client_for_site_key(self, site_key: str | None) -> str | None:
         """The client a site key sends hits for, or None."""
@@ -71,6 +83,7 @@ class ClientPolicies:
     def forget(self) -> None:
         """Drop cached answers (after a client changed or was purged)."""
         self._site_keys.clear()
+        self._api_keys.clear()
         self._policies.clear()
 
 

@@ -27,14 +27,16 @@ def _validated(frame: pd.DataFrame) -> pd.DataFrame:
     missing = {"date", "campaign_id", "spend"} - set(frame.columns)
     if missing:
         raise InvalidInput(f"spend rows need columns {sorted(missing)}")
-    out = pd.DataFrame({
-        "date": pd.to_datetime(frame["date"], errors="coerce").dt.date,
-        "campaign_id": frame["campaign_id"].astype(object).where(frame["campaign_id"].notna(), None),
-        "channel": frame["channel"] if "channel" in frame else None,
-        "spend": pd.to_numeric(frame["spend"], errors="coerce"),
-        "impressions": pd.to_numeric(frame.get("impressions"), errors="coerce") if "impressions" in frame else None,
-        "clicks": pd.to_numeric(frame.get("clicks"), errors="coerce") if "clicks" in frame else None,
-    })
+    out = pd.DataFrame(
+        {
+            "date": pd.to_datetime(frame["date"], errors="coerce").dt.date,
+            "campaign_id": frame["campaign_id"].astype(object).where(frame["campaign_id"].notna(), None),
+            "channel": frame.get("channel", None),
+            "spend": pd.to_numeric(frame["spend"], errors="coerce"),
+            "impressions": pd.to_numeric(frame["impressions"], errors="coerce") if "impressions" in frame else None,
+            "clicks": pd.to_numeric(frame["clicks"], errors="coerce") if "clicks" in frame else None,
+        }
+    )
     bad = out["date"].isna() | out["campaign_id"].isna() | out["spend"].isna() | (out["spend"] < 0)
     if bad.any():
         first = int(bad.to_numpy().nonzero()[0][0])

@@ -22,7 +22,7 @@ def lift_at(y: np.ndarray, p: np.ndarray, fraction: float = 0.1) -> float:
     base = float(y.mean())
     if base == 0:
         return float("nan")
-    k = max(1, int(round(len(p) * fraction)))
+    k = max(1, round(len(p) * fraction))
     top = np.argsort(-p)[:k]
     return float(y[top].mean()) / base
 
@@ -45,8 +45,9 @@ def classification_metrics(y_true: np.ndarray | pd.Series, p: np.ndarray) -> dic
     return metrics
 
 
-def slice_metrics(frame: pd.DataFrame, y_true: np.ndarray, p: np.ndarray, columns: list[str],
-                  min_sessions: int = 200) -> pd.DataFrame:
+def slice_metrics(
+    frame: pd.DataFrame, y_true: np.ndarray, p: np.ndarray, columns: list[str], min_sessions: int = 200
+) -> pd.DataFrame:
     """The same metrics per value of each slicing column (slices smaller than ``min_sessions`` skipped)."""
     rows = []
     y = np.asarray(y_true).astype(int)

@@ -66,8 +66,9 @@ class BudgetRecommendation:
 def client_sessions(settings: Settings, client: Client) -> pd.DataFrame:
     """Every session of a client, built from the lake (``NotReady`` when there are none)."""
     layout = StorageLayout.from_settings(settings)
-    sessions = build_sessions(layout, client.id, timeout_minutes=settings.session_timeout_minutes,
-                              timezone=client.timezone)
+    sessions = build_sessions(
+        layout, client.id, timeout_minutes=settings.session_timeout_minutes, timezone=client.timezone
+    )
     if sessions.empty:
         raise NotReady(f"no sessions for client {client.id!r} in the lake yet; send hits or run `xmo simulate`")
     return sessions
@@ -77,16 +78,26 @@ def daily_campaign_table(sessions: pd.DataFrame, spend: pd.DataFrame) -> pd.Data
     """Per (date, campaign): spend, sessions and conversions (sessions attributed to their acquisition)."""
     paid = sessions.dropna(subset=["campaign_id"])
     paid = paid.assign(date=paid["started_at"].dt.tz_convert("UTC").dt.date)
-    outcome = paid.groupby(["date", "campaign_id"], observed=True).agg(
-        sessions=("converted", "size"), conversions=("converted", "sum")).reset_index()
+    outcome = (
+        paid.groupby(["date", "campaign_id"], observed=True)
+        .agg(sessions=("converted", "size"), conversions=("converted", "sum"))
+        .reset_index()
+    )
     spend = spend.assign(date=pd.to_datetime(spend["date"]).dt.date)
     table = spend.merge(outcome, on=["date", "campaign_id"], how="left")
     return table.fillna({"sessions": 0, "conversions": 0}).sort_values(["campaign_id", "date"])
 
 
-def recommend_budget(settings: Settings, client: Client, total: float, *, period: Period = "week",
-                     min_ratio: float = 0.5, max_ratio: float = 2.0, sessions: pd.DataFrame | None = None,
-                     ) -> BudgetRecommendation:
+def recommend_budget(
+    settings: Settings,
+    client: Client,
+    total: float,
+    *,
+    period: Period = "week",
+    min_ratio: float = 0.5,
+    max_ratio: float = 2.0,
+    sessions: pd.DataFrame | None = None,
+) -> BudgetRecommendation:
     """Reallocate ``total`` per ``period`` across paid campaigns to maximize expected conversions.
 
     Per campaign, a response curve (adstock + Hill, bootstrapped) is fitted to daily sessions against
@@ -114,8 +125,9 @@ def recommend_budget(settings: Settings, client: Client, total: float, *, period
     return BudgetRecommendation(client.id, period, total, plan, days, rates)
 
 
-def recommend_creatives(settings: Settings, client: Client, campaign_id: str | None = None,
-                        sessions: pd.DataFrame | None = None) -> pd.DataFrame:
+def recommend_creatives(
+    settings: Settings, client: Client, campaign_id: str | None = None, sessions: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per campaign and device class (and over all devices): the creative to run, or 'not enough data'."""
     sessions = client_sessions(settings, client) if sessions is None else sessions
     if campaign_id is not None:

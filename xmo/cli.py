@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 
-import click
 import typer
 
 from core.errors import XmoError
-from xmo.commands import clients, data, demo, recommend, serve, simulate, training
+from xmo.commands import clients, data, demo, recommend, serve, training
+from xmo.simulator import cli as simulator_cli
 
 app = typer.Typer(
     name="xmo",
@@ -19,7 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 clients.register(app)
-simulate.register(app)
+simulator_cli.register(app)
 data.register(app)
 training.register(app)
 recommend.register(app)
@@ -30,14 +30,16 @@ demo.register(app)
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr and a non-zero exit code, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     try:
         result = app(args=argv, prog_name="xmo", standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("xmo: aborted\n")
         return 130
-    except click.ClickException as exc:
-        sys.stderr.write(f"xmo: {exc.format_message()}\n")
-        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: bad options, missing arguments, unknown commands
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        sys.stderr.write(f"xmo: {' '.join(message.split())}\n")
+        return int(getattr(exc, "exit_code", 2))
     except XmoError as exc:
         sys.stderr.write(f"xmo: {exc}\n")
         return 1

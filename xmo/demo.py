@@ -28,6 +28,7 @@ from features.dataset import build_dataset
 from features.definitions import example_session_records
 from privacy.keyvault import KeyVault
 from tracking.compactor import compact_all
+from tracking.lake import count_events
 from tracking.spend import upsert_spend
 from training.train import train_conversion_model
 from xmo.server_process import ServerProcess, free_port
@@ -78,8 +79,11 @@ class DemoSummary:
     def creative_agreement(self) -> tuple[int, int]:
         """How many confident (campaign, device) picks match the simulator's truth, out of how many."""
         picks = [r for r in self.creatives if r["decision"] == "run" and r["segment"] != "all"]
-        right = sum(1 for r in picks
-                    if self.truth_best_creatives.get(r["campaign_id"], {}).get(r["segment"]) == r["best_creative_id"])
+        right = sum(
+            1
+            for r in picks
+            if self.truth_best_creatives.get(r["campaign_id"], {}).get(r["segment"]) == r["best_creative_id"]
+        )
         return right, len(picks)
 
 
@@ -93,8 +97,20 @@ Report = Callable[[str], None]
 
 
 def _looks_like_xmo_home(home: Path) -> bool:
-    known = {"xmo.db", "mlflow.db", "master.key", "keys", "spool", "lake", "datasets", "mlartifacts", "run",
-             "optuna.db", "demo", "server.log"}
+    known = {
+        "xmo.db",
+        "mlflow.db",
+        "master.key",
+        "keys",
+        "spool",
+        "lake",
+        "datasets",
+        "mlartifacts",
+        "run",
+        "optuna.db",
+        "demo",
+        "server.log",
+    }
     return all(p.name in known or p.name.startswith(("xmo.db", "mlflow.db")) for p in home.iterdir())
 
 
@@ -112,8 +128,10 @@ def prepare_home(settings: Settings, options: DemoOptions) -> DemoSummary | None
         return None
     if summary_path.exists():
         return DemoSummary(**json.loads(summary_path.read_text()))
-    raise DemoRefused(f"{home} already holds xmo data from another or an unfinished run; "
-                      "rerun with --reset to start over, or set XMO_HOME to another folder")
+    raise DemoRefused(
+        f"{home} already holds xmo data from another or an unfinished run; "
+        "rerun with --reset to start over, or set XMO_HOME to another folder"
+    )
 
 
 @contextmanager
@@ -130,19 +148,22 @@ def _api(server: ServerProcess, key: str) -> httpx.Client:
 
 def _checked(response: httpx.Response) -> Any:
     if response.status_code >= 400:
-        raise XmoError(f"{response.request.method} {response.request.url.path} answered {response.status_code}: "
-                       f"{response.text[:300]}")
+        raise XmoError(
+            f"{response.request.method} {response.request.url.path} answered {response.status_code}: "
+            f"{response.text[:300]}"
+        )
     return response.json()
 
 
-def run_pipeline(settings: Settings, options: DemoOptions, server: ServerProcess, keys: dict[str, str],
-                 report: Report) -> DemoSummary:
+def run_pipeline(
+    settings: Settings, options: DemoOptions, server: ServerProcess, keys: dict[str, str], report: Report
+) -> DemoSummary:
     """Every stage, against the running server; returns the summary."""
     summary = DemoSummary(client_id=DEMO_CLIENT_ID, days=options.days, seed=options.seed)
     layout = StorageLayout.from_settings(settings)
     with _stage(summary, "simulating traffic", report):
         world = build_world(options.seed, options.days, options.visitors_per_day)
-        traffic = simulate(world)
+        traffic = simulate(world, client_id=DEMO_CLIENT_ID, domain=DEMO_DOMAIN)
         write_truth(layout.home / "demo" / "truth", world, traffic)
         summary.truth_best_creatives = world.best_creatives()
     with _stage(summary, "sending hits to the pixel over HTTP", report):
@@ -151,8 +172,8 @@ def run_pipeline(settings: Settings, options: DemoOptions, server: ServerProcess
     with _stage(summary, "importing daily spend", report):
         upsert_spend(layout, DEMO_CLIENT_ID, traffic.spend)
     with _stage(summary, "compacting the spool into the lake", report):
-        compaction = compact_all(settings)
-        summary.events_in_lake = compaction.events
+        compact_all(settings)  # the server compacts too, in the background: count what the lake holds
+        summary.events_in_lake = count_events(layout, DEMO_CLIENT_ID)
         with _api(server, keys["admin_key"]) as admin:
             ingest = _checked(admin.get("/readyz"))["checks"]["ingest"]
         summary.hits_accepted = int(ingest["accepted"])
@@ -171,8 +192,9 @@ def run_pipeline(settings: Settings, options: DemoOptions, server: ServerProcess
         scored = _checked(api.post("/v1/score", json={"sessions": records}))
         summary.sample_scores = [round(s["probability"], 4) for s in scored["scores"]]
         weekly_spend = float(traffic.spend.groupby("date")["spend"].sum().tail(7).sum())
-        summary.budget = _checked(api.get("/v1/recommendations/budget",
-                                          params={"total": round(weekly_spend, 2), "period": "week"}))
+        summary.budget = _checked(
+            api.get("/v1/recommendations/budget", params={"total": round(weekly_spend, 2), "period": "week"})
+        )
         summary.creatives = _checked(api.get("/v1/recommendations/creatives"))["recommendations"]
     return summary
 
@@ -182,8 +204,11 @@ def create_demo_client(settings: Settings) -> dict[str, str]:
     registry = TenantRegistry.from_settings(settings)
     created = registry.create_client("Demo Shop", [DEMO_DOMAIN], client_id=DEMO_CLIENT_ID, collect_pii=True)
     KeyVault.from_settings(settings).client_key(DEMO_CLIENT_ID)
-    return {"site_key": created.site_key, "api_key": created.api_key,
-            "admin_key": registry.rotate_key(KeyKind.ADMIN, actor="demo")}
+    return {
+        "site_key": created.site_key,
+        "api_key": created.api_key,
+        "admin_key": registry.rotate_key(KeyKind.ADMIN, actor="demo"),
+    }
 
 
 def fresh_keys(settings: Settings) -> dict[str, str]:
@@ -193,9 +218,11 @@ def fresh_keys(settings: Settings) -> dict[str, str]:
         registry.get_client(DEMO_CLIENT_ID)
     except XmoError as exc:
         raise Conflict(f"the saved demo in {settings.home} lost its client; rerun with --reset") from exc
-    return {"site_key": registry.rotate_key(KeyKind.SITE, DEMO_CLIENT_ID, actor="demo"),
-            "api_key": registry.rotate_key(KeyKind.API, DEMO_CLIENT_ID, actor="demo"),
-            "admin_key": registry.rotate_key(KeyKind.ADMIN, actor="demo")}
+    return {
+        "site_key": registry.rotate_key(KeyKind.SITE, DEMO_CLIENT_ID, actor="demo"),
+        "api_key": registry.rotate_key(KeyKind.API, DEMO_CLIENT_ID, actor="demo"),
+        "admin_key": registry.rotate_key(KeyKind.ADMIN, actor="demo"),
+    }
 
 
 def save_summary(settings: Settings, summary: DemoSummary) -> Path:

@@ -61,13 +61,18 @@ class ServerProcess:
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "xmo", "serve", "--host", self.host, "--port", str(self.port)],
-            env=env, stdout=log, stderr=log, start_new_session=True,
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerError(f"the server exited with code {self.process.returncode}"
-                                  + (f"; see {self.log_file}" if self.log_file else ""))
+                raise ServerError(
+                    f"the server exited with code {self.process.returncode}"
+                    + (f"; see {self.log_file}" if self.log_file else "")
+                )
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
                     return self

@@ -27,8 +27,9 @@ async def budget(
 
     def job() -> dict[str, Any]:
         sessions = runtime.sessions.sessions(client)
-        return recommend_budget(runtime.settings, client, total, period=period, min_ratio=min_ratio,
-                                max_ratio=max_ratio, sessions=sessions).to_dict()
+        return recommend_budget(
+            runtime.settings, client, total, period=period, min_ratio=min_ratio, max_ratio=max_ratio, sessions=sessions
+        ).to_dict()
 
     return await asyncio.to_thread(job)
 

@@ -8,16 +8,26 @@ from typing import Annotated
 import pandas as pd
 from fastapi import APIRouter, Query
 
+from features.definitions import SCORING_COLUMNS
 from serving.deps import ModelDep
-from serving.schemas import ModelInfo, ScoreRequest, ScoreResponse, SessionScore
+from serving.schemas import ModelInfo, ScoreRequest, ScoreResponse, SessionRecord, SessionScore
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 TOP_CONTRIBUTIONS = 5
 
 
 def _score(model: ModelDep, request: ScoreRequest, explain: bool) -> list[SessionScore]:
-    frame = pd.DataFrame([s.model_dump() for s in request.sessions])
-    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
+    frame = pd.DataFrame([s.model_dump() for s in request.sessions], columns=list(SCORING_COLUMNS))
+    # MLflow signatures take zone-less datetimes (read as UTC) and doubles for every number
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True).dt.tz_localize(None)
+    numeric = [
+        c
+        for c in SCORING_COLUMNS
+        if c in SessionRecord.model_fields
+        and c != "started_at"
+        and SessionRecord.model_fields[c].annotation in (int | None, float | None)
+    ]
+    frame[numeric] = frame[numeric].astype("float64")
     result = model.model.predict(frame, params={"explain": True} if explain else None)
     if not explain:
         return [SessionScore(probability=float(p)) for p in result["probability"].to_numpy()]

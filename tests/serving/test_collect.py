@@ -31,13 +31,22 @@ def all_bytes(home: Path) -> bytes:
     return b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
 
 
-def test_pixel_answers_gif_sets_cookie_and_stores_only_safe_fields(settings: Settings, client: NewClient,
-                                                                   live_server_factory) -> None:
+def test_pixel_answers_gif_sets_cookie_and_stores_only_safe_fields(
+    settings: Settings, client: NewClient, live_server_factory
+) -> None:
     with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
-        response = http.get("/t.gif", params={
-            "k": client.site_key, "url": "https://shop.example.com/p?utm_source=news&session_token=abc",
-            "em": EMAIL, "uid": MEMBER, "consent": "1", "tz": "Europe/Berlin",
-        }, headers={"User-Agent": RAW_UA, "X-Forwarded-For": RAW_IP})
+        response = http.get(
+            "/t.gif",
+            params={
+                "k": client.site_key,
+                "url": "https://shop.example.com/p?utm_source=news&session_token=Zq9TokenValue",
+                "em": EMAIL,
+                "uid": MEMBER,
+                "consent": "1",
+                "tz": "Europe/Berlin",
+            },
+            headers={"User-Agent": RAW_UA, "X-Forwarded-For": RAW_IP},
+        )
         assert response.status_code == 200
         assert response.content == PIXEL_GIF and len(response.content) == 43
         assert response.headers["content-type"] == "image/gif"
@@ -47,13 +56,16 @@ def test_pixel_answers_gif_sets_cookie_and_stores_only_safe_fields(settings: Set
         assert visitor, cookie
         assert "samesite=lax" in cookie.lower() and "max-age=" in cookie.lower()
         # the cookie is reused, not replaced
-        again = http.get("/t.gif", params={"k": client.site_key, "send_image": "0"},
-                         headers={"Cookie": f"xmo_id={visitor.group(1)}", "User-Agent": RAW_UA})
+        again = http.get(
+            "/t.gif",
+            params={"k": client.site_key, "send_image": "0"},
+            headers={"Cookie": f"xmo_id={visitor.group(1)}", "User-Agent": RAW_UA},
+        )
         assert again.status_code == 204 and "set-cookie" not in again.headers
     assert Spool.from_settings(settings).pending_events() == 2
     compact_all(settings)
     stored = all_bytes(settings.home)
-    for secret in (RAW_IP, RAW_UA, EMAIL, MEMBER, "session_token", "abc"):
+    for secret in (RAW_IP, RAW_UA, EMAIL, MEMBER, "session_token", "Zq9TokenValue"):
         assert secret.encode() not in stored, f"{secret!r} reached disk"
     assert b"203.0.113.0" in stored, "the truncated prefix is what is kept"
 
@@ -62,29 +74,35 @@ def test_pixel_answers_gif_sets_cookie_and_stores_only_safe_fields(settings: Set
     ("headers", "cookies", "reason"),
     [({"Sec-GPC": "1"}, {}, "gpc"), ({}, {"xmo_optout": "1"}, "opt_out")],
 )
-def test_opted_out_hits_are_dropped_and_get_no_cookie(settings: Settings, client: NewClient, live_server_factory,
-                                                     headers: dict[str, str], cookies: dict[str, str],
-                                                     reason: str) -> None:
+def test_opted_out_hits_are_dropped_and_get_no_cookie(
+    settings: Settings,
+    client: NewClient,
+    live_server_factory,
+    headers: dict[str, str],
+    cookies: dict[str, str],
+    reason: str,
+) -> None:
     with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
         cookie_header = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
-        response = http.get("/t.gif", params={"k": client.site_key},
-                            headers={**headers, **cookie_header, "User-Agent": RAW_UA})
+        response = http.get(
+            "/t.gif", params={"k": client.site_key}, headers={**headers, **cookie_header, "User-Agent": RAW_UA}
+        )
         assert response.status_code == 200 and "set-cookie" not in response.headers
         ready = http.get("/readyz").json()
     assert ready["checks"]["ingest"]["dropped"] == {reason: 1}
     assert Spool.from_settings(settings).pending_events() == 0
 
 
-def test_unknown_site_key_is_answered_but_not_stored(settings: Settings, client: NewClient,
-                                                     live_server_factory) -> None:
+def test_unknown_site_key_is_answered_but_not_stored(
+    settings: Settings, client: NewClient, live_server_factory
+) -> None:
     with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
         response = http.get("/t.gif", params={"k": "xmo_site_doesnotexist"})
         assert response.status_code == 200 and "set-cookie" not in response.headers
         assert http.get("/readyz").json()["checks"]["ingest"]["dropped"] == {"unknown_site_key": 1}
 
 
-def test_backdated_hits_need_the_clients_api_key(settings: Settings, client: NewClient,
-                                                 live_server_factory) -> None:
+def test_backdated_hits_need_the_clients_api_key(settings: Settings, client: NewClient, live_server_factory) -> None:
     other = TenantRegistry.from_settings(settings).create_client("Other", ["other.example.com"])
     old = int((datetime.now(UTC) - timedelta(days=10)).timestamp() * 1000)
     params = {"k": client.site_key, "ts": str(old)}

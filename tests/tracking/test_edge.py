@@ -10,10 +10,13 @@ from tracking.edge import DropReason, Edge, EdgeConfig, EdgePolicy, raw_frame
 from tracking.events import EVENT_SCHEMA
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-          "Version/17.4 Mobile/15E148 Safari/604.1")
-WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-           "Chrome/124.0.0.0 Safari/537.36")
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E148 Safari/604.1"
+)
+WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+)
 POLICIES = {
     "pii": EdgePolicy("pii", collect_pii=True),
     "plain": EdgePolicy("plain"),
@@ -26,8 +29,15 @@ def make_edge(**config: Any) -> Edge:
 
 
 def hit(**fields: Any) -> dict[str, Any]:
-    base = {"client_id": "plain", "event_type": "pageview", "visitor_id": "v" * 32, "ts": NOW,
-            "url": "https://shop.example.com/", "ip": "192.0.2.77", "user_agent": WINDOWS}
+    base = {
+        "client_id": "plain",
+        "event_type": "pageview",
+        "visitor_id": "v" * 32,
+        "ts": NOW,
+        "url": "https://shop.example.com/",
+        "ip": "192.0.2.77",
+        "user_agent": WINDOWS,
+    }
     return {**base, **fields}
 
 
@@ -56,9 +66,16 @@ def test_each_drop_reason_is_counted_not_raised() -> None:
         hit(),
     )
     assert drops == {
-        DropReason.UNKNOWN_SITE_KEY: 2, DropReason.OPT_OUT: 1, DropReason.GPC: 1, DropReason.DNT: 1,
-        DropReason.INVALID_EVENT_TYPE: 1, DropReason.INVALID_VISITOR_ID: 1, DropReason.INVALID_TIMESTAMP: 1,
-        DropReason.INVALID_VALUE: 1, DropReason.INVALID_FIELD: 2, DropReason.BOT: 1,
+        DropReason.UNKNOWN_SITE_KEY: 2,
+        DropReason.OPT_OUT: 1,
+        DropReason.GPC: 1,
+        DropReason.DNT: 1,
+        DropReason.INVALID_EVENT_TYPE: 1,
+        DropReason.INVALID_VISITOR_ID: 1,
+        DropReason.INVALID_TIMESTAMP: 1,
+        DropReason.INVALID_VALUE: 1,
+        DropReason.INVALID_FIELD: 2,
+        DropReason.BOT: 1,
     }
     assert len(events) == 2
 
@@ -80,8 +97,11 @@ def test_ip_is_truncated_with_configured_prefixes() -> None:
 
 def test_urls_keep_only_allowed_parameters_and_yield_campaign_fields() -> None:
     events, _ = run(
-        hit(url="https://user:pw@Shop.example.com/p?utm_source=news&utm_medium=email&email=ann@example.com"
-                "&token=secret&cid=C9#frag", referrer="https://www.google.com/search?q=ann+smith"),
+        hit(
+            url="https://user:pw@Shop.example.com/p?utm_source=news&utm_medium=email&email=ann@example.com"
+            "&token=secret&cid=C9#frag",
+            referrer="https://www.google.com/search?q=ann+smith",
+        ),
         hit(url="https://shop.example.com/?utm_source=fromurl", utm_source="explicit"),
     )
     first = events.iloc[0]
@@ -96,8 +116,9 @@ def test_urls_keep_only_allowed_parameters_and_yield_campaign_fields() -> None:
     ("client_id", "consent", "kept"),
     [("pii", True, True), ("pii", False, False), ("plain", True, False), ("plain", False, False)],
 )
-def test_identifiers_only_with_switch_and_consent_and_only_as_pseudonyms(client_id: str, consent: bool,
-                                                                         kept: bool) -> None:
+def test_identifiers_only_with_switch_and_consent_and_only_as_pseudonyms(
+    client_id: str, consent: bool, kept: bool
+) -> None:
     events, _ = run(hit(client_id=client_id, consent=consent, email="Ann@Example.com", member_id="M0001"))
     row = events.iloc[0]
     assert pd.notna(row["email_pseudonym"]) is kept
@@ -107,8 +128,10 @@ def test_identifiers_only_with_switch_and_consent_and_only_as_pseudonyms(client_
 
 
 def test_pseudonyms_are_stable_per_client_and_differ_across_clients() -> None:
-    events, _ = run(hit(client_id="pii", consent=True, email="ann@example.com"),
-                    hit(client_id="pii", consent=True, email="ANN@example.com"))
+    events, _ = run(
+        hit(client_id="pii", consent=True, email="ann@example.com"),
+        hit(client_id="pii", consent=True, email="ANN@example.com"),
+    )
     assert events["email_pseudonym"].nunique() == 1
     other = Edge(EdgeConfig(), POLICIES.get, lambda c: b"z" * 32, clock=lambda: NOW)
     other_events = other.process(raw_frame([hit(client_id="pii", consent=True, email="ann@example.com")]))

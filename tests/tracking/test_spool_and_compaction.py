@@ -16,9 +16,17 @@ DAY1 = datetime(2026, 11, 19, 23, 59, tzinfo=UTC)
 
 
 def events(n: int, client: str = "acme", start: datetime = DAY1, prefix: str = "e") -> object:
-    edge = Edge(EdgeConfig(), lambda c: EdgePolicy(c), lambda c: b"k" * 32, clock=lambda: start + timedelta(days=2))
-    hits = [{"client_id": client, "event_type": "pageview", "visitor_id": "v" * 32, "event_id": f"{prefix}{i}",
-             "ts": start + timedelta(minutes=i)} for i in range(n)]
+    edge = Edge(EdgeConfig(), EdgePolicy, lambda c: b"k" * 32, clock=lambda: start + timedelta(days=2))
+    hits = [
+        {
+            "client_id": client,
+            "event_type": "pageview",
+            "visitor_id": "v" * 32,
+            "event_id": f"{prefix}{i}",
+            "ts": start + timedelta(minutes=i),
+        }
+        for i in range(n)
+    ]
     return edge.process(raw_frame(hits)).events
 
 
@@ -39,16 +47,22 @@ def test_compaction_partitions_by_client_and_day_and_empties_spool(tmp_path: Pat
     report = compact_spool(spool, layout)
     assert report.events == 7 and spool.pending_events() == 0
     # 23:59, 00:00, 00:01 → two days for acme
-    assert report.partitions == {("acme", "2026-11-19"): 1, ("acme", "2026-11-20"): 2,
-                                 ("beta", "2026-11-19"): 1, ("beta", "2026-11-20"): 3}
+    assert report.partitions == {
+        ("acme", "2026-11-19"): 1,
+        ("acme", "2026-11-20"): 2,
+        ("beta", "2026-11-19"): 1,
+        ("beta", "2026-11-20"): 3,
+    }
     files = event_files(layout, "acme")
     assert [f.parent.name for f in files] == ["date=2026-11-19", "date=2026-11-20"]
-    assert all(pq.read_table(f).column("client_id").to_pylist() == ["acme"] * pq.read_metadata(f).num_rows
-               for f in files)
+    assert all(
+        pq.read_table(f).column("client_id").to_pylist() == ["acme"] * pq.read_metadata(f).num_rows for f in files
+    )
 
 
-def test_crash_between_lake_write_and_spool_delete_is_replayed_exactly_once(tmp_path: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_between_lake_write_and_spool_delete_is_replayed_exactly_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     layout = StorageLayout(tmp_path).ensure()
     spool = Spool(layout.spool_dir / "spool.db")
     spool.append(events(5))

@@ -20,18 +20,27 @@ def create(
     name: Annotated[str, typer.Argument(help="Display name of the client, e.g. 'Acme Shop'.")],
     domain: Annotated[list[str], typer.Option("--domain", "-d", help="A domain the client tracks (repeatable).")],
     client_id: Annotated[str | None, typer.Option("--id", help="Client id (default: derived from the name).")] = None,
-    collect_pii: Annotated[bool, typer.Option("--collect-pii", help="Keep keyed pseudonyms of email/member id "
-                                                                     "(with the user's consent).")] = False,
+    collect_pii: Annotated[
+        bool, typer.Option("--collect-pii", help="Keep keyed pseudonyms of email/member id (with the user's consent).")
+    ] = False,
     retention_days: Annotated[int, typer.Option(help="Days raw events are kept.")] = 395,
-    honour_dnt: Annotated[bool, typer.Option("--honour-dnt", help="Treat DNT: 1 as an opt-out (GPC always is).")]
-    = False,
+    honour_dnt: Annotated[
+        bool, typer.Option("--honour-dnt", help="Treat DNT: 1 as an opt-out (GPC always is).")
+    ] = False,
     timezone: Annotated[str, typer.Option(help="IANA time zone of the client's reports and sessions.")] = "UTC",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: client_id, site_key, api_key.")] = False,
 ) -> None:
     """Register a client and print its id and keys (shown once; only hashes are stored)."""
     settings = load_settings()
-    created = registry().create_client(name, domain, client_id=client_id, collect_pii=collect_pii,
-                                       retention_days=retention_days, honour_dnt=honour_dnt, timezone=timezone)
+    created = registry().create_client(
+        name,
+        domain,
+        client_id=client_id,
+        collect_pii=collect_pii,
+        retention_days=retention_days,
+        honour_dnt=honour_dnt,
+        timezone=timezone,
+    )
     KeyVault.from_settings(settings).client_key(created.client.id)
     if as_json:
         emit_json({"client_id": created.client.id, "site_key": created.site_key, "api_key": created.api_key})
@@ -39,8 +48,10 @@ def create(
     out.print(f"client_id: {created.client.id}")
     out.print(f"site_key:  {created.site_key}")
     out.print(f"api_key:   {created.api_key}")
-    err.print("[dim]Keys are shown once and stored only as hashes. The site key goes into pixels and links; "
-              "keep the API key secret.[/dim]")
+    err.print(
+        "[dim]Keys are shown once and stored only as hashes. The site key goes into pixels and links; "
+        "keep the API key secret.[/dim]"
+    )
 
 
 @client_app.command("list")
@@ -52,8 +63,15 @@ def list_clients(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
         return
     table = Table("client_id", "name", "domains", "collect_pii", "retention_days", "timezone", "created")
     for c in clients:
-        table.add_row(c.id, c.name, ", ".join(c.allowed_domains), "yes" if c.collect_pii else "no",
-                      str(c.retention_days), c.timezone, c.created_at.strftime("%Y-%m-%d"))
+        table.add_row(
+            c.id,
+            c.name,
+            ", ".join(c.allowed_domains),
+            "yes" if c.collect_pii else "no",
+            str(c.retention_days),
+            c.timezone,
+            c.created_at.strftime("%Y-%m-%d"),
+        )
     out.print(table)
 
 

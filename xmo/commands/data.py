@@ -26,11 +26,18 @@ def compact(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     """Move spooled events into the Parquet lake."""
     report = compact_all(load_settings())
     if as_json:
-        emit_json({"batches": report.batches, "events": report.events,
-                   "partitions": [{"client_id": c, "date": d, "events": n} for (c, d), n in report.partitions.items()]})
+        emit_json(
+            {
+                "batches": report.batches,
+                "events": report.events,
+                "partitions": [{"client_id": c, "date": d, "events": n} for (c, d), n in report.partitions.items()],
+            }
+        )
     else:
-        out.print(f"compacted {report.events:,} events from {report.batches:,} batches "
-                  f"into {len(report.partitions):,} partitions")
+        out.print(
+            f"compacted {report.events:,} events from {report.batches:,} batches "
+            f"into {len(report.partitions):,} partitions"
+        )
 
 
 @dataset_app.command("build")
@@ -49,8 +56,10 @@ def build(
         emit_json(manifest.to_dict())
         return
     out.print(f"dataset_id: {manifest.dataset_id}")
-    out.print(f"rows: {sum(manifest.row_counts.values()):,} "
-              f"({', '.join(f'{k} {v:,}' for k, v in manifest.row_counts.items())})")
+    out.print(
+        f"rows: {sum(manifest.row_counts.values()):,} "
+        f"({', '.join(f'{k} {v:,}' for k, v in manifest.row_counts.items())})"
+    )
 
 
 @dataset_app.command("list")
@@ -67,8 +76,12 @@ def list_command(
         return
     table = Table("dataset_id", "created", "rows", "label rate (train)")
     for m in manifests:
-        table.add_row(m.dataset_id, m.created_at[:19], f"{sum(m.row_counts.values()):,}",
-                      f"{m.label_rates.get('train', float('nan')):.2%}")
+        table.add_row(
+            m.dataset_id,
+            m.created_at[:19],
+            f"{sum(m.row_counts.values()):,}",
+            f"{m.label_rates.get('train', float('nan')):.2%}",
+        )
     out.print(table)
 
 

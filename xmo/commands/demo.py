@@ -26,33 +26,45 @@ from xmo.server_process import ServerProcess
 def print_summary(summary: DemoSummary) -> None:
     """The short summary: model quality, the budget shift, the top creative per campaign."""
     m = summary.metrics
-    out.print(f"[bold]Tracked[/bold] {summary.hits_sent:,} hits over {summary.days} days: "
-              f"{summary.hits_accepted:,} stored, dropped {_drops(summary.drops)}")
-    out.print(f"[bold]Model[/bold] {summary.model_name} v{summary.model_version} (champion) on "
-              f"{summary.dataset_rows:,} sessions: test ROC AUC {m.get('roc_auc', float('nan')):.3f}, "
-              f"PR AUC {m.get('pr_auc', float('nan')):.3f}, log loss {m.get('log_loss', float('nan')):.4f}")
+    out.print(
+        f"[bold]Tracked[/bold] {summary.hits_sent:,} hits over {summary.days} days: "
+        f"{summary.hits_accepted:,} stored, dropped {_drops(summary.drops)}"
+    )
+    out.print(
+        f"[bold]Model[/bold] {summary.model_name} v{summary.model_version} (champion) on "
+        f"{summary.dataset_rows:,} sessions: test ROC AUC {m.get('roc_auc', float('nan')):.3f}, "
+        f"PR AUC {m.get('pr_auc', float('nan')):.3f}, log loss {m.get('log_loss', float('nan')):.4f}"
+    )
     budget = summary.budget
     if budget:
         moves = sorted(budget["campaigns"], key=lambda c: c["recommended_spend"] - c["baseline_spend"])
         down, up = moves[0], moves[-1]
-        out.print(f"[bold]Budget[/bold] {budget['total']:,.0f}/week: move "
-                  f"{down['baseline_spend'] - down['recommended_spend']:,.0f} away from {down['campaign_id']} "
-                  f"({down['change_ratio'] - 1:+.0%}), {up['recommended_spend'] - up['baseline_spend']:,.0f} to "
-                  f"{up['campaign_id']} ({up['change_ratio'] - 1:+.0%}); expected conversions "
-                  f"{budget['expected_conversions_baseline']:,.1f} → {budget['expected_conversions_recommended']:,.1f}"
-                  f" ({budget['expected_lift']:+.1%})")
+        out.print(
+            f"[bold]Budget[/bold] {budget['total']:,.0f}/week: move "
+            f"{down['baseline_spend'] - down['recommended_spend']:,.0f} away from {down['campaign_id']} "
+            f"({down['change_ratio'] - 1:+.0%}), {up['recommended_spend'] - up['baseline_spend']:,.0f} to "
+            f"{up['campaign_id']} ({up['change_ratio'] - 1:+.0%}); expected conversions "
+            f"{budget['expected_conversions_baseline']:,.1f} → {budget['expected_conversions_recommended']:,.1f}"
+            f" ({budget['expected_lift']:+.1%})"
+        )
     out.print("[bold]Top creative per campaign[/bold] (all devices):")
     for row in summary.creatives:
         if row["segment"] != "all":
             continue
-        verdict = (f"chance to be best {row['chance_to_be_best']:.0%}" if row["decision"] == "run"
-                   else f"not enough data yet (≈{row['more_sessions_needed']:,} more sessions)")
-        out.print(f"  {row['campaign_id']}: {row['best_creative_id']} "
-                  f"({row['conversion_rate']:.2%} conversion, {verdict})")
+        verdict = (
+            f"chance to be best {row['chance_to_be_best']:.0%}"
+            if row["decision"] == "run"
+            else f"not enough data yet (≈{row['more_sessions_needed']:,} more sessions)"
+        )
+        out.print(
+            f"  {row['campaign_id']}: {row['best_creative_id']} ({row['conversion_rate']:.2%} conversion, {verdict})"
+        )
     right, total = summary.creative_agreement()
     if total:
-        out.print(f"[bold]Against the simulator's truth[/bold]: {right} of {total} confident per-device creative "
-                  "picks are the truly best creative")
+        out.print(
+            f"[bold]Against the simulator's truth[/bold]: {right} of {total} confident per-device creative "
+            "picks are the truly best creative"
+        )
 
 
 def _drops(drops: dict[str, int]) -> str:
@@ -62,16 +74,18 @@ def _drops(drops: dict[str, int]) -> str:
 
 
 def _print_access(server: ServerProcess, keys: dict[str, str]) -> None:
-    out.print(Panel.fit(
-        f"API and docs: {server.url}/docs\n"
-        f"pixel:        {server.url}/t.gif?k={keys['site_key']}&url=https://shop.example.com/\n"
-        f"site key:     {keys['site_key']}\n"
-        f"API key:      {keys['api_key']}\n"
-        f"admin key:    {keys['admin_key']}\n"
-        f"try:          curl -H 'Authorization: Bearer {keys['api_key']}' "
-        f"'{server.url}/v1/recommendations/creatives'",
-        title="xmo is serving (Ctrl-C stops)",
-    ))
+    out.print(
+        Panel.fit(
+            f"API and docs: {server.url}/docs\n"
+            f"pixel:        {server.url}/t.gif?k={keys['site_key']}&url=https://shop.example.com/\n"
+            f"site key:     {keys['site_key']}\n"
+            f"API key:      {keys['api_key']}\n"
+            f"admin key:    {keys['admin_key']}\n"
+            f"try:          curl -H 'Authorization: Bearer {keys['api_key']}' "
+            f"'{server.url}/v1/recommendations/creatives'",
+            title="xmo is serving (Ctrl-C stops)",
+        )
+    )
 
 
 def demo(
@@ -84,8 +98,9 @@ def demo(
 ) -> None:
     """Run every stage on simulated traffic, print a summary, then serve the API."""
     settings = load_settings()
-    options = DemoOptions(days=days, visitors_per_day=visitors_per_day, seed=seed, port=port,
-                          serve=not no_serve, reset=reset)
+    options = DemoOptions(
+        days=days, visitors_per_day=visitors_per_day, seed=seed, port=port, serve=not no_serve, reset=reset
+    )
     saved = prepare_home(settings, options)
     layout = StorageLayout.from_settings(settings).ensure()
     log_file = layout.runtime_dir / "server.log"
@@ -103,6 +118,7 @@ def demo(
     keys = create_demo_client(settings)
     with server:
         with err.status("starting") as status:
+
             def report(stage: str) -> None:
                 status.update(stage)
                 err.print(f"[dim]· {stage}[/dim]")

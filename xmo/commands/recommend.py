@@ -16,17 +16,31 @@ recommend_app = typer.Typer(help="Budget and creative recommendations.", no_args
 
 def print_budget(plan: dict[str, Any]) -> None:
     """A marketer's table of a budget recommendation."""
-    table = Table("campaign", f"spend/{plan['period']} now", "recommended", "change",
-                  "conversions now", "expected (90% interval)", title=f"Budget {plan['total']:,.0f} per {plan['period']}")
+    table = Table(
+        "campaign",
+        f"spend/{plan['period']} now",
+        "recommended",
+        "change",
+        "conversions now",
+        "expected (90% interval)",
+        title=f"Budget {plan['total']:,.0f} per {plan['period']}",
+    )
     for c in sorted(plan["campaigns"], key=lambda c: c["change_ratio"]):
         low, high = c["expected_conversions_interval"]
-        table.add_row(c["campaign_id"], f"{c['baseline_spend']:,.0f}", f"{c['recommended_spend']:,.0f}",
-                      f"{c['change_ratio'] - 1:+.0%}", f"{c['expected_conversions_baseline']:,.1f}",
-                      f"{c['expected_conversions_recommended']:,.1f} ({low:,.1f}–{high:,.1f})")
+        table.add_row(
+            c["campaign_id"],
+            f"{c['baseline_spend']:,.0f}",
+            f"{c['recommended_spend']:,.0f}",
+            f"{c['change_ratio'] - 1:+.0%}",
+            f"{c['expected_conversions_baseline']:,.1f}",
+            f"{c['expected_conversions_recommended']:,.1f} ({low:,.1f}–{high:,.1f})",
+        )
     out.print(table)
-    out.print(f"expected conversions: {plan['expected_conversions_baseline']:,.1f} → "
-              f"{plan['expected_conversions_recommended']:,.1f} ({plan['expected_lift']:+.1%}), "
-              f"from {plan['days_of_data']} days of data")
+    out.print(
+        f"expected conversions: {plan['expected_conversions_baseline']:,.1f} → "
+        f"{plan['expected_conversions_recommended']:,.1f} ({plan['expected_lift']:+.1%}), "
+        f"from {plan['days_of_data']} days of data"
+    )
 
 
 def print_creatives(rows: list[dict[str, Any]]) -> None:
@@ -34,9 +48,14 @@ def print_creatives(rows: list[dict[str, Any]]) -> None:
     table = Table("campaign", "segment", "creative", "conv. rate (95% CrI)", "chance best", "decision")
     for r in rows:
         decision = "run" if r["decision"] == "run" else f"not enough data yet (≈{r['more_sessions_needed']:,} more)"
-        table.add_row(r["campaign_id"], r["segment"], r["best_creative_id"],
-                      f"{r['conversion_rate']:.2%} ({r['ci_low']:.2%}–{r['ci_high']:.2%})",
-                      f"{r['chance_to_be_best']:.0%}", decision)
+        table.add_row(
+            r["campaign_id"],
+            r["segment"],
+            r["best_creative_id"],
+            f"{r['conversion_rate']:.2%} ({r['ci_low']:.2%}–{r['ci_high']:.2%})",
+            f"{r['chance_to_be_best']:.0%}",
+            decision,
+        )
     out.print(table)
 
 
@@ -53,8 +72,14 @@ def budget(
     if period not in ("day", "week", "month"):
         raise typer.BadParameter("use day, week or month", param_hint="--period")
     period_value: Period = period  # type: ignore[assignment]
-    plan = recommend_budget(load_settings(), existing_client(client_id), total, period=period_value,
-                            min_ratio=min_ratio, max_ratio=max_ratio).to_dict()
+    plan = recommend_budget(
+        load_settings(),
+        existing_client(client_id),
+        total,
+        period=period_value,
+        min_ratio=min_ratio,
+        max_ratio=max_ratio,
+    ).to_dict()
     if as_json:
         emit_json(plan)
     else:
@@ -68,7 +93,8 @@ def creatives(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Which creative to run per campaign and device class."""
-    rows = recommend_creatives(load_settings(), existing_client(client_id), campaign).to_dict("records")
+    table = recommend_creatives(load_settings(), existing_client(client_id), campaign)
+    rows: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in table.to_dict("records")]
     if as_json:
         emit_json(rows)
     else:

@@ -14,8 +14,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
-    forwarded_allow_ips: Annotated[str, typer.Option(
-        help="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated).")] = "127.0.0.1",
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated).")
+    ] = "127.0.0.1",
 ) -> None:
     """Serve the collection endpoints and the API until interrupted."""
     load_settings()  # fail early, with one line, on a bad environment

@@ -23,15 +23,24 @@ def train(
     settings = load_settings()
     client = existing_client(client_id)
     with err.status("training") as status:
-        result = train_conversion_model(settings, client.id, dataset, timezone=client.timezone,
-                                        progress=lambda msg: status.update(msg))
+        result = train_conversion_model(settings, client.id, dataset, progress=status.update)
     if as_json:
-        emit_json({"client_id": result.client_id, "dataset_id": result.dataset_id, "run_id": result.run_id,
-                   "model_name": result.model_name, "model_version": result.model_version,
-                   "aliases": result.aliases, "metrics": result.metrics})
+        emit_json(
+            {
+                "client_id": result.client_id,
+                "dataset_id": result.dataset_id,
+                "run_id": result.run_id,
+                "model_name": result.model_name,
+                "model_version": result.model_version,
+                "aliases": result.aliases,
+                "metrics": result.metrics,
+            }
+        )
         return
-    out.print(f"{result.model_name} version {result.model_version} ({', '.join(result.aliases)}), "
-              f"run {result.run_id}, dataset {result.dataset_id}")
+    out.print(
+        f"{result.model_name} version {result.model_version} ({', '.join(result.aliases)}), "
+        f"run {result.run_id}, dataset {result.dataset_id}"
+    )
     table = Table("metric (test split)", "value")
     for name in REPORTED:
         table.add_row(name, f"{result.metrics[name]:.4f}")

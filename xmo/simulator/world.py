@@ -181,29 +181,44 @@ class World:
     def from_dict(cls, data: dict[str, Any]) -> World:
         """The world ``to_dict`` described."""
         campaigns = tuple(
-            Campaign(**{
-                **c,
-                "creatives": tuple(Creative(**{**cr, "effects": tuple(cr["effects"])}) for cr in c["creatives"]),
-                "daily_spend": tuple(c["daily_spend"]),
-                "response": ResponseCurve(**c["response"]),
-                "device_mix": tuple(c["device_mix"]),
-            })
+            Campaign(
+                **{
+                    **c,
+                    "creatives": tuple(Creative(**{**cr, "effects": tuple(cr["effects"])}) for cr in c["creatives"]),
+                    "daily_spend": tuple(c["daily_spend"]),
+                    "response": ResponseCurve(**c["response"]),
+                    "device_mix": tuple(c["device_mix"]),
+                }
+            )
             for c in data["campaigns"]
         )
         organic = tuple(
-            OrganicSource(**{**o, "referrers": tuple(o["referrers"]), "landing_paths": tuple(o["landing_paths"]),
-                             "device_mix": tuple(o["device_mix"])})
+            OrganicSource(
+                **{
+                    **o,
+                    "referrers": tuple(o["referrers"]),
+                    "landing_paths": tuple(o["landing_paths"]),
+                    "device_mix": tuple(o["device_mix"]),
+                }
+            )
             for o in data["organic"]
         )
         behaviour = Behaviour(**{**data["behaviour"], "goal_mix": tuple(data["behaviour"]["goal_mix"])})
         return cls(
-            seed=data["seed"], days=data["days"], visitors_per_day=data["visitors_per_day"],
-            start=date.fromisoformat(data["start"]), campaigns=campaigns, organic=organic,
-            rates=Rates(**data["rates"]), behaviour=behaviour, weekly_pattern=tuple(data["weekly_pattern"]),
+            seed=data["seed"],
+            days=data["days"],
+            visitors_per_day=data["visitors_per_day"],
+            start=date.fromisoformat(data["start"]),
+            campaigns=campaigns,
+            organic=organic,
+            rates=Rates(**data["rates"]),
+            behaviour=behaviour,
+            weekly_pattern=tuple(data["weekly_pattern"]),
         )
 
 
 # --- building a world ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _CampaignTemplate:
@@ -214,7 +229,7 @@ class _CampaignTemplate:
     referrer: str | None
     landing_path: str
     share: float  # of paid sessions
-    base_spend: float  # EUR per day at 1000 visitors per day
+    base_spend: float  # EUR per day at 1000 visitors per day (at least 50 are assumed)
     conversion_effect: float
     return_rate: float
     device_mix: tuple[float, float, float]
@@ -225,30 +240,142 @@ class _CampaignTemplate:
 
 
 _CAMPAIGNS: tuple[_CampaignTemplate, ...] = (
-    _CampaignTemplate("search-brand", "search", "google", "cpc", GOOGLE, "/", 0.20, 60.0, 0.55, 0.45,
-                      (0.45, 0.48, 0.07), 1.8, (0.05, 0.25), False,
-                      ("Official store", "Free returns", "Members save 10%")),
-    _CampaignTemplate("search-generic", "search", "google", "cpc", GOOGLE, "/category/running-shoes", 0.15, 140.0,
-                      0.0, 0.20, (0.40, 0.52, 0.08), 1.4, (0.05, 0.25), False,
-                      ("Running shoes sale", "Top rated trail shoes", "Shoes for every distance")),
-    _CampaignTemplate("search-bing", "search", "bing", "cpc", BING, "/", 0.05, 25.0, 0.25, 0.30,
-                      (0.62, 0.31, 0.07), 1.6, (0.05, 0.25), False,
-                      ("Official store", "Trail shoes", "Free shipping")),
-    _CampaignTemplate("social-prospecting", "social", "facebook", "paid_social", "https://l.facebook.com/",
-                      "/collections/new", 0.18, 110.0, -0.45, 0.10, (0.18, 0.74, 0.08), 1.0, (0.2, 0.5), True,
-                      ("New season drop", "Run further", "Made for trails")),
-    _CampaignTemplate("social-retargeting", "social", "instagram", "paid_social", "https://l.instagram.com/",
-                      "/products/trail-runner-2", 0.08, 45.0, 0.40, 0.85, (0.15, 0.77, 0.08), 1.9, (0.2, 0.5),
-                      False, ("Still thinking?", "Back in stock", "Your size is waiting")),
-    _CampaignTemplate("display-awareness", "display", "gdn", "display", "https://news.example.net/sports",
-                      "/collections/new", 0.12, 90.0, -0.75, 0.10, (0.52, 0.40, 0.08), 0.8, (0.4, 0.7), True,
-                      ("Banner spring", "Banner trail", "Banner video")),
-    _CampaignTemplate("email-newsletter", "email", "newsletter", "email", None, "/offers/weekly", 0.12, 12.0, 0.35,
-                      0.90, (0.48, 0.44, 0.08), 2.0, (0.3, 0.6), False,
-                      ("Weekly deals", "Members only", "New arrivals")),
-    _CampaignTemplate("affiliate-partners", "affiliate", "awin", "affiliate", "https://deals.example.org/running",
-                      "/offers/partner", 0.10, 55.0, 0.10, 0.25, (0.45, 0.47, 0.08), 1.3, (0.1, 0.35), True,
-                      ("Partner voucher", "Cashback", "Comparison pick")),
+    _CampaignTemplate(
+        "search-brand",
+        "search",
+        "google",
+        "cpc",
+        GOOGLE,
+        "/",
+        0.20,
+        60.0,
+        0.55,
+        0.45,
+        (0.45, 0.48, 0.07),
+        1.8,
+        (0.05, 0.25),
+        False,
+        ("Official store", "Free returns", "Members save 10%"),
+    ),
+    _CampaignTemplate(
+        "search-generic",
+        "search",
+        "google",
+        "cpc",
+        GOOGLE,
+        "/category/running-shoes",
+        0.15,
+        140.0,
+        0.0,
+        0.20,
+        (0.40, 0.52, 0.08),
+        1.4,
+        (0.05, 0.25),
+        False,
+        ("Running shoes sale", "Top rated trail shoes", "Shoes for every distance"),
+    ),
+    _CampaignTemplate(
+        "search-bing",
+        "search",
+        "bing",
+        "cpc",
+        BING,
+        "/",
+        0.05,
+        25.0,
+        0.25,
+        0.30,
+        (0.62, 0.31, 0.07),
+        1.6,
+        (0.05, 0.25),
+        False,
+        ("Official store", "Trail shoes", "Free shipping"),
+    ),
+    _CampaignTemplate(
+        "social-prospecting",
+        "social",
+        "facebook",
+        "paid_social",
+        "https://l.facebook.com/",
+        "/collections/new",
+        0.18,
+        110.0,
+        -0.45,
+        0.10,
+        (0.18, 0.74, 0.08),
+        1.0,
+        (0.2, 0.5),
+        True,
+        ("New season drop", "Run further", "Made for trails"),
+    ),
+    _CampaignTemplate(
+        "social-retargeting",
+        "social",
+        "instagram",
+        "paid_social",
+        "https://l.instagram.com/",
+        "/products/trail-runner-2",
+        0.08,
+        45.0,
+        0.40,
+        0.85,
+        (0.15, 0.77, 0.08),
+        1.9,
+        (0.2, 0.5),
+        False,
+        ("Still thinking?", "Back in stock", "Your size is waiting"),
+    ),
+    _CampaignTemplate(
+        "display-awareness",
+        "display",
+        "gdn",
+        "display",
+        "https://news.example.net/sports",
+        "/collections/new",
+        0.12,
+        90.0,
+        -0.75,
+        0.10,
+        (0.52, 0.40, 0.08),
+        0.8,
+        (0.4, 0.7),
+        True,
+        ("Banner spring", "Banner trail", "Banner video"),
+    ),
+    _CampaignTemplate(
+        "email-newsletter",
+        "email",
+        "newsletter",
+        "email",
+        None,
+        "/offers/weekly",
+        0.12,
+        12.0,
+        0.35,
+        0.90,
+        (0.48, 0.44, 0.08),
+        2.0,
+        (0.3, 0.6),
+        False,
+        ("Weekly deals", "Members only", "New arrivals"),
+    ),
+    _CampaignTemplate(
+        "affiliate-partners",
+        "affiliate",
+        "awin",
+        "affiliate",
+        "https://deals.example.org/running",
+        "/offers/partner",
+        0.10,
+        55.0,
+        0.10,
+        0.25,
+        (0.45, 0.47, 0.08),
+        1.3,
+        (0.1, 0.35),
+        True,
+        ("Partner voucher", "Cashback", "Comparison pick"),
+    ),
 )
 
 EMAIL_SEND_WEEKDAYS = (1, 4)  # day index modulo 7 on which newsletters go out
@@ -290,16 +417,22 @@ def _creatives(rng: np.random.Generator, template: _CampaignTemplate) -> tuple[C
     weights = rng.dirichlet(np.full(n, 6.0))
     suffix = template.name
     return tuple(
-        Creative(id=f"cr-{suffix}-{chr(ord('a') + i)}", headline=template.headlines[i],
-                 weight=round(float(weights[i]), 4), effects=tuple(round(float(e), 4) for e in effects[i]))
+        Creative(
+            id=f"cr-{suffix}-{chr(ord('a') + i)}",
+            headline=template.headlines[i],
+            weight=round(float(weights[i]), 4),
+            effects=tuple(round(float(e), 4) for e in effects[i]),
+        )
         for i in range(n)
     )
 
 
-def _campaign(rng: np.random.Generator, template: _CampaignTemplate, days: int, visitors_per_day: int,
-              target_sessions: float) -> Campaign:
+def _campaign(
+    rng: np.random.Generator, template: _CampaignTemplate, days: int, visitors_per_day: int, target_sessions: float
+) -> Campaign:
     """One campaign whose response curve yields ``target_sessions`` per day on average."""
-    base = round(template.base_spend * visitors_per_day / 1000 * float(rng.lognormal(0.0, 0.2)), 2)
+    scale = max(visitors_per_day, 50) / 1000  # tiny worlds still spend whole euros
+    base = round(template.base_spend * scale * float(rng.lognormal(0.0, 0.2)), 2)
     spend = _spend_plan(rng, template, base, days)
     decay = round(float(rng.uniform(*template.decay)), 4)
     steady = base / (1.0 - decay)
@@ -310,13 +443,20 @@ def _campaign(rng: np.random.Generator, template: _CampaignTemplate, days: int, 
     max_sessions = round(target_sessions / mean_hill, 4) if mean_hill > 0 else 0.0
     mix = np.asarray(template.device_mix)
     return Campaign(
-        id=f"cmp-{template.name}", channel=template.channel, utm_source=template.utm_source,
-        utm_medium=template.utm_medium, utm_campaign=template.name.replace("-", "_"), referrer=template.referrer,
-        landing_path=template.landing_path, creatives=_creatives(rng, template), base_daily_spend=base,
+        id=f"cmp-{template.name}",
+        channel=template.channel,
+        utm_source=template.utm_source,
+        utm_medium=template.utm_medium,
+        utm_campaign=template.name.replace("-", "_"),
+        referrer=template.referrer,
+        landing_path=template.landing_path,
+        creatives=_creatives(rng, template),
+        base_daily_spend=base,
         daily_spend=tuple(float(s) for s in spend),
         response=ResponseCurve(decay, half, shape, max_sessions, round(steady, 4)),
         conversion_effect=round(template.conversion_effect + float(rng.normal(0.0, 0.08)), 4),
-        return_rate=template.return_rate, device_mix=tuple(float(x) for x in mix / mix.sum()),
+        return_rate=template.return_rate,
+        device_mix=tuple(float(x) for x in mix / mix.sum()),
         engagement=template.engagement,
     )
 
@@ -331,11 +471,20 @@ def _organic(rng: np.random.Generator, total: float) -> tuple[OrganicSource, ...
         ("organic-bing", "organic_search", (BING,), ("/", *products), 0.10, 0.30, (0.65, 0.28, 0.07), 1.4),
     )
     return tuple(
-        OrganicSource(id=name, channel=channel, referrers=referrers, landing_paths=landings,
-                      daily_sessions=round(total * float(share), 4), conversion_effect=effect,
-                      return_rate=returning, device_mix=mix, engagement=engagement)
-        for (name, channel, referrers, landings, effect, returning, mix, engagement), share
-        in zip(specs, shares, strict=True)
+        OrganicSource(
+            id=name,
+            channel=channel,
+            referrers=referrers,
+            landing_paths=landings,
+            daily_sessions=round(total * float(share), 4),
+            conversion_effect=effect,
+            return_rate=returning,
+            device_mix=mix,
+            engagement=engagement,
+        )
+        for (name, channel, referrers, landings, effect, returning, mix, engagement), share in zip(
+            specs, shares, strict=True
+        )
     )
 
 
@@ -358,17 +507,36 @@ def build_world(seed: int, days: int, visitors_per_day: int, start: date | None 
     paid_total = visitors_per_day * (1.0 - organic_share)
     shares = np.array([t.share for t in _CAMPAIGNS]) * rng.lognormal(0.0, 0.15, len(_CAMPAIGNS))
     shares /= shares.sum()
-    campaigns = tuple(_campaign(rng, t, days, visitors_per_day, paid_total * float(s))
-                      for t, s in zip(_CAMPAIGNS, shares, strict=True))
+    campaigns = tuple(
+        _campaign(rng, t, days, visitors_per_day, paid_total * float(s))
+        for t, s in zip(_CAMPAIGNS, shares, strict=True)
+    )
     weekly = 1.0 + np.array([0.02, 0.0, -0.02, 0.01, -0.05, -0.12, 0.16]) + rng.normal(0.0, 0.02, 7)
     weekly = weekly / np.resize(weekly, days).mean()
     organic = _organic(rng, visitors_per_day * organic_share)
     rates = Rates(consent=0.45, email=0.12, member=0.10, optout=0.03, gpc=0.05, dnt=0.12, bot=0.02, click=0.22)
     behaviour = Behaviour(
-        base_log_odds=round(-4.0 + float(rng.normal(0.0, 0.1)), 4), per_log_pageview=0.55, returning=0.45,
-        click=0.35, evening=0.15, goal_mix=(0.6, 0.15, 0.25), order_value_median=68.0, order_value_sigma=0.55,
-        returning_engagement=0.6, mean_gap_s=75.0, max_gap_s=600.0, max_pageviews=15,
+        base_log_odds=round(-4.0 + float(rng.normal(0.0, 0.1)), 4),
+        per_log_pageview=0.55,
+        returning=0.45,
+        click=0.35,
+        evening=0.15,
+        goal_mix=(0.6, 0.15, 0.25),
+        order_value_median=68.0,
+        order_value_sigma=0.55,
+        returning_engagement=0.6,
+        mean_gap_s=75.0,
+        max_gap_s=600.0,
+        max_pageviews=15,
     )
-    return World(seed=seed, days=days, visitors_per_day=visitors_per_day, start=start, campaigns=campaigns,
-                 organic=organic, rates=rates, behaviour=behaviour,
-                 weekly_pattern=tuple(round(float(w), 4) for w in weekly))
+    return World(
+        seed=seed,
+        days=days,
+        visitors_per_day=visitors_per_day,
+        start=start,
+        campaigns=campaigns,
+        organic=organic,
+        rates=rates,
+        behaviour=behaviour,
+        weekly_pattern=tuple(round(float(w), 4) for w in weekly),
+    )

@@ -1,0 +1,77 @@
+"""The front door: results on stdout, errors as one line on stderr with a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.apikeys import KeyKind
+from core.settings import Settings
+from core.tenants import TenantRegistry
+from xmo.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_client_create_json_and_list(xmo_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "client", "create", "Acme Shop", "--domain", "shop.example.com", "--json")
+    assert code == 0, err
+    created = json.loads(out)
+    assert set(created) == {"client_id", "site_key", "api_key"} and created["client_id"] == "acme-shop"
+    registry = TenantRegistry.from_settings(Settings(home=xmo_home))
+    assert registry.authenticate(created["api_key"], KeyKind.API).client_id == "acme-shop"
+    assert (xmo_home / "keys" / "acme-shop.key").exists(), "the client's key is created with the client"
+    code, out, _ = run(capsys, "client", "list", "--json")
+    assert code == 0 and [c["client_id"] for c in json.loads(out)] == ["acme-shop"]
+    assert created["api_key"] not in out
+
+
+def test_plain_output_and_admin_key(xmo_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "client", "create", "Beta", "-d", "beta.example.com", "--collect-pii")
+    assert code == 0 and "client_id: beta" in out and "api_key:   xmo_api_" in out
+    code, out, _ = run(capsys, "admin-key", "--json")
+    assert code == 0 and json.loads(out)["admin_key"].startswith("xmo_admin_")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["client", "create", "Acme", "--domain", "not a domain"], 1, "invalid domain"),
+        (["client", "create", "Acme"], 2, "--domain"),
+        (["client", "create", "Acme", "-d", "a.example.com", "--retention-days", "x"], 2, "retention-days"),
+        (["train", "nobody"], 1, "unknown client 'nobody'"),
+        (["no-such-command"], 2, "no-such-command"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr(
+    xmo_home: Path, capsys: pytest.CaptureFixture[str], args: list[str], code: int, message: str
+) -> None:
+    got, out, err = run(capsys, *args)
+    assert got == code
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("xmo: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_duplicate_client_is_refused(xmo_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "client", "create", "Acme", "-d", "a.example.com")[0] == 0
+    code, _, err = run(capsys, "client", "create", "Acme", "-d", "a.example.com")
+    assert code == 1 and "already exists" in err
+
+
+def test_console_script_reports_bad_environment_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "XMO_HOME": str(tmp_path), "XMO_IPV4_PREFIX": "99"}
+    result = subprocess.run(  # noqa: PLW1510 - the exit code is what is asserted
+        [sys.executable, "-m", "xmo", "client", "list"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("xmo: XMO_IPV4_PREFIX") and result.stderr.count("\n") == 1
