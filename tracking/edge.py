@@ -101,14 +101,17 @@ _EVENT_TYPES = frozenset(t.value for t in EventType)
 _RAW_MARK = "xmo_raw_hits"
 
 
-def _object_column(values: Any, n: int) -> np.ndarray:
-    """Strings as an object array with None for missing values."""
-    array = np.empty(n, dtype=object)
-    array[:] = list(values)
+def _object_column(values: Any, n: int) -> pd.Series:
+    """Strings as an object Series with None for missing values (pandas would infer its ``str`` dtype)."""
+    if isinstance(values, pd.Series) and values.dtype == object:
+        array = values.to_numpy(dtype=object, copy=True)
+    else:
+        array = np.empty(n, dtype=object)
+        array[:] = list(values)
     missing = pd.isna(array)
     if missing.any():
         array[missing] = None
-    return array
+    return pd.Series(array, dtype=object)
 
 
 def raw_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
@@ -125,7 +128,8 @@ def raw_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFra
         source = {name: [row.get(name) for row in rows] for name in names if any(name in row for row in rows)}
     columns: dict[str, Any] = {}
     for name in RAW_STRING_COLUMNS:
-        columns[name] = _object_column(source[name], n) if name in source else np.full(n, None, dtype=object)
+        columns[name] = (_object_column(source[name], n) if name in source
+                         else pd.Series(np.full(n, None, dtype=object), dtype=object))
     for name in RAW_BOOL_COLUMNS:
         columns[name] = (
             pd.Series(list(source[name]), dtype=object).fillna(False).astype(bool).to_numpy()

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from features.dataset import build_dataset, list_datasets
-from tracking.compactor import compact_all
 from xmo.commands.common import existing_client, load_settings
 from xmo.console import emit_json, err, out
 
@@ -24,6 +22,8 @@ def _day(value: datetime | None) -> date | None:
 
 def compact(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Move spooled events into the Parquet lake."""
+    from tracking.compactor import compact_all
+
     report = compact_all(load_settings())
     if as_json:
         emit_json(
@@ -48,6 +48,8 @@ def build(
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Build an anonymized training set from the client's sessions."""
+    from features.dataset import build_dataset
+
     settings = load_settings()
     client = existing_client(client_id)
     with err.status(f"building a training set for {client.id}"):
@@ -68,6 +70,8 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List a client's training sets, newest first."""
+    from features.dataset import list_datasets
+
     settings = load_settings()
     client = existing_client(client_id)
     manifests = list_datasets(settings, client.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.panel import Panel
@@ -10,17 +10,10 @@ from rich.panel import Panel
 from core.layout import StorageLayout
 from xmo.commands.common import load_settings
 from xmo.console import err, out
-from xmo.demo import (
-    DemoOptions,
-    DemoSummary,
-    create_demo_client,
-    demo_port,
-    fresh_keys,
-    prepare_home,
-    run_pipeline,
-    save_summary,
-)
-from xmo.server_process import ServerProcess
+
+if TYPE_CHECKING:
+    from xmo.demo import DemoSummary
+    from xmo.server_process import ServerProcess
 
 
 def print_summary(summary: DemoSummary) -> None:
@@ -97,6 +90,17 @@ def demo(
     reset: Annotated[bool, typer.Option("--reset", help="Delete XMO_HOME's xmo data first.")] = False,
 ) -> None:
     """Run every stage on simulated traffic, print a summary, then serve the API."""
+    from xmo.demo import (
+        DemoOptions,
+        create_demo_client,
+        demo_port,
+        fresh_keys,
+        prepare_home,
+        run_pipeline,
+        save_summary,
+    )
+    from xmo.server_process import ServerProcess
+
     settings = load_settings()
     options = DemoOptions(
         days=days, visitors_per_day=visitors_per_day, seed=seed, port=port, serve=not no_serve, reset=reset

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from training.recommend import Period, recommend_budget, recommend_creatives
 from xmo.commands.common import existing_client, load_settings
 from xmo.console import emit_json, out
 
@@ -69,6 +68,8 @@ def budget(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Split a budget across campaigns to maximize expected conversions."""
+    from training.recommend import Period, recommend_budget
+
     if period not in ("day", "week", "month"):
         raise typer.BadParameter("use day, week or month", param_hint="--period")
     period_value: Period = period  # type: ignore[assignment]
@@ -93,6 +94,8 @@ def creatives(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Which creative to run per campaign and device class."""
+    from training.recommend import recommend_creatives
+
     table = recommend_creatives(load_settings(), existing_client(client_id), campaign)
     rows: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in table.to_dict("records")]
     if as_json:

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from training.train import train_conversion_model
 from xmo.commands.common import existing_client, load_settings
 from xmo.console import emit_json, err, out
 
@@ -20,6 +19,8 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train a LightGBM conversion model, log it to MLflow and register a new version."""
+    from training.train import train_conversion_model
+
     settings = load_settings()
     client = existing_client(client_id)
     with err.status("training") as status:
