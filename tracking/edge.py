@@ -128,8 +128,11 @@ def raw_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFra
         source = {name: [row.get(name) for row in rows] for name in names if any(name in row for row in rows)}
     columns: dict[str, Any] = {}
     for name in RAW_STRING_COLUMNS:
-        columns[name] = (_object_column(source[name], n) if name in source
-                         else pd.Series(np.full(n, None, dtype=object), dtype=object))
+        columns[name] = (
+            _object_column(source[name], n)
+            if name in source
+            else pd.Series(np.full(n, None, dtype=object), dtype=object)
+        )
     for name in RAW_BOOL_COLUMNS:
         columns[name] = (
             pd.Series(list(source[name]), dtype=object).fillna(False).astype(bool).to_numpy()
