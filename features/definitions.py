@@ -119,7 +119,7 @@ _NUMERIC_INPUTS: tuple[str, ...] = (
     "prev_conversions",
     "days_since_last_session",
 )
-_EXAMPLE_SESSIONS: tuple[dict[str, object], ...] = (
+EXAMPLE_SESSIONS: tuple[dict[str, object], ...] = (
     {
         "started_at": "2026-11-20T14:03:00Z",
         "utm_source": "google",
@@ -210,7 +210,7 @@ def example_session_records() -> pd.DataFrame:
     only zone-less datetimes; ``prepare_features`` reads zone-less times as UTC). For API docs, MLflow
     signatures and input examples, and smoke tests.
     """
-    frame = pd.DataFrame.from_records(list(_EXAMPLE_SESSIONS), columns=list(SCORING_COLUMNS))
+    frame = pd.DataFrame.from_records(list(EXAMPLE_SESSIONS), columns=list(SCORING_COLUMNS))
     text_columns = [c for c in SCORING_COLUMNS if c != "started_at" and c not in _NUMERIC_INPUTS]
     frame[text_columns] = frame[text_columns].astype("str")
     frame[list(_NUMERIC_INPUTS)] = frame[list(_NUMERIC_INPUTS)].astype(NUMERIC_DTYPE)

@@ -53,12 +53,12 @@ def get_admin(runtime: RuntimeDep, credentials: BearerDep) -> Principal:
 AdminDep = Annotated[Principal, Depends(get_admin)]
 
 
-def get_model(runtime: RuntimeDep, client_id: TenantDep) -> LoadedModel:
-    """The caller's champion model (409 when none is registered yet)."""
+def require_model(runtime: ServiceRuntime, client_id: str) -> LoadedModel:
+    """The client's champion model (409 when none is registered yet).
+
+    Called in handlers rather than as a dependency, so that a bad request body is reported first.
+    """
     model = runtime.models.get(client_id)
     if model is None:
         raise NotReady(f"no champion model for client {client_id!r} yet; train one with `xmo train {client_id}`")
     return model
-
-
-ModelDep = Annotated[LoadedModel, Depends(get_model)]

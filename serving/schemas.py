@@ -7,38 +7,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from features.definitions import EXAMPLE_SESSIONS
+
 MAX_SCORE_BATCH = 10_000
+_EXAMPLE: dict[str, Any] = dict(EXAMPLE_SESSIONS[0])
 
 
 class SessionRecord(BaseModel):
     """A raw session, as the feature pipeline builds it from the lake; every field is optional."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "started_at": "2026-11-20T14:03:00Z",
-                    "utm_source": "google",
-                    "utm_medium": "cpc",
-                    "utm_campaign": "brand",
-                    "campaign_id": "cmp-search-brand",
-                    "creative_id": "cr-search-brand-a",
-                    "landing_path": "/offers/winter",
-                    "pageviews": 4,
-                    "clicks": 1,
-                    "duration_s": 210,
-                    "device_class": "mobile",
-                    "browser_family": "Mobile Safari",
-                    "os_family": "iOS",
-                    "region": "Europe/Berlin",
-                    "prev_sessions": 2,
-                    "prev_conversions": 0,
-                    "days_since_last_session": 6,
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
     started_at: datetime | None = None
     utm_source: str | None = Field(default=None, max_length=200)

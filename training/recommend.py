@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +22,7 @@ from tracking.spend import read_spend
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 RECENT_DAYS = 7
 Period = Literal["day", "week", "month"]
+SessionLoader = Callable[[Client], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def recommend_budget(
     period: Period = "week",
     min_ratio: float = 0.5,
     max_ratio: float = 2.0,
-    sessions: pd.DataFrame | None = None,
+    load_sessions: SessionLoader | None = None,
 ) -> BudgetRecommendation:
     """Reallocate ``total`` per ``period`` across paid campaigns to maximize expected conversions.
 
@@ -106,7 +108,7 @@ def recommend_budget(
     spend = read_spend(StorageLayout.from_settings(settings), client.id)
     if spend.empty:
         raise NotReady(f"no spend for client {client.id!r}; import daily spend per campaign first")
-    sessions = client_sessions(settings, client) if sessions is None else sessions
+    sessions = load_sessions(client) if load_sessions else client_sessions(settings, client)
     table = daily_campaign_table(sessions, spend)
     curves: dict[str, ResponseCurve] = {}
     current: dict[str, float] = {}
@@ -126,10 +128,10 @@ def recommend_budget(
 
 
 def recommend_creatives(
-    settings: Settings, client: Client, campaign_id: str | None = None, sessions: pd.DataFrame | None = None
+    settings: Settings, client: Client, campaign_id: str | None = None, load_sessions: SessionLoader | None = None
 ) -> pd.DataFrame:
     """Per campaign and device class (and over all devices): the creative to run, or 'not enough data'."""
-    sessions = client_sessions(settings, client) if sessions is None else sessions
+    sessions = load_sessions(client) if load_sessions else client_sessions(settings, client)
     if campaign_id is not None:
         sessions = sessions[sessions["campaign_id"] == campaign_id]
         if sessions.empty:

@@ -26,9 +26,14 @@ async def budget(
     client = runtime.registry.get_client(client_id)
 
     def job() -> dict[str, Any]:
-        sessions = runtime.sessions.sessions(client)
         return recommend_budget(
-            runtime.settings, client, total, period=period, min_ratio=min_ratio, max_ratio=max_ratio, sessions=sessions
+            runtime.settings,
+            client,
+            total,
+            period=period,
+            min_ratio=min_ratio,
+            max_ratio=max_ratio,
+            load_sessions=runtime.sessions.sessions,
         ).to_dict()
 
     return await asyncio.to_thread(job)
@@ -44,8 +49,7 @@ async def creatives(
     client = runtime.registry.get_client(client_id)
 
     def job() -> dict[str, Any]:
-        sessions = runtime.sessions.sessions(client)
-        table = recommend_creatives(runtime.settings, client, campaign, sessions=sessions)
+        table = recommend_creatives(runtime.settings, client, campaign, load_sessions=runtime.sessions.sessions)
         return {"client_id": client_id, "recommendations": table.to_dict("records")}
 
     return await asyncio.to_thread(job)

@@ -9,14 +9,15 @@ import pandas as pd
 from fastapi import APIRouter, Query
 
 from features.definitions import SCORING_COLUMNS
-from serving.deps import ModelDep
+from serving.deps import RuntimeDep, TenantDep, require_model
+from serving.model_store import LoadedModel
 from serving.schemas import ModelInfo, ScoreRequest, ScoreResponse, SessionRecord, SessionScore
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 TOP_CONTRIBUTIONS = 5
 
 
-def _score(model: ModelDep, request: ScoreRequest, explain: bool) -> list[SessionScore]:
+def _score(model: LoadedModel, request: ScoreRequest, explain: bool) -> list[SessionScore]:
     frame = pd.DataFrame([s.model_dump() for s in request.sessions], columns=list(SCORING_COLUMNS))
     # MLflow signatures take zone-less datetimes (read as UTC) and doubles for every number
     frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True).dt.tz_localize(None)
@@ -43,9 +44,11 @@ def _score(model: ModelDep, request: ScoreRequest, explain: bool) -> list[Sessio
 @router.post("/score", response_model=ScoreResponse)
 async def score(
     request: ScoreRequest,
-    model: ModelDep,
+    runtime: RuntimeDep,
+    client_id: TenantDep,
     explain: Annotated[bool, Query(description="Add the top feature contributions (log-odds) per session")] = False,
 ) -> ScoreResponse:
     """Conversion probabilities of raw sessions from the client's champion model."""
+    model = require_model(runtime, client_id)
     scores = await asyncio.to_thread(_score, model, request, explain)
     return ScoreResponse(model=ModelInfo(name=model.name, version=model.version, alias=model.alias), scores=scores)
