@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.panel import Panel
 
 from core.layout import StorageLayout
 from xmo.commands.common import load_settings
@@ -67,18 +66,14 @@ def _drops(drops: dict[str, int]) -> str:
 
 
 def _print_access(server: ServerProcess, keys: dict[str, str]) -> None:
-    out.print(
-        Panel.fit(
-            f"API and docs: {server.url}/docs\n"
-            f"pixel:        {server.url}/t.gif?k={keys['site_key']}&url=https://shop.example.com/\n"
-            f"site key:     {keys['site_key']}\n"
-            f"API key:      {keys['api_key']}\n"
-            f"admin key:    {keys['admin_key']}\n"
-            f"try:          curl -H 'Authorization: Bearer {keys['api_key']}' "
-            f"'{server.url}/v1/recommendations/creatives'",
-            title="xmo is serving (Ctrl-C stops)",
-        )
-    )
+    out.print("[bold]xmo is serving[/bold] (Ctrl-C stops); the keys are shown once:")
+    out.print(f"  API and docs: {server.url}/docs")
+    out.print(f"  site key:     {keys['site_key']}")
+    out.print(f"  API key:      {keys['api_key']}")
+    out.print(f"  admin key:    {keys['admin_key']}")
+    out.print(f"  pixel:        {server.url}/t.gif?k={keys['site_key']}&url=https://shop.example.com/")
+    auth = f"-H 'Authorization: Bearer {keys['api_key']}'"
+    out.print(f"  try:          curl {auth} {server.url}/v1/recommendations/creatives")
 
 
 def demo(
