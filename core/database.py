@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from core.layout import StorageLayout
+from core.locks import file_lock
 from core.settings import Settings
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
+_PG_MIGRATION_LOCK = 0x786D6F  # "xmo": the advisory lock key of schema migrations
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -25,11 +28,16 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema of ``engine`` to the newest migration (idempotent)."""
+def migrate(engine: Engine, lock_file: Path | None = None) -> None:
+    """Bring the schema of ``engine`` to the newest migration (idempotent, safe with concurrent starters).
+
+    Processes on one machine take ``lock_file``; on PostgreSQL an advisory lock also serializes machines.
+    """
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    with _migrate_lock, engine.begin() as connection:
+    with _migrate_lock, file_lock(lock_file) if lock_file else nullcontext(), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -60,7 +68,7 @@ def get_engine(settings: Settings) -> Engine:
     if settings.database_url is None:
         StorageLayout.from_settings(settings).ensure()
     engine = _create_engine(url)
-    migrate(engine)
+    migrate(engine, StorageLayout.from_settings(settings).runtime_dir / "registry-migrate.lock")
     with _migrate_lock:
         kept = _engines.setdefault(url, engine)
     if kept is not engine:

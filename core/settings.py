@@ -53,9 +53,14 @@ class Settings(BaseSettings):
         "msclkid",
     )
 
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated addresses, or *).",
+    )
+
     # spool
     spool_name: str = Field(default="spool", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    group_commit_max_delay_ms: float = Field(default=2.0, ge=0, le=1000)
+    group_commit_max_delay_ms: float = Field(default=0.0, ge=0, le=1000)
     group_commit_max_batch: int = Field(default=2000, ge=1, le=100_000)
     compact_interval_s: float = Field(default=30.0, ge=0)
 

@@ -10,6 +10,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from core.layout import StorageLayout, check_client_id
+from core.locks import file_lock
 from core.settings import Settings
 
 CHAMPION = "champion"
@@ -35,7 +36,14 @@ def configure_mlflow(settings: Settings) -> MlflowClient:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if not uri.startswith("sqlite:"):
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    # MLflow creates and migrates its SQLite schema on first use; workers starting together would race
+    with file_lock(StorageLayout.from_settings(settings).runtime_dir / "mlflow-init.lock"):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+    return client
 
 
 def ensure_experiment(client: MlflowClient, settings: Settings, client_id: str) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI
 
 from core.settings import Settings, get_settings
 from serving.errors import install_error_handlers
-from serving.routes import collect, health, models, recommendations, scoring
+from serving.metrics import ServiceMetrics
+from serving.routes import collect, events, health, models, optout, recommendations, redirect, scoring
 from serving.runtime import ServiceRuntime
 from tracking.compactor import compact_all
 
@@ -28,16 +31,27 @@ async def _every(interval_s: float, job: Callable[[], Awaitable[object]], name: 
             logger.error("%s failed: %s", name, type(exc).__name__)
 
 
+class MetricsMiddleware:
+    """Counts and times every HTTP request (by route template, never by URL)."""
+
+    def __init__(self, app: Any, metrics: ServiceMetrics) -> None:
+        self.app = metrics.middleware(app)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
 def _client_ids(runtime: ServiceRuntime) -> list[str]:
     return [c.id for c in runtime.registry.list_clients()]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; stores are opened and models loaded in the lifespan, not here."""
+    metrics = ServiceMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await asyncio.to_thread(ServiceRuntime.build, settings or get_settings())
+        runtime = await asyncio.to_thread(ServiceRuntime.build, settings or get_settings(), metrics)
         app.state.runtime = runtime
         await runtime.committer.start()
         await asyncio.to_thread(lambda: runtime.models.refresh_all(_client_ids(runtime)))
@@ -62,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     )
                 )
             )
+        # Everything loaded so far lives as long as the process: keep it out of the collector's way
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -78,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, collect, scoring, models, recommendations):
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for module in (health, collect, events, redirect, optout, scoring, models, recommendations):
         app.include_router(module.router)
     return app

@@ -17,8 +17,8 @@ from serving.runtime import ServiceRuntime
 _bearer = HTTPBearer(auto_error=False, description="An xmo API key: `Authorization: Bearer xmo_api_…`")
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    """The runtime the lifespan built."""
+async def get_runtime(request: Request) -> ServiceRuntime:
+    """The runtime the lifespan built (async: FastAPI would run a plain function in its thread pool)."""
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 
@@ -26,7 +26,7 @@ def get_runtime(request: Request) -> ServiceRuntime:
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
-def get_settings_dep(runtime: RuntimeDep) -> Settings:
+async def get_settings_dep(runtime: RuntimeDep) -> Settings:
     """The service's settings."""
     return runtime.settings
 
@@ -36,7 +36,10 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def get_tenant(runtime: RuntimeDep, credentials: BearerDep) -> str:
-    """The client id an API key belongs to (401 without a valid key, 403 for another kind of key)."""
+    """The client id an API key belongs to (401 without a valid key, 403 for another kind of key).
+
+    A plain function on purpose: it queries the registry, so FastAPI runs it in the thread pool.
+    """
     principal = runtime.registry.authenticate(credentials.credentials if credentials else None, KeyKind.API)
     assert principal.client_id is not None
     return principal.client_id

@@ -8,9 +8,11 @@ from core.settings import Settings
 from core.tenants import TenantRegistry
 from models.registry import configure_mlflow
 from privacy.keyvault import KeyVault
+from serving.metrics import ServiceMetrics
 from serving.model_store import ModelStore
 from serving.session_cache import SessionCache
 from tracking.collector import Collector, GroupCommitter
+from tracking.links import ClientDomains
 
 
 @dataclass
@@ -24,10 +26,12 @@ class ServiceRuntime:
     committer: GroupCommitter
     models: ModelStore
     sessions: SessionCache
+    metrics: ServiceMetrics
+    domains: ClientDomains
 
     @classmethod
-    def build(cls, settings: Settings) -> ServiceRuntime:
-        """Open the stores ``settings`` name (no models are loaded yet)."""
+    def build(cls, settings: Settings, metrics: ServiceMetrics) -> ServiceRuntime:
+        """Open the stores ``settings`` name (no models are loaded yet); hits are counted in ``metrics``."""
         registry = TenantRegistry.from_settings(settings)
         vault = KeyVault.from_settings(settings)
         collector = Collector.from_settings(settings, registry, vault)
@@ -35,4 +39,15 @@ class ServiceRuntime:
             collector, settings.group_commit_max_delay_ms / 1000, settings.group_commit_max_batch
         )
         models = ModelStore(configure_mlflow(settings))
-        return cls(settings, registry, vault, collector, committer, models, SessionCache(settings))
+        collector.counters.listeners.append(metrics.count_edge)
+        return cls(
+            settings,
+            registry,
+            vault,
+            collector,
+            committer,
+            models,
+            SessionCache(settings),
+            metrics,
+            ClientDomains(registry),
+        )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from core.layout import StorageLayout
+from core.locks import file_lock
 from core.settings import Settings
 from tracking.events import EVENT_SCHEMA
 from tracking.lake import write_events
@@ -20,7 +21,8 @@ class CompactionReport:
     """What one compaction pass moved."""
 
     batches: int = 0
-    events: int = 0
+    events: int = 0  # events read from the spool (duplicates included)
+    duplicates: int = 0  # of those, events the lake already held (retried hits)
     partitions: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
@@ -39,7 +41,8 @@ def compact_spool(spool: Spool, layout: StorageLayout, max_events: int = DEFAULT
             written = write_events(
                 layout, events, f"part-{stem_prefix}-{pending.first_seq:012d}-{pending.last_seq:012d}"
             )
-            for key, count in written.items():
+            report.duplicates += written.duplicates
+            for key, count in written.partitions.items():
                 report.partitions[key] = report.partitions.get(key, 0) + count
             report.batches += len(batches)
             report.events += events.num_rows
@@ -48,16 +51,24 @@ def compact_spool(spool: Spool, layout: StorageLayout, max_events: int = DEFAULT
 
 
 def compact_all(settings: Settings, max_events: int = DEFAULT_MAX_EVENTS) -> CompactionReport:
-    """Compact every spool under ``XMO_HOME``."""
+    """Compact every spool under ``XMO_HOME`` (one compactor at a time: workers and the CLI take turns)."""
     layout = StorageLayout.from_settings(settings).ensure()
+    with file_lock(layout.runtime_dir / "compaction.lock"):
+        return _compact_all(settings, layout, max_events)
+
+
+def _compact_all(settings: Settings, layout: StorageLayout, max_events: int) -> CompactionReport:
     total = CompactionReport()
     for spool in Spool.all_in(settings):
         try:
             report = compact_spool(spool, layout, max_events)
+            if spool.owner_is_gone() and spool.pending_events() == 0:
+                spool.remove()
         finally:
             spool.close()
         total.batches += report.batches
         total.events += report.events
+        total.duplicates += report.duplicates
         for key, count in report.partitions.items():
             total.partitions[key] = total.partitions.get(key, 0) + count
     return total

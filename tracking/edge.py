@@ -1,40 +1,38 @@
 """The edge: named steps every hit passes before it may be written anywhere.
 
-drop (unknown site key, opt-out cookie, ``Sec-GPC``, DNT where honoured, invalid, bots) → parse user agent →
-truncate IP → strip URL parameters → pseudonymize identifiers (only with the client's switch and the
-user's consent) → the privacy-safe event table that the spool stores.
+drop (unknown site key, opt-out cookie, ``Sec-GPC``, DNT where honoured) → validate → parse user agent (bots
+dropped) → truncate IP → keep allow-listed URL parameters → pseudonymize identifiers (only with the client's
+switch and the user's consent) → the privacy-safe event table that the spool stores.
 
-Steps work on whole batches (a pixel's group commit, a server batch, a simulated day), mapping expensive
-work over unique values, so one code path serves a single hit and a million.
+Steps work on plain column lists (``tracking.rawhits``), with the expensive work (user agents, addresses,
+URLs, pseudonyms) done once per distinct value: a single pixel hit costs tens of microseconds and a
+million simulated hits a few seconds, on the same code.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import partial
+from operator import itemgetter
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from privacy.ip import truncate_ip
 from privacy.pseudonyms import IdentifierKind, pseudonymize
-from tracking.events import (
-    CAMPAIGN_FIELDS,
-    EVENT_SCHEMA,
-    RAW_BOOL_COLUMNS,
-    RAW_FLOAT_COLUMNS,
-    RAW_STRING_COLUMNS,
-    EventType,
-)
+from tracking.events import CAMPAIGN_FIELDS, EVENT_SCHEMA, EventType
+from tracking.rawhits import Columns, column_count, epoch_us, raw_frame, to_columns
 from tracking.urls import CleanUrl, clean_page_url, clean_referrer
-from tracking.useragents import parse_user_agent
+from tracking.useragents import TechInfo, parse_user_agent
+
+__all__ = ["DropReason", "Edge", "EdgeConfig", "EdgePolicy", "EdgeResult", "raw_frame"]
 
 
 class DropReason(StrEnum):
@@ -89,6 +87,7 @@ class EdgeResult:
 
 PolicyLookup = Callable[[str], EdgePolicy | None]
 KeyLookup = Callable[[str], bytes]
+Step = Callable[[Columns, Counter[DropReason]], Columns]
 
 VISITOR_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -96,85 +95,51 @@ CURRENCY_PATTERN = r"^[A-Z]{3}$"
 MAX_FIELD_LENGTH = 200
 MAX_VALUE = 1e9
 _EVENT_TYPES = frozenset(t.value for t in EventType)
+_VISITOR_ID = re.compile(VISITOR_ID_PATTERN)
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
+_CURRENCY = re.compile(CURRENCY_PATTERN)
+_LIMITED_FIELDS = (*CAMPAIGN_FIELDS, "goal", "region")
+_POLICY = "_policy"  # a per-row column the first step adds and the output leaves out
 
 
-_RAW_MARK = "xmo_raw_hits"
+def keep_rows(columns: Columns, keep: list[int]) -> Columns:
+    """The columns restricted to the rows at ``keep`` (in order)."""
+    n = column_count(columns)
+    if len(keep) == n:
+        return columns
+    if not keep:
+        return {name: [] for name in columns}
+    if len(keep) == 1:
+        only = keep[0]
+        return {name: [values[only]] for name, values in columns.items()}
+    pick = itemgetter(*keep)
+    return {name: list(pick(values)) for name, values in columns.items()}
 
 
-def _object_column(values: Any, n: int) -> pd.Series:
-    """Strings as an object Series with None for missing values (pandas would infer its ``str`` dtype)."""
-    if isinstance(values, pd.Series) and values.dtype == object:
-        array = values.to_numpy(dtype=object, copy=True)
-    else:
-        array = np.empty(n, dtype=object)
-        array[:] = list(values)
-    missing = pd.isna(array)
-    if missing.any():
-        array[missing] = None
-    return pd.Series(array, dtype=object)
+def apply_drops(columns: Columns, reasons: list[DropReason | None], drops: Counter[DropReason]) -> Columns:
+    """Remove the rows that have a reason and count the reasons."""
+    keep = [i for i, reason in enumerate(reasons) if reason is None]
+    if len(keep) < len(reasons):
+        drops.update(reason for reason in reasons if reason is not None)
+    return keep_rows(columns, keep)
 
 
-def raw_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """A raw-hit DataFrame with every column the edge reads, in the dtypes it expects."""
-    if isinstance(records, pd.DataFrame):
-        if records.attrs.get(_RAW_MARK):
-            return records
-        source: Mapping[str, Any] | pd.DataFrame = records.reset_index(drop=True)
-        n = len(records)
-    else:
-        rows = list(records)
-        n = len(rows)
-        names = {*RAW_STRING_COLUMNS, *RAW_BOOL_COLUMNS, *RAW_FLOAT_COLUMNS, "ts"}
-        source = {name: [row.get(name) for row in rows] for name in names if any(name in row for row in rows)}
-    columns: dict[str, Any] = {}
-    for name in RAW_STRING_COLUMNS:
-        columns[name] = (
-            _object_column(source[name], n)
-            if name in source
-            else pd.Series(np.full(n, None, dtype=object), dtype=object)
-        )
-    for name in RAW_BOOL_COLUMNS:
-        columns[name] = (
-            pd.Series(list(source[name]), dtype=object).fillna(False).astype(bool).to_numpy()
-            if name in source
-            else np.zeros(n, dtype=bool)
-        )
-    for name in RAW_FLOAT_COLUMNS:
-        columns[name] = (
-            pd.to_numeric(pd.Series(list(source[name]), dtype=object), errors="coerce").astype("float64").to_numpy()
-            if name in source
-            else np.full(n, np.nan)
-        )
-    ts = pd.Series(list(source["ts"]), dtype=object) if "ts" in source else pd.Series([None] * n, dtype=object)
-    columns["ts"] = pd.to_datetime(ts, utc=True, errors="coerce").astype("datetime64[us, UTC]")
-    frame = pd.DataFrame(columns)
-    frame.attrs[_RAW_MARK] = True
-    return frame
+def _distinct(values: list[Any], func: Callable[[Any], Any]) -> list[Any]:
+    """``func`` of every value, computed once per distinct value."""
+    results = {value: func(value) for value in set(values)}
+    return [results[value] for value in values]
 
 
-class _Distinct:
-    """A column factorized once, so work runs per distinct value (hits repeat agents, URLs, addresses)."""
-
-    def __init__(self, values: pd.Series, func: Callable[[Any], Any]) -> None:
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        self.index = values.index
-        self.codes = codes
-        self.results = [*(func(u) for u in uniques), func(None)]  # the last slot answers missing values
-
-    def field(self, get: Callable[[Any], Any]) -> pd.Series:
-        """One attribute of each row's result."""
-        table = np.empty(len(self.results), dtype=object)
-        table[:] = [get(r) for r in self.results]
-        return pd.Series(table[self.codes], index=self.index, dtype=object)
-
-    def values(self) -> pd.Series:
-        """Each row's result."""
-        return self.field(lambda r: r)
+def _page(url: str | None, allowed: frozenset[str]) -> tuple[CleanUrl, dict[str, str]]:
+    """A cleaned page URL and the campaign fields its query carried."""
+    page = clean_page_url(url, allowed)
+    return page, dict(page.campaign)
 
 
-def _random_ids(n: int) -> np.ndarray:
+def _random_ids(n: int) -> list[str]:
     """``n`` random 128-bit ids as 32 hex characters."""
-    return np.frombuffer(os.urandom(16 * n).hex().encode(), dtype="S32").astype(str).astype(object)
+    blob = os.urandom(16 * n).hex()
+    return [blob[i : i + 32] for i in range(0, 32 * n, 32)]
 
 
 class Edge:
@@ -191,7 +156,7 @@ class Edge:
         self.policies = policies
         self.keys = keys
         self.clock = clock
-        self.steps: tuple[tuple[str, Callable[[pd.DataFrame], tuple[pd.DataFrame, Counter[DropReason]]]], ...] = (
+        self.steps: tuple[tuple[str, Step], ...] = (
             ("drop_unknown_clients", self.drop_unknown_clients),
             ("drop_privacy_signals", self.drop_privacy_signals),
             ("validate", self.validate),
@@ -201,166 +166,170 @@ class Edge:
             ("pseudonymize_identifiers", self.pseudonymize_identifiers),
         )
 
-    def process(self, raw: pd.DataFrame) -> EdgeResult:
-        """All steps over one batch; the result holds no personal raw value."""
-        frame = raw_frame(raw)
+    def process(self, raw: pd.DataFrame | Iterable[Mapping[str, Any]]) -> EdgeResult:
+        """All steps over one batch (a DataFrame or hit dicts); the result holds no personal raw value."""
+        columns = to_columns(raw)
+        received = column_count(columns)
         drops: Counter[DropReason] = Counter()
         for _name, step in self.steps:
-            if frame.empty:
+            if column_count(columns) == 0:
                 break
-            frame, dropped = step(frame)
-            drops.update(dropped)
-        return EdgeResult(events=self.to_events(frame), received=len(raw), drops=drops)
+            columns = step(columns, drops)
+        return EdgeResult(events=self.to_events(columns), received=received, drops=drops)
 
     # steps ----------------------------------------------------------------------------------
-    @staticmethod
-    def _drop(
-        frame: pd.DataFrame, reasons: list[tuple[DropReason, pd.Series]]
-    ) -> tuple[pd.DataFrame, Counter[DropReason]]:
-        """Drop rows by the first reason that applies to them, counting each reason."""
-        dropped = pd.Series(False, index=frame.index)
-        counts: Counter[DropReason] = Counter()
-        for reason, mask in reasons:
-            hit = mask & ~dropped
-            n = int(hit.sum())
-            if n:
-                counts[reason] += n
-                dropped |= hit
-        return frame.loc[~dropped], counts
+    def drop_unknown_clients(self, columns: Columns, drops: Counter[DropReason]) -> Columns:
+        """Hits whose site key named no live client; the others carry their client's policy."""
+        policies = {c: self.policies(c) for c in set(columns["client_id"]) if c is not None}
+        per_row = [policies.get(c) if c is not None else None for c in columns["client_id"]]
+        columns = {**columns, _POLICY: per_row}
+        return apply_drops(columns, [DropReason.UNKNOWN_SITE_KEY if p is None else None for p in per_row], drops)
 
-    def drop_unknown_clients(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, Counter[DropReason]]:
-        """Hits whose site key named no live client."""
-        policies = {cid: self.policies(cid) for cid in frame["client_id"].dropna().unique()}
-        known = {cid: p for cid, p in policies.items() if p is not None}
-        frame = frame.assign(
-            _collect_pii=frame["client_id"].map({c: p.collect_pii for c, p in known.items()}),
-            _honour_dnt=frame["client_id"].map({c: p.honour_dnt for c, p in known.items()}),
-        )
-        frame, counts = self._drop(frame, [(DropReason.UNKNOWN_SITE_KEY, frame["_collect_pii"].isna())])
-        return frame.astype({"_collect_pii": bool, "_honour_dnt": bool}), counts
-
-    def drop_privacy_signals(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, Counter[DropReason]]:
+    def drop_privacy_signals(self, columns: Columns, drops: Counter[DropReason]) -> Columns:
         """Opt-out cookie, ``Sec-GPC: 1`` (always), ``DNT: 1`` (where the client honours it)."""
-        return self._drop(
-            frame,
-            [
-                (DropReason.OPT_OUT, frame["optout"]),
-                (DropReason.GPC, frame["gpc"]),
-                (DropReason.DNT, frame["dnt"] & frame["_honour_dnt"]),
-            ],
-        )
+        reasons: list[DropReason | None] = [
+            DropReason.OPT_OUT
+            if optout
+            else DropReason.GPC
+            if gpc
+            else DropReason.DNT
+            if dnt and policy.honour_dnt
+            else None
+            for optout, gpc, dnt, policy in zip(
+                columns["optout"], columns["gpc"], columns["dnt"], columns[_POLICY], strict=True
+            )
+        ]
+        return apply_drops(columns, reasons, drops)
 
-    def validate(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, Counter[DropReason]]:
+    @staticmethod
+    def _bad_values(values: list[Any], is_bad: Callable[[Any], bool]) -> set[Any]:
+        """The distinct values of a column that fail a check (hits repeat values, so check each once)."""
+        return {v for v in set(values) if is_bad(v)}
+
+    def validate(self, columns: Columns, drops: Counter[DropReason]) -> Columns:
         """Types, formats and bounds; a goal without a name is named ``goal``."""
-        now = pd.Timestamp(self.clock())
-        ts = frame["ts"]
-        value = frame["value"]
-        too_long = pd.Series(False, index=frame.index)
-        for name in (*CAMPAIGN_FIELDS, "goal", "region"):
-            too_long |= frame[name].str.len().gt(MAX_FIELD_LENGTH).fillna(False).astype(bool)
-        bad_event_id = frame["event_id"].notna() & ~frame["event_id"].str.match(EVENT_ID_PATTERN).fillna(False).astype(
-            bool
+        latest = epoch_us(self.clock() + self.config.max_future_skew)
+        assert latest is not None
+        bad_visitor = self._bad_values(columns["visitor_id"], lambda v: v is None or not _VISITOR_ID.fullmatch(v))
+        bad_value = self._bad_values(
+            columns["value"], lambda v: v is not None and not (math.isfinite(v) and 0 <= v <= MAX_VALUE)
         )
-        bad_currency = frame["currency"].notna() & ~frame["currency"].str.match(CURRENCY_PATTERN).fillna(False).astype(
-            bool
-        )
-        frame, counts = self._drop(
-            frame,
-            [
-                (DropReason.INVALID_EVENT_TYPE, ~frame["event_type"].isin(_EVENT_TYPES)),
-                (
-                    DropReason.INVALID_VISITOR_ID,
-                    ~frame["visitor_id"].str.match(VISITOR_ID_PATTERN).fillna(False).astype(bool),
-                ),
-                (DropReason.INVALID_TIMESTAMP, ts.isna() | (ts > now + self.config.max_future_skew)),
-                (DropReason.INVALID_VALUE, value.notna() & ~(np.isfinite(value) & (value >= 0) & (value <= MAX_VALUE))),
-                (DropReason.INVALID_FIELD, too_long | bad_event_id | bad_currency),
-            ],
-        )
-        is_goal = frame["event_type"] == EventType.GOAL.value
-        frame = frame.assign(goal=frame["goal"].where(~is_goal | frame["goal"].notna(), "goal"))
-        return frame, counts
+        bad_field = [
+            self._bad_values(columns["event_id"], lambda v: v is not None and not _EVENT_ID.fullmatch(v)),
+            self._bad_values(columns["currency"], lambda v: v is not None and not _CURRENCY.fullmatch(v)),
+            *(
+                self._bad_values(columns[n], lambda v: v is not None and len(v) > MAX_FIELD_LENGTH)
+                for n in _LIMITED_FIELDS
+            ),
+        ]
+        field_columns = [columns[n] for n in ("event_id", "currency", *_LIMITED_FIELDS)]
+        field_flags = [False] * column_count(columns)
+        for bad, values in zip(bad_field, field_columns, strict=True):
+            if bad:
+                field_flags = [flag or v in bad for flag, v in zip(field_flags, values, strict=True)]
+        reasons: list[DropReason | None] = [
+            DropReason.INVALID_EVENT_TYPE
+            if event_type not in _EVENT_TYPES
+            else DropReason.INVALID_VISITOR_ID
+            if visitor_id in bad_visitor
+            else DropReason.INVALID_TIMESTAMP
+            if ts is None or ts > latest
+            else DropReason.INVALID_VALUE
+            if value in bad_value
+            else DropReason.INVALID_FIELD
+            if bad_field_flag
+            else None
+            for event_type, visitor_id, ts, value, bad_field_flag in zip(
+                columns["event_type"],
+                columns["visitor_id"],
+                columns["ts"],
+                columns["value"],
+                field_flags,
+                strict=True,
+            )
+        ]
+        columns = apply_drops(columns, reasons, drops)
+        goal = EventType.GOAL.value
+        columns["goal"] = [
+            "goal" if name is None and kind == goal else name
+            for name, kind in zip(columns["goal"], columns["event_type"], strict=True)
+        ]
+        return columns
 
-    def parse_user_agents(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, Counter[DropReason]]:
+    def parse_user_agents(self, columns: Columns, drops: Counter[DropReason]) -> Columns:
         """Browser, OS and device class from the user agent, which is then dropped; bots are dropped."""
-        info = _Distinct(frame["user_agent"], parse_user_agent)
-        frame = frame.drop(columns=["user_agent"]).assign(
-            browser_family=info.field(lambda i: i.browser_family),
-            browser_version=info.field(lambda i: i.browser_version),
-            os_family=info.field(lambda i: i.os_family),
-            os_version=info.field(lambda i: i.os_version),
-            device_class=info.field(lambda i: i.device_class),
-        )
-        return self._drop(frame, [(DropReason.BOT, info.field(lambda i: i.is_bot).astype(bool))])
+        info: list[TechInfo] = _distinct(columns.pop("user_agent"), parse_user_agent)
+        columns = {
+            **columns,
+            "browser_family": [i.browser_family for i in info],
+            "browser_version": [i.browser_version for i in info],
+            "os_family": [i.os_family for i in info],
+            "os_version": [i.os_version for i in info],
+            "device_class": [i.device_class for i in info],
+        }
+        return apply_drops(columns, [DropReason.BOT if i.is_bot else None for i in info], drops)
 
-    def truncate_ips(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, Counter[DropReason]]:
+    def truncate_ips(self, columns: Columns, drops: Counter[DropReason]) -> Columns:
         """The address becomes its network prefix; the full address is dropped."""
         v4, v6 = self.config.ipv4_prefix, self.config.ipv6_prefix
-        prefix = _Distinct(frame["ip"], lambda ip: truncate_ip(ip, v4, v6)).values()
-        return frame.drop(columns=["ip"]).assign(ip_prefix=prefix), Counter()
+        columns["ip_prefix"] = _distinct(columns.pop("ip"), lambda ip: truncate_ip(ip, v4, v6))
+        return columns
 
-    def clean_urls(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, Counter[DropReason]]:
+    def clean_urls(self, columns: Columns, drops: Counter[DropReason]) -> Columns:
         """Only allow-listed query parameters survive; campaign fields missing from the hit come from its URL."""
         allowed = self.config.allowed_params
-        pages = _Distinct(frame["url"], lambda url: clean_page_url(url, allowed))
-        referrers = _Distinct(frame["referrer"], clean_referrer)
-        frame = frame.assign(
-            url=pages.field(lambda p: p.url),
-            path=pages.field(lambda p: p.path),
-            referrer=referrers.field(lambda r: r[0]),
-            referrer_host=referrers.field(lambda r: r[1]),
-        )
-        for name in CAMPAIGN_FIELDS:
-            from_url = pages.field(partial(_campaign_field, name))
-            frame[name] = frame[name].where(frame[name].notna(), from_url)
-        return frame, Counter()
+        pages = _distinct(columns["url"], lambda url: _page(url, allowed))
+        referrers = _distinct(columns["referrer"], clean_referrer)
+        columns["url"] = [p[0].url for p in pages]
+        columns["path"] = [p[0].path for p in pages]
+        columns["referrer"] = [r[0] for r in referrers]
+        columns["referrer_host"] = [r[1] for r in referrers]
+        if any(p[1] for p in pages):
+            from_url = [p[1] for p in pages]
+            for name in CAMPAIGN_FIELDS:
+                columns[name] = [
+                    given if given is not None else found.get(name)
+                    for given, found in zip(columns[name], from_url, strict=True)
+                ]
+        return columns
 
-    def pseudonymize_identifiers(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, Counter[DropReason]]:
+    def pseudonymize_identifiers(self, columns: Columns, drops: Counter[DropReason]) -> Columns:
         """Keyed pseudonyms of email and member id, only where the client collects them and the user consented."""
-        allowed = frame["_collect_pii"] & frame["consent"]
-        result = {}
+        allowed = [p.collect_pii and consent for p, consent in zip(columns[_POLICY], columns["consent"], strict=True)]
+        cache: dict[tuple[str, IdentifierKind, str], str] = {}
+
+        def pseudonym(client_id: str, kind: IdentifierKind, value: str) -> str:
+            key = (client_id, kind, value)
+            if key not in cache:
+                cache[key] = pseudonymize(self.keys(client_id), kind, value)
+            return cache[key]
+
         for column, kind in (("email", IdentifierKind.EMAIL), ("member_id", IdentifierKind.MEMBER)):
-            values = frame[column].where(allowed, None)
-            out = pd.Series([None] * len(frame), index=frame.index, dtype=object)
-            present = values.notna()
-            if present.any():
-                pairs = pd.DataFrame({"c": frame.loc[present, "client_id"], "v": values[present]})
-                unique = pairs.drop_duplicates()
-                unique = unique.assign(
-                    p=[pseudonymize(self.keys(c), kind, v) for c, v in zip(unique["c"], unique["v"], strict=True)]
-                )
-                out.loc[present] = pairs.merge(unique, on=["c", "v"], how="left")["p"].to_numpy()
-            result[f"{kind.value}_pseudonym"] = out
-        return frame.drop(columns=["email", "member_id"]).assign(**result), Counter()
+            values = columns.pop(column)
+            columns[f"{kind.value}_pseudonym"] = [
+                pseudonym(client_id, kind, value) if ok and value is not None else None
+                for client_id, value, ok in zip(columns["client_id"], values, allowed, strict=True)
+            ]
+        return columns
 
     # output ---------------------------------------------------------------------------------
-    def to_events(self, frame: pd.DataFrame) -> pa.Table:
+    def to_events(self, columns: Columns) -> pa.Table:
         """The lake's event table: generated event ids where the hit had none, the time it was received."""
-        n = len(frame)
-        if n == 0:
+        n = column_count(columns)
+        if n == 0 or _POLICY not in columns:
             return EVENT_SCHEMA.empty_table()
-        event_id = frame["event_id"]
-        missing = event_id.isna()
-        if missing.any():
-            event_id = event_id.copy()
-            event_id[missing] = _random_ids(int(missing.sum()))
-        columns: dict[str, Any] = {name: frame[name] for name in EVENT_SCHEMA.names if name in frame}
-        columns["event_id"] = event_id
-        columns["received_at"] = pd.Series(pd.Timestamp(self.clock()), index=frame.index).astype("datetime64[us, UTC]")
-        columns["source"] = frame["source"].fillna("pixel")
-        arrays = [_to_arrow(columns.get(f.name), f.type, n) for f in EVENT_SCHEMA]
+        event_ids = columns["event_id"]
+        missing = [i for i, e in enumerate(event_ids) if e is None]
+        if missing:
+            event_ids = list(event_ids)
+            for i, new_id in zip(missing, _random_ids(len(missing)), strict=True):
+                event_ids[i] = new_id
+        received = epoch_us(self.clock())
+        data = {
+            **columns,
+            "event_id": event_ids,
+            "received_at": [received] * n,
+            "source": [s if s is not None else "pixel" for s in columns["source"]],
+        }
+        arrays = [pa.array(data[f.name], type=f.type) if f.name in data else pa.nulls(n, f.type) for f in EVENT_SCHEMA]
         return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
-
-
-def _campaign_field(name: str, page: CleanUrl) -> str | None:
-    """One campaign field a cleaned URL carried, if any."""
-    return dict(page.campaign).get(name)
-
-
-def _to_arrow(values: pd.Series | None, type_: pa.DataType, n: int) -> pa.Array:
-    """One column as Arrow (timestamps via naive UTC numpy, sidestepping pandas' tz deprecation)."""
-    if values is None:
-        return pa.nulls(n, type_)
-    if pa.types.is_timestamp(type_):
-        return pa.array(values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(), type=type_)
-    return pa.array(values, type=type_, from_pandas=True)

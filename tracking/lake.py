@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,26 +31,62 @@ def write_parquet_atomically(table: pa.Table, path: Path) -> None:
     fsync_dir(path.parent)
 
 
-def write_events(layout: StorageLayout, events: pa.Table, file_stem: str) -> dict[tuple[str, str], int]:
+@dataclass
+class LakeWrite:
+    """What a write added to the lake."""
+
+    partitions: dict[tuple[str, str], int] = field(default_factory=dict)  # events per (client id, date)
+    duplicates: int = 0  # events whose (client, event id) the batch or the lake already held
+
+
+def first_of_each_event(events: pa.Table) -> pa.Table:
+    """The events with the first occurrence of each (client id, event id) only (retried hits)."""
+    rows = pa.array(range(events.num_rows), type=pa.int64())
+    firsts = (
+        pa.table({"client_id": events["client_id"], "event_id": events["event_id"], "_row": rows})
+        .group_by(["client_id", "event_id"], use_threads=False)
+        .aggregate([("_row", "min")])
+        .column("_row_min")
+    )
+    return events if len(firsts) == events.num_rows else events.take(pc.sort_indices(firsts))
+
+
+def _event_ids_in(folder: Path, skip: str) -> pa.Array:
+    """Event ids already stored in a partition (except in the file named ``skip``)."""
+    tables = [pq.read_table(f, columns=["event_id"]) for f in sorted(folder.glob("*.parquet")) if f.name != skip]
+    if not tables:
+        return pa.array([], type=pa.string())
+    return pa.concat_tables(tables).column("event_id").combine_chunks()
+
+
+def write_events(layout: StorageLayout, events: pa.Table, file_stem: str) -> LakeWrite:
     """Split events by client and UTC day and write one file per partition named ``<file_stem>.parquet``.
 
-    Writing the same events under the same stem again replaces the files: replays are idempotent.
-    Returns the number of events written per (client id, date).
+    Events whose (client, event id) the batch or the partition already holds are left out, and writing the
+    same events under the same stem again replaces the files: replays and retries are idempotent.
     """
+    report = LakeWrite()
     if events.num_rows == 0:
-        return {}
-    events = events.cast(EVENT_SCHEMA)
-    dates = pc.strftime(events["ts"], format="%Y-%m-%d")
-    keyed = events.append_column("_date", dates)
-    written: dict[tuple[str, str], int] = {}
+        return report
+    unique = first_of_each_event(events.cast(EVENT_SCHEMA))
+    report.duplicates = events.num_rows - unique.num_rows
+    keyed = unique.append_column("_date", pc.strftime(unique["ts"], format="%Y-%m-%d"))
     groups = keyed.group_by(["client_id", "_date"]).aggregate([]).to_pylist()
+    name = f"{file_stem}.parquet"
     for group in groups:
         client_id, date = group["client_id"], group["_date"]
+        folder = partition_dir(layout, client_id, date)
         mask = pc.and_(pc.equal(keyed["client_id"], client_id), pc.equal(keyed["_date"], date))
-        part = keyed.filter(mask).drop_columns(["_date"]).sort_by("ts")
-        write_parquet_atomically(part, partition_dir(layout, client_id, date) / f"{file_stem}.parquet")
-        written[(client_id, date)] = part.num_rows
-    return written
+        part = keyed.filter(mask).drop_columns(["_date"])
+        known = _event_ids_in(folder, skip=name)
+        if len(known):
+            fresh = part.filter(pc.invert(pc.is_in(part["event_id"], value_set=known)))
+            report.duplicates += part.num_rows - fresh.num_rows
+            part = fresh
+        if part.num_rows:
+            write_parquet_atomically(part.sort_by("ts"), folder / name)
+            report.partitions[(client_id, date)] = part.num_rows
+    return report
 
 
 def event_files(layout: StorageLayout, client_id: str) -> list[Path]:

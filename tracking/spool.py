@@ -6,6 +6,9 @@ survive a crash or power loss. Each row holds an Arrow IPC stream of events (any
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 import sqlite3
 import threading
 import time
@@ -36,13 +39,26 @@ CREATE TABLE IF NOT EXISTS compactions (
 """
 
 
+HOST_TAG = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:64] or "host"
+_OWNED_NAME = re.compile(r"(?P<name>.+)-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)")
+COMPRESS_FROM_ROWS = 10_000  # small group commits are not worth a compressor's set-up cost
+
+
 def encode_events(table: pa.Table) -> bytes:
-    """An Arrow IPC stream of an event table (compressed)."""
+    """An Arrow IPC stream of an event table (LZ4-compressed when large)."""
     sink = pa.BufferOutputStream()
-    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    options = pa.ipc.IpcWriteOptions(compression="lz4" if table.num_rows >= COMPRESS_FROM_ROWS else None)
     with pa.ipc.new_stream(sink, EVENT_SCHEMA, options=options) as writer:
         writer.write_table(table.cast(EVENT_SCHEMA))
     return sink.getvalue().to_pybytes()
+
+
+EncodedBatch = tuple[float, int, bytes]  # created_at, events, Arrow IPC payload
+
+
+def encode_batches(*tables: pa.Table) -> list[EncodedBatch]:
+    """Spool rows for the non-empty tables."""
+    return [(time.time(), t.num_rows, encode_events(t)) for t in tables if t.num_rows]
 
 
 def decode_events(payload: bytes) -> pa.Table:
@@ -66,6 +82,15 @@ class PendingCompaction:
     last_seq: int
 
 
+def pending_in_all(settings: Settings) -> int:
+    """Events waiting in every spool under ``XMO_HOME``."""
+    total = 0
+    for spool in Spool.all_in(settings):
+        total += spool.pending_events()
+        spool.close()
+    return total
+
+
 class Spool:
     """A durable append log of event batches in one SQLite file."""
 
@@ -77,9 +102,31 @@ class Spool:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Spool:
-        """This process's spool under ``XMO_HOME/spool``."""
+        """This process's own spool: ``XMO_HOME/spool/<name>-<host>-<pid>.db`` (one writer per worker)."""
         layout = StorageLayout.from_settings(settings).ensure()
-        return cls(layout.spool_dir / f"{settings.spool_name}.db")
+        return cls(layout.spool_dir / f"{settings.spool_name}-{HOST_TAG}-{os.getpid()}.db")
+
+    def owner_is_gone(self) -> bool:
+        """Whether the process that wrote this spool ended (then an empty spool can be removed)."""
+        match = _OWNED_NAME.fullmatch(self.path.stem)
+        if match is None or match["host"] != HOST_TAG:
+            return False
+        pid = int(match["pid"])
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def remove(self) -> None:
+        """Delete the spool's files (only once it is empty and its writer is gone)."""
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     @classmethod
     def all_in(cls, settings: Settings) -> list[Spool]:
@@ -110,12 +157,15 @@ class Spool:
 
     def append(self, *tables: pa.Table) -> int:
         """Store event tables durably in one transaction; returns the number of events stored."""
-        rows = [(time.time(), t.num_rows, encode_events(t)) for t in tables if t.num_rows]
-        if not rows:
+        return self.write(encode_batches(*tables))
+
+    def write(self, batches: list[EncodedBatch]) -> int:
+        """Store encoded batches durably in one transaction (SQLite releases the GIL while it syncs)."""
+        if not batches:
             return 0
         with self._connect() as connection:
-            connection.executemany("INSERT INTO batches (created_at, events, payload) VALUES (?, ?, ?)", rows)
-        return sum(r[1] for r in rows)
+            connection.executemany("INSERT INTO batches (created_at, events, payload) VALUES (?, ?, ?)", batches)
+        return sum(b[1] for b in batches)
 
     def pending_events(self) -> int:
         """How many events wait for compaction."""

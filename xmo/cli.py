@@ -8,7 +8,7 @@ import sys
 import typer
 
 from core.errors import XmoError
-from xmo.commands import clients, data, demo, recommend, serve, training
+from xmo.commands import clients, data, demo, imports, links, recommend, serve, training
 from xmo.simulator import cli as simulator_cli
 
 app = typer.Typer(
@@ -21,8 +21,10 @@ app = typer.Typer(
 clients.register(app)
 simulator_cli.register(app)
 data.register(app)
+imports.register(app)
 training.register(app)
 recommend.register(app)
+links.register(app)
 serve.register(app)
 demo.register(app)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from serving.deps import RuntimeDep
 from serving.schemas import HealthResponse
+from tracking.spool import pending_in_all
 
 router = APIRouter(tags=["operations"])
 
@@ -23,6 +25,14 @@ async def healthz() -> HealthResponse:
 def _check_database(runtime: RuntimeDep) -> None:
     with runtime.registry.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+@router.get("/metrics", response_class=PlainTextResponse, responses={200: {"content": {"text/plain": {}}}})
+async def metrics(runtime: RuntimeDep) -> PlainTextResponse:
+    """Prometheus metrics: hits received, accepted and dropped by reason, requests, latencies, models."""
+    pending = await asyncio.to_thread(pending_in_all, runtime.settings)
+    models = {cid: m.version for cid, m in runtime.models.loaded().items()}
+    return PlainTextResponse(runtime.metrics.render(pending, models), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz", response_model=HealthResponse, responses={503: {"model": HealthResponse}})

@@ -16,7 +16,7 @@ import pytest
 from core.layout import StorageLayout
 from core.settings import Settings
 from tracking.events import EVENT_SCHEMA
-from tracking.lake import write_events
+from tracking.lake import partition_dir, write_events, write_parquet_atomically
 
 
 class LakeWriter:
@@ -67,6 +67,12 @@ class LakeWriter:
     def write(self, rows: Iterable[Mapping[str, Any]], stem: str | None = None) -> None:
         """Write events to the lake (a new file per call unless ``stem`` repeats)."""
         write_events(self.layout, self.table(rows), stem or f"part-test-{next(self._stems):04d}")
+
+    def write_unchecked(self, rows: Iterable[Mapping[str, Any]], date: str) -> None:
+        """Write events into one day's partition as they are, duplicates included (a lake that a crash, an
+        older writer or another tool left), so readers must cope with them."""
+        folder = partition_dir(self.layout, self.client_id, date)
+        write_parquet_atomically(self.table(rows), folder / f"part-unchecked-{next(self._stems):04d}.parquet")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from core.errors import InvalidInput
 from core.layout import StorageLayout
 from features.sessions import SESSION_COLUMNS, build_sessions, empty_sessions
+from tracking.lake import event_files
 
 CLIENT = "shop"  # the client of the ``lake`` fixture
 
@@ -114,7 +115,9 @@ def test_retried_hits_count_once_and_the_first_received_copy_wins(layout: Storag
     retry = {**original, "received_at": original["received_at"] + timedelta(seconds=5), "path": "/retry"}
     goal = lake.hit(minutes=1, event_type="goal", goal="purchase", value=10.0)
     lake.write([original, goal])
-    lake.write([retry, {**goal, "received_at": goal["received_at"] + timedelta(seconds=2)}])  # another file
+    retried_goal = {**goal, "received_at": goal["received_at"] + timedelta(seconds=2)}
+    lake.write_unchecked([retry, retried_goal], date=original["ts"].strftime("%Y-%m-%d"))  # another file
+    assert sum(pq.read_metadata(f).num_rows for f in event_files(layout, lake.client_id)) == 4
 
     [session] = sessions_of(layout).to_dict("records")
     assert session["events"] == 2

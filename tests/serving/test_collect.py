@@ -126,3 +126,20 @@ def test_bad_parameters_get_json_errors(settings: Settings, client: NewClient, l
         body = response.json()
         assert set(body["error"]) >= {"code", "message"} and body["error"]["message"]
     assert "k" in missing.json()["error"]["message"]
+
+
+def test_metrics_count_hits_by_reason_and_requests_by_route(
+    settings: Settings, client: NewClient, live_server_factory
+) -> None:
+    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+        http.get("/t.gif", params={"k": client.site_key}, headers={"User-Agent": RAW_UA})
+        http.get("/t.gif", params={"k": client.site_key}, headers={"User-Agent": RAW_UA, "Sec-GPC": "1"})
+        http.get("/t.gif", params={"k": client.site_key, "em": EMAIL}, headers={"User-Agent": "Googlebot/2.1"})
+        text = http.get("/metrics").text
+    assert "xmo_hits_received_total 3.0" in text
+    assert "xmo_hits_accepted_total 1.0" in text
+    assert 'xmo_hits_dropped_total{reason="gpc"} 1.0' in text
+    assert 'xmo_hits_dropped_total{reason="bot"} 1.0' in text
+    assert 'xmo_http_requests_total{method="GET",route="/t.gif",status="200"} 3.0' in text
+    assert "xmo_spool_pending_events 1.0" in text
+    assert EMAIL not in text and client.site_key not in text, "metrics carry counts, never values"

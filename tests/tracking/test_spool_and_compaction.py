@@ -7,10 +7,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.layout import StorageLayout
+from core.settings import Settings
 from tracking.compactor import compact_spool
 from tracking.edge import Edge, EdgeConfig, EdgePolicy, raw_frame
 from tracking.lake import event_files
-from tracking.spool import Spool
+from tracking.spool import HOST_TAG, Spool
 
 DAY1 = datetime(2026, 11, 19, 23, 59, tzinfo=UTC)
 
@@ -90,3 +91,31 @@ def test_compaction_in_slices(tmp_path: Path) -> None:
     report = compact_spool(spool, layout, max_events=6)
     assert report.batches == 4 and report.events == 12
     assert len(event_files(layout, "acme")) == 4  # two slices × two days
+
+
+def test_retried_events_are_stored_once(tmp_path: Path) -> None:
+    layout = StorageLayout(tmp_path).ensure()
+    spool = Spool(layout.spool_dir / "spool.db")
+    spool.append(events(3, prefix="r"))
+    compact_spool(spool, layout)
+    spool.append(events(3, prefix="r"), events(2, prefix="n"))  # the same three again, retried, plus two new
+    report = compact_spool(spool, layout)
+    assert report.duplicates == 3
+    ids = [i for f in event_files(layout, "acme") for i in pq.read_table(f).column("event_id").to_pylist()]
+    assert sorted(ids) == ["n0", "n1", "r0", "r1", "r2"]
+
+
+def test_spools_of_ended_processes_are_removed_once_empty(settings: Settings) -> None:
+    from tracking.compactor import compact_all
+    from tracking.spool import pending_in_all
+
+    layout = StorageLayout.from_settings(settings).ensure()
+    gone = Spool(layout.spool_dir / f"spool-{HOST_TAG}-999999.db")  # no such process
+    gone.append(events(2, prefix="g"))
+    gone.close()
+    mine = Spool.from_settings(settings)
+    mine.append(events(1, prefix="m"))
+    assert pending_in_all(settings) == 3
+    assert compact_all(settings).events == 3
+    assert not gone.path.exists(), "an empty spool of an ended process is removed"
+    assert mine.path.exists(), "this process's spool stays"

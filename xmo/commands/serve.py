@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 
+from core.layout import StorageLayout
 from xmo.commands.common import load_settings
 
 
@@ -15,11 +19,14 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     forwarded_allow_ips: Annotated[
-        str, typer.Option(help="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated).")
-    ] = "127.0.0.1",
+        str | None,
+        typer.Option(help="Proxies whose X-Forwarded-For/-Proto are trusted (default: XMO_FORWARDED_ALLOW_IPS)."),
+    ] = None,
 ) -> None:
     """Serve the collection endpoints and the API until interrupted."""
-    load_settings()  # fail early, with one line, on a bad environment
+    settings = load_settings()  # fail early, with one line, on a bad environment
+    if workers > 1:
+        _share_metrics_between_workers(StorageLayout.from_settings(settings).ensure().runtime_dir)
     uvicorn.run(
         "serving.app:create_app",
         factory=True,
@@ -27,11 +34,19 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
+        forwarded_allow_ips=forwarded_allow_ips or settings.forwarded_allow_ips,
         access_log=False,  # access lines would carry query strings and addresses: personal data
         log_level="warning",
         server_header=False,
     )
+
+
+def _share_metrics_between_workers(runtime_dir: Path) -> None:
+    """Give the workers a fresh folder for Prometheus' multiprocess counters (inherited through the env)."""
+    folder = runtime_dir / "prometheus" / str(os.getpid())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,442 @@
+"""Server-side events: ``POST /v1/events``, batches a client's own servers send with the site key.
+
+A request is checked as a whole first (key, content type, size, JSON, shape); then every event is judged on
+its own: a malformed event is dropped with a counted reason and the rest go through the edge like any hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
+
+from core.apikeys import KeyKind, kind_of
+from core.errors import NotFound, Unauthorized, XmoError
+from serving.deps import RuntimeDep
+from serving.routes.collect import InvalidTimestamp, parse_event_time
+from serving.runtime import ServiceRuntime
+from tracking.edge import CURRENCY_PATTERN, EVENT_ID_PATTERN, MAX_VALUE, VISITOR_ID_PATTERN, DropReason, raw_frame
+from tracking.events import EventType, HitSource
+
+router = APIRouter(tags=["collect"])
+
+MAX_EVENTS = 1000
+MAX_BODY_BYTES = 1 << 20  # 1 MiB
+MAX_ERRORS_SHOWN = 20
+TOO_OLD = "too_old"  # not (yet) a tracking.edge.DropReason
+_MAX_EPOCH_MS = 10**15
+
+_site_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="SiteKey",
+    description="The client's site key: `Authorization: Bearer xmo_site_…`",
+)
+SiteCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_site_bearer)]
+
+_TIMESTAMP_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "integer", "minimum": 0, "description": "epoch milliseconds"},
+        {"type": "null"},
+    ]
+}
+_Short = Annotated[str | None, Field(max_length=200)]
+_Long = Annotated[str | None, Field(max_length=2048)]
+
+EXAMPLE_EVENT: dict[str, Any] = {
+    "event_type": "goal",
+    "timestamp": "2026-01-31T12:00:00Z",
+    "visitor_id": "3f2b9c0e8a7d4c1b9e6f5a4d3c2b1a09",
+    "event_id": "order-10045",
+    "url": "https://shop.example.com/checkout/done?utm_source=newsletter",
+    "goal": "purchase",
+    "value": 59.9,
+    "currency": "EUR",
+    "ip": "203.0.113.77",
+    "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0",
+}
+
+
+class BodyTooLarge(XmoError):
+    """A body over the byte limit, or a batch over the event limit."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class UnsupportedMediaType(XmoError):
+    """A body that is not ``application/json``."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class MalformedBody(XmoError):
+    """A body that is not UTF-8 JSON."""
+
+    code = "invalid_json"
+    http_status = 400
+
+
+class InvalidBatch(XmoError):
+    """JSON of the wrong shape (not an array)."""
+
+    code = "invalid_request"
+    http_status = 422
+
+
+class ServerEvent(BaseModel):
+    """One event as a client's server reports it; personal fields pass the same edge steps as a pixel hit."""
+
+    model_config = ConfigDict(
+        extra="forbid", coerce_numbers_to_str=True, json_schema_extra={"examples": [EXAMPLE_EVENT]}
+    )
+
+    event_type: EventType = Field(description="pageview, click, goal or custom")
+    visitor_id: str = Field(
+        pattern=VISITOR_ID_PATTERN,
+        description="The visitor's xmo cookie value, as the client's server read it (16–64 of A-Z a-z 0-9 _ -)",
+    )
+    timestamp: Annotated[datetime | None, WithJsonSchema(_TIMESTAMP_SCHEMA)] = Field(
+        default=None,
+        description="When it happened: ISO 8601 with a zone, or epoch milliseconds; default: when received. "
+        "May be older than 24 h, not older than the client's retention, not more than 1 day ahead.",
+    )
+    event_id: str | None = Field(
+        default=None, pattern=EVENT_ID_PATTERN, description="The client's id of the event, for dropping retries"
+    )
+    url: _Long = Field(default=None, description="Page URL; query parameters outside the allow-list are stripped")
+    referrer: _Long = None
+    utm_source: _Short = None
+    utm_medium: _Short = None
+    utm_campaign: _Short = None
+    utm_content: _Short = None
+    utm_term: _Short = None
+    campaign_id: _Short = None
+    creative_id: _Short = None
+    goal: _Short = Field(default=None, description="Goal name (purchase, enquiry, …)")
+    value: float | None = Field(default=None, ge=0, le=MAX_VALUE, allow_inf_nan=False)
+    currency: str | None = Field(default=None, pattern=CURRENCY_PATTERN, description="ISO 4217 code of value")
+    email: str | None = Field(
+        default=None,
+        max_length=320,
+        description="Personal: kept only as a keyed pseudonym, with consent and the client's collect_pii switch",
+    )
+    member_id: str | None = Field(default=None, max_length=200, description="Personal: as email")
+    consent: bool = Field(default=False, description="The visitor consented to personal identifiers")
+    ip: str | None = Field(
+        default=None, max_length=64, description="The visitor's IP address; truncated before anything is stored"
+    )
+    user_agent: str | None = Field(
+        default=None, max_length=2048, description="The visitor's user agent; only parsed fields are stored"
+    )
+    region: str | None = Field(default=None, max_length=64, description="IANA time zone of the visitor")
+    optout: bool = Field(default=False, description="The visitor carries xmo's opt-out cookie: the event is dropped")
+    gpc: bool = Field(default=False, description="The visitor's browser sent Sec-GPC: 1: the event is dropped")
+    dnt: bool = Field(
+        default=False, description="The visitor's browser sent DNT: 1 (dropped where the client honours it)"
+    )
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _parse_timestamp(cls, value: Any) -> datetime | None:
+        return parse_timestamp(value)
+
+
+class EventError(BaseModel):
+    """Why one event of the batch was dropped before the edge."""
+
+    index: int = Field(description="Position of the event in the array")
+    reason: str
+    field: str | None = None
+    message: str
+
+
+class EventsAccepted(BaseModel):
+    """The batch is durable: what was received, accepted and dropped (by reason)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "received": 3,
+                    "accepted": 2,
+                    "dropped": {"invalid_visitor_id": 1},
+                    "errors": [
+                        {
+                            "index": 1,
+                            "reason": "invalid_visitor_id",
+                            "field": "visitor_id",
+                            "message": "String should match pattern '^[A-Za-z0-9_-]{16,64}$'",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    received: int
+    accepted: int
+    dropped: dict[str, int] = Field(description="Dropped events by reason (validation, privacy signals, bots, …)")
+    errors: list[EventError] = Field(
+        default_factory=list, description=f"The first {MAX_ERRORS_SHOWN} events dropped before the edge, and why"
+    )
+
+
+class _ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """The JSON shape of every error."""
+
+    error: _ErrorDetail
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Epoch milliseconds (number or digits) or ISO 8601 with a zone → UTC datetime; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a timestamp is ISO 8601 with a zone or epoch milliseconds, not a boolean")
+    if isinstance(value, int | float):
+        if not 0 <= value <= _MAX_EPOCH_MS:
+            raise ValueError("epoch milliseconds out of range")
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if isinstance(value, str):
+        try:
+            return parse_event_time(value)
+        except InvalidTimestamp as exc:
+            raise ValueError("a timestamp is ISO 8601 with a zone (e.g. 2026-01-31T12:00:00Z) or epoch ms") from exc
+    raise ValueError("a timestamp is ISO 8601 with a zone or epoch milliseconds")
+
+
+# whole-request checks -----------------------------------------------------------------------------
+def client_for_site_key(runtime: ServiceRuntime, token: str | None) -> str:
+    """The client a site key belongs to; ``Unauthorized`` (missing/unknown) or ``Forbidden`` (another kind)."""
+    client_id = runtime.collector.policies.client_for_site_key(token)
+    if client_id is not None:
+        return client_id
+    if token is not None and kind_of(token) not in (None, KeyKind.SITE):
+        runtime.registry.authenticate(token, KeyKind.SITE)  # raises Forbidden for a live key of another kind
+    raise Unauthorized("missing or unknown site key: send Authorization: Bearer xmo_site_…")
+
+
+def check_content_type(request: Request) -> None:
+    """Only ``application/json`` (UTF-8) is accepted."""
+    media_type, _, params = request.headers.get("content-type", "").partition(";")
+    charset = params.strip().lower().removeprefix("charset=").strip('"') if params.strip() else "utf-8"
+    if media_type.strip().lower() != "application/json" or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("send the events as Content-Type: application/json (UTF-8)")
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refusing more than ``limit`` bytes whatever ``Content-Length`` claims."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the body is larger than {limit:,} bytes; send smaller batches")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"the body is larger than {limit:,} bytes; send smaller batches")
+    return bytes(body)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_batch(body: bytes) -> list[Any]:
+    """The JSON array of a body (400 for bad UTF-8 or JSON, 422 for another shape, 413 over the limit)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody("the body is not valid UTF-8") from exc
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise MalformedBody("the body is not valid JSON") from exc
+    if not isinstance(data, list):
+        raise InvalidBatch("the body must be a JSON array of event objects")
+    if len(data) > MAX_EVENTS:
+        raise BodyTooLarge(f"{len(data):,} events in one batch; send at most {MAX_EVENTS:,}")
+    return data
+
+
+# per-event decisions ------------------------------------------------------------------------------
+_REASON_OF_FIELD = {
+    "event_type": DropReason.INVALID_EVENT_TYPE,
+    "visitor_id": DropReason.INVALID_VISITOR_ID,
+    "timestamp": DropReason.INVALID_TIMESTAMP,
+    "value": DropReason.INVALID_VALUE,
+}
+_PRECEDENCE = [*_REASON_OF_FIELD.values(), DropReason.INVALID_FIELD]  # the edge's order
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str | None, str]:
+    """The reason, field and message of the most telling error (in the edge's order of checks)."""
+    found: list[tuple[int, str, str | None, str]] = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else None
+        reason = _REASON_OF_FIELD.get(name or "", DropReason.INVALID_FIELD)
+        found.append((_PRECEDENCE.index(reason), reason.value, name, error["msg"]))
+    _, reason_name, name, message = min(found, key=lambda f: f[0])
+    return reason_name, name, message
+
+
+@dataclass
+class PreparedBatch:
+    """Raw hits ready for the edge, and the events dropped on the way."""
+
+    received: int
+    hits: list[dict[str, Any]] = field(default_factory=list)
+    dropped: Counter[str] = field(default_factory=Counter)
+    errors: list[EventError] = field(default_factory=list)
+
+    def drop(self, index: int, reason: str, name: str | None, message: str) -> None:
+        self.dropped[reason] += 1
+        if len(self.errors) < MAX_ERRORS_SHOWN:
+            self.errors.append(EventError(index=index, reason=reason, field=name, message=message))
+
+
+def raw_hit(event: ServerEvent, client_id: str, received_at: datetime) -> dict[str, Any]:
+    """The edge's raw hit for one server event."""
+    hit = event.model_dump(exclude={"timestamp", "event_type"})
+    hit.update(
+        client_id=client_id,
+        event_type=event.event_type.value,
+        ts=event.timestamp or received_at,
+        source=HitSource.SERVER.value,
+    )
+    return hit
+
+
+def prepare_batch(
+    items: Sequence[Any], client_id: str, received_at: datetime, retention_days: int | None
+) -> PreparedBatch:
+    """Validate each event; drop malformed ones, those past retention and repeated event ids, with reasons."""
+    batch = PreparedBatch(received=len(items))
+    oldest = received_at - timedelta(days=retention_days) if retention_days is not None else None
+    seen_ids: set[str] = set()
+    for index, item in enumerate(items):
+        try:
+            event = ServerEvent.model_validate(item)
+        except ValidationError as exc:
+            batch.drop(index, *_first_error(exc))
+            continue
+        if oldest is not None and event.timestamp is not None and event.timestamp < oldest:
+            batch.drop(index, TOO_OLD, "timestamp", f"older than the client's retention of {retention_days} days")
+            continue
+        if event.event_id is not None:
+            if event.event_id in seen_ids:
+                batch.drop(index, DropReason.DUPLICATE.value, "event_id", "event_id repeated within the batch")
+                continue
+            seen_ids.add(event.event_id)
+        batch.hits.append(raw_hit(event, client_id, received_at))
+    return batch
+
+
+def _retention_days(runtime: ServiceRuntime, client_id: str) -> int | None:
+    try:
+        return runtime.registry.get_client(client_id).retention_days
+    except NotFound:  # purged since its key was checked: the edge drops the hits as unknown
+        return None
+
+
+def _count_early_drops(runtime: ServiceRuntime, dropped: Counter[str]) -> None:
+    """Add drops decided here to the service's counters (reasons the edge knows; see TOO_OLD)."""
+    for reason, n in dropped.items():
+        if reason in DropReason._value2member_map_:
+            runtime.collector.counters.count_drop(DropReason(reason), n)
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its ``$defs`` substituted in place (OpenAPI cannot see pydantic's ``$defs``)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                siblings = {k: v for k, v in node.items() if k != "$ref"}
+                return {**resolve(defs[ref.removeprefix("#/$defs/")]), **siblings}
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": f"A JSON array of at most {MAX_EVENTS:,} events, at most {MAX_BODY_BYTES:,} bytes.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "maxItems": MAX_EVENTS,
+                    "items": _inline_refs(ServerEvent.model_json_schema()),
+                },
+                "example": [
+                    EXAMPLE_EVENT,
+                    {
+                        "event_type": "pageview",
+                        "visitor_id": "3f2b9c0e8a7d4c1b9e6f5a4d3c2b1a09",
+                        "timestamp": 1769860800000,
+                    },
+                ],
+            }
+        },
+    }
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body is not UTF-8 JSON"},
+    401: {"model": ErrorResponse, "description": "Missing or unknown site key"},
+    403: {"model": ErrorResponse, "description": "A key of another kind"},
+    413: {"model": ErrorResponse, "description": f"Over {MAX_BODY_BYTES:,} bytes or {MAX_EVENTS:,} events"},
+    415: {"model": ErrorResponse, "description": "Not Content-Type: application/json"},
+    422: {"model": ErrorResponse, "description": "The body is not a JSON array"},
+}
+
+
+@router.post(
+    "/v1/events",
+    summary="Server-side events",
+    status_code=202,
+    response_model=EventsAccepted,
+    responses=_ERRORS,
+    openapi_extra=_REQUEST_BODY,
+)
+async def post_events(request: Request, runtime: RuntimeDep, credentials: SiteCredentials) -> EventsAccepted:
+    """Record a batch of events from the client's servers; answered once the accepted events are durable."""
+    token = credentials.credentials if credentials else None
+    client_id = await asyncio.to_thread(client_for_site_key, runtime, token)
+    check_content_type(request)
+    body = await read_body(request)
+    received_at = datetime.now(UTC)
+    items = await asyncio.to_thread(parse_batch, body)
+    retention = await asyncio.to_thread(_retention_days, runtime, client_id)
+    batch = await asyncio.to_thread(prepare_batch, items, client_id, received_at, retention)
+    _count_early_drops(runtime, batch.dropped)
+    dropped = Counter(batch.dropped)
+    accepted = 0
+    if batch.hits:
+        result = await asyncio.to_thread(runtime.collector.ingest, raw_frame(batch.hits))
+        accepted = result.accepted
+        dropped.update({reason.value: n for reason, n in result.drops.items()})
+    return EventsAccepted(received=batch.received, accepted=accepted, dropped=dict(dropped), errors=batch.errors)

@@ -1,0 +1,228 @@
+"""Server-side events over real HTTP on 127.0.0.1: whole-request checks, per-event drops, durable → lake."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from core.apikeys import KeyKind
+from core.layout import StorageLayout
+from core.settings import Settings
+from core.tenants import NewClient, TenantRegistry
+from serving.app import create_app
+from serving.routes.events import MAX_BODY_BYTES, MAX_EVENTS, ServerEvent, parse_timestamp
+from tracking.compactor import compact_all
+from tracking.events import RAW_BOOL_COLUMNS, RAW_FLOAT_COLUMNS, RAW_STRING_COLUMNS
+from tracking.lake import event_files
+from tracking.spool import Spool
+
+VISITOR = "3f2b9c0e8a7d4c1b9e6f5a4d3c2b1a09"
+RAW_IP = "198.51.100.203"
+RAW_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15"
+)
+EMAIL = "server.side.person@example.com"
+
+
+def event(**fields: Any) -> dict[str, Any]:
+    return {"event_type": "pageview", "visitor_id": VISITOR, "url": "https://shop.example.com/", **fields}
+
+
+@pytest.fixture
+def api(settings: Settings, live_server_factory: Any) -> Iterator[tuple[httpx.Client, NewClient]]:
+    created = TenantRegistry.from_settings(settings).create_client(
+        "Server Shop", ["shop.example.com"], retention_days=30
+    )
+    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http, created
+
+
+def auth(created: NewClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {created.site_key}"}
+
+
+def error_of(response: httpx.Response) -> dict[str, str]:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) >= {"code", "message"}, body
+    return body["error"]
+
+
+def lake_rows(settings: Settings, client_id: str) -> list[dict[str, Any]]:
+    files = event_files(StorageLayout.from_settings(settings), client_id)
+    return pa.concat_tables([pq.read_table(f) for f in files]).to_pylist() if files else []
+
+
+def test_the_model_documents_every_raw_field_it_forwards() -> None:
+    raw = {*RAW_STRING_COLUMNS, *RAW_BOOL_COLUMNS, *RAW_FLOAT_COLUMNS}
+    forwarded = set(ServerEvent.model_fields) - {"timestamp"}
+    assert forwarded <= raw, forwarded - raw
+    assert raw - forwarded == {"client_id", "source"}, "the key and the route decide these, never the body"
+
+
+def test_timestamps_are_iso_with_zone_or_epoch_ms() -> None:
+    assert parse_timestamp("2026-01-31T12:00:00+01:00") == datetime(2026, 1, 31, 11, tzinfo=UTC)
+    assert parse_timestamp(1769860800000) == datetime(2026, 1, 31, 12, tzinfo=UTC)
+    assert parse_timestamp("1769860800000") == datetime(2026, 1, 31, 12, tzinfo=UTC)
+    for bad in ("2026-01-31T12:00:00", "yesterday", True, -5, 10**16, [1]):
+        with pytest.raises(ValueError):
+            parse_timestamp(bad)
+
+
+def test_only_a_site_key_may_send_events(api: tuple[httpx.Client, NewClient], settings: Settings) -> None:
+    http, created = api
+    body = [event()]
+    missing = http.post("/v1/events", json=body)
+    assert missing.status_code == 401 and error_of(missing)["code"] == "unauthorized"
+    unknown = http.post("/v1/events", json=body, headers={"Authorization": "Bearer xmo_site_forged0000"})
+    assert unknown.status_code == 401
+    api_key = http.post("/v1/events", json=body, headers={"Authorization": f"Bearer {created.api_key}"})
+    assert api_key.status_code == 403 and error_of(api_key)["code"] == "forbidden"
+    admin = TenantRegistry.from_settings(settings).rotate_key(KeyKind.ADMIN)
+    assert http.post("/v1/events", json=body, headers={"Authorization": f"Bearer {admin}"}).status_code == 403
+    assert Spool.from_settings(settings).pending_events() == 0
+
+
+def test_mixed_batch_counts_each_event_and_stores_the_valid_ones(
+    api: tuple[httpx.Client, NewClient], settings: Settings
+) -> None:
+    http, created = api
+    now = datetime.now(UTC)
+    batch: list[Any] = [
+        event(  # 0: a delayed purchase with technical fields: accepted
+            event_type="goal",
+            event_id="order-1",
+            timestamp=(now - timedelta(days=3)).isoformat(),
+            goal="purchase",
+            value=59.9,
+            currency="EUR",
+            ip=RAW_IP,
+            user_agent=RAW_UA,
+            email=EMAIL,
+            consent=True,
+        ),
+        event(timestamp=int((now - timedelta(hours=1)).timestamp() * 1000)),  # 1: epoch ms: accepted
+        event(visitor_id="short"),  # 2
+        event(event_type="purchase"),  # 3
+        event(timestamp="last tuesday"),  # 4
+        event(value=-1),  # 5
+        event(utm_source="x" * 201),  # 6
+        {"visitor_id": VISITOR},  # 7: no event type
+        event(visitor_id=None),  # 8
+        event(shoe_size=44),  # 9: unknown field
+        "not an object",  # 10
+        event(timestamp=(now - timedelta(days=31)).isoformat()),  # 11: past the 30-day retention
+        event(event_id="order-1"),  # 12: repeated within the batch
+        event(timestamp=(now + timedelta(days=2)).isoformat()),  # 13: too far ahead (the edge)
+        event(gpc=True),  # 14: the visitor's browser opted out (the edge)
+        event(user_agent="Googlebot/2.1 (+http://www.google.com/bot.html)"),  # 15: bot (the edge)
+    ]
+    response = http.post("/v1/events", json=batch, headers=auth(created))
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["received"] == len(batch) and body["accepted"] == 2
+    assert body["dropped"] == {
+        "invalid_visitor_id": 2,
+        "invalid_event_type": 2,
+        "invalid_timestamp": 2,
+        "invalid_value": 1,
+        "invalid_field": 3,
+        "too_old": 1,
+        "duplicate": 1,
+        "gpc": 1,
+        "bot": 1,
+    }
+    assert body["accepted"] + sum(body["dropped"].values()) == body["received"]
+    errors = {e["index"]: e for e in body["errors"]}
+    assert errors[2]["reason"] == "invalid_visitor_id" and errors[2]["field"] == "visitor_id"
+    assert errors[9]["reason"] == "invalid_field" and errors[9]["field"] == "shoe_size"
+    assert errors[11]["reason"] == "too_old" and errors[12]["reason"] == "duplicate"
+    assert set(errors) == {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, "the edge's own drops are counted, not listed"
+
+    # durable when answered; in the lake after compaction, as source "server", without raw values
+    assert Spool.from_settings(settings).pending_events() == 2
+    compact_all(settings)
+    rows = sorted(lake_rows(settings, created.client.id), key=lambda r: r["ts"])
+    assert [r["source"] for r in rows] == ["server", "server"]
+    purchase = rows[0]
+    assert purchase["event_id"] == "order-1" and purchase["visitor_id"] == VISITOR
+    assert purchase["goal"] == "purchase" and purchase["value"] == 59.9 and purchase["currency"] == "EUR"
+    assert purchase["ip_prefix"] == "198.51.100.0" and purchase["browser_family"] == "Safari"
+    assert purchase["email_pseudonym"] is None, "the client did not enable collect_pii"
+    assert abs(purchase["ts"] - (now - timedelta(days=3))) < timedelta(seconds=1)
+    stored = b"".join(p.read_bytes() for p in settings.home.rglob("*") if p.is_file())
+    for raw in (RAW_IP, RAW_UA, EMAIL):
+        assert raw.encode() not in stored
+
+
+REJECTED: dict[str, tuple[str | bytes, dict[str, str], int, str]] = {
+    "1001-events": (json.dumps([event()] * (MAX_EVENTS + 1)), {}, 413, "too_large"),
+    "over-1MiB": (b"[" + b" " * MAX_BODY_BYTES + b"]", {}, 413, "too_large"),
+    "text-plain": (json.dumps([event()]), {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
+    "no-content-type": (json.dumps([event()]), {"Content-Type": ""}, 415, "unsupported_media_type"),
+    "latin-1": (
+        json.dumps([event()]),
+        {"Content-Type": "application/json; charset=latin-1"},
+        415,
+        "unsupported_media_type",
+    ),
+    "bad-utf8": (b'[{"event_type": "pageview", "url": "\xff\xfe"}]', {}, 400, "invalid_json"),
+    "truncated-json": (b'[{"event_type": "pageview",', {}, 400, "invalid_json"),
+    "nan": (b'[{"value": NaN}]', {}, 400, "invalid_json"),
+    "deep-nesting": (b"[" * 100_000, {}, 400, "invalid_json"),
+    "empty": (b"", {}, 400, "invalid_json"),
+    "object": (json.dumps({"events": [event()]}), {}, 422, "invalid_request"),
+    "null": (b"null", {}, 422, "invalid_request"),
+}
+
+
+def test_rejected_requests_store_nothing(api: tuple[httpx.Client, NewClient], settings: Settings) -> None:
+    http, created = api
+    for case, (content, headers, status, code) in REJECTED.items():
+        response = http.post(
+            "/v1/events", content=content, headers={"Content-Type": "application/json", **headers, **auth(created)}
+        )
+        assert response.status_code == status, (case, response.text)
+        assert error_of(response)["code"] == code, case
+    assert Spool.from_settings(settings).pending_events() == 0
+    assert http.get("/healthz").status_code == 200, "the service is still up"
+
+
+def test_a_client_that_lies_about_the_length_is_cut_off(
+    api: tuple[httpx.Client, NewClient], settings: Settings
+) -> None:
+    http, created = api
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: chunked transfer encoding
+        yield b"["
+        for _ in range(20):
+            yield b" " * 65_536
+        yield b"]"
+
+    response = http.post("/v1/events", content=chunks(), headers={"Content-Type": "application/json", **auth(created)})
+    assert response.status_code == 413 and error_of(response)["code"] == "too_large"
+    just_fits = b"[" + b" " * (MAX_BODY_BYTES - 200) + json.dumps(event()).encode() + b"]"
+    assert len(just_fits) <= MAX_BODY_BYTES
+    ok = http.post("/v1/events", content=just_fits, headers={"Content-Type": "application/json", **auth(created)})
+    assert ok.status_code == 202 and ok.json()["accepted"] == 1
+    assert Spool.from_settings(settings).pending_events() == 1
+
+
+def test_an_empty_batch_is_fine_and_the_endpoint_is_documented(api: tuple[httpx.Client, NewClient]) -> None:
+    http, created = api
+    response = http.post("/v1/events", json=[], headers=auth(created))
+    assert response.status_code == 202
+    assert response.json() == {"received": 0, "accepted": 0, "dropped": {}, "errors": []}
+    operation = http.get("/openapi.json").json()["paths"]["/v1/events"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]
+    assert body["schema"]["maxItems"] == MAX_EVENTS
+    assert body["example"][0]["event_type"] == "goal"
+    assert "visitor_id" in body["schema"]["items"]["required"]
+    assert body["schema"]["items"]["properties"]["event_type"]["enum"] == ["pageview", "click", "goal", "custom"]
+    assert {"202", "400", "401", "403", "413", "415", "422"} <= set(operation["responses"])
