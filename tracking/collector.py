@@ -83,19 +83,24 @@ class Collector:
 
 
 class GroupCommitter:
-    """Collects hits from concurrent requests and commits them in one spool transaction.
+    """Collects hits from concurrent requests and commits them in shared spool transactions.
 
     ``submit`` returns only after the hit's batch is durable (or raises if the write failed), so an
-    answered request never loses its hit, while many requests share one fsync.
+    answered request never loses its hit, while many requests share one fsync. Up to ``max_in_flight``
+    batches are written at once, so the loop keeps preparing the next batch while one is being synced.
     """
 
-    def __init__(self, collector: Collector, max_delay_s: float = 0.0, max_batch: int = 2000) -> None:
+    def __init__(
+        self, collector: Collector, max_delay_s: float = 0.0, max_batch: int = 2000, max_in_flight: int = 2
+    ) -> None:
         self.collector = collector
         self.max_delay_s = max_delay_s
         self.max_batch = max_batch
+        self.max_in_flight = max_in_flight
         self._queue: list[tuple[Mapping[str, Any], asyncio.Future[None]]] = []
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     async def start(self) -> None:
@@ -114,21 +119,26 @@ class GroupCommitter:
 
     async def _run(self) -> None:
         assert self._wakeup is not None
-        while not (self._stopping and not self._queue):
+        while not (self._stopping and not self._queue and not self._in_flight):
             await self._wakeup.wait()
             self._wakeup.clear()
             if self.max_delay_s and len(self._queue) < self.max_batch and not self._stopping:
                 await asyncio.sleep(self.max_delay_s)
-            await self._flush_once()
-            if self._queue:
-                self._wakeup.set()
+            while self._queue and len(self._in_flight) < self.max_in_flight:
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                task = asyncio.create_task(self._flush(batch))
+                self._in_flight.add(task)
+                task.add_done_callback(self._flushed)
 
-    async def _flush_once(self) -> None:
-        batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-        if not batch:
-            return
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def _flush(self, batch: list[tuple[Mapping[str, Any], asyncio.Future[None]]]) -> None:
         try:
-            # The edge runs here, on the loop: a thread would fight the loop for the GIL and stretch both.
+            # The edge runs here, on the loop: a thread would fight the loop for the GIL and stretch both;
+            # SQLite releases the GIL while it writes and syncs, so only that goes to a thread.
             result = self.collector.edge.process([hit for hit, _ in batch])
             encoded = encode_batches(result.events)
             await asyncio.to_thread(self.collector.spool.write, encoded)

@@ -42,11 +42,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ServerProcess:
     """``xmo serve`` on ``host:port`` with the given XMO_HOME, stopped on exit."""
 
-    def __init__(self, home: Path, host: str = "127.0.0.1", port: int = 8000, log_file: Path | None = None) -> None:
+    def __init__(
+        self, home: Path, host: str = "127.0.0.1", port: int = 8000, log_file: Path | None = None, workers: int = 1
+    ) -> None:
         self.home = home
         self.host = host
         self.port = port
         self.log_file = log_file
+        self.workers = workers
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -60,7 +63,18 @@ class ServerProcess:
         env = {**os.environ, "XMO_HOME": str(self.home)}
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "xmo", "serve", "--host", self.host, "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "xmo",
+                "serve",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
             env=env,
             stdout=log,
             stderr=log,
@@ -86,6 +100,12 @@ class ServerProcess:
         """Block until the server exits (Ctrl-C stops it)."""
         assert self.process is not None
         return self.process.wait()
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL), as a power cut or the OOM killer would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def stop(self) -> None:
         """Stop the server gracefully (SIGTERM, then SIGKILL after 15 s)."""

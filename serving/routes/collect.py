@@ -108,6 +108,11 @@ PIXEL_PARAMS: tuple[ParamSpec, ...] = (
 )
 async def pixel(request: Request) -> Response:
     """Record a page view, click, goal or custom event and answer a 1x1 GIF."""
+    return await record_pixel(request)
+
+
+async def record_pixel(request: Request) -> Response:
+    """The pixel itself (also answered by ``serving.fastpath`` ahead of FastAPI's routing)."""
     runtime: ServiceRuntime = request.app.state.runtime
     q = parse_query(PIXEL_PARAMS, request.query_params)
     settings = runtime.settings
