@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     spool_name: str = Field(default="spool", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     group_commit_max_delay_ms: float = Field(default=0.0, ge=0, le=1000)
     group_commit_max_batch: int = Field(default=2000, ge=1, le=100_000)
+    group_commit_max_in_flight: int = Field(default=2, ge=1, le=16)
     compact_interval_s: float = Field(default=30.0, ge=0)
 
     # features

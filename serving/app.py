@@ -18,8 +18,10 @@ from serving.metrics import ServiceMetrics
 from serving.routes import collect, events, health, models, optout, recommendations, redirect, scoring
 from serving.runtime import ServiceRuntime
 from tracking.compactor import compact_all
+from tracking.useragents import parse_user_agent
 
 logger = logging.getLogger("xmo.serving")
+WARM_UP_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 
 
 async def _every(interval_s: float, job: Callable[[], Awaitable[object]], name: str) -> None:
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     )
                 )
             )
+        parse_user_agent(WARM_UP_USER_AGENT)  # ua-parser compiles its rules on first use: not on a visitor's hit
         # Everything loaded so far lives as long as the process: keep it out of the collector's way
         gc.collect()
         gc.freeze()

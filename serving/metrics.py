@@ -48,6 +48,7 @@ class ServiceMetrics:
             registry=own,
         )
         self.optouts = Counter("xmo_optout_changes", "Opt-out page actions", ["action"], registry=own)
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._state = CollectorRegistry()
         self.spool_pending = Gauge(
             "xmo_spool_pending_events", "Events waiting for compaction in this process's spool", registry=self._state
@@ -97,9 +98,14 @@ class ServiceMetrics:
             try:
                 await app(scope, receive, record_status)
             finally:
-                route = scope.get("route")
-                name = getattr(route, "path", "unmatched")
-                self.requests.labels(route=name, method=scope["method"], status=str(status)).inc()
-                self.latency.labels(route=name).observe(time.perf_counter() - started)
+                name = getattr(scope.get("route"), "path", "unmatched")
+                key = (name, scope["method"], status)
+                children = self._children.get(key)
+                if children is None:  # resolving labels costs more than counting: once per combination
+                    children = (self.requests.labels(route=name, method=key[1], status=str(status)),
+                                self.latency.labels(route=name))
+                    self._children[key] = children
+                children[0].inc()
+                children[1].observe(time.perf_counter() - started)
 
         return measured

@@ -36,7 +36,10 @@ class ServiceRuntime:
         vault = KeyVault.from_settings(settings)
         collector = Collector.from_settings(settings, registry, vault)
         committer = GroupCommitter(
-            collector, settings.group_commit_max_delay_ms / 1000, settings.group_commit_max_batch
+            collector,
+            settings.group_commit_max_delay_ms / 1000,
+            settings.group_commit_max_batch,
+            settings.group_commit_max_in_flight,
         )
         models = ModelStore(configure_mlflow(settings))
         collector.counters.listeners.append(metrics.count_edge)

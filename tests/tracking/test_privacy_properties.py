@@ -181,25 +181,31 @@ def check_home(home: Home, sent: list[tuple[str, PlantedHit]]) -> None:
         for raw in hit.raw_values():
             assert raw.encode() not in stored, f"{raw!r} reached a file"
             assert raw not in decoded, f"{raw!r} reached a stored value"
+    expected = {event_id: pseudonyms(home, hit) for event_id, hit in sent}
+    for event_id, hit in sent:
+        if hit.client == "pii" and hit.consent:
+            home.allowed_pseudonyms.update(expected[event_id].values())
     rows = lake_rows(home.settings.home)
     for event_id, hit in sent:
         row = rows.get(event_id)
         assert (row is None) == parse_user_agent(hit.user_agent).is_bot, "only bots are dropped"
-        key = home.keys[hit.client]
-        expected = {
-            "email_pseudonym": pseudonymize(key, IdentifierKind.EMAIL, hit.email),
-            "member_pseudonym": pseudonymize(key, IdentifierKind.MEMBER, hit.member_id),
-        }
         allowed = hit.client == "pii" and hit.consent
-        if allowed:
-            home.allowed_pseudonyms.update(expected.values())
         if row is not None:
             assert row["ip_prefix"] is not None and row["ip_prefix"] != hit.ip
-            for column, pseudonym in expected.items():
+            for column, pseudonym in expected[event_id].items():
                 assert row[column] == (pseudonym if allowed else None), (column, hit.client, hit.consent)
-        for pseudonym in expected.values():
+        for pseudonym in expected[event_id].values():
             if pseudonym not in home.allowed_pseudonyms:
                 assert pseudonym.encode() not in stored and pseudonym not in decoded
+
+
+def pseudonyms(home: Home, hit: PlantedHit) -> dict[str, str]:
+    """The keyed pseudonyms the hit's identifiers would have, by lake column."""
+    key = home.keys[hit.client]
+    return {
+        "email_pseudonym": pseudonymize(key, IdentifierKind.EMAIL, hit.email),
+        "member_pseudonym": pseudonymize(key, IdentifierKind.MEMBER, hit.member_id),
+    }
 
 
 def hit_fields(hit: PlantedHit) -> dict[str, Any]:
