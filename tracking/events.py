@@ -60,6 +60,8 @@ RAW_TIME_COLUMNS: tuple[str, ...] = ("ts",)
 PERSONAL_RAW_COLUMNS: frozenset[str] = frozenset({"email", "member_id", "ip", "user_agent"})
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+# Bump on any change of EVENT_SCHEMA; every spool batch and lake file carries it in its schema metadata.
+EVENT_SCHEMA_VERSION = 1
 
 # What the spool and the lake hold: privacy-safe by construction (no raw IP, user agent, email, member id).
 EVENT_SCHEMA = pa.schema(
@@ -89,5 +91,6 @@ EVENT_SCHEMA = pa.schema(
         pa.field("member_pseudonym", pa.string()),
         pa.field("consent", pa.bool_(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
-    ]
+    ],
+    metadata={"xmo.events.schema_version": str(EVENT_SCHEMA_VERSION)},
 )

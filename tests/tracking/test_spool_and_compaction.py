@@ -119,3 +119,16 @@ def test_spools_of_ended_processes_are_removed_once_empty(settings: Settings) ->
     assert compact_all(settings).events == 3
     assert not gone.path.exists(), "an empty spool of an ended process is removed"
     assert mine.path.exists(), "this process's spool stays"
+
+
+def test_lake_files_carry_the_event_schema_and_its_version(tmp_path: Path) -> None:
+    from tracking.events import EVENT_SCHEMA, EVENT_SCHEMA_VERSION
+
+    layout = StorageLayout(tmp_path).ensure()
+    spool = Spool(layout.spool_dir / "spool.db")
+    spool.append(events(2))
+    compact_spool(spool, layout)
+    for path in event_files(layout, "acme"):
+        schema = pq.read_schema(path)
+        assert schema.remove_metadata().equals(EVENT_SCHEMA.remove_metadata())
+        assert schema.metadata[b"xmo.events.schema_version"] == str(EVENT_SCHEMA_VERSION).encode()
