@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from core.settings import Settings, get_settings
-from serving.errors import install_error_handlers
+from serving.errors import ErrorShieldMiddleware, install_error_handlers
 from serving.fastpath import FastPathMiddleware
 from serving.metrics import ServiceMetrics
 from serving.routes import collect, events, health, models, optout, recommendations, redirect, scoring
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(ErrorShieldMiddleware)
     app.add_middleware(FastPathMiddleware, handlers={"/t.gif": collect.record_pixel})
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts fast-path requests too
     for module in (health, collect, events, redirect, optout, scoring, models, recommendations):

@@ -27,6 +27,35 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [{"location": list(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
 
 
+class ErrorShieldMiddleware:
+    """The last line: an exception that escaped every handler becomes a JSON 500, logged by type only.
+
+    Starlette would log the full exception (whose message may quote request data) and re-raise it.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # the shield itself: nothing else may see the exception
+            logger.error("unhandled error on %s: %s", getattr(scope.get("route"), "path", "?"), type(exc).__name__)
+            if not started:
+                response = JSONResponse(error_body("internal_error", "internal error"), status_code=500)
+                await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register handlers that turn every exception into the stable JSON shape."""
 

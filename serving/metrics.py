@@ -102,8 +102,10 @@ class ServiceMetrics:
                 key = (name, scope["method"], status)
                 children = self._children.get(key)
                 if children is None:  # resolving labels costs more than counting: once per combination
-                    children = (self.requests.labels(route=name, method=key[1], status=str(status)),
-                                self.latency.labels(route=name))
+                    children = (
+                        self.requests.labels(route=name, method=key[1], status=str(status)),
+                        self.latency.labels(route=name),
+                    )
                     self._children[key] = children
                 children[0].inc()
                 children[1].observe(time.perf_counter() - started)

@@ -63,6 +63,8 @@ class ParamSpec:
 
     def parse(self, raw: str | None) -> Any:
         """The typed value of ``raw`` (the default when absent); ``InvalidInput`` names the parameter."""
+        if raw is not None and "\ufffd" in raw:
+            raise InvalidInput(f"query parameter {self.name!r} is not valid UTF-8")
         if raw is None:
             if self.required:
                 raise InvalidInput(f"query parameter {self.name!r} is required")

@@ -87,3 +87,27 @@ def test_unknown_route_is_json_404(api) -> None:  # type: ignore[no-untyped-def]
     http, _ = api
     response = http.get("/v1/nothing-here")
     assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+
+
+def test_an_unexpected_error_is_a_json_500_and_logs_no_request_data(
+    settings: Settings, live_server_factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "leaky.person@example.com"
+    app = create_app(settings)
+
+    @app.get("/boom")
+    async def boom(email: str) -> None:
+        raise ValueError(f"cannot handle {email}")
+
+    with live_server_factory(app) as server, httpx.Client(base_url=server.url) as http:
+        response = http.get("/boom", params={"email": secret})
+    assert response.status_code == 500
+    assert response.json() == {"error": {"code": "internal_error", "message": "internal error"}}
+    assert secret not in caplog.text and "ValueError" in caplog.text
+
+
+def test_invalid_utf8_in_pixel_parameters_is_400(api) -> None:  # type: ignore[no-untyped-def]
+    http, created = api
+    response = http.get(f"/t.gif?k={created.site_key}&url=https%3A%2F%2Fshop.example.com%2F%FF%FE")
+    assert response.status_code == 400
+    assert "UTF-8" in error_of(response)["message"]
