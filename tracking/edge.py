@@ -45,6 +45,7 @@ class DropReason(StrEnum):
     INVALID_EVENT_TYPE = "invalid_event_type"
     INVALID_VISITOR_ID = "invalid_visitor_id"
     INVALID_TIMESTAMP = "invalid_timestamp"
+    TOO_OLD = "too_old"  # older than the client's retention period
     INVALID_VALUE = "invalid_value"
     INVALID_FIELD = "invalid_field"
     BOT = "bot"
@@ -58,6 +59,7 @@ class EdgePolicy:
     client_id: str
     collect_pii: bool = False
     honour_dnt: bool = False
+    retention_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -207,9 +209,14 @@ class Edge:
         return {v for v in set(values) if is_bad(v)}
 
     def validate(self, columns: Columns, drops: Counter[DropReason]) -> Columns:
-        """Types, formats and bounds; a goal without a name is named ``goal``."""
-        latest = epoch_us(self.clock() + self.config.max_future_skew)
-        assert latest is not None
+        """Types, formats, bounds and the client's retention; a goal without a name is named ``goal``."""
+        now = self.clock()
+        latest = epoch_us(now + self.config.max_future_skew) or 0
+        oldest = {
+            policy.client_id: epoch_us(now - timedelta(days=policy.retention_days)) or 0
+            for policy in {id(p): p for p in columns[_POLICY]}.values()
+            if policy.retention_days is not None
+        }
         bad_visitor = self._bad_values(columns["visitor_id"], lambda v: v is None or not _VISITOR_ID.fullmatch(v))
         bad_value = self._bad_values(
             columns["value"], lambda v: v is not None and not (math.isfinite(v) and 0 <= v <= MAX_VALUE)
@@ -222,32 +229,37 @@ class Edge:
                 for n in _LIMITED_FIELDS
             ),
         ]
-        field_columns = [columns[n] for n in ("event_id", "currency", *_LIMITED_FIELDS)]
         field_flags = [False] * column_count(columns)
-        for bad, values in zip(bad_field, field_columns, strict=True):
+        for bad, name in zip(bad_field, ("event_id", "currency", *_LIMITED_FIELDS), strict=True):
             if bad:
-                field_flags = [flag or v in bad for flag, v in zip(field_flags, values, strict=True)]
-        reasons: list[DropReason | None] = [
-            DropReason.INVALID_EVENT_TYPE
-            if event_type not in _EVENT_TYPES
-            else DropReason.INVALID_VISITOR_ID
-            if visitor_id in bad_visitor
-            else DropReason.INVALID_TIMESTAMP
-            if ts is None or ts > latest
-            else DropReason.INVALID_VALUE
-            if value in bad_value
-            else DropReason.INVALID_FIELD
-            if bad_field_flag
-            else None
-            for event_type, visitor_id, ts, value, bad_field_flag in zip(
+                field_flags = [flag or v in bad for flag, v in zip(field_flags, columns[name], strict=True)]
+
+        def reason(
+            event_type: str, visitor_id: str, ts: int | None, value: float | None, bad_field: bool, client_id: str
+        ) -> DropReason | None:
+            if event_type not in _EVENT_TYPES:
+                return DropReason.INVALID_EVENT_TYPE
+            if visitor_id in bad_visitor:
+                return DropReason.INVALID_VISITOR_ID
+            if ts is None or ts > latest:
+                return DropReason.INVALID_TIMESTAMP
+            if ts < oldest.get(client_id, ts):
+                return DropReason.TOO_OLD
+            if value in bad_value:
+                return DropReason.INVALID_VALUE
+            return DropReason.INVALID_FIELD if bad_field else None
+
+        reasons = list(
+            map(
+                reason,
                 columns["event_type"],
                 columns["visitor_id"],
                 columns["ts"],
                 columns["value"],
                 field_flags,
-                strict=True,
+                columns["client_id"],
             )
-        ]
+        )
         columns = apply_drops(columns, reasons, drops)
         goal = EventType.GOAL.value
         columns["goal"] = [

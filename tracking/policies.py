@@ -60,7 +60,12 @@ class ClientPolicies:
             client = self.registry.get_client(client_id)
         except NotFound:
             return None
-        return EdgePolicy(client_id=client.id, collect_pii=client.collect_pii, honour_dnt=client.honour_dnt)
+        return EdgePolicy(
+            client_id=client.id,
+            collect_pii=client.collect_pii,
+            honour_dnt=client.honour_dnt,
+            retention_days=client.retention_days,
+        )
 
     def _load_api_key_client(self, api_key: str) -> str | None:
         try:

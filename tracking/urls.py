@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2048
+REDACTED_SEGMENT = "[redacted]"
+# A path segment with an @ (plain or percent-encoded) may be an email address: it is never kept.
+_ADDRESS_SEGMENT = re.compile(r"[^/]*(?:@|%40)[^/]*", re.IGNORECASE)
+
+
+def scrub_path(path: str) -> str:
+    """The path with every segment that could hold an email address replaced."""
+    return _ADDRESS_SEGMENT.sub(REDACTED_SEGMENT, path) if "@" in path or "%" in path else path
+
+
 _CAMPAIGN_PARAMS = {
     "utm_source": "utm_source",
     "utm_medium": "utm_medium",
@@ -40,8 +51,9 @@ def clean_page_url(url: str | None, allowed_params: frozenset[str]) -> CleanUrl:
     kept = [(k, v) for k, v in pairs if k in allowed_params]
     campaign = tuple((_CAMPAIGN_PARAMS[k], v[:200]) for k, v in kept if k in _CAMPAIGN_PARAMS)
     host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    cleaned = urlunsplit((parts.scheme.lower(), host.lower(), parts.path, urlencode(kept), ""))
-    return CleanUrl(cleaned or None, parts.path or "/", campaign)
+    path = scrub_path(parts.path)
+    cleaned = urlunsplit((parts.scheme.lower(), host.lower(), path, urlencode(kept), ""))
+    return CleanUrl(cleaned or None, path or "/", campaign)
 
 
 @lru_cache(maxsize=65536)
@@ -56,4 +68,4 @@ def clean_referrer(url: str | None) -> tuple[str | None, str | None]:
     if not parts.hostname:
         return None, None
     host = parts.hostname.lower()
-    return urlunsplit((parts.scheme.lower(), host, parts.path, "", "")), host
+    return urlunsplit((parts.scheme.lower(), host, scrub_path(parts.path), "", "")), host

@@ -31,7 +31,7 @@ router = APIRouter(tags=["collect"])
 MAX_EVENTS = 1000
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
 MAX_ERRORS_SHOWN = 20
-TOO_OLD = "too_old"  # not (yet) a tracking.edge.DropReason
+TOO_OLD = DropReason.TOO_OLD.value
 _MAX_EPOCH_MS = 10**15
 
 _site_bearer = HTTPBearer(
@@ -233,8 +233,9 @@ def client_for_site_key(runtime: ServiceRuntime, token: str | None) -> str:
 
 def check_content_type(request: Request) -> None:
     """Only ``application/json`` (UTF-8) is accepted."""
-    media_type, _, params = request.headers.get("content-type", "").partition(";")
-    charset = params.strip().lower().removeprefix("charset=").strip('"') if params.strip() else "utf-8"
+    media_type, *params = request.headers.get("content-type", "").split(";")
+    options = dict(p.strip().lower().partition("=")[::2] for p in params)
+    charset = options.get("charset", "utf-8").strip('"')
     if media_type.strip().lower() != "application/json" or charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType("send the events as Content-Type: application/json (UTF-8)")
 
@@ -355,10 +356,17 @@ def _retention_days(runtime: ServiceRuntime, client_id: str) -> int | None:
         return None
 
 
+def read_batch(runtime: ServiceRuntime, client_id: str, body: bytes, received_at: datetime) -> PreparedBatch:
+    """Parse the body and judge each event (blocking: JSON, pydantic and one registry query)."""
+    items = parse_batch(body)
+    return prepare_batch(items, client_id, received_at, _retention_days(runtime, client_id))
+
+
 def _count_early_drops(runtime: ServiceRuntime, dropped: Counter[str]) -> None:
-    """Add drops decided here to the service's counters (reasons the edge knows; see TOO_OLD)."""
+    """Add drops decided here to the service's counters (the reasons the edge also counts)."""
+    known = {reason.value for reason in DropReason}
     for reason, n in dropped.items():
-        if reason in DropReason._value2member_map_:
+        if reason in known:
             runtime.collector.counters.count_drop(DropReason(reason), n)
 
 
@@ -428,10 +436,7 @@ async def post_events(request: Request, runtime: RuntimeDep, credentials: SiteCr
     client_id = await asyncio.to_thread(client_for_site_key, runtime, token)
     check_content_type(request)
     body = await read_body(request)
-    received_at = datetime.now(UTC)
-    items = await asyncio.to_thread(parse_batch, body)
-    retention = await asyncio.to_thread(_retention_days, runtime, client_id)
-    batch = await asyncio.to_thread(prepare_batch, items, client_id, received_at, retention)
+    batch = await asyncio.to_thread(read_batch, runtime, client_id, body, datetime.now(UTC))
     _count_early_drops(runtime, batch.dropped)
     dropped = Counter(batch.dropped)
     accepted = 0

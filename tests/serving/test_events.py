@@ -172,6 +172,12 @@ REJECTED: dict[str, tuple[str | bytes, dict[str, str], int, str]] = {
         415,
         "unsupported_media_type",
     ),
+    "json-with-other-charset": (
+        json.dumps([event()]),
+        {"Content-Type": "application/json; profile=x; charset=utf-16"},
+        415,
+        "unsupported_media_type",
+    ),
     "bad-utf8": (b'[{"event_type": "pageview", "url": "\xff\xfe"}]', {}, 400, "invalid_json"),
     "truncated-json": (b'[{"event_type": "pageview",', {}, 400, "invalid_json"),
     "nan": (b'[{"value": NaN}]', {}, 400, "invalid_json"),
@@ -209,7 +215,8 @@ def test_a_client_that_lies_about_the_length_is_cut_off(
     assert response.status_code == 413 and error_of(response)["code"] == "too_large"
     just_fits = b"[" + b" " * (MAX_BODY_BYTES - 200) + json.dumps(event()).encode() + b"]"
     assert len(just_fits) <= MAX_BODY_BYTES
-    ok = http.post("/v1/events", content=just_fits, headers={"Content-Type": "application/json", **auth(created)})
+    headers = {"Content-Type": "Application/JSON; Charset=UTF-8", **auth(created)}
+    ok = http.post("/v1/events", content=just_fits, headers=headers)
     assert ok.status_code == 202 and ok.json()["accepted"] == 1
     assert Spool.from_settings(settings).pending_events() == 1
 

@@ -149,3 +149,28 @@ def test_event_ids_kept_or_generated_and_goal_named() -> None:
 def test_empty_batch() -> None:
     result = make_edge().process(raw_frame([]))
     assert result.accepted == 0 and result.received == 0
+
+
+def test_events_older_than_the_clients_retention_are_dropped() -> None:
+    edge = Edge(
+        EdgeConfig(), {"kept": EdgePolicy("kept", retention_days=30)}.get, lambda c: b"k" * 32, clock=lambda: NOW
+    )
+    result = edge.process(
+        raw_frame(
+            [hit(client_id="kept", ts=NOW - timedelta(days=31)), hit(client_id="kept", ts=NOW - timedelta(days=29))]
+        )
+    )
+    assert result.drops == {DropReason.TOO_OLD: 1} and result.accepted == 1
+
+
+def test_email_like_path_segments_never_survive() -> None:
+    events, _ = run(
+        hit(
+            url="https://shop.example.com/users/ann.smith@example.com/orders",
+            referrer="https://mail.example.net/u/bob%40example.org/inbox",
+        )
+    )
+    row = events.iloc[0]
+    assert row["url"] == "https://shop.example.com/users/[redacted]/orders"
+    assert row["path"] == "/users/[redacted]/orders"
+    assert row["referrer"] == "https://mail.example.net/u/[redacted]/inbox"
