@@ -343,5 +343,12 @@ class Edge:
             "received_at": [received] * n,
             "source": [s if s is not None else "pixel" for s in columns["source"]],
         }
-        arrays = [pa.array(data[f.name], type=f.type) if f.name in data else pa.nulls(n, f.type) for f in EVENT_SCHEMA]
+        arrays = [_arrow(data.get(f.name), f.type, n) for f in EVENT_SCHEMA]
         return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def _arrow(values: list[Any] | None, type_: pa.DataType, n: int) -> pa.Array:
+    """One output column (all-missing columns, common in pixel hits, skip the per-value conversion)."""
+    if values is None or values.count(None) == n:
+        return pa.nulls(n, type_)
+    return pa.array(values, type=type_)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Request, Response
 
 from core.errors import XmoError
-from serving.query_params import ParamSpec, openapi_parameters, parse_query
+from serving.query_params import ParamSpec, openapi_parameters, parse_query, query_dict
 from serving.runtime import ServiceRuntime
 from serving.visitors import browser_hit, read_signals, read_visitor, remember_visitor
 from tracking.edge import DropReason
@@ -114,7 +114,7 @@ async def pixel(request: Request) -> Response:
 async def record_pixel(request: Request) -> Response:
     """The pixel itself (also answered by ``serving.fastpath`` ahead of FastAPI's routing)."""
     runtime: ServiceRuntime = request.app.state.runtime
-    q = parse_query(PIXEL_PARAMS, request.query_params)
+    q = parse_query(PIXEL_PARAMS, query_dict(request.scope["query_string"]))
     settings = runtime.settings
     policies = runtime.collector.policies
     client_id = policies.client_for_site_key(q["k"])
