@@ -45,6 +45,13 @@ class Forbidden(XmoError):
     http_status = 403
 
 
+class TooLarge(XmoError):
+    """A body or batch over its size limit."""
+
+    code = "too_large"
+    http_status = 413
+
+
 class NotReady(XmoError):
     """A prerequisite (data, model) is missing; the message says which command makes it."""
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from urllib.parse import parse_qsl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from core.errors import InvalidInput
 
@@ -108,8 +108,9 @@ def parse_query(specs: Sequence[ParamSpec], params: Mapping[str, str]) -> dict[s
 def query_dict(query_string: bytes) -> dict[str, str]:
     """A raw query string as a dict (the first value of a repeated name wins), cheaper than Starlette's."""
     params: dict[str, str] = {}
-    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
-                                 errors="replace"):
+    for name, value in parse_qsl(
+        query_string.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
+    ):
         params.setdefault(name, value)
     return params
 

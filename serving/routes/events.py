@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
 from core.apikeys import KeyKind, kind_of
-from core.errors import NotFound, Unauthorized, XmoError
+from core.errors import NotFound, TooLarge, Unauthorized, XmoError
 from serving.deps import RuntimeDep
 from serving.routes.collect import InvalidTimestamp, parse_event_time
 from serving.runtime import ServiceRuntime
@@ -63,13 +63,6 @@ EXAMPLE_EVENT: dict[str, Any] = {
     "ip": "203.0.113.77",
     "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0",
 }
-
-
-class BodyTooLarge(XmoError):
-    """A body over the byte limit, or a batch over the event limit."""
-
-    code = "too_large"
-    http_status = 413
 
 
 class UnsupportedMediaType(XmoError):
@@ -244,12 +237,12 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The body, refusing more than ``limit`` bytes whatever ``Content-Length`` claims."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"the body is larger than {limit:,} bytes; send smaller batches")
+        raise TooLarge(f"the body is larger than {limit:,} bytes; send smaller batches")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise BodyTooLarge(f"the body is larger than {limit:,} bytes; send smaller batches")
+            raise TooLarge(f"the body is larger than {limit:,} bytes; send smaller batches")
     return bytes(body)
 
 
@@ -272,7 +265,7 @@ def parse_batch(body: bytes) -> list[Any]:
     if not isinstance(data, list):
         raise InvalidBatch("the body must be a JSON array of event objects")
     if len(data) > MAX_EVENTS:
-        raise BodyTooLarge(f"{len(data):,} events in one batch; send at most {MAX_EVENTS:,}")
+        raise TooLarge(f"{len(data):,} events in one batch; send at most {MAX_EVENTS:,}")
     return data
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from core.errors import Forbidden, XmoError
+from core.errors import Forbidden, TooLarge
 from core.settings import Settings
 from serving.deps import RuntimeDep
 from serving.optout_page import PAGE_HEADERS, render_optout_page
@@ -29,13 +29,6 @@ class OptoutState(BaseModel):
 
     opted_out: bool
     gpc: bool
-
-
-class FormTooLarge(XmoError):
-    """A form body larger than the opt-out form can be."""
-
-    code = "too_large"
-    http_status = 413
 
 
 def safe_return_url(value: str | None, request: Request, runtime: ServiceRuntime) -> str | None:
@@ -76,7 +69,7 @@ async def _form(request: Request) -> dict[str, str]:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
-            raise FormTooLarge(f"the opt-out form has at most {MAX_FORM_BYTES} bytes")
+            raise TooLarge(f"the opt-out form has at most {MAX_FORM_BYTES} bytes")
     return dict(parse_qsl(body.decode("utf-8", "replace")))
 
 
