@@ -18,6 +18,7 @@ import pandas as pd
 
 from core.errors import InvalidInput
 from features.channels import channel_rules, classify_channel
+from features.session_schema import SCORING_COLUMNS
 
 # Bump when prepare_features computes any feature differently; it is part of feature_definitions_hash().
 TRANSFORM_VERSION = 1
@@ -82,33 +83,6 @@ NUMERIC_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == 
 # The session columns prepare_features reads; a caller may send any subset, other columns are ignored.
 INPUT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(c for f in FEATURES for c in f.source_columns))
 
-# Fields of a session record a scoring caller may send (features.sessions columns minus ids and labels).
-SCORING_COLUMNS: tuple[str, ...] = (
-    "started_at",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_content",
-    "utm_term",
-    "campaign_id",
-    "creative_id",
-    "referrer_host",
-    "landing_path",
-    "pageviews",
-    "clicks",
-    "events",
-    "duration_s",
-    "browser_family",
-    "browser_version",
-    "os_family",
-    "os_version",
-    "device_class",
-    "region",
-    "visitor_session_number",
-    "prev_sessions",
-    "prev_conversions",
-    "days_since_last_session",
-)
 _NUMERIC_INPUTS: tuple[str, ...] = (
     "pageviews",
     "clicks",

@@ -30,59 +30,20 @@ import pyarrow as pa
 
 from core.errors import InvalidInput
 from core.layout import StorageLayout
+from features.session_schema import (
+    ACQUISITION_COLUMNS,
+    SESSION_COLUMNS,
+    SESSION_SCHEMA,
+    TECHNICAL_COLUMNS,
+)
 from tracking.lake import event_files
 
-TIMESTAMP = pa.timestamp("us", tz="UTC")
 SESSION_TIMEOUT_MINUTES = 30
 # Sessions that start on ``until`` may run past midnight and the client's day may end after the UTC day:
 # lake days up to this many days after ``until`` are read so those sessions are complete.
 TRAILING_DAYS = 2
-
-ACQUISITION_COLUMNS: tuple[str, ...] = (
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_content",
-    "utm_term",
-    "campaign_id",
-    "creative_id",
-    "referrer_host",
-    "landing_path",
-)
-TECHNICAL_COLUMNS: tuple[str, ...] = (
-    "browser_family",
-    "browser_version",
-    "os_family",
-    "os_version",
-    "device_class",
-    "region",
-)
 # The campaign fields that open a new session when a hit carries values other than the session's.
 SPLITTING_CAMPAIGN_FIELDS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign", "campaign_id")
-
-SESSION_SCHEMA = pa.schema(
-    [
-        pa.field("session_id", pa.string(), nullable=False),
-        pa.field("visitor_id", pa.string(), nullable=False),
-        pa.field("started_at", TIMESTAMP, nullable=False),
-        pa.field("ended_at", TIMESTAMP, nullable=False),
-        *(pa.field(name, pa.string()) for name in ACQUISITION_COLUMNS),
-        pa.field("pageviews", pa.int64(), nullable=False),
-        pa.field("clicks", pa.int64(), nullable=False),
-        pa.field("events", pa.int64(), nullable=False),
-        pa.field("duration_s", pa.float64(), nullable=False),
-        *(pa.field(name, pa.string()) for name in TECHNICAL_COLUMNS),
-        pa.field("visitor_session_number", pa.int64(), nullable=False),
-        pa.field("prev_sessions", pa.int64(), nullable=False),
-        pa.field("prev_conversions", pa.int64(), nullable=False),
-        pa.field("days_since_last_session", pa.float64()),
-        pa.field("converted", pa.bool_(), nullable=False),
-        pa.field("conversion_value", pa.float64(), nullable=False),
-        pa.field("goal", pa.string()),
-        pa.field("conversions", pa.int64(), nullable=False),
-    ]
-)
-SESSION_COLUMNS: tuple[str, ...] = tuple(SESSION_SCHEMA.names)
 
 
 @dataclass(frozen=True)
