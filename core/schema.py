@@ -1,4 +1,4 @@
-"""Tables of the registry database (tenants, API keys, audit log); the migrations create them."""
+"""Tables of the registry database (tenants, API keys, audit log, goals); the migrations create them."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
     String,
     Table,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 
@@ -74,4 +76,19 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("client_id", String(63), nullable=True, index=True),
     Column("details", JSON, nullable=False),
+)
+
+goals = Table(
+    "goals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(63), ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(63), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("event_type", String(16), nullable=False),
+    Column("match", String(200), nullable=True),
+    Column("path", String(200), nullable=True),
+    Column("min_value", Float, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("client_id", "name", name="uq_goals_client_id_name"),
 )

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
 
     # features
     session_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Start a new session at midnight in the client's time zone (as Universal Analytics did).
+    session_split_at_midnight: bool = False
 
     # serving
     model_reload_interval_s: float = Field(default=60.0, ge=0)

@@ -20,6 +20,19 @@ from features.splits import SplitBoundaries, assign_splits
 LABEL_COLUMNS: tuple[str, ...] = ("converted", "conversion_value")
 DATASET_COLUMNS: tuple[str, ...] = (*FEATURE_NAMES, *LABEL_COLUMNS, "session_date", "split", "row_key")
 SALT_BYTES = 32
+# Session columns that identify a person, a device or a page and never reach a training set.
+IDENTIFIER_COLUMNS_REMOVED: tuple[str, ...] = (
+    "session_id",
+    "visitor_id",
+    "started_at",
+    "ended_at",
+    "landing_path",
+    "referrer_host",
+    "utm_content",
+    "utm_term",
+    "browser_version",
+    "os_version",
+)
 
 
 def row_keys(session_ids: pd.Series, salt: bytes) -> pd.Series:
@@ -43,16 +56,28 @@ def session_dates(started_at: pd.Series, timezone: str) -> pd.Series:
     return days
 
 
-def training_frame(sessions: pd.DataFrame, *, timezone: str, salt: bytes, boundaries: SplitBoundaries) -> pd.DataFrame:
-    """The anonymized rows of ``sessions`` (columns ``DATASET_COLUMNS``), ordered by split, day and row key.
+def training_rows(sessions: pd.DataFrame, timezone: str, salt: bytes, boundaries: SplitBoundaries) -> pd.DataFrame:
+    """The anonymized rows of ``sessions`` (columns ``DATASET_COLUMNS``), in the order of ``sessions``.
 
-    Rows are ordered so that their position says nothing finer than the day they belong to.
+    Labels are the session's conversions within the attribution window (``window_conversions`` /
+    ``window_conversion_value``; without a window those are the session's own). Row-wise, so it runs on
+    each partition of a Dask frame as well as on a whole frame.
     """
     frame = prepare_features(sessions, timezone)
-    frame["converted"] = sessions["converted"].astype("bool").astype("int64")
-    frame["conversion_value"] = sessions["conversion_value"].astype("float64")
+    frame["converted"] = sessions["window_conversions"].gt(0).astype("int64")
+    frame["conversion_value"] = sessions["window_conversion_value"].astype("float64")
     frame["session_date"] = session_dates(sessions["started_at"], timezone)
     frame["split"] = assign_splits(sessions["started_at"], boundaries)
     frame["row_key"] = row_keys(sessions["session_id"], salt)
-    frame = frame.sort_values(["split", "session_date", "row_key"], kind="stable")
-    return frame.loc[:, list(DATASET_COLUMNS)].reset_index(drop=True)
+    return frame.loc[:, list(DATASET_COLUMNS)]
+
+
+def order_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows ordered by split, day and row key, so that a row's position says nothing finer than its day."""
+    ordered: pd.DataFrame = frame.sort_values(["split", "session_date", "row_key"], kind="stable")
+    return ordered.reset_index(drop=True)
+
+
+def training_frame(sessions: pd.DataFrame, *, timezone: str, salt: bytes, boundaries: SplitBoundaries) -> pd.DataFrame:
+    """:func:`training_rows` of ``sessions``, ordered by :func:`order_rows`."""
+    return order_rows(training_rows(sessions, timezone, salt, boundaries))

@@ -1,22 +1,29 @@
-"""Anonymized training sets on disk: ``datasets/<client>/<dataset_id>/data.parquet`` + ``manifest.json``.
+"""Anonymized training sets on disk: ``datasets/<client>/<dataset_id>/`` with ``data/part-*.parquet``,
+``manifest.json`` and ``privacy_report.json``.
 
-``build_dataset`` reads one client's lake (DuckDB), sessionizes, prepares features, splits by time and
-writes the set atomically (a hidden temporary folder renamed into place); ``load_dataset`` and
-``list_datasets`` read them back.
+``build_dataset`` reads one client's lake, sessionizes (DuckDB in this process, or pandas partitions on a
+Dask cluster), labels sessions by the client's goals, prepares features, splits by time, makes the
+quasi-identifiers k-anonymous and writes the set atomically (a hidden temporary folder renamed into place);
+``load_dataset`` and ``list_datasets`` read them back. Both engines run the same pipeline
+(``features.partitions``) and give the same rows.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -24,18 +31,56 @@ import pyarrow.parquet as pq
 
 from core.errors import InvalidInput, NotFound, NotReady
 from core.files import atomic_write, fsync_dir
+from core.goals import GoalStore
 from core.layout import StorageLayout, check_client_id
 from core.settings import Settings
 from core.tenants import TenantRegistry
-from features.anonymize import LABEL_COLUMNS, SALT_BYTES, training_frame
-from features.definitions import FEATURES, feature_definitions_hash
-from features.manifest import CodeVersion, DatasetManifest
-from features.sessions import lake_files, session_window, sessions_from_files
-from features.splits import SPLITS, SplitBoundaries, check_fractions, split_boundaries
+from features.anonymize import (
+    DATASET_COLUMNS,
+    IDENTIFIER_COLUMNS_REMOVED,
+    LABEL_COLUMNS,
+    SALT_BYTES,
+    order_rows,
+    training_rows,
+)
+from features.definitions import CATEGORICAL_FEATURES, FEATURES, as_category, feature_definitions_hash
+from features.kanonymity import (
+    DEFAULT_K,
+    PrivacyReport,
+    apply_plan,
+    check_k,
+    combination_counts,
+    merge_counts,
+    plan_generalization,
+)
+from features.manifest import CodeVersion, DataFile, DatasetManifest
+from features.partitions import LocalPartitions, Partitions
+from features.session_rules import EVENT_COLUMNS_READ, InputQuality, SessionOptions
+from features.sessions import (
+    SessionWindow,
+    epoch_us,
+    input_quality,
+    lake_files,
+    session_window,
+    sessions_from_files,
+)
+from features.sessions_pandas import sessionize_events, usable_events
+from features.splits import (
+    SPLIT_DTYPE,
+    SPLITS,
+    SplitBoundaries,
+    boundaries_from_hour_counts,
+    check_fractions,
+    hour_counts,
+    merge_hour_counts,
+)
 
-ENGINE = "duckdb"
-DATA_FILE = "data.parquet"
+# "pandas" reads the whole lake into one frame: the straightforward reference the benchmark compares with.
+Engine = Literal["duckdb", "dask", "pandas"]
+ENGINES: tuple[str, ...] = ("duckdb", "dask", "pandas")
+DATA_DIR = "data"
 MANIFEST_FILE = "manifest.json"
+PRIVACY_REPORT_FILE = "privacy_report.json"
 DATASET_ID_PATTERN = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,18 +102,6 @@ def new_dataset_id(now: datetime) -> str:
 
 def _hour_iso(moment: pd.Timestamp | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-def _label_rates(frame: pd.DataFrame) -> dict[str, float | None]:
-    rates: dict[str, float | None] = {}
-    for split in SPLITS:
-        labels = frame.loc[frame["split"] == split, "converted"]
-        rates[split] = float(labels.mean()) if len(labels) else None
-    return rates
-
-
-def _row_counts(frame: pd.DataFrame) -> dict[str, int]:
-    return {split: int((frame["split"] == split).sum()) for split in SPLITS}
 
 
 def code_version() -> CodeVersion:
@@ -98,32 +131,156 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _client_timezone(settings: Settings, client_id: str) -> str:
-    """The client's time zone from the registry (``NotFound`` for an unknown client)."""
-    return TenantRegistry.from_settings(settings).get_client(client_id).timezone
+def data_digest(files: list[DataFile]) -> str:
+    """One sha256 over the data files' paths, row counts and digests (the training set's identity)."""
+    lines = "".join(f"{f.path}\t{f.rows}\t{f.sha256}\n" for f in sorted(files, key=lambda f: f.path))
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
-# writing --------------------------------------------------------------------------------------------
-def _write_dataset(
-    parent: Path, dataset_id: str, frame: pd.DataFrame, manifest_for_digest: dict[str, object]
-) -> DatasetManifest:
-    """Write data and manifest into a hidden folder, then rename it to ``parent/dataset_id``."""
-    parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = parent / f".tmp-{dataset_id}"
-    tmp.mkdir(mode=0o700)
-    try:
-        data_path = tmp / DATA_FILE
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), data_path, compression="zstd")
-        with open(data_path, "rb") as handle:
-            os.fsync(handle.fileno())
-        manifest = DatasetManifest.from_dict({**manifest_for_digest, "data_sha256": sha256_file(data_path)})
-        atomic_write(tmp / MANIFEST_FILE, manifest.to_json().encode())
-        os.rename(tmp, parent / dataset_id)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    fsync_dir(parent)
-    return manifest
+def session_options(
+    settings: Settings,
+    client_id: str,
+    *,
+    timezone: str | None = None,
+    timeout_minutes: int | None = None,
+    split_at_midnight: bool | None = None,
+    attribution_window_days: int | None = None,
+) -> SessionOptions:
+    """A client's sessionization options: its time zone and goals from the registry, the rest from settings.
+
+    ``NotFound`` for an unknown client; arguments given here override the stored values.
+    """
+    client = TenantRegistry.from_settings(settings).get_client(client_id)
+    return SessionOptions(
+        timeout_minutes=settings.session_timeout_minutes if timeout_minutes is None else timeout_minutes,
+        timezone=timezone or client.timezone,
+        split_at_midnight=settings.session_split_at_midnight if split_at_midnight is None else split_at_midnight,
+        goals=GoalStore.from_settings(settings).list_goals(client_id),
+        attribution_window_days=attribution_window_days,
+    )
+
+
+# the pipeline -----------------------------------------------------------------------------------------
+def _sessions_in_window(sessions: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
+    keep = pd.Series(True, index=sessions.index)
+    if start is not None:
+        keep &= sessions["started_at"] >= start
+    if end is not None:
+        keep &= sessions["started_at"] < end
+    return sessions.loc[keep]
+
+
+def _session_summary(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Per partition: sessions per hour and the last session end (to judge attribution windows)."""
+    counts = hour_counts(sessions["started_at"]).rename("sessions").to_frame()
+    counts["last_end"] = sessions["ended_at"].max() if len(sessions) else pd.NaT
+    counts["first_start"] = sessions["started_at"].min() if len(sessions) else pd.NaT
+    counts["last_start"] = sessions["started_at"].max() if len(sessions) else pd.NaT
+    return counts
+
+
+def _censored_sessions(sessions: pd.DataFrame, last_end: pd.Timestamp, window_days: int | None) -> int:
+    """Sessions whose attribution window runs past the newest data (their label may still change)."""
+    if window_days is None or len(sessions) == 0:
+        return 0
+    return int((sessions["started_at"] + pd.Timedelta(days=window_days) > last_end).sum())
+
+
+def _split_stats(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per partition and split: rows, positives, first and last day."""
+    grouped = rows.groupby("split", observed=False)
+    return pd.DataFrame(
+        {
+            "rows": grouped.size(),
+            "positives": grouped["converted"].sum(),
+            "first_day": grouped["session_date"].min(),
+            "last_day": grouped["session_date"].max(),
+        }
+    )
+
+
+def _plain_strings(rows: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns as strings: partitions may hold different categories; loading re-categorizes."""
+    categorical = [c for c in rows.columns if isinstance(rows[c].dtype, pd.CategoricalDtype)]
+    return rows.astype(dict.fromkeys(categorical, "str"))
+
+
+def _write_part(rows: pd.DataFrame, number: int, folder: Path) -> DataFile | None:
+    """Partition ``number`` as ``folder/part-NNNNN.parquet`` (ordered by split, day and row key), fsynced."""
+    if len(rows) == 0:
+        return None
+    name = f"part-{number:05d}.parquet"
+    table = pa.Table.from_pandas(order_rows(rows), preserve_index=False)
+    pq.write_table(table, folder / name, compression="zstd")
+    with open(folder / name, "rb") as handle:
+        os.fsync(handle.fileno())
+    return DataFile(f"{DATA_DIR}/{name}", table.num_rows, sha256_file(folder / name))
+
+
+def _write_parts(rows: Partitions, folder: Path) -> list[DataFile]:
+    """Every non-empty partition of ``rows`` as one file under ``folder/data`` (written where it lives)."""
+    data = folder / DATA_DIR
+    data.mkdir(mode=0o700)
+    written = rows.collect_numbered(functools.partial(_write_part, folder=data))
+    fsync_dir(data)
+    return [w for w in written if w is not None]
+
+
+@contextmanager
+def _sessions(
+    engine: Engine,
+    files: list[Path],
+    client_id: str,
+    options: SessionOptions,
+    window: SessionWindow,
+    dask_scheduler: str | None,
+) -> Iterator[tuple[Partitions, InputQuality]]:
+    """The sessions started in ``window`` as partitions of the chosen engine, and the input counts."""
+    if engine == "duckdb":
+        sessions = sessions_from_files(files, client_id, options, window=window)
+        yield LocalPartitions(sessions), input_quality(files, client_id, options)
+        return
+    if engine == "pandas":
+        yield _pandas_sessions(files, client_id, options, window)
+        return
+    from features.dask_engine import dask_client, dask_sessions  # Dask only when asked for
+
+    start = None if window.start is None else pd.Timestamp(window.start)
+    end = None if window.end is None else pd.Timestamp(window.end)
+    with dask_client(dask_scheduler):
+        every, quality = dask_sessions(files, client_id, options)
+        yield every.map(_sessions_in_window, start, end), quality
+
+
+def _pandas_sessions(
+    files: list[Path], client_id: str, options: SessionOptions, window: SessionWindow
+) -> tuple[LocalPartitions, InputQuality]:
+    """Sessions by the pandas kernel over the whole lake read into memory (the benchmark's reference)."""
+    events = pq.read_table([str(f) for f in files], columns=list(EVENT_COLUMNS_READ), partitioning=None).to_pandas()
+    usable, quality = usable_events(events[events["client_id"] == client_id], options)
+    del events
+    sessions = sessionize_events(
+        usable, options, start_us=epoch_us(window.start), end_us=epoch_us(window.end), already_usable=True
+    )
+    return LocalPartitions(sessions), quality
+
+
+def _check_arguments(
+    client_id: str,
+    since: date | None,
+    until: date | None,
+    valid_fraction: float,
+    test_fraction: float,
+    engine: str,
+    k: int,
+) -> None:
+    check_client_id(client_id)
+    if since is not None and until is not None and since > until:
+        raise InvalidInput(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
+    check_fractions(valid_fraction, test_fraction)
+    if engine not in ENGINES:
+        raise InvalidInput(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    check_k(k)
 
 
 def build_dataset(
@@ -136,69 +293,139 @@ def build_dataset(
     test_fraction: float = 0.15,
     timezone: str | None = None,
     timeout_minutes: int | None = None,
+    split_at_midnight: bool | None = None,
+    attribution_window_days: int | None = None,
+    k: int = DEFAULT_K,
+    engine: Engine = "duckdb",
+    dask_scheduler: str | None = None,
 ) -> DatasetManifest:
     """Build and store an anonymized training set of one client's sessions started ``since``..``until``.
 
-    ``timezone`` defaults to the client's (looked up in the registry: ``NotFound`` for an unknown client);
-    ``timeout_minutes`` to ``settings.session_timeout_minutes``. Raises ``InvalidInput`` for bad arguments
-    and ``NotReady`` when the lake holds no events (or no sessions in the window) for the client.
+    The client's time zone and goals come from the registry (``NotFound`` for an unknown client) unless
+    given; ``timeout_minutes`` and ``split_at_midnight`` default to the settings. Raises ``InvalidInput``
+    for bad arguments and ``NotReady`` when the lake holds no events (or no sessions in the window).
     """
-    check_client_id(client_id)
-    if since is not None and until is not None and since > until:
-        raise InvalidInput(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
-    check_fractions(valid_fraction, test_fraction)
-    timeout = settings.session_timeout_minutes if timeout_minutes is None else timeout_minutes
-    zone = timezone or _client_timezone(settings, client_id)
-    window = session_window(since, until, zone)
+    _check_arguments(client_id, since, until, valid_fraction, test_fraction, engine, k)
+    options = session_options(
+        settings,
+        client_id,
+        timezone=timezone,
+        timeout_minutes=timeout_minutes,
+        split_at_midnight=split_at_midnight,
+        attribution_window_days=attribution_window_days,
+    )
+    window = session_window(since, until, options.timezone, options.attribution_window_days)
     layout = StorageLayout.from_settings(settings)
     files = lake_files(layout, client_id, window.last_lake_day)
     if not files:
         raise NotReady(f"no events for client {client_id!r} in the lake; run `xmo simulate …` or send hits")
-    sessions = sessions_from_files(files, client_id, timeout_minutes=timeout, window=window)
-    if sessions.empty:
-        span = f"between {since or 'the start'} and {until or 'now'}"
-        raise NotReady(
-            f"no sessions of client {client_id!r} started {span} in the lake; "
-            "widen --since/--until, run `xmo simulate …` or send hits"
+    with _sessions(engine, files, client_id, options, window, dask_scheduler) as (sessions, quality):
+        summary = pd.concat(sessions.collect(_session_summary))
+        if summary.empty:
+            span = f"between {since or 'the start'} and {until or 'now'}"
+            raise NotReady(
+                f"no sessions of client {client_id!r} started {span} in the lake "
+                f"({quality.events_used:,} usable of {quality.events_read:,} events read); "
+                "widen --since/--until, run `xmo simulate …` or send hits"
+            )
+        counts = merge_hour_counts([summary["sessions"]])
+        boundaries = boundaries_from_hour_counts(counts, valid_fraction, test_fraction)
+        last_end = summary["last_end"].max()
+        censored = sum(
+            sessions.collect(
+                functools.partial(_censored_sessions, last_end=last_end, window_days=options.attribution_window_days)
+            )
         )
+        salt = secrets.token_bytes(SALT_BYTES)
+        rows = sessions.map(training_rows, options.timezone, salt, boundaries)
+        plan = plan_generalization(merge_counts(rows.collect(combination_counts)), k)
+        released = rows.map(apply_plan, plan)
+        if not isinstance(released, LocalPartitions):
+            released = released.map(_plain_strings).shuffle("row_key")  # type: ignore[attr-defined]
+        stats = (
+            pd.concat(released.collect(_split_stats))
+            .groupby(level=0, observed=False)
+            .agg(
+                rows=("rows", "sum"),
+                positives=("positives", "sum"),
+                first_day=("first_day", "min"),
+                last_day=("last_day", "max"),
+            )
+        )
+        if int(stats["rows"].sum()) == 0:
+            raise NotReady(
+                f"all {plan.rows_in:,} sessions of client {client_id!r} were suppressed to keep k-anonymity "
+                f"(k = {k}: every combination of {', '.join(plan.columns)} needs at least {k} sessions); "
+                "collect more data, widen --since/--until or lower --k"
+            )
+        created = datetime.now(UTC)
+        dataset_id = new_dataset_id(created)
+        report = PrivacyReport.from_plan(plan, identifier_columns_removed=IDENTIFIER_COLUMNS_REMOVED)
+        fields = {
+            "dataset_id": dataset_id,
+            "client_id": client_id,
+            "created_at": created.isoformat(timespec="seconds"),
+            "engine": engine,
+            "timezone": options.timezone,
+            "session_timeout_minutes": options.timeout_minutes,
+            "split_at_midnight": options.split_at_midnight,
+            "attribution_window_days": options.attribution_window_days,
+            "goals": [g.public() for g in options.goals],
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+            "valid_fraction": valid_fraction,
+            "test_fraction": test_fraction,
+            "source_partitions": [f.relative_to(layout.home).as_posix() for f in files],
+            "input_quality": quality.to_dict(),
+            "sessions_with_open_window": censored,
+            "k_anonymity": k,
+            **_content_fields(stats, summary, boundaries),
+        }
+        return _write_dataset(layout.client_datasets_dir(client_id), dataset_id, released, fields, report)
 
-    boundaries = split_boundaries(sessions["started_at"], valid_fraction, test_fraction)
-    frame = training_frame(sessions, timezone=zone, salt=secrets.token_bytes(SALT_BYTES), boundaries=boundaries)
-    created = datetime.now(UTC)
-    fields = {
-        "dataset_id": new_dataset_id(created),
-        "client_id": client_id,
-        "created_at": created.isoformat(timespec="seconds"),
-        "engine": ENGINE,
-        "timezone": zone,
-        "session_timeout_minutes": timeout,
-        "since": since.isoformat() if since else None,
-        "until": until.isoformat() if until else None,
-        "valid_fraction": valid_fraction,
-        "test_fraction": test_fraction,
-        "source_partitions": [f.relative_to(layout.home).as_posix() for f in files],
-        **_content_fields(frame, sessions["started_at"], boundaries),
-    }
-    return _write_dataset(layout.client_datasets_dir(client_id), str(fields["dataset_id"]), frame, fields)
 
-
-def _content_fields(frame: pd.DataFrame, starts: pd.Series, boundaries: SplitBoundaries) -> dict[str, object]:
-    """Manifest fields that describe the rows and the code that made them (all but the data digest)."""
+def _content_fields(stats: pd.DataFrame, summary: pd.DataFrame, boundaries: SplitBoundaries) -> dict[str, object]:
+    """Manifest fields that describe the rows and the code that made them (all but the data files)."""
+    row_totals = stats["rows"].to_dict()
+    positives = stats["positives"].to_dict()
+    rows = {split: int(row_totals.get(split, 0)) for split in SPLITS}
+    rates = {split: (float(positives[split]) / rows[split]) if rows[split] else None for split in SPLITS}
     return {
-        "row_counts": _row_counts(frame),
-        "label_rates": _label_rates(frame),
-        "time_range_start": starts.min().floor("h").isoformat(),
-        "time_range_end": starts.max().ceil("h").isoformat(),
-        "first_session_date": frame["session_date"].min().date().isoformat(),
-        "last_session_date": frame["session_date"].max().date().isoformat(),
+        "row_counts": rows,
+        "label_rates": rates,
+        "time_range_start": summary["first_start"].min().floor("h").isoformat(),
+        "time_range_end": summary["last_start"].max().ceil("h").isoformat(),
+        "first_session_date": pd.Timestamp(stats["first_day"].min()).date().isoformat(),
+        "last_session_date": pd.Timestamp(stats["last_day"].max()).date().isoformat(),
         "valid_start": _hour_iso(boundaries.valid_start),
         "test_start": _hour_iso(boundaries.test_start),
         "code_version": asdict(code_version()),
         "feature_definitions_hash": feature_definitions_hash(),
         "features": [{"name": f.name, "kind": f.kind, "dtype": f.dtype} for f in FEATURES],
         "label_columns": list(LABEL_COLUMNS),
-        "data_file": DATA_FILE,
     }
+
+
+def _write_dataset(
+    parent: Path, dataset_id: str, rows: Partitions, fields: dict[str, object], report: PrivacyReport
+) -> DatasetManifest:
+    """Write data, privacy report and manifest into a hidden folder, then rename it to ``parent/dataset_id``."""
+    parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = parent / f".tmp-{dataset_id}"
+    tmp.mkdir(mode=0o700)
+    try:
+        files = _write_parts(rows, tmp)
+        atomic_write(tmp / PRIVACY_REPORT_FILE, report.to_json().encode())
+        manifest = DatasetManifest.from_dict(
+            {**fields, "data_files": [asdict(f) for f in files], "data_sha256": data_digest(files)}
+        )
+        atomic_write(tmp / MANIFEST_FILE, manifest.to_json().encode())
+        os.rename(tmp, parent / dataset_id)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(parent)
+    return manifest
 
 
 # reading --------------------------------------------------------------------------------------------
@@ -220,8 +447,20 @@ def list_datasets(settings: Settings, client_id: str) -> list[DatasetManifest]:
     return [_read_manifest(folder / dataset_id) for dataset_id in reversed(_dataset_ids(folder))]
 
 
+def _normalized(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical features with sorted categories and the split as its ordered categorical, however the
+    data files stored them (one file or partitions with different categories)."""
+    for column in CATEGORICAL_FEATURES:
+        frame[column] = as_category(frame[column].astype("object"))
+    frame["split"] = frame["split"].astype("str").astype(SPLIT_DTYPE)
+    return frame
+
+
 def load_dataset(settings: Settings, client_id: str, dataset_id: str | None = None, *, verify: bool = True) -> Dataset:
-    """A client's training set (the newest when ``dataset_id`` is None), checked against its digest."""
+    """A client's training set (the newest when ``dataset_id`` is None), checked against its digests.
+
+    Rows come in the order of the data files, each ordered by split, day and row key.
+    """
     folder = StorageLayout.from_settings(settings).client_datasets_dir(client_id)
     if dataset_id is None:
         ids = _dataset_ids(folder)
@@ -234,10 +473,20 @@ def load_dataset(settings: Settings, client_id: str, dataset_id: str | None = No
     if not (path / MANIFEST_FILE).is_file():
         raise NotFound(f"no training set {dataset_id!r} for client {client_id!r} (see `xmo dataset list {client_id}`)")
     manifest = _read_manifest(path)
-    data_path = path / manifest.data_file
-    if verify and sha256_file(data_path) != manifest.data_sha256:
+    damaged = [f.path for f in manifest.data_files if not (path / f.path).is_file()]
+    if verify and not damaged:
+        damaged = [f.path for f in manifest.data_files if sha256_file(path / f.path) != f.sha256]
+    if damaged:
         raise NotReady(
-            f"training set {dataset_id!r} of client {client_id!r} is damaged (its data does not match "
-            f"the manifest digest); build a new one with `xmo dataset build {client_id}`"
+            f"training set {dataset_id!r} of client {client_id!r} is damaged ({', '.join(damaged)} missing or "
+            f"not matching the manifest digest); build a new one with `xmo dataset build {client_id}`"
         )
-    return Dataset(frame=pq.read_table(data_path).to_pandas(), manifest=manifest, path=path)
+    tables = [pq.read_table(path / f.path) for f in manifest.data_files]
+    frames = [t.to_pandas() for t in tables]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(DATASET_COLUMNS))
+    return Dataset(frame=_normalized(frame), manifest=manifest, path=path)
+
+
+def load_privacy_report(dataset: Dataset) -> PrivacyReport:
+    """The privacy report stored beside a training set."""
+    return PrivacyReport.from_json((dataset.path / PRIVACY_REPORT_FILE).read_text())

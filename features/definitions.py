@@ -218,7 +218,7 @@ def _utc(values: pd.Series) -> pd.Series:
     return instants
 
 
-def _category(values: pd.Series) -> pd.Series:
+def as_category(values: pd.Series) -> pd.Series:
     """Trimmed strings as a categorical with sorted ``str`` categories; empty strings become missing.
 
     Works on the distinct values only (sessions repeat a few hundred browsers, regions, campaigns).
@@ -286,7 +286,7 @@ def prepare_features(sessions: pd.DataFrame, timezone: str = "UTC") -> pd.DataFr
     """
     values = _feature_values(sessions, timezone)
     columns = {
-        f.name: _category(values[f.name]) if f.kind == "categorical" else _number(values[f.name]) for f in FEATURES
+        f.name: as_category(values[f.name]) if f.kind == "categorical" else _number(values[f.name]) for f in FEATURES
     }
     return pd.DataFrame(columns, index=sessions.index)
 

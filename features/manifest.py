@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-MANIFEST_FORMAT_VERSION = 1
+MANIFEST_FORMAT_VERSION = 2
 ROW_KEY_SCHEME = "hmac-sha256(per-dataset random salt, internal session id); the salt is not stored"
 
 
@@ -28,12 +28,23 @@ class CodeVersion:
 
 
 @dataclass(frozen=True)
+class DataFile:
+    """One Parquet file of a training set: its path in the dataset folder, rows and sha256."""
+
+    path: str
+    rows: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class DatasetManifest:
     """Everything known about one training set, stored beside it as ``manifest.json``.
 
     Times are ISO 8601 strings in UTC rounded to whole hours (``time_range_*``, ``*_start``), dates are
     client-local ``YYYY-MM-DD``. ``row_counts`` and ``label_rates`` (share of converted sessions, None for an
-    empty split) are keyed by split.
+    empty split) are keyed by split. ``input_quality`` counts the events read and those left out (invalid,
+    future-dated, duplicates); ``sessions_with_open_window`` the sessions whose attribution window reaches past
+    the newest data. ``data_sha256`` digests every data file (see ``features.dataset.data_digest``).
     """
 
     dataset_id: str
@@ -42,6 +53,9 @@ class DatasetManifest:
     engine: str
     timezone: str
     session_timeout_minutes: int
+    split_at_midnight: bool
+    attribution_window_days: int | None
+    goals: tuple[dict[str, Any], ...]
     since: str | None
     until: str | None
     row_counts: dict[str, int]
@@ -55,11 +69,14 @@ class DatasetManifest:
     valid_fraction: float
     test_fraction: float
     source_partitions: tuple[str, ...]
+    input_quality: dict[str, int]
+    sessions_with_open_window: int
+    k_anonymity: int
     code_version: CodeVersion
     feature_definitions_hash: str
     features: tuple[FeatureSpec, ...]
     label_columns: tuple[str, ...]
-    data_file: str
+    data_files: tuple[DataFile, ...]
     data_sha256: str
     row_key_scheme: str = ROW_KEY_SCHEME
     format_version: int = MANIFEST_FORMAT_VERSION
@@ -80,6 +97,8 @@ class DatasetManifest:
         values["label_columns"] = tuple(values["label_columns"])
         values["features"] = tuple(FeatureSpec(**f) for f in values["features"])
         values["code_version"] = CodeVersion(**values["code_version"])
+        values["goals"] = tuple(values["goals"])
+        values["data_files"] = tuple(DataFile(**f) for f in values["data_files"])
         return cls(**values)
 
     @classmethod

@@ -38,12 +38,21 @@ SESSION_SCHEMA = pa.schema(
         pa.field("conversion_value", pa.float64(), nullable=False),
         pa.field("goal", pa.string()),
         pa.field("conversions", pa.int64(), nullable=False),
+        pa.field("window_conversions", pa.int64(), nullable=False),
+        pa.field("window_conversion_value", pa.float64(), nullable=False),
     ]
 )
 SESSION_COLUMNS: tuple[str, ...] = tuple(SESSION_SCHEMA.names)
 
 IDENTIFIER_COLUMNS: tuple[str, ...] = ("session_id", "visitor_id")
-OUTCOME_COLUMNS: tuple[str, ...] = ("converted", "conversion_value", "goal", "conversions")
+OUTCOME_COLUMNS: tuple[str, ...] = (
+    "converted",
+    "conversion_value",
+    "goal",
+    "conversions",
+    "window_conversions",
+    "window_conversion_value",
+)
 # Fields of a session record a scoring caller may send: the session columns minus ids, end and labels.
 SCORING_COLUMNS: tuple[str, ...] = tuple(
     c for c in SESSION_COLUMNS if c not in {*IDENTIFIER_COLUMNS, "ended_at", *OUTCOME_COLUMNS}

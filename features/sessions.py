@@ -1,20 +1,7 @@
-"""Sessionization: one client's lake events → one row per visit, with point-in-time visitor history.
+"""Sessionization with DuckDB: one client's lake events → one row per visit, with point-in-time history.
 
-Rules, applied per visitor in the order ``(ts, event_id)`` after deduplicating events by ``event_id``
-(a retried hit keeps the copy received first):
-
-* a hit starts a new session when it is the visitor's first, when at least ``timeout_minutes`` passed
-  since the visitor's previous hit, or when it carries campaign fields (``utm_source``, ``utm_medium``,
-  ``utm_campaign`` or ``campaign_id``) that differ from the current session's acquisition (a hit without
-  campaign fields never splits a session);
-* acquisition and technical fields are those of the session's first hit;
-* visitor history (``visitor_session_number``, ``prev_sessions``, ``prev_conversions``,
-  ``days_since_last_session``) counts only the visitor's earlier sessions, which all ended before this one
-  started: nothing from a later event can leak into it;
-* labels: ``converted`` (any ``goal`` event), ``conversions`` (their count), ``conversion_value`` (sum of
-  their values), ``goal`` (name of the first).
-
-The whole computation is one DuckDB query over the client's Parquet files (window functions, no Python loop).
+The rules are those of ``features.session_rules`` (shared with the pandas kernel the Dask engine runs); here
+they are one DuckDB query over the client's Parquet files (window functions, no Python loop).
 """
 
 from __future__ import annotations
@@ -29,7 +16,16 @@ import pandas as pd
 import pyarrow as pa
 
 from core.errors import InvalidInput
+from core.goals import GoalDefinition
 from core.layout import StorageLayout
+from features.goal_matching import goal_sql
+from features.session_rules import (
+    EVENT_TYPES,
+    SESSION_TIMEOUT_MINUTES,
+    SPLITTING_CAMPAIGN_FIELDS,
+    InputQuality,
+    SessionOptions,
+)
 from features.session_schema import (
     ACQUISITION_COLUMNS,
     SESSION_COLUMNS,
@@ -38,12 +34,9 @@ from features.session_schema import (
 )
 from tracking.lake import event_files
 
-SESSION_TIMEOUT_MINUTES = 30
 # Sessions that start on ``until`` may run past midnight and the client's day may end after the UTC day:
 # lake days up to this many days after ``until`` are read so those sessions are complete.
 TRAILING_DAYS = 2
-# The campaign fields that open a new session when a hit carries values other than the session's.
-SPLITTING_CAMPAIGN_FIELDS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign", "campaign_id")
 
 
 @dataclass(frozen=True)
@@ -55,8 +48,13 @@ class SessionWindow:
     last_lake_day: date | None  # newest lake partition (UTC day) to read; older ones are all read (history)
 
 
-def session_window(since: date | None, until: date | None, timezone: str = "UTC") -> SessionWindow:
-    """The UTC bounds of the client-local days ``since``..``until`` (both inclusive, either open)."""
+def session_window(
+    since: date | None, until: date | None, timezone: str = "UTC", attribution_window_days: int | None = None
+) -> SessionWindow:
+    """The UTC bounds of the client-local days ``since``..``until`` (both inclusive, either open).
+
+    With an attribution window, lake days up to that many days after ``until`` are read too (labels look ahead).
+    """
     if since is not None and until is not None and since > until:
         raise InvalidInput(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
     try:
@@ -65,7 +63,8 @@ def session_window(since: date | None, until: date | None, timezone: str = "UTC"
         raise InvalidInput(f"unknown time zone {timezone!r}: use an IANA name such as Europe/Berlin") from exc
     start = datetime.combine(since, time(), zone).astimezone(ZoneInfo("UTC")) if since else None
     end = datetime.combine(until + timedelta(days=1), time(), zone).astimezone(ZoneInfo("UTC")) if until else None
-    last_day = until + timedelta(days=TRAILING_DAYS) if until else None
+    look_ahead = TRAILING_DAYS + (attribution_window_days or 0)
+    last_day = until + timedelta(days=look_ahead) if until else None
     return SessionWindow(start, end, last_day)
 
 
@@ -84,7 +83,45 @@ def empty_sessions() -> pd.DataFrame:
     return frame
 
 
-def sessions_sql(timeout_minutes: int) -> str:
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _raw_events_sql(options: SessionOptions) -> str:
+    """The client's events with the flags the rules need (CTEs ``raw`` and ``usable``)."""
+    campaign = ", ".join(f"{c} := e.{c}" for c in SPLITTING_CAMPAIGN_FIELDS)
+    tagged = " OR ".join(f"e.{c} IS NOT NULL" for c in SPLITTING_CAMPAIGN_FIELDS)
+    types = ", ".join(_sql_text(t) for t in EVENT_TYPES)
+    return f"""
+raw AS (
+    SELECT
+        e.event_id, e.visitor_id, e.ts, e.received_at, e.event_type, e.value, e.goal, e.path,
+        f.file_index, e.file_row_number,
+        CASE WHEN {tagged} THEN struct_pack({campaign}) END AS campaign,
+        coalesce(e.event_id IS NOT NULL AND e.visitor_id IS NOT NULL AND e.visitor_id <> ''
+                 AND e.ts IS NOT NULL AND e.event_type IN ({types}), false) AS is_valid,
+        coalesce(epoch_us(e.ts) > epoch_us(e.received_at) + {options.skew_us}, false) AS is_future
+    FROM events AS e JOIN lake_files AS f USING (filename)
+    WHERE e.client_id = $client_id
+),
+usable AS (SELECT * FROM raw WHERE is_valid AND NOT is_future)"""
+
+
+def input_quality_sql(options: SessionOptions) -> str:
+    """Counts of events read, dropped as invalid or future-dated, and duplicated (same relations as below)."""
+    return f"""
+WITH {_raw_events_sql(options)}
+SELECT
+    (SELECT count(*) FROM raw) AS events_read,
+    (SELECT count(*) FROM raw WHERE NOT is_valid) AS invalid_events,
+    (SELECT count(*) FROM raw WHERE is_valid AND is_future) AS future_events,
+    (SELECT count(*) FROM usable) - (SELECT count(*) FROM (SELECT DISTINCT visitor_id, event_id FROM usable))
+        AS duplicate_events,
+    (SELECT count(*) FROM (SELECT DISTINCT visitor_id, event_id FROM usable)) AS events_used
+"""
+
+
+def sessions_sql(options: SessionOptions) -> str:
     """The sessionization query.
 
     It reads two relations: ``events`` (lake columns plus ``filename`` and ``file_row_number``) and
@@ -95,27 +132,36 @@ def sessions_sql(timeout_minutes: int) -> str:
     first-hit columns are joined back by file position for one hit per session only, which keeps the
     sorts small (about 3x faster than carrying every column through every window).
     """
-    timeout_us = int(timeout_minutes) * 60 * 1_000_000
-    campaign = ", ".join(f"{c} := e.{c}" for c in SPLITTING_CAMPAIGN_FIELDS)
     no_campaign = ", ".join(f"{c} := NULL::VARCHAR" for c in SPLITTING_CAMPAIGN_FIELDS)
-    tagged = " OR ".join(f"e.{c} IS NOT NULL" for c in SPLITTING_CAMPAIGN_FIELDS)
     firsts = ", ".join(f"first_hit.{c}" for c in (*ACQUISITION_COLUMNS, *TECHNICAL_COLUMNS) if c != "landing_path")
+    local_day = (
+        f"CAST(timezone({_sql_text(options.timezone)}, ts) AS DATE)" if options.split_at_midnight else "NULL::DATE"
+    )
+    midnight = " OR local_day <> lag(local_day) OVER visitor_hits" if options.split_at_midnight else ""
+    window_us = options.window_us
+    if window_us is None:
+        windowed = "SELECT visitor_id, session_number, conversions, conversion_value FROM chosen"
+    else:
+        windowed = f"""
+    SELECT s.visitor_id, s.session_number, count(g.hit_order) AS conversions,
+           coalesce(sum(g.value), 0.0) AS conversion_value
+    FROM chosen AS s LEFT JOIN goal_hits AS g
+        ON g.visitor_id = s.visitor_id AND g.hit_order >= s.first_hit_order AND g.ts_us <= s.start_us + {window_us}
+    GROUP BY s.visitor_id, s.session_number"""
     return f"""
-WITH unique_events AS (  -- retried hits: keep the copy received first
-    SELECT
-        e.event_id, e.visitor_id, e.ts, e.received_at, e.event_type, e.value, e.goal,
-        f.file_index, e.file_row_number,
-        CASE WHEN {tagged} THEN struct_pack({campaign}) END AS campaign
-    FROM events AS e JOIN lake_files AS f USING (filename)
-    WHERE e.client_id = $client_id
-    QUALIFY row_number() OVER (PARTITION BY e.event_id ORDER BY e.received_at, e.ts) = 1
+WITH {_raw_events_sql(options)},
+unique_events AS (  -- retried hits: keep the copy received first
+    SELECT *, {goal_sql(options.goals)} AS matched_goal, {local_day} AS local_day
+    FROM usable
+    QUALIFY row_number() OVER (PARTITION BY visitor_id, event_id ORDER BY received_at, ts) = 1
 ),
 ordered AS (
     SELECT
         *,
         epoch_us(ts) AS ts_us,
         row_number() OVER visitor_hits AS hit_order,
-        coalesce(epoch_us(ts) - lag(epoch_us(ts)) OVER visitor_hits >= {timeout_us}, true) AS visit_start
+        coalesce(epoch_us(ts) - lag(epoch_us(ts)) OVER visitor_hits >= {options.timeout_us}{midnight}, true)
+            AS visit_start
     FROM unique_events
     WINDOW visitor_hits AS (PARTITION BY visitor_id ORDER BY ts, event_id)
 ),
@@ -143,14 +189,15 @@ sessions AS (
         session_number,
         min(ts_us) AS start_us,
         max(ts_us) AS end_us,
+        min(hit_order) AS first_hit_order,
         any_value(file_index) FILTER (WHERE is_new_session) AS first_file_index,
         any_value(file_row_number) FILTER (WHERE is_new_session) AS first_file_row,
         count(*) FILTER (WHERE event_type = 'pageview') AS pageviews,
         count(*) FILTER (WHERE event_type = 'click') AS clicks,
         count(*) AS events,
-        count(*) FILTER (WHERE event_type = 'goal') AS conversions,
-        coalesce(sum(value) FILTER (WHERE event_type = 'goal'), 0.0) AS conversion_value,
-        arg_min(goal, hit_order) FILTER (WHERE event_type = 'goal') AS goal
+        count(*) FILTER (WHERE matched_goal IS NOT NULL) AS conversions,
+        coalesce(sum(value) FILTER (WHERE matched_goal IS NOT NULL), 0.0) AS conversion_value,
+        arg_min(matched_goal, hit_order) FILTER (WHERE matched_goal IS NOT NULL) AS goal
     FROM numbered
     GROUP BY visitor_id, session_number
 ),
@@ -164,6 +211,9 @@ histories AS (  -- strictly earlier sessions of the same visitor only
     WINDOW earlier AS (PARTITION BY visitor_id ORDER BY session_number
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
+chosen AS (SELECT * FROM histories WHERE $start IS NULL OR start_us >= $start),
+goal_hits AS (SELECT visitor_id, hit_order, ts_us, value FROM numbered WHERE matched_goal IS NOT NULL),
+windowed AS ({windowed}),
 first_hits AS (
     SELECT f.file_index, e.*
     FROM events AS e JOIN lake_files AS f USING (filename)
@@ -186,11 +236,13 @@ SELECT
     h.conversions > 0 AS converted,
     h.conversion_value,
     h.goal,
-    h.conversions
-FROM histories AS h
+    h.conversions,
+    w.conversions AS window_conversions,
+    w.conversion_value AS window_conversion_value
+FROM chosen AS h
+JOIN windowed AS w USING (visitor_id, session_number)
 JOIN first_hits AS first_hit
     ON first_hit.file_index = h.first_file_index AND first_hit.file_row_number = h.first_file_row
-WHERE $start IS NULL OR h.start_us >= $start
 ORDER BY h.start_us, h.visitor_id, h.session_number
 """
 
@@ -198,37 +250,50 @@ ORDER BY h.start_us, h.visitor_id, h.session_number
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
 
-def _epoch_us(moment: datetime | None) -> int | None:
+def epoch_us(moment: datetime | None) -> int | None:
     """Microseconds since the Unix epoch (exact integer arithmetic)."""
     return None if moment is None else (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _connect_events(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+    """Register the relations ``events`` and ``lake_files`` the queries read."""
+    paths = [str(f) for f in files]
+    con.execute("SET TimeZone = 'UTC'")
+    events = con.read_parquet(paths, hive_partitioning=False, union_by_name=True, filename=True, file_row_number=True)
+    con.register("events", events)
+    con.register("lake_files", pa.table({"filename": paths, "file_index": list(range(len(paths)))}))
 
 
 def sessions_from_files(
     files: list[Path],
     client_id: str,
+    options: SessionOptions | None = None,
     *,
-    timeout_minutes: int = SESSION_TIMEOUT_MINUTES,
     window: SessionWindow | None = None,
 ) -> pd.DataFrame:
     """Sessions of the events in ``files`` (lake Parquet of one client), in the shape of ``SESSION_SCHEMA``."""
-    if timeout_minutes < 1:
-        raise InvalidInput(f"session timeout must be at least 1 minute, not {timeout_minutes}")
+    options = options or SessionOptions()
     if not files:
         return empty_sessions()
     window = window or SessionWindow(None, None, None)
-    paths = [str(f) for f in files]
     with duckdb.connect(":memory:") as con:
-        con.execute("SET TimeZone = 'UTC'")
-        events = con.read_parquet(
-            paths, hive_partitioning=False, union_by_name=True, filename=True, file_row_number=True
-        )
-        con.register("events", events)
-        con.register("lake_files", pa.table({"filename": paths, "file_index": list(range(len(paths)))}))
-        params = {"client_id": client_id, "start": _epoch_us(window.start), "end": _epoch_us(window.end)}
-        table = con.sql(sessions_sql(timeout_minutes), params=params).to_arrow_table()
+        _connect_events(con, files)
+        params = {"client_id": client_id, "start": epoch_us(window.start), "end": epoch_us(window.end)}
+        table = con.sql(sessions_sql(options), params=params).to_arrow_table()
     # make_timestamp gives zone-less UTC instants: the cast only labels them UTC.
     frame: pd.DataFrame = table.select(SESSION_COLUMNS).cast(SESSION_SCHEMA).to_pandas()
     return frame
+
+
+def input_quality(files: list[Path], client_id: str, options: SessionOptions | None = None) -> InputQuality:
+    """How many of the client's events in ``files`` were read, dropped (and why) and used."""
+    if not files:
+        return InputQuality()
+    with duckdb.connect(":memory:") as con:
+        _connect_events(con, files)
+        row = con.execute(input_quality_sql(options or SessionOptions()), {"client_id": client_id}).fetchone()
+    assert row is not None  # an aggregate query always returns one row
+    return InputQuality(*(int(v) for v in row))
 
 
 def build_sessions(
@@ -237,6 +302,9 @@ def build_sessions(
     *,
     timeout_minutes: int = SESSION_TIMEOUT_MINUTES,
     timezone: str = "UTC",
+    split_at_midnight: bool = False,
+    goals: tuple[GoalDefinition, ...] = (),
+    attribution_window_days: int | None = None,
     since: date | None = None,
     until: date | None = None,
 ) -> pd.DataFrame:
@@ -248,6 +316,13 @@ def build_sessions(
     Columns and dtypes are those of ``SESSION_SCHEMA`` (strings ``str``, counts ``int64``, times
     ``datetime64[us, UTC]``); days without lake files give an empty frame of the same shape.
     """
-    window = session_window(since, until, timezone)
+    options = SessionOptions(
+        timeout_minutes=timeout_minutes,
+        timezone=timezone,
+        split_at_midnight=split_at_midnight,
+        goals=goals,
+        attribution_window_days=attribution_window_days,
+    )
+    window = session_window(since, until, timezone, attribution_window_days)
     files = lake_files(layout, client_id, window.last_lake_day)
-    return sessions_from_files(files, client_id, timeout_minutes=timeout_minutes, window=window)
+    return sessions_from_files(files, client_id, options, window=window)

@@ -40,14 +40,37 @@ def check_fractions(valid_fraction: float, test_fraction: float) -> None:
 def split_boundaries(started_at: pd.Series, valid_fraction: float, test_fraction: float) -> SplitBoundaries:
     """Hour boundaries that put about the newest ``test_fraction`` of sessions in test, the ``valid_fraction``
     before them in valid, and the rest in train."""
+    return boundaries_from_hour_counts(hour_counts(started_at), valid_fraction, test_fraction)
+
+
+def hour_counts(started_at: pd.Series) -> pd.Series:
+    """Sessions per UTC hour (index: whole-hour UTC timestamps): all the splits need, cheap to merge."""
+    hours = pd.to_datetime(started_at.dropna(), utc=True).dt.floor("h")
+    counts: pd.Series = hours.value_counts().rename("sessions")
+    return counts
+
+
+def merge_hour_counts(parts: list[pd.Series]) -> pd.Series:
+    """The hour counts of several partitions as one."""
+    if not parts:
+        return pd.Series([], dtype="int64", name="sessions")
+    merged: pd.Series = pd.concat(parts).groupby(level=0).sum().rename("sessions")
+    return merged
+
+
+def boundaries_from_hour_counts(counts: pd.Series, valid_fraction: float, test_fraction: float) -> SplitBoundaries:
+    """:func:`split_boundaries` from sessions per hour: the same boundaries as from every start time."""
     check_fractions(valid_fraction, test_fraction)
-    times = np.sort(started_at.dropna().to_numpy(dtype="datetime64[us]"))
-    n = len(times)
+    counts = counts[counts > 0].sort_index()
+    cumulative = np.cumsum(counts.to_numpy(dtype="int64"))
+    n = int(cumulative[-1]) if len(cumulative) else 0
     n_test = round(n * test_fraction)
     n_valid = round(n * valid_fraction)
 
     def hour_at(position: int) -> pd.Timestamp:
-        return pd.Timestamp(times[position]).floor("h").tz_localize("UTC")
+        # The hour of the session at ``position`` (0-based) in start order.
+        index = int(np.searchsorted(cumulative, position, side="right"))
+        return pd.Timestamp(counts.index[index]).tz_convert("UTC")
 
     test_start = hour_at(n - n_test) if n_test > 0 else None
     valid_start = hour_at(n - n_test - n_valid) if n_valid > 0 else None

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from core.errors import XmoError
-from xmo.commands import clients, data, demo, imports, links, recommend, serve, training
+from xmo.commands import clients, data, demo, goals, imports, links, recommend, serve, training
 from xmo.simulator import cli as simulator_cli
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 clients.register(app)
+goals.register(app)
 simulator_cli.register(app)
 data.register(app)
 imports.register(app)

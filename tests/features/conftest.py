@@ -15,6 +15,7 @@ import pytest
 
 from core.layout import StorageLayout
 from core.settings import Settings
+from core.tenants import TenantRegistry
 from tracking.events import EVENT_SCHEMA
 from tracking.lake import partition_dir, write_events, write_parquet_atomically
 
@@ -82,6 +83,7 @@ def layout(settings: Settings) -> StorageLayout:
 
 
 @pytest.fixture
-def lake(layout: StorageLayout) -> LakeWriter:
-    """A writer of hand-built events into the fresh home's lake."""
+def lake(settings: Settings, layout: StorageLayout) -> LakeWriter:
+    """A writer of hand-built events into the fresh home's lake, for the registered client ``shop``."""
+    TenantRegistry.from_settings(settings).create_client("Shop", ["shop.example"], client_id=LakeWriter.client_id)
     return LakeWriter(layout)

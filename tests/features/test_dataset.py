@@ -11,11 +11,13 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import update
 
+from core.database import get_engine
 from core.errors import InvalidInput, NotFound, NotReady
 from core.layout import StorageLayout
+from core.schema import clients
 from core.settings import Settings
-from core.tenants import TenantRegistry
 from features import dataset as dataset_module
 from features.anonymize import DATASET_COLUMNS
 from features.dataset import DATASET_ID_PATTERN, build_dataset, list_datasets, load_dataset
@@ -89,7 +91,8 @@ def test_build_and_load_round_trip_with_a_complete_manifest(settings: Settings, 
 
     assert loaded.manifest == manifest
     assert loaded.path == folder
-    assert sorted(p.name for p in folder.iterdir()) == ["data.parquet", "manifest.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["data", "manifest.json", "privacy_report.json"]
+    assert [f.path for f in manifest.data_files] == ["data/part-00000.parquet"]
     assert DATASET_ID_PATTERN.fullmatch(manifest.dataset_id)
     frame = loaded.frame
     assert tuple(frame.columns) == DATASET_COLUMNS
@@ -100,7 +103,10 @@ def test_build_and_load_round_trip_with_a_complete_manifest(settings: Settings, 
     assert frame["row_key"].str.fullmatch(r"[0-9a-f]{64}").all() and frame["row_key"].is_unique
 
     on_disk = json.loads((folder / "manifest.json").read_text())
-    assert on_disk["data_sha256"] == hashlib.sha256((folder / "data.parquet").read_bytes()).hexdigest()
+    for data_file in manifest.data_files:
+        assert data_file.sha256 == hashlib.sha256((folder / data_file.path).read_bytes()).hexdigest()
+    assert sum(f.rows for f in manifest.data_files) == len(loaded.frame)
+    assert on_disk["data_sha256"] == dataset_module.data_digest(list(manifest.data_files))
     assert on_disk == json.loads(manifest.to_json())
     assert manifest.client_id == CLIENT and manifest.engine == "duckdb" and manifest.timezone == TIMEZONE
     assert manifest.session_timeout_minutes == settings.session_timeout_minutes
@@ -146,14 +152,14 @@ def test_the_training_set_holds_no_identifiers(settings: Settings, lake: Any) ->
     planted = _planted_lake(lake)
     manifest = build_dataset(settings, CLIENT, timezone=TIMEZONE)
     folder = StorageLayout.from_settings(settings).client_datasets_dir(CLIENT) / manifest.dataset_id
-    data = folder / "data.parquet"
-
-    texts = {"decoded data": _decoded_text(data), "manifest": (folder / "manifest.json").read_text()}
-    raw = data.read_bytes()
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    assert len(files) == 3
+    texts = {p.name: _decoded_text(p) if p.suffix == ".parquet" else p.read_text() for p in files}
     for needle in planted:
         for name, text in texts.items():
-            assert needle not in text, f"{needle!r} found in the {name}"
-        assert needle.encode() not in raw, f"{needle!r} found in the bytes of data.parquet"
+            assert needle not in text, f"{needle!r} found in {name}"
+        for path in files:
+            assert needle.encode() not in path.read_bytes(), f"{needle!r} found in the bytes of {path.name}"
     frame = load_dataset(settings, CLIENT).frame
     assert not {
         "visitor_id",
@@ -207,12 +213,12 @@ def test_since_and_until_limit_the_sessions(settings: Settings, lake: Any) -> No
 
 
 def test_the_clients_time_zone_comes_from_the_registry(settings: Settings, lake: Any) -> None:
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("Shop", ["shop.example"], client_id=CLIENT, timezone="America/New_York")
-    lake.write([lake.hit(minutes=0)])  # 09:00 UTC = 04:00 in New York
+    with get_engine(settings).begin() as connection:  # the ``lake`` fixture registered the client in UTC
+        connection.execute(update(clients).where(clients.c.id == CLIENT).values(timezone="America/New_York"))
+    lake.write([lake.hit(minutes=0), lake.hit(lake.visitor_b, minutes=5)])  # 09:00 UTC = 04:00 in New York
 
-    assert build_dataset(settings, CLIENT, valid_fraction=0, test_fraction=0).timezone == "America/New_York"
-    assert load_dataset(settings, CLIENT).frame["hour"].tolist() == [4.0]
+    assert build_dataset(settings, CLIENT, valid_fraction=0, test_fraction=0, k=2).timezone == "America/New_York"
+    assert load_dataset(settings, CLIENT).frame["hour"].tolist() == [4.0, 4.0]
     with pytest.raises(NotFound, match="unknown client 'nobody'"):
         build_dataset(settings, "nobody")
 
@@ -240,8 +246,9 @@ def test_bad_input_is_refused_with_clear_messages(settings: Settings, lake: Any)
 
 def test_a_damaged_data_file_is_detected(settings: Settings, lake: Any) -> None:
     lake.write([lake.hit(minutes=0), lake.hit(minutes=90)])
-    manifest = build_dataset(settings, CLIENT, timezone="UTC", valid_fraction=0, test_fraction=0)
-    data = StorageLayout.from_settings(settings).client_datasets_dir(CLIENT) / manifest.dataset_id / "data.parquet"
+    manifest = build_dataset(settings, CLIENT, timezone="UTC", valid_fraction=0, test_fraction=0, k=2)
+    folder = StorageLayout.from_settings(settings).client_datasets_dir(CLIENT) / manifest.dataset_id
+    data = folder / manifest.data_files[0].path
     data.write_bytes(data.read_bytes()[:-1] + b"X")
 
     with pytest.raises(NotReady, match="damaged"):
@@ -249,14 +256,14 @@ def test_a_damaged_data_file_is_detected(settings: Settings, lake: Any) -> None:
 
 
 def test_a_failed_write_leaves_nothing_behind(settings: Settings, lake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    lake.write([lake.hit(minutes=0)])
+    lake.write([lake.hit(minutes=0), lake.hit(minutes=90)])
 
     def broken_write(*args: Any, **kwargs: Any) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr("features.dataset.pq.write_table", broken_write)
     with pytest.raises(OSError, match="disk full"):
-        build_dataset(settings, CLIENT, timezone="UTC")
+        build_dataset(settings, CLIENT, timezone="UTC", k=2)
     folder = StorageLayout.from_settings(settings).client_datasets_dir(CLIENT)
     assert list(folder.iterdir()) == []
 
@@ -272,6 +279,9 @@ def test_dataset_ids_sort_by_creation_time() -> None:
 def test_session_timeout_setting_is_used(settings: Settings, lake: Any) -> None:
     lake.write([lake.hit(minutes=0), lake.hit(minutes=20)])
     short = Settings(home=settings.home, session_timeout_minutes=10)
-    assert build_dataset(short, CLIENT, timezone="UTC", valid_fraction=0, test_fraction=0).row_counts["train"] == 2
-    assert build_dataset(settings, CLIENT, timezone="UTC", valid_fraction=0, test_fraction=0).row_counts["train"] == 1
+    options = {"timezone": "UTC", "valid_fraction": 0, "test_fraction": 0, "k": 2}
+    assert build_dataset(short, CLIENT, **options).row_counts["train"] == 2
+    # With the default 30 minutes there is one session, too few to be 2-anonymous: nothing is written.
+    with pytest.raises(NotReady, match=r"all 1 sessions of client 'shop' were suppressed .*k = 2"):
+        build_dataset(settings, CLIENT, **options)
     assert timedelta(minutes=settings.session_timeout_minutes) == timedelta(minutes=30)

@@ -84,6 +84,6 @@ def test_no_raw_personal_data_anywhere_on_disk(demo_run: tuple[Settings, DemoSum
 
 def test_training_set_has_no_identifiers(demo_run: tuple[Settings, DemoSummary]) -> None:
     settings, summary = demo_run
-    data = pd.read_parquet(settings.home / "datasets" / "demo-shop" / summary.dataset_id / "data.parquet")
+    data = pd.read_parquet(settings.home / "datasets" / "demo-shop" / summary.dataset_id / "data")
     forbidden = {"visitor_id", "session_id", "email_pseudonym", "member_pseudonym", "ip_prefix", "url"}
     assert not forbidden & set(data.columns)
