@@ -8,13 +8,18 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.errors import InvalidInput
+from core.goals import GoalDefinition
 from core.layout import StorageLayout
+from features.session_schema import SCORING_COLUMNS
 from features.sessions import SESSION_COLUMNS, build_sessions, empty_sessions
 from tracking.lake import event_files
 
 CLIENT = "shop"  # the client of the ``lake`` fixture
+EVENT_KINDS = ("pageview", "click", "goal", "custom")
 
 
 def sessions_of(layout: StorageLayout, **kwargs: Any) -> pd.DataFrame:
@@ -204,3 +209,104 @@ def test_bad_arguments_are_invalid(layout: StorageLayout) -> None:
         sessions_of(layout, timezone="Mars/Olympus")
     with pytest.raises(InvalidInput, match="at least 1 minute"):
         sessions_of(layout, timeout_minutes=0)
+
+
+def test_midnight_in_the_clients_zone_splits_a_session_when_asked(layout: StorageLayout, lake: Any) -> None:
+    # 22:50 and 23:10 UTC on 2024-03-04 are 23:50 and 00:10 in Berlin: one visit across local midnight.
+    start = lake.t0.replace(hour=22, minute=50)
+    lake.write([lake.hit(ts=start), lake.hit(ts=start + timedelta(minutes=20))])
+
+    assert len(sessions_of(layout, timezone="Europe/Berlin")) == 1
+    assert len(sessions_of(layout, timezone="UTC", split_at_midnight=True)) == 1  # UTC midnight not crossed
+    split = sessions_of(layout, timezone="Europe/Berlin", split_at_midnight=True)
+    assert split["visitor_session_number"].tolist() == [1, 2]
+    assert split["prev_sessions"].tolist() == [0, 1]
+
+
+def test_the_clients_goal_definitions_decide_what_converts(layout: StorageLayout, lake: Any) -> None:
+    lake.write(
+        [
+            lake.hit(minutes=0, path="/pricing"),
+            lake.hit(minutes=1, event_type="goal", goal="purchase", value=20.0),  # below the minimum
+            lake.hit(minutes=2, event_type="goal", goal="newsletter-signup"),
+            lake.hit(lake.visitor_b, minutes=0),
+            lake.hit(lake.visitor_b, minutes=1, event_type="goal", goal="purchase", value=80.0),
+        ]
+    )
+    goals = (
+        GoalDefinition.create("big-purchase", match="purchase", min_value=50.0),
+        GoalDefinition.create("pricing-view", event_type="pageview", path="/pricing"),
+    )
+
+    by_visitor = sessions_of(layout, goals=goals).set_index("visitor_id")
+    a, b = by_visitor.loc[lake.visitor_a], by_visitor.loc[lake.visitor_b]
+    assert (a["conversions"], a["goal"], a["conversion_value"]) == (1, "pricing-view", 0.0)
+    assert (b["conversions"], b["goal"], b["conversion_value"]) == (1, "big-purchase", 80.0)
+    default = sessions_of(layout).set_index("visitor_id")  # no definitions: every goal event
+    assert default.loc[lake.visitor_a, "conversions"] == 2 and default.loc[lake.visitor_a, "goal"] == "purchase"
+
+
+def test_an_attribution_window_labels_sessions_by_later_conversions(layout: StorageLayout, lake: Any) -> None:
+    day = 24 * 60
+    lake.write(
+        [
+            lake.hit(minutes=0),  # session 1
+            lake.hit(minutes=2 * day),  # session 2
+            lake.hit(minutes=2 * day + 1, event_type="goal", goal="purchase", value=40.0),
+            lake.hit(minutes=9 * day),  # session 3: nothing after it
+        ]
+    )
+
+    own = sessions_of(layout)
+    assert own["window_conversions"].tolist() == own["conversions"].tolist() == [0, 1, 0]
+    three = sessions_of(layout, attribution_window_days=3)
+    assert three["window_conversions"].tolist() == [1, 1, 0]
+    assert three["window_conversion_value"].tolist() == [40.0, 40.0, 0.0]
+    assert three["converted"].tolist() == [False, True, False]  # the session's own label is unchanged
+    one = sessions_of(layout, attribution_window_days=1)
+    assert one["window_conversions"].tolist() == [0, 1, 0]
+    # The window looks past ``until``: the lake is read far enough ahead.
+    upto = sessions_of(layout, attribution_window_days=3, until=lake.t0.date())
+    assert upto["window_conversions"].tolist() == [1]
+
+
+def test_unusable_events_are_left_out(layout: StorageLayout, lake: Any) -> None:
+    lake.write(
+        [
+            lake.hit(minutes=0),
+            lake.hit(minutes=1, ts=lake.t0 + timedelta(days=2), received_at=lake.t0),  # clock two days ahead
+            dict(lake.hit(minutes=2, event_type="goal", goal="purchase"), event_type="teleport"),
+        ]
+    )
+    [session] = sessions_of(layout).to_dict("records")
+    assert session["events"] == 1 and session["conversions"] == 0
+
+
+@given(
+    future=st.lists(st.tuples(st.integers(0, 2), st.floats(0, 3 * 24 * 60), st.sampled_from(EVENT_KINDS)), max_size=12)
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_no_leakage_events_after_a_cutoff_never_change_earlier_features(
+    layout: StorageLayout, lake: Any, future: list[tuple[int, float, str]]
+) -> None:
+    """Whatever happens after the cutoff, the sessions that ended before it keep their features."""
+    visitors = [lake.visitor_a, lake.visitor_b, "visitorCCCCCCCCCCCCCCCC03"]
+    for path in event_files(layout, lake.client_id):
+        path.unlink()
+    past = [lake.hit(v, minutes=m) for v in visitors for m in (0, 5, 100, 101)]
+    past.append(lake.hit(visitors[0], minutes=102, event_type="goal", goal="purchase", value=5.0))
+    lake.write(past)
+    cutoff = lake.t0 + timedelta(minutes=102 + 30)
+    before = sessions_of(layout)
+    lake.write(
+        [
+            lake.hit(
+                visitors[v], ts=cutoff + timedelta(minutes=m), event_type=kind, goal="purchase", campaign_id="late"
+            )
+            for v, m, kind in future
+        ]
+    )
+    after = sessions_of(layout)
+    features = ["session_id", *SCORING_COLUMNS, "converted", "conversions"]
+    earlier = after[after["started_at"] < cutoff].reset_index(drop=True)
+    pd.testing.assert_frame_equal(earlier[features], before[features])
