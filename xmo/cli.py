@@ -8,7 +8,7 @@ import sys
 import typer
 
 from core.errors import XmoError
-from xmo.commands import clients, data, demo, goals, imports, links, recommend, serve, training
+from xmo.commands import clients, data, demo, goals, imports, links, models, recommend, serve, training
 from xmo.simulator import cli as simulator_cli
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ simulator_cli.register(app)
 data.register(app)
 imports.register(app)
 training.register(app)
+models.register(app)
 recommend.register(app)
 links.register(app)
 serve.register(app)
