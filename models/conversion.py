@@ -13,12 +13,22 @@ from sklearn.utils import Tags
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
 
+# Features where more engagement never lowers the score (``monotone=True``); every other feature is free.
+MONOTONE_INCREASING: tuple[str, ...] = ("pageviews", "clicks", "duration_s", "prev_conversions")
+
+
+def monotone_constraints(columns: Any) -> list[int]:
+    """LightGBM ``monotone_constraints`` for these columns, by name: +1 for engagement features, else 0."""
+    return [1 if str(column) in MONOTONE_INCREASING else 0 for column in columns]
+
 
 class ConversionModel(ClassifierMixin, BaseEstimator):
     """Probability that a session converts, from the features of ``features.definitions``.
 
     ``X`` is a DataFrame; ``category`` columns are used as LightGBM categoricals. Hyperparameters are
-    LightGBM's; ``early_stopping_rounds`` applies when ``fit`` gets an ``eval_set``.
+    LightGBM's; ``early_stopping_rounds`` applies when ``fit`` gets an ``eval_set``. With ``monotone=True``
+    the score never decreases as ``MONOTONE_INCREASING`` features (pageviews, clicks, duration, earlier
+    conversions) grow, whatever the other features; the constraints follow the fitted frame's column names.
     """
 
     def __init__(
@@ -35,6 +45,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         early_stopping_rounds: int = 50,
         n_jobs: int = 2,
         random_state: int = 0,
+        monotone: bool = False,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -48,9 +59,10 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.monotone = monotone
 
-    def _lgbm_params(self) -> dict[str, Any]:
-        return {
+    def _lgbm_params(self, columns: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {
             "objective": "binary",
             "n_estimators": self.n_estimators,
             "learning_rate": self.learning_rate,
@@ -66,6 +78,13 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             "random_state": self.random_state,
             "verbosity": -1,
         }
+        if self.monotone:
+            params["monotone_constraints"] = monotone_constraints(columns)
+            # "advanced" splits the constrained features the least conservatively of LightGBM's methods,
+            # so the constraint costs the least accuracy; it is slower, but only a handful of features are
+            # constrained and session sets are small enough that training stays quick.
+            params["monotone_constraints_method"] = "advanced"
+        return params
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -102,7 +121,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         if target_type != "binary":
             raise ValueError(f"Only binary classification is supported. The type of the target is {target_type}.")
         self.classes_, encoded = np.unique(y_arr, return_inverse=True)
-        model = lgb.LGBMClassifier(**self._lgbm_params())
+        model = lgb.LGBMClassifier(**self._lgbm_params(frame.columns))
         callbacks: list[Callable[..., Any]] = []
         fit_kwargs: dict[str, Any] = {}
         if eval_set is not None and self.early_stopping_rounds:

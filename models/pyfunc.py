@@ -1,8 +1,9 @@
-"""The MLflow pyfunc flavor: feature preparation + LightGBM in one model that scores raw sessions."""
+"""The MLflow pyfunc flavor: feature preparation + LightGBM + calibration in one model that scores raw sessions."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,48 +12,124 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from core.errors import InvalidInput
 from features.definitions import prepare_features
+from models.calibration import Calibrator
 
 BOOSTER_ARTIFACT = "booster"
 METADATA_ARTIFACT = "metadata"
 
 
 def write_artifacts(
-    folder: Path, booster: lgb.Booster, num_iteration: int, feature_names: list[str], timezone: str, features_hash: str
+    folder: Path,
+    booster: lgb.Booster,
+    num_iteration: int,
+    feature_names: list[str],
+    timezone: str,
+    features_hash: str,
+    *,
+    calibrator: Calibrator | None = None,
 ) -> dict[str, str]:
-    """Save what the pyfunc needs (booster as LightGBM text, metadata as JSON; no pickles)."""
+    """Save what the pyfunc needs (booster as LightGBM text, metadata as JSON; no pickles).
+
+    The booster keeps its first ``num_iteration`` trees; ``calibrator`` (default: none) maps its raw
+    probabilities to calibrated ones and is stored as numbers under the metadata's ``"calibration"``.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     booster_path = folder / "booster.txt"
     booster.save_model(str(booster_path), num_iteration=num_iteration)
     metadata_path = folder / "metadata.json"
-    metadata_path.write_text(
-        json.dumps({"feature_names": feature_names, "timezone": timezone, "features_hash": features_hash}, indent=2)
-    )
+    metadata = {
+        "feature_names": list(feature_names),
+        "timezone": timezone,
+        "features_hash": features_hash,
+        "num_iteration": int(num_iteration),
+        "calibration": (calibrator or Calibrator("none")).to_dict(),
+    }
+    metadata_path.write_text(json.dumps(metadata, indent=2))
     return {BOOSTER_ARTIFACT: str(booster_path), METADATA_ARTIFACT: str(metadata_path)}
 
 
+@dataclass
+class ConversionScorer:
+    """Everything needed to score sessions: the booster, its iterations, features, time zone and calibration.
+
+    Probabilities are the booster's raw probabilities passed through ``calibrator``.
+    """
+
+    booster: lgb.Booster
+    num_iteration: int
+    feature_names: list[str]
+    timezone: str
+    features_hash: str
+    calibrator: Calibrator = field(default_factory=lambda: Calibrator("none"))
+
+    @classmethod
+    def from_artifacts(cls, booster_path: str | Path, metadata_path: str | Path) -> ConversionScorer:
+        """The scorer of the files ``write_artifacts`` wrote; metadata without "calibration" means none."""
+        booster = lgb.Booster(model_file=str(booster_path))
+        metadata = json.loads(Path(metadata_path).read_text())
+        calibration = metadata.get("calibration") or {"method": "none"}
+        return cls(
+            booster=booster,
+            # the saved booster holds only the trees it should use; older metadata lacks the count
+            num_iteration=int(metadata.get("num_iteration") or booster.current_iteration()),
+            feature_names=list(metadata["feature_names"]),
+            timezone=metadata["timezone"],
+            features_hash=metadata["features_hash"],
+            calibrator=Calibrator.from_dict(calibration),
+        )
+
+    def features(self, records: pd.DataFrame) -> pd.DataFrame:
+        """The model's features of raw session records (the same function that built the training set)."""
+        return prepare_features(records, timezone=self.timezone)[self.feature_names]
+
+    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        missing = [name for name in self.feature_names if name not in X.columns]
+        if missing:
+            raise InvalidInput(f"the feature frame lacks {', '.join(missing)}")
+        return X[self.feature_names]
+
+    def raw_probabilities(self, X: pd.DataFrame) -> np.ndarray:
+        """The booster's uncalibrated probabilities of a prepared feature frame."""
+        return np.asarray(self.booster.predict(self._frame(X), num_iteration=self.num_iteration), dtype=np.float64)
+
+    def predict_features(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated conversion probabilities of a prepared feature frame (``prepare_features`` output)."""
+        return self.calibrator.transform(self.raw_probabilities(X))
+
+    def predict_sessions(self, records: pd.DataFrame) -> np.ndarray:
+        """Calibrated conversion probabilities of raw session records."""
+        return self.predict_features(self.features(records))
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature contributions (LightGBM ``pred_contrib``) plus ``bias``, one row per session.
+
+        They add up to the booster's raw, uncalibrated log-odds: calibration is a monotone map applied
+        after them, so they rank what pushed a score up or down but do not sum to the calibrated logit.
+        """
+        frame = self._frame(X)
+        values = self.booster.predict(frame, num_iteration=self.num_iteration, pred_contrib=True)
+        return pd.DataFrame(np.asarray(values), index=frame.index, columns=[*self.feature_names, "bias"])
+
+
 class ConversionPyfunc(PythonModel):
-    """Scores raw session records: ``predict`` returns a ``probability`` column (and contributions if asked)."""
+    """Scores raw session records: ``predict`` returns a calibrated ``probability`` column (and
+    ``contrib_*`` columns, the raw log-odds contributions, with ``params={"explain": True}``)."""
 
     def load_context(self, context: Any) -> None:
-        self.booster = lgb.Booster(model_file=context.artifacts[BOOSTER_ARTIFACT])
-        metadata = json.loads(Path(context.artifacts[METADATA_ARTIFACT]).read_text())
-        self.feature_names: list[str] = metadata["feature_names"]
-        self.timezone: str = metadata["timezone"]
-        self.features_hash: str = metadata["features_hash"]
+        self.scorer = ConversionScorer.from_artifacts(
+            context.artifacts[BOOSTER_ARTIFACT], context.artifacts[METADATA_ARTIFACT]
+        )
 
     def features(self, sessions: pd.DataFrame) -> pd.DataFrame:
         """The model's features of raw session records (the same function that built the training set)."""
-        return prepare_features(sessions, timezone=self.timezone)[self.feature_names]
+        return self.scorer.features(sessions)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         X = self.features(pd.DataFrame(model_input))
-        out = pd.DataFrame({"probability": self.booster.predict(X)}, index=X.index)
+        out = pd.DataFrame({"probability": self.scorer.predict_features(X)}, index=X.index)
         if params and params.get("explain"):
-            contrib = self.booster.predict(X, pred_contrib=True)
-            out = out.join(
-                pd.DataFrame(
-                    np.asarray(contrib), index=X.index, columns=[f"contrib_{n}" for n in [*self.feature_names, "bias"]]
-                )
-            )
+            contrib = self.scorer.contributions(X)
+            out = out.join(contrib.add_prefix("contrib_"))
         return out

@@ -1,32 +1,36 @@
-"""The training job: one training set → a LightGBM conversion model → an MLflow run and a registered version."""
+"""The training job: one training set → a tuned, calibrated LightGBM model, compared with baselines, logged to
+MLflow and registered as a new version (``champion`` for the first, ``challenger`` after that).
+
+Order of work: check MLflow is reachable and the training set is usable (before any fitting), tune (optional),
+fit, calibrate on the validation split, evaluate on the test split (overall and per slice, baselines alongside),
+then log and register. A version is registered only once its run logged everything; if the alias cannot be
+set, the version is deleted again, so a failure never leaves a half-registered version or moves the champion.
+"""
 
 from __future__ import annotations
 
-import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.data.pandas_dataset import from_pandas
-from mlflow.models import infer_signature
 
-import models
-from core.errors import NotReady
+from core.errors import InvalidInput
 from core.settings import Settings
 from features.dataset import Dataset, load_dataset
-from features.definitions import FEATURES, example_session_records
+from models.baselines import HistGradientBoostingBaseline, LogisticBaseline
+from models.calibration import Calibrator, choose_calibration
 from models.conversion import ConversionModel
-from models.pyfunc import write_artifacts
-from models.registry import CHALLENGER, CHAMPION, configure_mlflow, conversion_model_name, ensure_experiment
+from training.checks import Splits, check_dataset, split_frames
 from training.evaluation import classification_metrics, slice_metrics
+from training.run_logging import RunContent, log_and_register, preflight
+from training.tuning import TuningResult, study_name_for, tune
 
-MODEL_CODE = Path(models.__file__).parent / "mlflow_model_code.py"
-SLICE_COLUMNS = ["channel", "campaign_id", "device_class", "is_returning"]
+SLICE_COLUMNS = ("channel", "campaign_id", "device_class", "is_returning")
+Engine = Literal["local", "dask"]
 Progress = Callable[[str], None]
 
 
@@ -41,17 +45,109 @@ class TrainingResult:
     model_version: str
     aliases: list[str]
     metrics: dict[str, float]
+    baselines: dict[str, dict[str, float]]
+    calibration: str
+    tuning: dict[str, Any] | None
+    fit_seconds: float
     slices: pd.DataFrame = field(repr=False)
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (slices as records)."""
+        return {
+            "client_id": self.client_id,
+            "dataset_id": self.dataset_id,
+            "run_id": self.run_id,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "aliases": self.aliases,
+            "metrics": self.metrics,
+            "baselines": self.baselines,
+            "calibration": self.calibration,
+            "tuning": self.tuning,
+            "fit_seconds": self.fit_seconds,
+        }
 
-def feature_names() -> list[str]:
-    """The model's input columns, in definition order."""
-    return [f.name for f in FEATURES]
+
+@dataclass
+class FittedModel:
+    """The final LightGBM booster (local or Dask), its calibrator and the raw validation/test scores."""
+
+    model: ConversionModel
+    calibrator: Calibrator
+    p_test: np.ndarray
+    fit_seconds: float
 
 
-def _split(dataset: Dataset, name: str) -> tuple[pd.DataFrame, np.ndarray]:
-    part = dataset.frame[dataset.frame["split"] == name]
-    return part[feature_names()], part["converted"].to_numpy().astype(int)
+def _check_options(trials: int | None, timeout: float | None, engine: str) -> None:
+    if trials is not None and trials < 1:
+        raise InvalidInput("--trials must be at least 1")
+    if timeout is not None and timeout <= 0:
+        raise InvalidInput("--timeout must be a positive number of seconds")
+    if engine not in ("local", "dask"):
+        raise InvalidInput(f"unknown engine {engine!r}: use local or dask")
+
+
+def _tune(
+    settings: Settings,
+    dataset: Dataset,
+    splits: Splits,
+    trials: int | None,
+    timeout: float | None,
+    monotone: bool,
+    progress: Progress,
+) -> TuningResult:
+    def report(summary: Any) -> None:
+        best = "" if summary.best_value is None else f" (best validation log loss {summary.best_value:.5f})"
+        progress(f"tuning: trial {summary.number} {str(summary.state).lower()}{best}")
+
+    return tune(
+        splits.X_train,
+        splits.y_train,
+        splits.X_valid,
+        splits.y_valid,
+        storage=settings.effective_optuna_storage,
+        study_name=study_name_for(
+            dataset.manifest.client_id, dataset.manifest.dataset_id, variant="monotone" if monotone else None
+        ),
+        n_trials=trials,
+        timeout=timeout,
+        progress=report,
+        fixed_params={"monotone": True} if monotone else None,
+    )
+
+
+def _fit_local(params: dict[str, Any], splits: Splits, monotone: bool) -> FittedModel:
+    started = time.perf_counter()
+    model = ConversionModel(**{**params, "monotone": monotone})
+    model.fit(splits.X_train, splits.y_train, eval_set=(splits.X_valid, splits.y_valid))
+    seconds = time.perf_counter() - started
+    calibrator = choose_calibration(model.predict_proba(splits.X_valid)[:, 1], splits.y_valid)
+    return FittedModel(model, calibrator, model.predict_proba(splits.X_test)[:, 1], seconds)
+
+
+def _fit_dask(
+    params: dict[str, Any], dataset: Dataset, splits: Splits, monotone: bool, scheduler: str | None
+) -> FittedModel:
+    from training.dask_training import fit_on_dask  # Dask only when asked for
+
+    return fit_on_dask(params, dataset, splits, monotone=monotone, scheduler=scheduler)
+
+
+def _baselines(splits: Splits, progress: Progress) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """Test metrics, fit seconds and test scores of the two baselines, fitted on the same splits."""
+    metrics: dict[str, dict[str, float]] = {}
+    scores: dict[str, np.ndarray] = {}
+    for name, baseline in (
+        ("logistic_regression", LogisticBaseline()),
+        ("hist_gradient_boosting", HistGradientBoostingBaseline()),
+    ):
+        progress(f"fitting the {name.replace('_', ' ')} baseline")
+        started = time.perf_counter()
+        baseline.fit(splits.X_train, splits.y_train, eval_set=(splits.X_valid, splits.y_valid))
+        seconds = time.perf_counter() - started
+        scores[name] = baseline.predict_proba(splits.X_test)[:, 1]
+        metrics[name] = {**classification_metrics(splits.y_test, scores[name]), "fit_seconds": seconds}
+    return metrics, scores
 
 
 def train_conversion_model(
@@ -59,119 +155,75 @@ def train_conversion_model(
     client_id: str,
     dataset_id: str | None = None,
     *,
+    trials: int | None = None,
+    timeout: float | None = None,
+    engine: Engine = "local",
+    dask_scheduler: str | None = None,
+    monotone: bool = False,
     params: dict[str, Any] | None = None,
+    baselines: bool = True,
     progress: Progress = lambda _msg: None,
 ) -> TrainingResult:
-    """Fit on the train split (early stopping on valid), evaluate on test, log and register in MLflow.
+    """Train, evaluate, log and register a conversion model of ``client_id`` on one training set.
 
-    The first version of a client's model becomes ``champion``; later ones become ``challenger``.
+    ``trials``/``timeout`` tune with Optuna first (study in ``settings.effective_optuna_storage``, resumable);
+    ``params`` fixes hyperparameters instead. ``engine="dask"`` fits on a Dask cluster (``dask_scheduler``,
+    or a LocalCluster). Raises ``InvalidInput``/``NotReady``/``NotFound`` with the reason before fitting.
     """
+    _check_options(trials, timeout, engine)
+    progress("checking the MLflow tracking store")
+    preflight(settings)
     progress("loading the training set")
     dataset = load_dataset(settings, client_id, dataset_id)
-    X_train, y_train = _split(dataset, "train")
-    X_valid, y_valid = _split(dataset, "valid")
-    X_test, y_test = _split(dataset, "test")
-    for name, y in (("train", y_train), ("valid", y_valid), ("test", y_test)):
-        if len(np.unique(y)) < 2:
-            raise NotReady(
-                f"the {name} split of dataset {dataset.manifest.dataset_id} needs sessions with and "
-                "without conversions; collect more traffic and rebuild the dataset"
-            )
-    model = ConversionModel(**(params or {}))
-    progress(f"fitting LightGBM on {len(y_train):,} sessions")
-    model.fit(X_train, y_train, eval_set=(X_valid, y_valid))
-    p_test = model.predict_proba(X_test)[:, 1]
-    metrics = classification_metrics(y_test, p_test)
-    slices = slice_metrics(X_test, y_test, p_test, [c for c in SLICE_COLUMNS if c in X_test])
+    check_dataset(dataset, client_id)
+    splits = split_frames(dataset)
+
+    tuning: TuningResult | None = None
+    chosen = dict(params or {})
+    if trials is not None or timeout is not None:
+        tuning = _tune(settings, dataset, splits, trials, timeout, monotone, progress)
+        chosen = {**tuning.best_params, **chosen}
+    progress(f"fitting LightGBM on {len(splits.y_train):,} sessions ({engine})")
+    if engine == "dask":
+        fitted = _fit_dask(chosen, dataset, splits, monotone, dask_scheduler)
+    else:
+        fitted = _fit_local(chosen, splits, monotone)
+    p_test = fitted.calibrator.transform(fitted.p_test)
+    metrics = {**classification_metrics(splits.y_test, p_test), "fit_seconds": fitted.fit_seconds}
+    columns = [c for c in SLICE_COLUMNS if c in splits.X_test]
+    slices = slice_metrics(splits.X_test, splits.y_test, p_test, columns)
+    baseline_metrics, baseline_scores = _baselines(splits, progress) if baselines else ({}, {})
 
     progress("logging the run to MLflow")
+    content = RunContent(
+        dataset=dataset,
+        model=fitted.model,
+        calibrator=fitted.calibrator,
+        engine=engine,
+        monotone=monotone,
+        metrics=metrics,
+        slices=slices,
+        baselines=baseline_metrics,
+        test_scores={"lightgbm": p_test, **baseline_scores},
+        y_test=splits.y_test,
+        X_test=splits.X_test,
+        tuning=tuning,
+    )
     with warnings.catch_warnings():
         # MLflow's hints about integer columns and ambiguous local sources do not apply here
         warnings.simplefilter("ignore", UserWarning)
-        return _log_and_register(settings, client_id, dataset, model, metrics, slices, progress)
-
-
-def _log_and_register(
-    settings: Settings,
-    client_id: str,
-    dataset: Dataset,
-    model: ConversionModel,
-    metrics: dict[str, float],
-    slices: pd.DataFrame,
-    progress: Progress,
-) -> TrainingResult:
-    """One MLflow run with params, metrics, dataset lineage, slice metrics and the registered pyfunc."""
-    client = configure_mlflow(settings)
-    experiment_id = ensure_experiment(client, settings, client_id)
-    name = conversion_model_name(client_id)
-    with mlflow.start_run(
-        experiment_id=experiment_id,
-        run_name=f"lightgbm-{dataset.manifest.dataset_id}",
-        tags={"xmo.client_id": client_id, "xmo.dataset_id": dataset.manifest.dataset_id},
-    ) as run:
-        mlflow.log_params(
-            {
-                **model.get_params(),
-                "best_iteration": model.best_iteration_,
-                "dataset_id": dataset.manifest.dataset_id,
-                "features_hash": dataset.manifest.feature_definitions_hash,
-            }
-        )
-        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items() if np.isfinite(v)})
-        mlflow.log_input(
-            from_pandas(
-                dataset.frame,
-                source=str(dataset.path),
-                name=dataset.manifest.dataset_id,
-                digest=dataset.manifest.data_sha256[:36],
-                targets="converted",
-            ),
-            context="training",
-        )
-        if not slices.empty:
-            mlflow.log_table(slices, artifact_file="evaluation/slice_metrics.json")
-        examples = example_session_records()
-        signature = infer_signature(
-            examples, pd.DataFrame({"probability": np.full(len(examples), 0.5)}), params={"explain": False}
-        )
-        with tempfile.TemporaryDirectory() as folder:
-            artifacts = write_artifacts(
-                Path(folder),
-                model.booster_,
-                model.best_iteration_,
-                feature_names(),
-                dataset.manifest.timezone,
-                dataset.manifest.feature_definitions_hash,
-            )
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(MODEL_CODE),
-                artifacts=artifacts,
-                signature=signature,
-                input_example=examples,
-                registered_model_name=name,
-            )
-        version = str(info.registered_model_version)
-    aliases = _assign_alias(client, name, version)
-    progress(f"registered {name} version {version} as {', '.join(aliases)}")
+        registered = log_and_register(settings, client_id, content, progress)
     return TrainingResult(
         client_id=client_id,
         dataset_id=dataset.manifest.dataset_id,
-        run_id=run.info.run_id,
-        model_name=name,
-        model_version=version,
-        aliases=aliases,
+        run_id=registered.run_id,
+        model_name=registered.model_name,
+        model_version=registered.version,
+        aliases=registered.aliases,
         metrics=metrics,
+        baselines=baseline_metrics,
+        calibration=fitted.calibrator.method,
+        tuning=tuning.summary() if tuning else None,
+        fit_seconds=fitted.fit_seconds,
         slices=slices,
     )
-
-
-def _assign_alias(client: Any, name: str, version: str) -> list[str]:
-    """The first version becomes champion; later ones challenger (promotion moves champion)."""
-    try:
-        client.get_model_version_by_alias(name, CHAMPION)
-    except mlflow.exceptions.MlflowException:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        return [CHAMPION]
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    return [CHALLENGER]

@@ -1,0 +1,172 @@
+"""The training job end to end: a complete MLflow run, a registered pyfunc that scores raw sessions, the
+promotion gate, tuning that resumes, and clear errors that leave the registry as it was."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from core import audit
+from core.database import get_engine
+from core.errors import InvalidInput, NotReady
+from core.layout import StorageLayout
+from core.settings import Settings
+from core.tenants import TenantRegistry
+from features.dataset import load_dataset
+from features.definitions import SCORING_COLUMNS, example_session_records, prepare_features
+from features.sessions import build_sessions
+from models.registry import conversion_model_name
+from training.checks import check_dataset
+from training.promotion import PREVIOUS_CHAMPION, promote
+from training.train import train_conversion_model
+
+SimulatedClient = Any  # the ``simulated_client`` fixture of conftest.py
+
+FAST = {"n_estimators": 80, "learning_rate": 0.1, "early_stopping_rounds": 20}
+WEAK = {"n_estimators": 2, "learning_rate": 0.01, "num_leaves": 2, "early_stopping_rounds": 0}
+
+
+def _artifacts(client: MlflowClient, run_id: str, path: str = "") -> set[str]:
+    found: set[str] = set()
+    for item in client.list_artifacts(run_id, path):
+        found |= _artifacts(client, run_id, item.path) if item.is_dir else {item.path}
+    return found
+
+
+def _versions(settings: Settings, client_id: str) -> list[str]:
+    client = MlflowClient(settings.effective_mlflow_tracking_uri)
+    return sorted(v.version for v in client.search_model_versions(f"name = '{conversion_model_name(client_id)}'"))
+
+
+def test_a_run_is_logged_registered_gated_and_promoted(simulated_client: SimulatedClient) -> None:
+    settings, cid = simulated_client.settings, simulated_client.client_id
+    first = train_conversion_model(settings, cid, params=FAST)
+    assert first.aliases == ["champion"] and first.dataset_id == simulated_client.dataset_id
+    assert first.metrics["roc_auc"] > 0.6 and 0 < first.metrics["ece"] < 0.1
+    assert set(first.baselines) == {"logistic_regression", "hist_gradient_boosting"}
+    assert first.calibration in {"isotonic", "sigmoid", "none"}
+
+    client = MlflowClient(settings.effective_mlflow_tracking_uri)
+    run = client.get_run(first.run_id)
+    assert run.data.params["dataset_id"] == first.dataset_id and run.data.params["calibration"] == first.calibration
+    for key in ("test_roc_auc", "test_log_loss", "test_ece", "test_lift_at_10", "test_brier", "test_pr_auc"):
+        assert key in run.data.metrics
+    assert run.data.metrics["baseline_logistic_regression_test_roc_auc"] > 0.5
+    assert run.data.metrics["baseline_hist_gradient_boosting_test_roc_auc"] > 0.5
+    artifacts = _artifacts(client, first.run_id)
+    for expected in (
+        "plots/roc_curve.png",
+        "plots/calibration_curve.png",
+        "plots/feature_importance.png",
+        "plots/feature_contributions.png",
+        "evaluation/slice_metrics.json",
+        "evaluation/contributions.json",
+        "dataset/manifest.json",
+        "dataset/privacy_report.json",
+    ):
+        assert expected in artifacts, expected
+    [dataset_input] = run.inputs.dataset_inputs
+    manifest = json.loads(Path(client.download_artifacts(first.run_id, "dataset/manifest.json")).read_text())
+    assert dataset_input.dataset.digest == manifest["data_sha256"][:36]
+
+    # The registered pyfunc scores raw session records exactly as the training features say.
+    model = mlflow.pyfunc.load_model(f"models:/{conversion_model_name(cid)}@champion")
+    sessions = build_sessions(StorageLayout.from_settings(settings), cid).head(300)
+    # MLflow's schema check wants what the signature says: zone-less UTC times and float numbers.
+    records = sessions[list(SCORING_COLUMNS)].assign(started_at=sessions["started_at"].dt.tz_localize(None))
+    counts = records.select_dtypes("int64").columns
+    scored = model.predict(records.astype(dict.fromkeys(counts, "float64")))
+    scorer = model.unwrap_python_model().scorer
+    direct = scorer.predict_features(prepare_features(sessions, manifest["timezone"])[list(scorer.feature_names)])
+    np.testing.assert_allclose(scored["probability"].to_numpy(), direct)
+    explained = model.predict(example_session_records(), params={"explain": True})
+    assert explained["probability"].between(0, 1).all() and "contrib_channel" in explained
+
+    # A weaker challenger is refused: champion stays, the decision and its reasons are recorded.
+    weak = train_conversion_model(settings, cid, params=WEAK, baselines=False)
+    assert weak.aliases == ["challenger"]
+    refused = promote(settings, cid)
+    assert not refused.promoted and refused.champion_version == first.model_version
+    assert any("significantly worse" in r or "not ahead" in r for r in refused.reasons)
+    name = conversion_model_name(cid)
+    assert str(client.get_model_version_by_alias(name, "champion").version) == first.model_version
+    assert client.get_model_version(name, weak.model_version).tags["xmo.promotion.decision"] == "refused"
+    forced = promote(settings, cid, force=True)
+    assert forced.promoted and forced.forced
+    assert str(client.get_model_version_by_alias(name, "champion").version) == weak.model_version
+    assert str(client.get_model_version_by_alias(name, PREVIOUS_CHAMPION).version) == first.model_version
+    actions = [e.action for e in audit.entries(get_engine(settings), cid)]
+    assert "model.promote.refused" in actions and "model.promote.forced" in actions
+    with pytest.raises(InvalidInput, match="already the champion"):
+        promote(settings, cid, version=weak.model_version)
+    promote(settings, cid, version=first.model_version, force=True)  # roll back for the other tests
+
+
+def test_tuning_is_logged_and_resumes(simulated_client: SimulatedClient) -> None:
+    settings, cid = simulated_client.settings, simulated_client.client_id
+    first = train_conversion_model(settings, cid, trials=3, baselines=False)
+    assert first.tuning is not None and first.tuning["n_trials"] == 3
+    again = train_conversion_model(settings, cid, trials=4, baselines=False)
+    assert again.tuning is not None and again.tuning["n_trials"] == 4  # one more trial, not four
+    client = MlflowClient(settings.effective_mlflow_tracking_uri)
+    summary = json.loads(Path(client.download_artifacts(again.run_id, "tuning/optuna_study.json")).read_text())
+    assert len(summary["trials"]) == 4
+
+
+def test_a_training_set_of_another_client_is_refused(simulated_client: SimulatedClient) -> None:
+    settings, cid = simulated_client.settings, simulated_client.client_id
+    TenantRegistry.from_settings(settings).create_client("Other", ["other.example"], client_id="other")
+    source = settings.home / "datasets" / cid / simulated_client.dataset_id
+    shutil.copytree(source, settings.home / "datasets" / "other" / simulated_client.dataset_id)
+    before = _versions(settings, cid)
+    with pytest.raises(InvalidInput, match="belongs to client 'sim', not 'other'"):
+        train_conversion_model(settings, "other", simulated_client.dataset_id)
+    assert _versions(settings, cid) == before
+
+
+def test_an_unreachable_tracking_server_fails_fast_and_registers_nothing(simulated_client: SimulatedClient) -> None:
+    settings = simulated_client.settings
+    offline = Settings(home=settings.home, mlflow_tracking_uri="http://user:secret@127.0.0.1:9")
+    with pytest.raises(NotReady, match=r"cannot reach the MLflow tracking store at http://user:\*\*\*@127\.0\.0\.1:9"):
+        train_conversion_model(offline, simulated_client.client_id, params=FAST)
+
+
+def test_a_corrupt_model_artifact_cannot_be_promoted(simulated_client: SimulatedClient) -> None:
+    settings, cid = simulated_client.settings, simulated_client.client_id
+    trained = train_conversion_model(settings, cid, params=FAST, baselines=False)
+    client = MlflowClient(settings.effective_mlflow_tracking_uri)
+    name = conversion_model_name(cid)
+    champion = str(client.get_model_version_by_alias(name, "champion").version)
+    source = client.get_model_version(name, trained.model_version).source
+    location = mlflow.get_logged_model(source.removeprefix("models:/")).artifact_location
+    [booster] = Path(location.removeprefix("file://")).rglob("booster.txt")
+    booster.write_text("not a LightGBM model\n")
+
+    with pytest.raises(NotReady, match=f"{name} version {trained.model_version} cannot be loaded"):
+        promote(settings, cid, version=trained.model_version)
+    assert str(client.get_model_version_by_alias(name, "champion").version) == champion
+
+
+def test_check_dataset_names_each_problem(simulated_client: SimulatedClient) -> None:
+    dataset = load_dataset(simulated_client.settings, simulated_client.client_id)
+    check_dataset(dataset, simulated_client.client_id)  # the real one is fine
+    no_channel = type(dataset)(dataset.frame.drop(columns=["channel"]), dataset.manifest, dataset.path)
+    with pytest.raises(InvalidInput, match="lacks the feature"):
+        check_dataset(no_channel, simulated_client.client_id)
+    one_class = type(dataset)(dataset.frame.assign(converted=0), dataset.manifest, dataset.path)
+    with pytest.raises(NotReady, match="conversions; training needs"):
+        check_dataset(one_class, simulated_client.client_id)
+    few = type(dataset)(dataset.frame.groupby("split", observed=True).head(30), dataset.manifest, dataset.path)
+    with pytest.raises(NotReady, match="has 30 sessions"):
+        check_dataset(few, simulated_client.client_id)
+    pd.testing.assert_frame_equal(
+        dataset.frame, load_dataset(simulated_client.settings, simulated_client.client_id).frame
+    )
