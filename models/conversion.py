@@ -135,6 +135,19 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.best_iteration_ = int(model.best_iteration_ or self.n_estimators)
         return self
 
+    @classmethod
+    def from_booster(
+        cls, booster: lgb.Booster, best_iteration: int, feature_names: list[str], **params: Any
+    ) -> ConversionModel:
+        """A fitted model around a booster trained elsewhere (e.g. on a Dask cluster) with ``params``."""
+        model = cls(**params)
+        model.booster_ = booster
+        model.best_iteration_ = int(best_iteration)
+        model.classes_ = np.array([0, 1])
+        model.feature_names_in_ = np.asarray(feature_names, dtype=object)
+        model.n_features_in_ = len(feature_names)
+        return model
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Columns: P(no conversion), P(conversion)."""
         check_is_fitted(self, "booster_")
