@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +172,16 @@ def _log_model(content: RunContent) -> str:
             artifacts=artifacts,
             signature=signature,
             input_example=examples,
+            pip_requirements=pip_requirements(),
         )
     return str(info.model_uri)
+
+
+def pip_requirements() -> list[str]:
+    """What the pyfunc needs, pinned to the versions that trained it (MLflow's inference takes seconds)."""
+    packages = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow", "duckdb", "pydantic-settings")
+    pinned = [f"{name}=={metadata.version(name)}" for name in packages]
+    return [*pinned, f"xmo=={metadata.version('xmo')}"]
 
 
 def _params(content: RunContent) -> dict[str, Any]:
