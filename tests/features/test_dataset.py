@@ -285,3 +285,17 @@ def test_session_timeout_setting_is_used(settings: Settings, lake: Any) -> None:
     with pytest.raises(NotReady, match=r"all 1 sessions of client 'shop' were suppressed .*k = 2"):
         build_dataset(settings, CLIENT, **options)
     assert timedelta(minutes=settings.session_timeout_minutes) == timedelta(minutes=30)
+
+
+def test_row_keys_are_the_standard_hmac_of_the_session_id() -> None:
+    import hmac
+
+    from features.anonymize import row_keys
+
+    ids = pd.Series(["visitorA:1", "visitorB:12", "visitör:3"], index=[7, 8, 9])
+    for salt in (b"s" * 16, bytes(range(32)), bytes(range(100))):  # short, usual, longer than a SHA-256 block
+        keys = row_keys(ids, salt)
+        assert keys.index.tolist() == [7, 8, 9]
+        assert keys.tolist() == [hmac.new(salt, i.encode(), hashlib.sha256).hexdigest() for i in ids]
+    with pytest.raises(ValueError, match="at least 16 random bytes"):
+        row_keys(ids, b"short")
