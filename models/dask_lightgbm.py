@@ -59,7 +59,7 @@ from features.definitions import CATEGORICAL_FEATURES
 from features.splits import SPLITS
 
 if TYPE_CHECKING:
-    from distributed import Client
+    from distributed import Client, Future
 
 DATA_DIR = "data"
 SPLIT_COLUMN = "split"
@@ -377,16 +377,26 @@ def _label_counts(part: pd.DataFrame, y_column: str) -> tuple[int, int, int]:
     return len(labels), int((labels == 1).sum()), int(((labels != 0) & (labels != 1)).sum())
 
 
-def _persisted_train(client: Client, prepared: dd.DataFrame, y_column: str) -> tuple[dd.DataFrame, int, int]:
-    """The training input without empty partitions, its rows, and the workers that will train on it.
+def _persisted_train(
+    client: Client, prepared: dd.DataFrame, y_column: str
+) -> tuple[dd.DataFrame, list[Future], int, int]:
+    """The training input held in the workers' memory without empty partitions, the futures that hold it,
+    its rows, and the workers that hold it (the LightGBM machines).
 
-    Checks the labels (0/1, both present) partition by partition. The frame is not persisted here:
-    ``to_delayed`` of a persisted dask-expr frame can point at keys that were never computed ("lost
-    dependencies"), and ``DaskLGBMClassifier`` persists its input itself.
+    The partitions are those of ``prepared.to_delayed()``, the optimized graph, and nothing else: dask-expr
+    may fuse the partitions of ``read_parquet`` once columns are projected (14 small files can become 7
+    partitions), so ``prepared.npartitions`` and the indices of ``prepared.partitions[...]`` refer to the
+    unoptimized frame and must never be mixed with positions in ``to_delayed()`` (doing so silently dropped
+    half of the training rows). Each partition is computed once into a future; the label counts, the choice
+    of non-empty partitions and the frame handed to LightGBM all use those same futures, so features and
+    labels come from one evaluation and every row is trained on exactly once. (A persisted dask-expr frame is
+    avoided: its ``to_delayed`` can point at keys that were never computed, "lost dependencies".) Keep the
+    futures referenced until the fit is over.
+
+    Checks the labels (0/1, both present) partition by partition.
     """
-    counts = client.gather(
-        client.compute([dask.delayed(_label_counts)(part, y_column) for part in prepared.to_delayed()])
-    )
+    futures: list[Future] = client.compute(prepared.to_delayed())
+    counts = client.gather([client.submit(_label_counts, part, y_column, pure=False) for part in futures])
     rows = sum(c[0] for c in counts)
     positives = sum(c[1] for c in counts)
     if sum(c[2] for c in counts):
@@ -398,11 +408,11 @@ def _persisted_train(client: Client, prepared: dd.DataFrame, y_column: str) -> t
         )
     if any(part_rows and part_rows == part_positives for part_rows, part_positives, _ in counts):
         raise InvalidInput("a partition of the training data holds only conversions; shuffle the training data")
-    non_empty = [index for index, c in enumerate(counts) if c[0]]
-    if len(non_empty) < prepared.npartitions:  # a LightGBM machine with no rows cannot build its dataset
-        prepared = prepared.partitions[non_empty]
-    workers = len(client.scheduler_info().get("workers", {}))
-    return prepared, rows, max(1, min(workers, len(non_empty)))
+    kept = [part for part, c in zip(futures, counts, strict=True) if c[0]]  # a machine with no rows cannot train
+    held = client.who_has(kept)
+    workers = len({worker for holders in held.values() for worker in holders})
+    frame = dd.from_delayed(kept, meta=prepared._meta, verify_meta=False)
+    return frame, kept, rows, max(1, workers)
 
 
 def fit_dask_booster(
@@ -441,7 +451,7 @@ def fit_dask_booster(
     categories = dask_categories(client, frames, categorical)
     categories_done = time.perf_counter()
 
-    prepared, train_rows, workers = _persisted_train(
+    prepared, held, train_rows, workers = _persisted_train(
         client, _prepared(train, feature_names, y_column, categories), y_column
     )
     prepared_done = time.perf_counter()
@@ -452,6 +462,7 @@ def fit_dask_booster(
         model.fit(prepared[feature_names], prepared[y_column])
     booster: lgb.Booster = model.booster_
     del prepared
+    del held  # the last references to the training rows: they leave the workers' memory
     fit_done = time.perf_counter()
 
     trained = booster.current_iteration()  # below n_estimators only when no tree could split any more

@@ -274,6 +274,39 @@ def test_partitions_with_different_categories_get_one_mapping(client: Client) ->
     assert scores[0] > 0.9 and scores[1] < 0.1 and 0.3 < scores[2] < 0.7
 
 
+def test_every_row_reaches_lightgbm_when_dask_fuses_small_files(client: Client, tmp_path: Path) -> None:
+    """Reading only some of a file's columns makes dask-expr fuse small files into fewer partitions when the
+    graph is optimized (a real training set's files hold more columns than the features), so the frame's
+    ``npartitions`` no longer counts the partitions that are computed; LightGBM must still get every row
+    exactly once. (Mixing the two once handed LightGBM the first half of the files only.)"""
+    rng = np.random.default_rng(11)
+    files, rows = 12, 300
+    data = tmp_path / "data"
+    data.mkdir()
+    for number in range(files):
+        x = rng.random(rows) * 12
+        part = pd.DataFrame(
+            {
+                "x": x,
+                "converted": (rng.random(rows) < np.where(np.floor(x) % 2, 0.9, 0.1)).astype("int64"),
+                "split": "train",
+                **{f"unused_{i}": rng.normal(size=rows) for i in range(4)},
+            }
+        )
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), data / f"part-{number:05d}.parquet")
+    train = dask_frame_from_dataset(tmp_path, "train", ["x"])
+    assert len(train.to_delayed()) < train.npartitions == files  # the files really are fused when computed
+
+    params = {"n_estimators": 5, "learning_rate": 0.3, "min_child_samples": 20}
+    result = fit_dask_booster(client, train, "converted", ["x"], params)
+
+    assert result.train_rows == files * rows and result.workers == 2
+    trees = result.booster.dump_model()["tree_info"]
+    assert [tree["tree_structure"]["internal_count"] for tree in trees] == [files * rows] * 5  # rows trained on
+    scores = result.predict(pd.DataFrame({"x": np.arange(12) + 0.5}))
+    assert np.all(scores[1::2] > 0.6) and np.all(scores[::2] < 0.4), np.round(scores, 2)
+
+
 def test_early_stopping_is_replayed_on_the_whole_validation_set(
     client: Client, training_set: Path, local_frame: pd.DataFrame
 ) -> None:
