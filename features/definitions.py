@@ -21,7 +21,7 @@ from features.channels import channel_rules, classify_channel
 from features.session_schema import SCORING_COLUMNS
 
 # Bump when prepare_features computes any feature differently; it is part of feature_definitions_hash().
-TRANSFORM_VERSION = 1
+TRANSFORM_VERSION = 2  # 2: engagement counted before the session's first conversion
 
 FeatureKind = Literal["numeric", "categorical"]
 CATEGORICAL_DTYPE: Final = "category"
@@ -72,9 +72,9 @@ FEATURES: tuple[FeatureDefinition, ...] = (
         "days_since_last_session",
         "Days from the end of the visitor's previous session to this start; null for a first session.",
     ),
-    _numeric("pageviews", "Pageviews in the session."),
-    _numeric("clicks", "Clicks in the session."),
-    _numeric("duration_s", "Seconds from the session's first to its last hit."),
+    _numeric("pageviews", "Pageviews in the session before its first conversion."),
+    _numeric("clicks", "Clicks in the session before its first conversion."),
+    _numeric("duration_s", "Seconds from the session's first hit to its last hit before its first conversion."),
     _numeric("landing_path_depth", "Number of path segments of the landing page (/ is 0, /a/b is 2).", "landing_path"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)

@@ -13,6 +13,9 @@ Per client and visitor, after dropping unusable events and deduplicating, hits o
   ``utm_medium``, ``utm_campaign`` or ``campaign_id``) that differ from the current session's (a hit without
   campaign fields never splits a session);
 * acquisition and technical fields are those of the session's first hit;
+* engagement (``pageviews``, ``clicks``, ``duration_s``) counts only the hits before the session's first
+  conversion: what a scoring caller can know before the visitor converts (counting the rest would teach the
+  model that a hit after the landing page means a conversion). ``events`` and ``ended_at`` cover every hit;
 * visitor history (``visitor_session_number``, ``prev_sessions``, ``prev_conversions``,
   ``days_since_last_session``) counts only the visitor's earlier sessions, which all ended before this one
   started: nothing from a later event can leak into it;

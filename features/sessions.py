@@ -198,22 +198,32 @@ numbered AS (
             AS session_number
     FROM marked
 ),
+first_goals AS (  -- few rows: the first conversion of each converting session
+    SELECT visitor_id, session_number, min(hit_order) AS goal_order
+    FROM numbered WHERE matched_goal IS NOT NULL
+    GROUP BY visitor_id, session_number
+),
+engaged AS (  -- engagement counts only what happened before the session's first conversion
+    SELECT n.*, n.hit_order < coalesce(g.goal_order, 9223372036854775807) AS before_goal
+    FROM numbered AS n LEFT JOIN first_goals AS g USING (visitor_id, session_number)
+),
 sessions AS (
     SELECT
         visitor_id,
         session_number,
         min(ts_us) AS start_us,
         max(ts_us) AS end_us,
+        coalesce(max(ts_us) FILTER (WHERE before_goal), min(ts_us)) AS engaged_until_us,
         min(hit_order) AS first_hit_order,
         any_value(file_index) FILTER (WHERE is_new_session) AS first_file_index,
         any_value(file_row_number) FILTER (WHERE is_new_session) AS first_file_row,
-        count(*) FILTER (WHERE event_type = 'pageview') AS pageviews,
-        count(*) FILTER (WHERE event_type = 'click') AS clicks,
+        count(*) FILTER (WHERE event_type = 'pageview' AND before_goal) AS pageviews,
+        count(*) FILTER (WHERE event_type = 'click' AND before_goal) AS clicks,
         count(*) AS events,
         count(*) FILTER (WHERE matched_goal IS NOT NULL) AS conversions,
         coalesce(sum(value) FILTER (WHERE matched_goal IS NOT NULL), 0.0) AS conversion_value,
         arg_min(matched_goal, hit_order) FILTER (WHERE matched_goal IS NOT NULL) AS goal
-    FROM numbered
+    FROM engaged
     GROUP BY visitor_id, session_number
 ),
 histories AS (  -- strictly earlier sessions of the same visitor only
@@ -243,7 +253,7 @@ SELECT
     h.pageviews,
     h.clicks,
     h.events,
-    (h.end_us - h.start_us) / 1e6 AS duration_s,
+    (h.engaged_until_us - h.start_us) / 1e6 AS duration_s,
     h.session_number AS visitor_session_number,
     h.session_number - 1 AS prev_sessions,
     h.prev_conversions,

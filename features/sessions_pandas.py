@@ -144,6 +144,11 @@ def sessionize_events(
     values = events["value"].astype("float64").fillna(0.0).to_numpy()
     event_type = events["event_type"].to_numpy(dtype=object)
     conversions = np.add.reduceat(is_goal.astype(np.int64), starts)
+    # Engagement counts only the hits before the session's first conversion (a prefix of its hits).
+    goals_so_far = np.cumsum(is_goal.astype(np.int64))
+    goals_before_start = goals_so_far[starts] - is_goal[starts]
+    before_goal = goals_so_far == goals_before_start[session_index]
+    engaged_hits = np.add.reduceat(before_goal.astype(np.int64), starts)
     goal_positions = np.flatnonzero(is_goal)
     first_goal = np.full(len(starts), None, dtype=object)
     if len(goal_positions):
@@ -153,6 +158,7 @@ def sessionize_events(
     first_hits = events.iloc[starts].reset_index(drop=True)
     start = ts[starts]
     end = ts[ends]
+    engaged_until = np.where(engaged_hits > 0, ts[starts + np.maximum(engaged_hits - 1, 0)], start)
     sessions = pd.DataFrame(
         {
             "visitor_id": visitors[starts],
@@ -160,8 +166,9 @@ def sessionize_events(
             "start_us": start,
             "end_us": end,
             "first_hit_order": hit_order[starts],
-            "pageviews": np.add.reduceat((event_type == "pageview").astype(np.int64), starts),
-            "clicks": np.add.reduceat((event_type == "click").astype(np.int64), starts),
+            "engaged_until_us": engaged_until,
+            "pageviews": np.add.reduceat(((event_type == "pageview") & before_goal).astype(np.int64), starts),
+            "clicks": np.add.reduceat(((event_type == "click") & before_goal).astype(np.int64), starts),
             "events": ends - starts + 1,
             "conversions": conversions,
             "conversion_value": np.add.reduceat(np.where(is_goal, values, 0.0), starts),
@@ -229,7 +236,7 @@ def _session_records(sessions: pd.DataFrame) -> pd.DataFrame:
             "pageviews": sessions["pageviews"],
             "clicks": sessions["clicks"],
             "events": sessions["events"],
-            "duration_s": (sessions["end_us"] - sessions["start_us"]) / 1e6,
+            "duration_s": (sessions["engaged_until_us"] - sessions["start_us"]) / 1e6,
             "visitor_session_number": number,
             "prev_sessions": number - 1,
             "prev_conversions": sessions["prev_conversions"],

@@ -310,3 +310,22 @@ def test_no_leakage_events_after_a_cutoff_never_change_earlier_features(
     features = ["session_id", *SCORING_COLUMNS, "converted", "conversions"]
     earlier = after[after["started_at"] < cutoff].reset_index(drop=True)
     pd.testing.assert_frame_equal(earlier[features], before[features])
+
+
+def test_engagement_counts_only_what_happened_before_the_first_conversion(layout: StorageLayout, lake: Any) -> None:
+    lake.write(
+        [
+            lake.hit(minutes=0),
+            lake.hit(minutes=2, event_type="click"),
+            lake.hit(minutes=3, event_type="goal", goal="purchase", value=10.0),
+            lake.hit(minutes=9),  # after converting: not engagement that predicts the conversion
+            lake.hit(minutes=12, event_type="click"),
+            lake.hit(lake.visitor_b, minutes=0, event_type="goal", goal="signup"),  # converts on its first hit
+            lake.hit(lake.visitor_b, minutes=4),
+        ]
+    )
+    by_visitor = sessions_of(layout).set_index("visitor_id")
+    a, b = by_visitor.loc[lake.visitor_a], by_visitor.loc[lake.visitor_b]
+    assert (a["pageviews"], a["clicks"], a["duration_s"]) == (1, 1, 120.0)
+    assert a["events"] == 5 and a["ended_at"] - a["started_at"] == pd.Timedelta(minutes=12)
+    assert (b["pageviews"], b["clicks"], b["duration_s"], b["events"]) == (0, 0, 0.0, 2)
