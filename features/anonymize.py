@@ -8,6 +8,7 @@ training sets cannot be joined to each other, nor back to a visitor.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from zoneinfo import ZoneInfo
 
@@ -56,7 +57,8 @@ def row_keys(session_ids: pd.Series, salt: bytes) -> pd.Series:
     outer = bytes(b ^ 0x5C for b in block).hex()
     ids = pa.table({"id": pa.array(session_ids.astype("str").to_numpy(dtype=object), type=pa.string())})
     with duckdb.connect(":memory:") as con:
-        con.execute("SET enable_progress_bar = false")
+        with contextlib.suppress(duckdb.Error):  # in Jupyter without ipywidgets DuckDB refuses to change it
+            con.execute("SET enable_progress_bar = false")
         con.register("ids", ids)
         keys = con.execute(
             "SELECT sha256(unhex($outer) || unhex(sha256(unhex($inner) || encode(id)))) AS row_key FROM ids",

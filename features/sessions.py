@@ -6,6 +6,7 @@ they are one DuckDB query over the client's Parquet files (window functions, no 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -286,7 +287,8 @@ def _connect_events(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
     """Register the relations ``events`` and ``lake_files`` the queries read."""
     paths = [str(f) for f in files]
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    with contextlib.suppress(duckdb.Error):  # in Jupyter without ipywidgets DuckDB refuses to change it
+        con.execute("SET enable_progress_bar = false")
     events = con.read_parquet(paths, hive_partitioning=False, union_by_name=True, filename=True, file_row_number=True)
     con.register("events", events)
     con.register("lake_files", pa.table({"filename": paths, "file_index": list(range(len(paths)))}))

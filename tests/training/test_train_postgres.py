@@ -45,9 +45,7 @@ def postgres_urls() -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-def test_training_tunes_logs_and_registers_on_postgresql(
-    simulated_client: Any, postgres_urls: tuple[str, str]
-) -> None:
+def test_training_tunes_logs_and_registers_on_postgresql(simulated_client: Any, postgres_urls: tuple[str, str]) -> None:
     local = simulated_client.settings
     postgres_url, optuna_url = postgres_urls
     settings = Settings(home=local.home, mlflow_tracking_uri=postgres_url, optuna_storage=optuna_url)
