@@ -79,6 +79,8 @@ from features.splits import (
 Engine = Literal["duckdb", "dask", "pandas"]
 ENGINES: tuple[str, ...] = ("duckdb", "dask", "pandas")
 DATA_DIR = "data"
+# DuckDB's share of a dataset build's memory; beyond it the sessionization query spills under XMO_HOME/run.
+DUCKDB_MEMORY_LIMIT = "2GB"
 MANIFEST_FILE = "manifest.json"
 PRIVACY_REPORT_FILE = "privacy_report.json"
 DATASET_ID_PATTERN = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
@@ -234,12 +236,21 @@ def _sessions(
     options: SessionOptions,
     window: SessionWindow,
     dask_scheduler: str | None,
+    spill_dir: Path,
 ) -> Iterator[tuple[Partitions, InputQuality]]:
     """The sessions started in ``window`` as partitions of the chosen engine, and the input counts."""
     if engine == "duckdb":
         sessions, quality = sessions_and_quality(
-            files, client_id, options, window=window, columns=TRAINING_SESSION_COLUMNS, ordered=False
+            files,
+            client_id,
+            options,
+            window=window,
+            columns=TRAINING_SESSION_COLUMNS,
+            ordered=False,
+            spill_dir=spill_dir,
+            memory_limit=DUCKDB_MEMORY_LIMIT,
         )
+        shutil.rmtree(spill_dir, ignore_errors=True)
         yield LocalPartitions(sessions), quality
         return
     if engine == "pandas":
@@ -321,7 +332,8 @@ def build_dataset(
     files = lake_files(layout, client_id, window.last_lake_day)
     if not files:
         raise NotReady(f"no events for client {client_id!r} in the lake; run `xmo simulate …` or send hits")
-    with _sessions(engine, files, client_id, options, window, dask_scheduler) as (sessions, quality):
+    spill_dir = layout.runtime_dir / f"duckdb-spill-{secrets.token_hex(4)}"
+    with _sessions(engine, files, client_id, options, window, dask_scheduler, spill_dir) as (sessions, quality):
         summary = pd.concat(sessions.collect(_session_summary))
         if summary.empty:
             span = f"between {since or 'the start'} and {until or 'now'}"

@@ -314,9 +314,15 @@ def sessions_and_quality(
     window: SessionWindow | None = None,
     columns: Sequence[str] | None = None,
     ordered: bool = True,
+    spill_dir: Path | None = None,
+    memory_limit: str | None = None,
 ) -> tuple[pd.DataFrame, InputQuality]:
     """:func:`sessions_from_files` (only ``columns`` of it when given, unsorted unless ``ordered``) and the
-    counts of events read, left out and used, from one DuckDB session."""
+    counts of events read, left out and used, from one DuckDB session.
+
+    ``memory_limit`` (e.g. ``"2GB"``) caps DuckDB's memory; what does not fit spills to ``spill_dir`` (a
+    private folder under XMO_HOME: spilled rows hold visitor ids), which is emptied afterwards.
+    """
     options = options or SessionOptions()
     if not files:
         return empty_sessions().loc[:, list(columns or SESSION_COLUMNS)], InputQuality()
@@ -325,7 +331,13 @@ def sessions_and_quality(
     unknown = [c for c in chosen if c not in SESSION_COLUMNS]
     if unknown:
         raise InvalidInput(f"unknown session columns {unknown}")
-    with duckdb.connect(":memory:", config=_DUCKDB_CONFIG) as con:
+    config = dict(_DUCKDB_CONFIG)
+    if memory_limit is not None:
+        if spill_dir is None:
+            raise InvalidInput("a DuckDB memory limit needs a spill folder")
+        spill_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        config |= {"memory_limit": memory_limit, "temp_directory": str(spill_dir)}
+    with duckdb.connect(":memory:", config=config) as con:
         _connect_events(con, files)
         read, invalid, future = con.execute(raw_counts_sql(options), {"client_id": client_id}).fetchall()[0]
         params = {"client_id": client_id, "start": epoch_us(window.start), "end": epoch_us(window.end)}
