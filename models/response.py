@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Protocol
 
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
@@ -32,6 +33,25 @@ def hill(x: np.ndarray, half_saturation: float, shape: float) -> np.ndarray:
 
 def _response(x: np.ndarray, beta: float, half_saturation: float, shape: float) -> np.ndarray:
     return beta * hill(x, half_saturation, shape)
+
+
+class SpendResponse(Protocol):
+    """What the budget allocator needs of a response curve, whether fitted per campaign or by a media-mix model.
+
+    Amounts are daily; outcomes are in the curve's unit (conversions or value per day).
+    """
+
+    def steady_state(self, daily_spend: float | np.ndarray) -> np.ndarray:
+        """Expected daily outcome once a constant daily spend has settled (the point estimate)."""
+        ...
+
+    def steady_state_draws(self, daily_spend: float) -> np.ndarray:
+        """Draws of the settled daily outcome at ``daily_spend`` from the curve's uncertainty, shape ``(n_draws,)``.
+
+        Draw ``i`` of every curve comes from the same resample or posterior draw index, so sums over spend
+        levels of one curve keep their correlation.
+        """
+        ...
 
 
 class ResponseCurve(RegressorMixin, BaseEstimator):
@@ -101,6 +121,13 @@ class ResponseCurve(RegressorMixin, BaseEstimator):
         """Expected daily outcome once a constant daily spend has settled."""
         check_is_fitted(self, "beta_")
         return _response(np.asarray(daily_spend, dtype=float), self.beta_, self.half_saturation_, self.shape_)
+
+    def steady_state_draws(self, daily_spend: float) -> np.ndarray:
+        """The bootstrap refits' settled daily outcomes at ``daily_spend`` (the point estimate when none)."""
+        check_is_fitted(self, "bootstrap_params_")
+        if len(self.bootstrap_params_) == 0:
+            return np.asarray([float(self.steady_state(daily_spend))])
+        return np.array([_response(np.asarray(daily_spend), *p) for p in self.bootstrap_params_], dtype=float)
 
     def steady_state_interval(self, daily_spend: float, level: float = 0.9) -> tuple[float, float]:
         """A bootstrap interval of the steady-state outcome at ``daily_spend``."""

@@ -10,7 +10,7 @@ from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Client
 from tracking.lake import event_files
-from training.recommend import client_sessions
+from training.strategy_data import client_sessions
 
 
 class SessionCache:

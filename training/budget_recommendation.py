@@ -1,28 +1,24 @@
-"""Strategy jobs shared by the CLI and the API: budget and creative recommendations from sessions and spend."""
+"""Budget recommendations: response curves per paid campaign and a reallocation of a total budget."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from core.errors import NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Client
-from features.sessions import build_sessions
 from models.budget import BudgetPlan, allocate_budget
-from models.creatives import CreativeSelector
 from models.response import ResponseCurve
 from tracking.spend import read_spend
+from training.strategy_data import SessionLoader, load_sessions_with
 
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 RECENT_DAYS = 7
 Period = Literal["day", "week", "month"]
-SessionLoader = Callable[[Client], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -65,17 +61,6 @@ class BudgetRecommendation:
         }
 
 
-def client_sessions(settings: Settings, client: Client) -> pd.DataFrame:
-    """Every session of a client, built from the lake (``NotReady`` when there are none)."""
-    layout = StorageLayout.from_settings(settings)
-    sessions = build_sessions(
-        layout, client.id, timeout_minutes=settings.session_timeout_minutes, timezone=client.timezone
-    )
-    if sessions.empty:
-        raise NotReady(f"no sessions for client {client.id!r} in the lake yet; send hits or run `xmo simulate`")
-    return sessions
-
-
 def daily_campaign_table(sessions: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
     """Per (date, campaign): spend, sessions and conversions (sessions attributed to their acquisition)."""
     paid = sessions.dropna(subset=["campaign_id"])
@@ -108,7 +93,7 @@ def recommend_budget(
     spend = read_spend(StorageLayout.from_settings(settings), client.id)
     if spend.empty:
         raise NotReady(f"no spend for client {client.id!r}; import daily spend per campaign first")
-    sessions = load_sessions(client) if load_sessions else client_sessions(settings, client)
+    sessions = load_sessions_with(settings, client, load_sessions)
     table = daily_campaign_table(sessions, spend)
     curves: dict[str, ResponseCurve] = {}
     current: dict[str, float] = {}
@@ -125,16 +110,3 @@ def recommend_budget(
     plan = allocate_budget(curves, current, total / PERIOD_DAYS[period], min_ratio, max_ratio, weights=rates)
     days = int(table["date"].nunique())
     return BudgetRecommendation(client.id, period, total, plan, days, rates)
-
-
-def recommend_creatives(
-    settings: Settings, client: Client, campaign_id: str | None = None, load_sessions: SessionLoader | None = None
-) -> pd.DataFrame:
-    """Per campaign and device class (and over all devices): the creative to run, or 'not enough data'."""
-    sessions = load_sessions(client) if load_sessions else client_sessions(settings, client)
-    if campaign_id is not None:
-        sessions = sessions[sessions["campaign_id"] == campaign_id]
-        if sessions.empty:
-            raise NotReady(f"no sessions of campaign {campaign_id!r} yet")
-    recs = CreativeSelector(segment_column="device_class").fit(sessions).recommendations()
-    return recs.replace({np.nan: None})

@@ -1,4 +1,4 @@
-"""Budget and creative recommendations for marketers (the same jobs the CLI runs)."""
+"""Budget recommendations for marketers (the same job as `xmo recommend budget`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from serving.deps import RuntimeDep, TenantDep
-from training.recommend import Period, recommend_budget, recommend_creatives
+from training.budget_recommendation import Period, recommend_budget
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
@@ -35,21 +35,5 @@ async def budget(
             max_ratio=max_ratio,
             load_sessions=runtime.sessions.sessions,
         ).to_dict()
-
-    return await asyncio.to_thread(job)
-
-
-@router.get("/creatives")
-async def creatives(
-    runtime: RuntimeDep,
-    client_id: TenantDep,
-    campaign: Annotated[str | None, Query(max_length=200, description="Only this campaign")] = None,
-) -> dict[str, Any]:
-    """Which creative to run per campaign and device class, with its chance to be best."""
-    client = runtime.registry.get_client(client_id)
-
-    def job() -> dict[str, Any]:
-        table = recommend_creatives(runtime.settings, client, campaign, load_sessions=runtime.sessions.sessions)
-        return {"client_id": client_id, "recommendations": table.to_dict("records")}
 
     return await asyncio.to_thread(job)

@@ -1,0 +1,31 @@
+"""Inputs shared by the strategy jobs (reports, attribution, budget, creatives, audiences): a client's sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from core.errors import NotReady
+from core.layout import StorageLayout
+from core.settings import Settings
+from core.tenants import Client
+from features.sessions import build_sessions
+
+SessionLoader = Callable[[Client], pd.DataFrame]
+
+
+def client_sessions(settings: Settings, client: Client) -> pd.DataFrame:
+    """Every session of a client, built from the lake (``NotReady`` when there are none)."""
+    layout = StorageLayout.from_settings(settings)
+    sessions = build_sessions(
+        layout, client.id, timeout_minutes=settings.session_timeout_minutes, timezone=client.timezone
+    )
+    if sessions.empty:
+        raise NotReady(f"no sessions for client {client.id!r} in the lake yet; send hits or run `xmo simulate`")
+    return sessions
+
+
+def load_sessions_with(settings: Settings, client: Client, loader: SessionLoader | None) -> pd.DataFrame:
+    """The client's sessions from ``loader`` (e.g. the server's cache) or, without one, from the lake."""
+    return loader(client) if loader else client_sessions(settings, client)
