@@ -75,6 +75,10 @@ class StorageLayout:
         """The spend table folder of one client."""
         return self.spend_dir / f"client_id={check_client_id(client_id)}"
 
+    def client_kpi_dir(self, client_id: str) -> Path:
+        """The KPI table folder of one client (daily outcomes and controls for the media-mix model)."""
+        return self.lake_dir / "kpi" / f"client_id={check_client_id(client_id)}"
+
     def client_datasets_dir(self, client_id: str) -> Path:
         """The training sets of one client."""
         return self.datasets_dir / check_client_id(client_id)

@@ -104,6 +104,11 @@ class Calibrator:
             self.intercept_ = float(platt.intercept_[0])
         return self
 
+    @property
+    def keeps_order(self) -> bool:
+        """Whether calibrated probabilities rank sessions as the raw ones do (a Platt slope <= 0 reverses them)."""
+        return self.method != "sigmoid" or self.coef_ is None or self.coef_ > 0
+
     def transform(self, p_raw: Any) -> np.ndarray:
         """Calibrated probabilities of raw ones (a "none" calibrator returns them unchanged)."""
         p = _probabilities(p_raw)
@@ -156,7 +161,10 @@ def _cv_log_loss(method: Method, p: np.ndarray, y: np.ndarray, splits: list[tupl
     """Log loss of ``method`` on held-out folds, fitted on the other folds (pooled over all sessions)."""
     calibrated = np.empty_like(p)
     for fit_index, score_index in splits:
-        calibrated[score_index] = Calibrator(method).fit(p[fit_index], y[fit_index]).transform(p[score_index])
+        fold = Calibrator(method).fit(p[fit_index], y[fit_index])
+        if not fold.keeps_order:
+            return float("inf")
+        calibrated[score_index] = fold.transform(p[score_index])
     return float(log_loss(y, np.clip(calibrated, EPS, 1 - EPS), labels=[0, 1]))
 
 
@@ -168,7 +176,9 @@ def choose_calibration(
     Each candidate ("none", "sigmoid", "isotonic") is fitted on ``folds - 1`` stratified folds of the
     validation set and scored on the held-out fold. A more flexible method wins only when it lowers the
     log loss by more than ``tolerance`` (relative) below the best simpler one, so a well-calibrated model
-    stays untouched. The result's ``scores`` hold each candidate's cross-validated log loss. With fewer
+    stays untouched. Platt scaling with a slope <= 0 (on a fold or on all sessions) would reverse the model's
+    ranking and is never chosen. The result's ``scores`` hold each candidate's cross-validated log loss
+    (infinite for a Platt fit that reversed the ranking on some fold). With fewer
     than two sessions in the rarer class there is nothing to cross-validate and "none" is returned.
     """
     if folds < 2:
@@ -182,10 +192,15 @@ def choose_calibration(
         return chosen
     splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(p.reshape(-1, 1), y))
     scores: dict[str, float] = {method: _cv_log_loss(method, p, y, splits) for method in METHODS}
-    best: Method = METHODS[0]
-    for method in METHODS[1:]:
-        if scores[method] < scores[best] * (1 - tolerance):
-            best = method
-    chosen = Calibrator(best).fit(p, y)
+    candidates = dict(scores)
+    while True:
+        best: Method = METHODS[0]
+        for method in METHODS[1:]:
+            if candidates[method] < candidates[best] * (1 - tolerance):
+                best = method
+        chosen = Calibrator(best).fit(p, y)
+        if chosen.keeps_order:  # "none" always does, so this ends
+            break
+        candidates[best] = float("inf")  # a calibration must never turn the model's ranking upside down
     chosen.scores = scores
     return chosen

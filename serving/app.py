@@ -15,7 +15,23 @@ from core.settings import Settings, get_settings
 from serving.errors import ErrorShieldMiddleware, install_error_handlers
 from serving.fastpath import FastPathMiddleware
 from serving.metrics import ServiceMetrics
-from serving.routes import budget, collect, creatives, events, goals, health, models, optout, redirect, scoring
+from serving.routes import (
+    attribution,
+    audiences,
+    budget,
+    collect,
+    creatives,
+    events,
+    goals,
+    health,
+    kpi,
+    models,
+    optout,
+    redirect,
+    reports,
+    scoring,
+    spend,
+)
 from serving.runtime import ServiceRuntime
 from tracking.compactor import compact_all
 from tracking.useragents import parse_user_agent
@@ -102,6 +118,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ErrorShieldMiddleware)
     app.add_middleware(FastPathMiddleware, handlers={"/t.gif": collect.record_pixel})
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts fast-path requests too
-    for module in (health, collect, events, redirect, optout, scoring, models, budget, creatives, goals):
+    for module in (
+        health,
+        collect,
+        events,
+        redirect,
+        optout,
+        scoring,
+        models,
+        budget,
+        creatives,
+        goals,
+        spend,
+        kpi,
+        reports,
+        audiences,
+        attribution,
+    ):
         app.include_router(module.router)
     return app

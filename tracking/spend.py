@@ -1,14 +1,36 @@
-"""Daily spend per campaign: ``lake/spend/client_id=<id>/spend.parquet``, one row per (date, campaign_id)."""
+"""Daily spend per campaign: ``lake/spend/client_id=<id>/spend.parquet``, one row per (date, campaign_id).
+
+Rows come from ``xmo spend import`` (CSV or Parquet), ``POST /v1/spend`` or the simulator. A row names a
+``campaign_id`` (``campaign`` is accepted as its alias), a ``channel``, or both.
+
+**Channel-level spend.** Channels that pixels cannot see (TV, print, out-of-home, radio) have spend but no
+tracked campaign. Such a row gives a ``channel`` and no campaign; it is stored with ``campaign_id`` equal to
+the channel's name and ``channel`` set (``"tv"`` → campaign ``"tv"``, channel ``"tv"``), so the key stays
+(date, campaign_id) and :func:`channel_level` tells such rows apart (``campaign_id == channel``). Channel
+names are stored lower-cased; campaign ids are kept as written (they must match the tracked ``campaign_id``).
+
+Importing is all-or-nothing and idempotent: a file with one bad row stores nothing, and a stored
+(date, campaign_id) row is replaced — never duplicated — by a later import of the same pair.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.errors import InvalidInput
 from core.layout import StorageLayout
-from tracking.lake import write_parquet_atomically
+from core.locks import file_lock
+from tracking.lake import event_files, write_parquet_atomically
+from tracking.table_files import parse_dates, parse_numbers, parse_texts, read_table_file
 
 SPEND_SCHEMA = pa.schema(
     [
@@ -21,52 +43,262 @@ SPEND_SCHEMA = pa.schema(
     ]
 )
 _KEY = ["date", "campaign_id"]
+KNOWN_COLUMNS: tuple[str, ...] = ("date", "campaign_id", "campaign", "channel", "spend", "impressions", "clicks")
+MAX_ID_LENGTH = 200  # the lake's limit on campaign ids
+MAX_UNKNOWN_LISTED = 10
 
 
-def _validated(frame: pd.DataFrame) -> pd.DataFrame:
-    missing = {"date", "campaign_id", "spend"} - set(frame.columns)
+@dataclass(frozen=True)
+class SpendRows:
+    """Validated spend rows (the columns of ``SPEND_SCHEMA``) and the columns of the input left out."""
+
+    frame: pd.DataFrame
+    ignored_columns: tuple[str, ...] = ()
+
+
+def _spend_path(layout: StorageLayout, client_id: str) -> Path:
+    return layout.client_spend_dir(client_id) / "spend.parquet"
+
+
+def validate_spend(rows: pd.DataFrame) -> SpendRows:
+    """Check and normalize spend rows; ``InvalidInput`` names the first bad row and column.
+
+    Needs ``date``, ``spend`` and ``campaign_id`` (or ``campaign``) and/or ``channel``; ``impressions`` and
+    ``clicks`` are optional whole numbers; other columns are ignored (and listed in the result).
+    """
+    frame = rows.rename(columns=lambda c: str(c).strip().lower())
+    if len(frame) == 0:
+        raise InvalidInput("no spend rows: the file or body is empty")
+    if "campaign" in frame.columns:
+        if "campaign_id" in frame.columns:
+            raise InvalidInput("give campaign_id or campaign (the same thing), not both")
+        frame = frame.rename(columns={"campaign": "campaign_id"})
+    missing = [c for c in ("date", "spend") if c not in frame.columns]
+    if not {"campaign_id", "channel"} & set(frame.columns):
+        missing.append("campaign_id (or campaign) or channel")
     if missing:
-        raise InvalidInput(f"spend rows need columns {sorted(missing)}")
+        raise InvalidInput(f"spend rows need the column(s) {', '.join(missing)}; got {', '.join(frame.columns)}")
+    ignored = tuple(str(c) for c in frame.columns if c not in KNOWN_COLUMNS)
+    n = len(frame)
+    none = pd.Series([None] * n, index=frame.index, dtype=object)
+    campaigns = parse_texts(frame.get("campaign_id", none), "campaign_id", max_length=MAX_ID_LENGTH)
+    channels = [c.lower() if c else None for c in parse_texts(frame.get("channel", none), "channel", max_length=100)]
+    dates = parse_dates(frame["date"], "date")
+    for row, day in enumerate(dates):
+        if day is None:
+            raise InvalidInput(f"row {row + 1}, column date: missing value")
+    keys: list[str] = []
+    for row, (campaign, channel) in enumerate(zip(campaigns, channels, strict=True)):
+        key = campaign or channel
+        if key is None:
+            raise InvalidInput(f"row {row + 1}: needs a campaign_id (or campaign) or a channel")
+        keys.append(key)
     out = pd.DataFrame(
         {
-            "date": pd.to_datetime(frame["date"], errors="coerce").dt.date,
-            "campaign_id": frame["campaign_id"].astype(object).where(frame["campaign_id"].notna(), None),
-            "channel": frame.get("channel", None),
-            "spend": pd.to_numeric(frame["spend"], errors="coerce"),
-            "impressions": pd.to_numeric(frame["impressions"], errors="coerce") if "impressions" in frame else None,
-            "clicks": pd.to_numeric(frame["clicks"], errors="coerce") if "clicks" in frame else None,
+            "date": pd.Series(dates, dtype=object),
+            "campaign_id": pd.Series(keys, dtype=object),
+            "channel": pd.Series(channels, dtype=object),
+            "spend": parse_numbers(frame["spend"], "spend", required=True, non_negative=True),
         }
     )
-    bad = out["date"].isna() | out["campaign_id"].isna() | out["spend"].isna() | (out["spend"] < 0)
-    if bad.any():
-        first = int(bad.to_numpy().nonzero()[0][0])
-        raise InvalidInput(f"spend row {first + 1}: need a date, a campaign id and a non-negative spend")
-    if out.duplicated(_KEY).any():
-        raise InvalidInput("spend rows repeat a (date, campaign_id) pair")
     for name in ("impressions", "clicks"):
-        out[name] = out[name].astype("Int64")
-    return out
+        values = (
+            parse_numbers(frame[name], name, non_negative=True, integer=True) if name in frame else np.full(n, np.nan)
+        )
+        out[name] = pd.array(values, dtype="Float64").astype("Int64")
+    repeated = out.duplicated(_KEY, keep=False).to_numpy()
+    if repeated.any():
+        first = int(repeated.nonzero()[0][0])
+        day, key = dates[first], keys[first]
+        second = next(i for i in range(first + 1, n) if dates[i] == day and keys[i] == key)
+        raise InvalidInput(f"rows {first + 1} and {second + 1} repeat ({day}, {key}): one row per day")
+    return SpendRows(out, ignored)
+
+
+def channel_level(spend: pd.DataFrame) -> pd.Series:
+    """Which rows are channel-level spend (no tracked campaign: ``campaign_id`` equals ``channel``)."""
+    return (spend["campaign_id"] == spend["channel"]).fillna(False).astype(bool)
 
 
 def read_spend(layout: StorageLayout, client_id: str) -> pd.DataFrame:
     """The client's spend table (empty with the right columns when none was stored)."""
-    path = layout.client_spend_dir(client_id) / "spend.parquet"
-    if not path.exists():
-        return SPEND_SCHEMA.empty_table().to_pandas()
-    return pq.read_table(path).to_pandas()
+    path = _spend_path(layout, client_id)
+    table = pq.read_table(path) if path.exists() else SPEND_SCHEMA.empty_table()
+    frame = table.to_pandas()
+    for name in ("impressions", "clicks"):
+        frame[name] = frame[name].astype("Int64")
+    return frame
+
+
+def _store(layout: StorageLayout, client_id: str, new: pd.DataFrame) -> int:
+    """Merge ``new`` into the stored table (same key: replaced); returns how many stored rows were replaced."""
+    with file_lock(layout.client_spend_dir(client_id) / ".spend.lock"):
+        old = read_spend(layout, client_id)
+        replaced = 0
+        if not old.empty:
+            stale = pd.MultiIndex.from_frame(old[_KEY]).isin(pd.MultiIndex.from_frame(new[_KEY]))
+            replaced = int(stale.sum())
+            old = old[~stale]
+        merged = pd.concat([old, new], ignore_index=True) if not old.empty else new
+        merged = merged.sort_values(_KEY).reset_index(drop=True)
+        table = pa.Table.from_pandas(merged, schema=SPEND_SCHEMA, preserve_index=False)
+        write_parquet_atomically(table, _spend_path(layout, client_id))
+    return replaced
 
 
 def upsert_spend(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> int:
     """Validate and store spend rows, replacing any stored row with the same (date, campaign_id)."""
-    new = _validated(rows)
-    old = read_spend(layout, client_id)
-    if not old.empty:
-        keys = pd.MultiIndex.from_frame(new[_KEY])
-        old = old[~pd.MultiIndex.from_frame(old[_KEY]).isin(keys)]
-        merged = pd.concat([old, new], ignore_index=True) if not old.empty else new
-    else:
-        merged = new
-    merged = merged.sort_values(_KEY).reset_index(drop=True)
-    table = pa.Table.from_pandas(merged, schema=SPEND_SCHEMA, preserve_index=False)
-    write_parquet_atomically(table, layout.client_spend_dir(client_id) / "spend.parquet")
+    new = validate_spend(rows).frame
+    _store(layout, client_id, new)
     return len(new)
+
+
+def lake_campaign_ids(layout: StorageLayout, client_id: str) -> set[str]:
+    """The campaign ids of a client's tracked events (one column of the lake files, read by DuckDB)."""
+    files = [str(path) for path in event_files(layout, client_id)]
+    if not files:
+        return set()
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "SELECT DISTINCT campaign_id FROM read_parquet($files) WHERE campaign_id IS NOT NULL", {"files": files}
+        ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+@dataclass(frozen=True)
+class SpendImport:
+    """What an import stored, and what to look at (ignored columns, campaigns without traffic)."""
+
+    client_id: str
+    rows: int
+    inserted: int
+    replaced: int
+    campaigns: int  # distinct campaigns (channel-level spend not counted)
+    channels: int  # distinct channels with channel-level spend
+    channel_rows: int
+    first_date: date
+    last_date: date
+    total_spend: float
+    ignored_columns: tuple[str, ...] = ()
+    unknown_campaigns: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "client_id": self.client_id,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "replaced": self.replaced,
+            "campaigns": self.campaigns,
+            "channels": self.channels,
+            "channel_rows": self.channel_rows,
+            "first_date": self.first_date.isoformat(),
+            "last_date": self.last_date.isoformat(),
+            "total_spend": round(self.total_spend, 2),
+            "ignored_columns": list(self.ignored_columns),
+            "unknown_campaigns": list(self.unknown_campaigns),
+            "warnings": list(self.warnings),
+        }
+
+
+def _warnings(layout: StorageLayout, client_id: str, new: pd.DataFrame) -> tuple[tuple[str, ...], list[str]]:
+    """Campaigns never seen in tracked traffic, and the warnings to show about them."""
+    campaigns = set(new.loc[~channel_level(new), "campaign_id"].astype(str))
+    if not campaigns:
+        return (), []
+    seen = lake_campaign_ids(layout, client_id)
+    unknown = tuple(sorted(campaigns - seen))
+    if not unknown:
+        return (), []
+    listed = ", ".join(unknown[:MAX_UNKNOWN_LISTED]) + (" …" if len(unknown) > MAX_UNKNOWN_LISTED else "")
+    if not seen:
+        text = (
+            f"the client has no tracked traffic yet, so {len(unknown)} campaign(s) cannot be checked ({listed}); "
+            "the spend is stored"
+        )
+    else:
+        text = (
+            f"{len(unknown)} campaign(s) never seen in tracked traffic: {listed}; the spend is stored "
+            "(check the ids if traffic should already exist)"
+        )
+    return unknown, [text]
+
+
+def import_spend(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> SpendImport:
+    """Validate ``rows`` as a whole and store them (nothing is stored when any row is bad)."""
+    checked = validate_spend(rows)
+    new = checked.frame
+    unknown, warnings = _warnings(layout, client_id, new)
+    if checked.ignored_columns:
+        warnings.append(f"ignored unknown column(s): {', '.join(checked.ignored_columns)}")
+    replaced = _store(layout, client_id, new)
+    channel_rows = channel_level(new)
+    return SpendImport(
+        client_id=client_id,
+        rows=len(new),
+        inserted=len(new) - replaced,
+        replaced=replaced,
+        campaigns=int(new.loc[~channel_rows, "campaign_id"].nunique()),
+        channels=int(new.loc[channel_rows, "campaign_id"].nunique()),
+        channel_rows=int(channel_rows.sum()),
+        first_date=min(new["date"]),
+        last_date=max(new["date"]),
+        total_spend=float(new["spend"].sum()),
+        ignored_columns=checked.ignored_columns,
+        unknown_campaigns=unknown,
+        warnings=tuple(warnings),
+    )
+
+
+def import_spend_file(layout: StorageLayout, client_id: str, path: Path, fmt: str | None = None) -> SpendImport:
+    """Import a CSV or Parquet spend file (``fmt`` or the file's suffix says which)."""
+    layout.client_spend_dir(client_id)  # an invalid client id fails before the file is read
+    return import_spend(layout, client_id, read_table_file(path, fmt))
+
+
+def _channels(values: pd.Series) -> str | None:
+    return ", ".join(sorted({str(v) for v in values.dropna()})) or None
+
+
+def spend_summary(spend: pd.DataFrame) -> pd.DataFrame:
+    """Per campaign (and channel-level row set): channel, level, days, first and last date, totals."""
+    columns = ["campaign_id", "channel", "level", "days", "first_date", "last_date", "spend", "impressions", "clicks"]
+    if spend.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    frame = spend.assign(level=np.where(channel_level(spend), "channel", "campaign"))
+    grouped = frame.groupby("campaign_id", sort=True)
+    summary = pd.DataFrame(
+        {
+            "channel": grouped["channel"].agg(_channels),
+            "level": grouped["level"].first(),
+            "days": grouped["date"].nunique(),
+            "first_date": grouped["date"].min(),
+            "last_date": grouped["date"].max(),
+            "spend": grouped["spend"].sum(),
+            "impressions": grouped["impressions"].sum(min_count=1),
+            "clicks": grouped["clicks"].sum(min_count=1),
+        }
+    )
+    return summary.reset_index()[columns]
+
+
+def spend_summary_records(spend: pd.DataFrame) -> list[dict[str, Any]]:
+    """:func:`spend_summary` as JSON-ready dicts (ISO dates, ints, None for missing totals)."""
+    records = []
+    row: dict[Any, Any]
+    for row in spend_summary(spend).to_dict("records"):
+        records.append(
+            {
+                "campaign_id": str(row["campaign_id"]),
+                "channel": None if pd.isna(row["channel"]) else str(row["channel"]),
+                "level": str(row["level"]),
+                "days": int(row["days"]),
+                "first_date": row["first_date"].isoformat(),
+                "last_date": row["last_date"].isoformat(),
+                "spend": round(float(row["spend"]), 2),
+                "impressions": None if pd.isna(row["impressions"]) else int(row["impressions"]),
+                "clicks": None if pd.isna(row["clicks"]) else int(row["clicks"]),
+            }
+        )
+    return records

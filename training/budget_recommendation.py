@@ -1,24 +1,67 @@
-"""Budget recommendations: response curves per paid campaign and a reallocation of a total budget."""
+"""Budget recommendations: response curves per paid campaign (or per channel) and a reallocation of a budget.
+
+Two modes give the allocator (:mod:`models.budget`) its curves:
+
+- **attributed** (digital campaigns xmo tracks): per campaign, a response curve of the daily outcome on
+  daily spend. By default (``fit_on="sessions"``) the curve is fitted on the campaign's daily *sessions* —
+  many more events than conversions, so a much less noisy curve — and multiplied by the campaign's outcome
+  per session (conversions or value per session, shrunk toward the client's paid average), computed on the
+  same block-bootstrap resamples so the draws stay aligned. ``fit_on="outcome"`` fits the daily outcome
+  directly. The outcome per day comes from a pluggable :data:`OutcomeSource`: each session's own
+  conversions (the default) or an attribution model over touchpoint paths (``attribution="markov"`` …).
+- **media-mix** (channels pixels cannot see): the channel curves of :func:`training.media_mix.fit_media_mix`.
+
+Amounts in the output are per ``period`` (day, week = 7 days, month = 30 days); the models work in days.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
-from core.errors import NotReady
+from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Client
-from models.budget import BudgetPlan, allocate_budget
-from models.response import ResponseCurve
-from tracking.spend import read_spend
+from models.budget import BudgetPlan, Target, TargetBasis, allocate_budget, plan_for_target, plan_sentences
+from models.curve_plots import response_curves_figure
+from models.response import MIN_DAYS, ResponseCurve, ScaledResponse, SpendResponse, rate_on_resamples
+from tracking.spend import channel_level, read_spend
 from training.strategy_data import SessionLoader, load_sessions_with
 
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
-RECENT_DAYS = 7
+RECENT_DAYS = 7  # today's spend: the mean of the last week with spend data
+ROUGH_DAYS = 14  # fewer days than this: the curve is rough
+FLAT_SPEND = 0.10  # coefficient of variation of the adstocked spend below which the shape is extrapolated
+PRIOR_SESSIONS = 200.0  # weight of the client's paid average in each campaign's outcome per session
+EXTRAPOLATION_MARGIN = 1.2  # recommended spend this far beyond the observed range gets a warning
 Period = Literal["day", "week", "month"]
+Mode = Literal["attributed", "media-mix"]
+Outcome = Literal["conversions", "value"]
+FitOn = Literal["sessions", "outcome"]
+OutcomeSource = Callable[[pd.DataFrame, str], pd.DataFrame]
+"""Sessions and a time zone in, daily outcome per campaign out: columns date, campaign_id, conversions, value."""
+
+
+@dataclass
+class CampaignCurves:
+    """Fitted curves of the campaigns of one client, what today's spend is, and what to warn about."""
+
+    curves: dict[str, SpendResponse]
+    current: dict[str, float]
+    outcome_per_session: dict[str, float]
+    days: dict[str, int]
+    spend_range: dict[str, tuple[float, float]]
+    warnings: dict[str, list[str]] = field(default_factory=dict)
+
+    def warn(self, campaign_id: str, text: str) -> None:
+        """Attach a warning to a campaign."""
+        self.warnings.setdefault(campaign_id, []).append(text)
 
 
 @dataclass(frozen=True)
@@ -26,87 +69,429 @@ class BudgetRecommendation:
     """A budget plan with what it was computed from."""
 
     client_id: str
-    period: str
-    total: float
+    period: Period
+    total: float  # per period
     plan: BudgetPlan  # in daily amounts
     days_of_data: int
-    conversion_rates: dict[str, float]
+    mode: Mode
+    outcome: Outcome
+    curves: dict[str, SpendResponse]
+    conversion_rates: dict[str, float]  # outcome per session (attributed mode, fitted on sessions)
+    campaign_warnings: dict[str, list[str]]
+    warnings: tuple[str, ...]
+    fit: dict[str, Any]
 
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready, amounts per period."""
-        k = PERIOD_DAYS[self.period]
-        return {
-            "client_id": self.client_id,
-            "period": self.period,
-            "total": self.total,
-            "outcome": "conversions",
-            "days_of_data": self.days_of_data,
-            "expected_conversions_baseline": self.plan.expected_outcome_baseline * k,
-            "expected_conversions_recommended": self.plan.expected_outcome_recommended * k,
-            "expected_lift": self.plan.expected_lift,
-            "campaigns": [
-                {
-                    "campaign_id": a.campaign_id,
-                    "baseline_spend": a.baseline_spend * k,
-                    "recommended_spend": a.recommended_spend * k,
-                    "change_ratio": a.change_ratio,
+    @property
+    def period_days(self) -> int:
+        """Days in the period."""
+        return PERIOD_DAYS[self.period]
+
+    def sentences(self) -> list[str]:
+        """Plain sentences a marketer can act on."""
+        return plan_sentences(self.plan, unit=self.period_days, unit_label=self.period, outcome=self.outcome)
+
+    def figure(self) -> Figure:
+        """The response curves with today's split and the recommendation marked (per period)."""
+        return response_curves_figure(
+            self.curves, self.plan, unit=self.period_days, unit_label=self.period, outcome=self.outcome
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, amounts and outcomes per period."""
+        k = self.period_days
+        plan = self.plan
+        conversions = self.outcome == "conversions"
+
+        def per(pair: tuple[float, float]) -> list[float]:
+            return [pair[0] * k, pair[1] * k]
+
+        campaigns = []
+        for a in plan.allocations:
+            marginal = a.marginal_outcome_per_unit
+            entry: dict[str, Any] = {
+                "campaign_id": a.campaign_id,
+                "current_spend": a.current_spend * k,
+                "baseline_spend": a.baseline_spend * k,
+                "recommended_spend": a.recommended_spend * k,
+                "change": (a.recommended_spend - a.baseline_spend) * k,
+                "change_ratio": a.change_ratio,
+                "bounds": [a.lower_bound * k, a.upper_bound * k],
+                "expected_outcome_current": a.expected_outcome_current * k,
+                "expected_outcome_baseline": a.expected_outcome_baseline * k,
+                "expected_outcome_recommended": a.expected_outcome_recommended * k,
+                "expected_outcome_interval": per(a.interval_recommended),
+                "expected_change_interval": per(a.interval_change),
+                "marginal_outcome_per_unit": marginal,
+                "marginal_cpa": (1.0 / marginal if marginal > 0 else None) if conversions else None,
+                "marginal_roas": None if conversions else marginal,
+                "outcome_per_session": self.conversion_rates.get(a.campaign_id),
+                "warnings": list(self.campaign_warnings.get(a.campaign_id, [])),
+            }
+            if conversions:
+                entry |= {
                     "expected_conversions_baseline": a.expected_outcome_baseline * k,
                     "expected_conversions_recommended": a.expected_outcome_recommended * k,
-                    "expected_conversions_interval": [a.interval_recommended[0] * k, a.interval_recommended[1] * k],
+                    "expected_conversions_interval": per(a.interval_recommended),
                     "conversion_rate": self.conversion_rates.get(a.campaign_id),
-                    "marginal_cpa": (1.0 / a.marginal_outcome_per_unit) if a.marginal_outcome_per_unit > 0 else None,
                 }
-                for a in self.plan.allocations
+            campaigns.append(entry)
+        gain = plan.expected_outcome_recommended - plan.expected_outcome_baseline
+        low, high = plan.interval_gain
+        result: dict[str, Any] = {
+            "client_id": self.client_id,
+            "mode": self.mode,
+            "outcome": self.outcome,
+            "period": self.period,
+            "period_days": k,
+            "total": plan.total * k,
+            "requested_total": self.total,
+            "current_total": plan.current_total * k,
+            "days_of_data": self.days_of_data,
+            "target": None
+            if plan.target is None
+            else {
+                "kind": plan.target.kind,
+                "value": plan.target.value,
+                "basis": plan.target.basis,
+                "achieved_average": (1.0 / plan.average_outcome_per_unit if plan.average_outcome_per_unit else None)
+                if plan.target.kind == "cpa"
+                else plan.average_outcome_per_unit,
+            },
+            "expected_outcome_current": plan.expected_outcome_current * k,
+            "expected_outcome_baseline": plan.expected_outcome_baseline * k,
+            "expected_outcome_recommended": plan.expected_outcome_recommended * k,
+            "expected_outcome_interval": per(plan.interval_recommended),
+            "expected_gain": gain * k,
+            "expected_gain_interval": per(plan.interval_gain),
+            "gain_uncertain": bool(low <= 0 <= high),
+            "expected_change_vs_current": (plan.expected_outcome_recommended - plan.expected_outcome_current) * k,
+            "expected_change_vs_current_interval": per(plan.interval_change_vs_current),
+            "expected_lift": plan.expected_lift,
+            "marginal_outcome_per_unit": plan.marginal_outcome_per_unit,
+            "interval_level": 0.9,
+            "n_draws": plan.n_draws,
+            "campaigns": campaigns,
+            "moves": [
+                {
+                    "from": m.source,
+                    "to": m.destination,
+                    "amount": m.amount * k,
+                    "expected_gain": m.gain * k,
+                    "expected_gain_interval": per(m.interval),
+                    "uncertain": bool(m.interval[0] <= 0 <= m.interval[1]),
+                }
+                for m in plan.moves
             ],
+            "excluded": list(plan.excluded),
+            "sentences": self.sentences(),
+            "warnings": list(self.warnings),
+            "fit": self.fit,
         }
+        if conversions:
+            result |= {
+                "expected_conversions_baseline": plan.expected_outcome_baseline * k,
+                "expected_conversions_recommended": plan.expected_outcome_recommended * k,
+            }
+        else:
+            result |= {
+                "expected_value_baseline": plan.expected_outcome_baseline * k,
+                "expected_value_recommended": plan.expected_outcome_recommended * k,
+            }
+        return result
 
 
-def daily_campaign_table(sessions: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
-    """Per (date, campaign): spend, sessions and conversions (sessions attributed to their acquisition)."""
+# --- outcome sources -----------------------------------------------------------------------------------------
+
+
+def _local_dates(times: pd.Series, timezone: str) -> pd.Series:
+    return pd.to_datetime(times, utc=True).dt.tz_convert(timezone).dt.date
+
+
+def own_session_outcomes(sessions: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
+    """Each converting session credited to its own campaign on its start date (no attribution model)."""
     paid = sessions.dropna(subset=["campaign_id"])
-    paid = paid.assign(date=paid["started_at"].dt.tz_convert("UTC").dt.date)
-    outcome = (
-        paid.groupby(["date", "campaign_id"], observed=True)
-        .agg(sessions=("converted", "size"), conversions=("converted", "sum"))
+    value = paid["conversion_value"] if "conversion_value" in paid else pd.Series(0.0, index=paid.index)
+    frame = pd.DataFrame(
+        {
+            "date": _local_dates(paid["started_at"], timezone),
+            "campaign_id": paid["campaign_id"].astype(str),
+            "conversions": paid["converted"].astype(float),
+            "value": value.fillna(0.0).astype(float) * paid["converted"].astype(float),
+        }
+    )
+    return frame.groupby(["date", "campaign_id"], as_index=False)[["conversions", "value"]].sum()
+
+
+def attributed_outcomes(model: str) -> OutcomeSource:
+    """An outcome source crediting conversions by an attribution model over the sessions' touchpoint paths."""
+    from features.paths import touchpoint_paths
+    from models.attribution import check_model, daily_attributed_outcomes
+
+    check_model(model)
+
+    def source(sessions: pd.DataFrame, timezone: str) -> pd.DataFrame:
+        paths = touchpoint_paths(sessions)
+        daily = daily_attributed_outcomes(paths, model=model, level="campaign", timezone=timezone)
+        return daily[~daily["campaign_id"].astype(str).str.startswith("<")]
+
+    return source
+
+
+def daily_campaign_table(
+    sessions: pd.DataFrame, spend: pd.DataFrame, outcomes: OutcomeSource | None = None, timezone: str = "UTC"
+) -> pd.DataFrame:
+    """Per (date, campaign) with spend: spend, sessions acquired, conversions and value (from ``outcomes``)."""
+    source = outcomes or own_session_outcomes
+    paid = sessions.dropna(subset=["campaign_id"])
+    acquired = (
+        pd.DataFrame(
+            {"date": _local_dates(paid["started_at"], timezone), "campaign_id": paid["campaign_id"].astype(str)}
+        )
+        .groupby(["date", "campaign_id"])
+        .size()
+        .rename("sessions")
         .reset_index()
     )
-    spend = spend.assign(date=pd.to_datetime(spend["date"]).dt.date)
-    table = spend.merge(outcome, on=["date", "campaign_id"], how="left")
-    return table.fillna({"sessions": 0, "conversions": 0}).sort_values(["campaign_id", "date"])
+    credited = source(sessions, timezone)
+    credited = credited.assign(
+        date=pd.to_datetime(credited["date"]).dt.date, campaign_id=credited["campaign_id"].astype(str)
+    )
+    spent = spend.assign(date=pd.to_datetime(spend["date"]).dt.date, campaign_id=spend["campaign_id"].astype(str))
+    days: pd.DataFrame = spent.groupby(["date", "campaign_id"], as_index=False)[["spend"]].sum()
+    table = days.merge(acquired, on=["date", "campaign_id"], how="left").merge(
+        credited[["date", "campaign_id", "conversions", "value"]], on=["date", "campaign_id"], how="left"
+    )
+    table = table.fillna({"sessions": 0, "conversions": 0.0, "value": 0.0})
+    return table.sort_values(["campaign_id", "date"]).reset_index(drop=True)
+
+
+# --- attributed curves ---------------------------------------------------------------------------------------
+
+
+def _consecutive(rows: pd.DataFrame) -> pd.DataFrame:
+    """The campaign's days from its first to its last spend row, missing days as zero spend and outcome."""
+    dates = pd.to_datetime(rows["date"])
+    full = pd.date_range(dates.min(), dates.max(), freq="D")
+    return (
+        rows.assign(date=dates)
+        .set_index("date")[["spend", "sessions", "conversions", "value"]]
+        .reindex(full, fill_value=0.0)
+        .rename_axis("date")
+        .reset_index()
+    )
+
+
+def fit_campaign_curves(
+    table: pd.DataFrame,
+    *,
+    outcome: Outcome = "conversions",
+    fit_on: FitOn = "sessions",
+    recent_days: int = RECENT_DAYS,
+    n_bootstrap: int = 200,
+    random_state: int = 0,
+) -> CampaignCurves:
+    """Response curves per campaign from a :func:`daily_campaign_table`, with warnings per campaign.
+
+    Campaigns with fewer than ``MIN_DAYS`` days of spend get no curve (a warning says so); today's spend is
+    the mean of the last ``recent_days`` days.
+    """
+    if outcome not in ("conversions", "value"):
+        raise InvalidInput(f"outcome must be conversions or value, not {outcome!r}")
+    if fit_on not in ("sessions", "outcome"):
+        raise InvalidInput(f"fit_on must be sessions or outcome, not {fit_on!r}")
+    paid_sessions = float(table["sessions"].sum())
+    prior = float(table[outcome].sum()) / paid_sessions if paid_sessions > 0 else 0.0
+    result = CampaignCurves({}, {}, {}, {}, {})
+    for campaign_id, group in table.groupby("campaign_id", sort=True):
+        name = str(campaign_id)
+        rows = _consecutive(group)
+        n = len(rows)
+        result.days[name] = n
+        result.current[name] = float(rows["spend"].tail(recent_days).mean())
+        if n < MIN_DAYS or not (rows["spend"] > 0).any():
+            result.warn(name, f"only {n} days of spend (a curve needs {MIN_DAYS}): left out of the plan")
+            continue
+        spend = rows["spend"].to_numpy(float)
+        target = rows["sessions" if fit_on == "sessions" else outcome].to_numpy(float)
+        curve = ResponseCurve(n_bootstrap=n_bootstrap, random_state=random_state).fit(spend, target)
+        if fit_on == "sessions":
+            rate, draws = rate_on_resamples(
+                rows[outcome].to_numpy(float), target, curve.bootstrap_weights_, prior, PRIOR_SESSIONS
+            )
+            result.curves[name] = ScaledResponse(curve, rate, draws)
+            result.outcome_per_session[name] = rate
+        else:
+            result.curves[name] = curve
+        result.spend_range[name] = curve.spend_range_
+        if n < ROUGH_DAYS:
+            result.warn(name, f"only {n} days of data: the curve is rough (two weeks or more are better)")
+        if curve.spend_variation_ < FLAT_SPEND:
+            result.warn(
+                name,
+                f"daily spend barely varied (±{curve.spend_variation_:.0%}): how the outcome changes with spend is "
+                "extrapolated (from priors), so test a spend change before trusting a big move",
+            )
+        if float(rows[outcome].sum()) <= 0:
+            what = "conversions" if outcome == "conversions" else "conversion value"
+            basis = "the client's paid average per session" if fit_on == "sessions" else "nothing"
+            result.warn(name, f"no {what} in {n} days: its expected {outcome} rest on {basis}")
+        if fit_on == "sessions" and float(rows["sessions"].sum()) <= 0:
+            result.warn(name, f"no sessions in {n} days despite spend: check its tracking links (utm_campaign)")
+    return result
+
+
+def _extrapolation_warnings(plan: BudgetPlan, curves: CampaignCurves, unit: int, label: str) -> None:
+    for a in plan.allocations:
+        low, high = curves.spend_range.get(a.campaign_id, (0.0, float("inf")))
+        if a.recommended_spend > high * EXTRAPOLATION_MARGIN:
+            curves.warn(
+                a.campaign_id,
+                f"recommended {a.recommended_spend * unit:,.0f} per {label} is above the most it spent "
+                f"({high * unit:,.0f} per {label}, carry-over included): the curve is extrapolated there",
+            )
+        elif a.recommended_spend < low / EXTRAPOLATION_MARGIN:
+            curves.warn(
+                a.campaign_id,
+                f"recommended {a.recommended_spend * unit:,.0f} per {label} is below the least it spent "
+                f"({low * unit:,.0f} per {label}): the curve is extrapolated there",
+            )
+
+
+# --- the job -------------------------------------------------------------------------------------------------
+
+
+def _target(target_cpa: float | None, target_roas: float | None, outcome: Outcome, basis: TargetBasis) -> Target | None:
+    if target_cpa is not None and target_roas is not None:
+        raise InvalidInput("give a target CPA or a target ROAS, not both")
+    if basis not in ("average", "marginal"):
+        raise InvalidInput(f"the target basis must be average or marginal, not {basis!r}")
+    if target_cpa is not None:
+        if outcome != "conversions":
+            raise InvalidInput("a target CPA needs --outcome conversions")
+        return Target("cpa", float(target_cpa), basis)
+    if target_roas is not None:
+        if outcome != "value":
+            raise InvalidInput("a target ROAS needs --outcome value")
+        return Target("roas", float(target_roas), basis)
+    return None
+
+
+def _attributed(
+    settings: Settings,
+    client: Client,
+    outcome: Outcome,
+    fit_on: FitOn,
+    attribution: str | None,
+    load_sessions: SessionLoader | None,
+) -> tuple[CampaignCurves, int, list[str], dict[str, Any]]:
+    stored = read_spend(StorageLayout.from_settings(settings), client.id)
+    spend = stored[~channel_level(stored)]  # TV, print…: no tracked sessions; media-mix mode models them
+    if spend.empty:
+        raise NotReady(f"no spend for client {client.id!r}; import daily spend per campaign with `xmo spend import`")
+    sessions = load_sessions_with(settings, client, load_sessions)
+    source = attributed_outcomes(attribution) if attribution else own_session_outcomes
+    table = daily_campaign_table(sessions, spend, source, client.timezone)
+    curves = fit_campaign_curves(table, outcome=outcome, fit_on=fit_on)
+    notes: list[str] = []
+    unpaid = sorted(set(sessions["campaign_id"].dropna().astype(str)) - set(table["campaign_id"]))
+    if unpaid:
+        notes.append(f"campaigns with sessions but no spend rows are not in the plan: {', '.join(unpaid[:10])}")
+    if len(spend) < len(stored):
+        channels = sorted(set(stored.loc[channel_level(stored), "campaign_id"].astype(str)))
+        notes.append(f"channel-level spend ({', '.join(channels)}) is left out here: use --mode media-mix for it")
+    fit = {"fit_on": fit_on, "attribution": attribution or "own-session", "prior_sessions": PRIOR_SESSIONS}
+    return curves, int(table["date"].nunique()), notes, fit
+
+
+def _media_mix(
+    settings: Settings, client: Client, outcome: Outcome, kpi: str | None
+) -> tuple[CampaignCurves, int, list[str], dict[str, Any]]:
+    from training.media_mix import COUNT_KPIS, VALUE_KPIS, fit_media_mix
+
+    if kpi is None:
+        from tracking.kpi import read_kpi
+
+        columns = [c for c in read_kpi(StorageLayout.from_settings(settings), client.id).columns if c != "date"]
+        wanted = VALUE_KPIS if outcome == "value" else COUNT_KPIS
+        kpi = next((c for c in wanted if c in columns), None)
+    result = fit_media_mix(settings, client, kpi=kpi)
+    notes = list(result.warnings)
+    kind = "value" if outcome == "value" else "count"
+    if result.outcome_kind != kind:
+        notes.append(f"the KPI {result.kpi!r} is not a {outcome} series; outcomes below are in {result.kpi}")
+    curves = CampaignCurves(dict(result.curves), dict(result.current_daily_spend), {}, {}, {})
+    days = int(result.fit_report.get("n_days", 0) or 0)
+    return curves, days, notes, {"kpi": result.kpi, **result.fit_report}
 
 
 def recommend_budget(
     settings: Settings,
     client: Client,
-    total: float,
+    total: float | None = None,
     *,
     period: Period = "week",
     min_ratio: float = 0.5,
     max_ratio: float = 2.0,
+    mode: Mode = "attributed",
+    outcome: Outcome = "conversions",
+    target_cpa: float | None = None,
+    target_roas: float | None = None,
+    target_basis: TargetBasis = "average",
+    fit_on: FitOn = "sessions",
+    attribution: str | None = None,
+    kpi: str | None = None,
     load_sessions: SessionLoader | None = None,
 ) -> BudgetRecommendation:
-    """Reallocate ``total`` per ``period`` across paid campaigns to maximize expected conversions.
+    """Split ``total`` per ``period`` across paid campaigns (or channels) to maximize the expected outcome.
 
-    Per campaign, a response curve (adstock + Hill, bootstrapped) is fitted to daily sessions against
-    daily spend and scaled by the campaign's conversion rate.
+    With ``target_cpa``/``target_roas`` the total is found instead (``total``, when given, caps it); see
+    :mod:`models.budget` for the average and marginal definitions. ``attribution`` names an attribution model
+    crediting conversions over touchpoint paths (attributed mode; default: each session's own conversions).
+    ``kpi`` picks the KPI column of the media-mix mode.
     """
-    spend = read_spend(StorageLayout.from_settings(settings), client.id)
-    if spend.empty:
-        raise NotReady(f"no spend for client {client.id!r}; import daily spend per campaign first")
-    sessions = load_sessions_with(settings, client, load_sessions)
-    table = daily_campaign_table(sessions, spend)
-    curves: dict[str, ResponseCurve] = {}
-    current: dict[str, float] = {}
-    rates: dict[str, float] = {}
-    for campaign_id, rows in table.groupby("campaign_id", sort=True):
-        if len(rows) < 7 or rows["spend"].sum() <= 0:
-            continue
-        curves[str(campaign_id)] = ResponseCurve().fit(rows["spend"].to_numpy(), rows["sessions"].to_numpy())
-        current[str(campaign_id)] = float(rows["spend"].tail(RECENT_DAYS).mean())
-        # Beta(1, 1) posterior mean: a campaign without conversions yet is not worth exactly zero
-        rates[str(campaign_id)] = float((rows["conversions"].sum() + 1) / (rows["sessions"].sum() + 2))
-    if not curves:
-        raise NotReady("no campaign has 7 days of spend yet; response curves need at least a week")
-    plan = allocate_budget(curves, current, total / PERIOD_DAYS[period], min_ratio, max_ratio, weights=rates)
-    days = int(table["date"].nunique())
-    return BudgetRecommendation(client.id, period, total, plan, days, rates)
+    if period not in PERIOD_DAYS:
+        raise InvalidInput(f"period must be day, week or month, not {period!r}")
+    if mode not in ("attributed", "media-mix"):
+        raise InvalidInput(f"mode must be attributed or media-mix, not {mode!r}")
+    if outcome not in ("conversions", "value"):
+        raise InvalidInput(f"outcome must be conversions or value, not {outcome!r}")
+    target = _target(target_cpa, target_roas, outcome, target_basis)
+    if target is None and total is None:
+        raise InvalidInput("give a total budget, or a target CPA or ROAS")
+    if total is not None and (not np.isfinite(total) or total <= 0):
+        raise InvalidInput("the total budget must be a positive amount")
+    k = PERIOD_DAYS[period]
+    if mode == "attributed":
+        curves, days, notes, fit = _attributed(settings, client, outcome, fit_on, attribution, load_sessions)
+    else:
+        curves, days, notes, fit = _media_mix(settings, client, outcome, kpi)
+    if not curves.curves:
+        raise NotReady(
+            f"no campaign has {MIN_DAYS} days of spend yet; response curves need at least a week of daily spend"
+        )
+    daily = None if total is None else total / k
+    if target is None:
+        assert daily is not None
+        plan = allocate_budget(curves.curves, curves.current, daily, min_ratio, max_ratio, unit=k, unit_label=period)
+    else:
+        plan = plan_for_target(
+            curves.curves, curves.current, target, min_ratio, max_ratio, max_total=daily, unit=k, unit_label=period
+        )
+    _extrapolation_warnings(plan, curves, k, period)
+    own = {f"{name}:" for name in curves.warnings}
+    warnings = [*notes, *(w for w in plan.warnings if w.split(" ", 1)[0] not in own)]
+    warnings += [f"{name}: {text}" for name, texts in sorted(curves.warnings.items()) for text in texts]
+    return BudgetRecommendation(
+        client_id=client.id,
+        period=period,
+        total=float(total) if total is not None else plan.total * k,
+        plan=plan,
+        days_of_data=days,
+        mode=mode,
+        outcome=outcome,
+        curves=curves.curves,
+        conversion_rates=curves.outcome_per_session,
+        campaign_warnings=curves.warnings,
+        warnings=tuple(dict.fromkeys(warnings)),
+        fit=fit,
+    )

@@ -8,7 +8,22 @@ import sys
 import typer
 
 from core.errors import XmoError
-from xmo.commands import clients, data, demo, goals, imports, links, models, recommend, serve, training
+from xmo.commands import (
+    attribution,
+    clients,
+    data,
+    demo,
+    goals,
+    imports,
+    kpi,
+    links,
+    models,
+    recommend,
+    report,
+    serve,
+    spend,
+    training,
+)
 from xmo.simulator import cli as simulator_cli
 
 app = typer.Typer(
@@ -23,9 +38,13 @@ goals.register(app)
 simulator_cli.register(app)
 data.register(app)
 imports.register(app)
+spend.register(app)
+kpi.register(app)
 training.register(app)
 models.register(app)
 recommend.register(app)
+report.register(app)
+attribution.register(app)
 links.register(app)
 serve.register(app)
 demo.register(app)

@@ -3,37 +3,83 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from serving.deps import RuntimeDep, TenantDep
-from training.budget_recommendation import Period, recommend_budget
+from serving.runtime import ServiceRuntime
+from training.budget_recommendation import BudgetRecommendation, FitOn, Mode, Outcome, Period, recommend_budget
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
 
-@router.get("/budget")
-async def budget(
-    runtime: RuntimeDep,
-    client_id: TenantDep,
-    total: Annotated[float, Query(gt=0, le=1e12, description="Budget to split across paid campaigns")],
-    period: Annotated[Period, Query(description="The period the total covers")] = "week",
-    min_ratio: Annotated[float, Query(ge=0, le=1, description="Lowest share of today's spend per campaign")] = 0.5,
-    max_ratio: Annotated[float, Query(ge=1, le=100, description="Highest multiple of today's spend")] = 2.0,
-) -> dict[str, Any]:
-    """Where to move budget: a split of ``total`` that maximizes expected conversions, with intervals."""
+@dataclass(frozen=True)
+class BudgetQuery:
+    """The parameters both budget routes take."""
+
+    total: Annotated[
+        float | None, Query(gt=0, le=1e12, description="Budget per period to split (with a target: the most to spend)")
+    ] = None
+    period: Annotated[Period, Query(description="The period the total covers")] = "week"
+    min_ratio: Annotated[float, Query(ge=0, le=100, description="Lowest multiple of today's spend per campaign")] = 0.5
+    max_ratio: Annotated[float, Query(gt=0, le=100, description="Highest multiple of today's spend per campaign")] = 2.0
+    target_cpa: Annotated[float | None, Query(gt=0, description="Largest total keeping the CPA at or below")] = None
+    target_roas: Annotated[float | None, Query(gt=0, description="Largest total keeping the ROAS at or above")] = None
+    target_basis: Annotated[
+        str, Query(pattern="^(average|marginal)$", description="average (the plan's) or marginal (the last unit's)")
+    ] = "average"
+    mode: Annotated[Mode, Query(description="attributed (tracked campaigns) or media-mix (KPI series)")] = "attributed"
+    outcome: Annotated[Outcome, Query(description="conversions or value")] = "conversions"
+    fit_on: Annotated[FitOn, Query(description="Fit curves on sessions (× outcome per session) or the outcome")] = (
+        "sessions"
+    )
+    attribution: Annotated[
+        str | None, Query(max_length=32, description="Attribution model crediting conversions (default: own session)")
+    ] = None
+    kpi: Annotated[str | None, Query(max_length=64, description="KPI column of the media-mix mode")] = None
+
+
+QueryDep = Annotated[BudgetQuery, Depends()]
+
+
+async def _recommend(runtime: ServiceRuntime, client_id: str, q: BudgetQuery) -> BudgetRecommendation:
     client = runtime.registry.get_client(client_id)
 
-    def job() -> dict[str, Any]:
+    def job() -> BudgetRecommendation:
         return recommend_budget(
             runtime.settings,
             client,
-            total,
-            period=period,
-            min_ratio=min_ratio,
-            max_ratio=max_ratio,
+            q.total,
+            period=q.period,
+            min_ratio=q.min_ratio,
+            max_ratio=q.max_ratio,
+            mode=q.mode,
+            outcome=q.outcome,
+            target_cpa=q.target_cpa,
+            target_roas=q.target_roas,
+            target_basis="marginal" if q.target_basis == "marginal" else "average",
+            fit_on=q.fit_on,
+            attribution=q.attribution,
+            kpi=q.kpi,
             load_sessions=runtime.sessions.sessions,
-        ).to_dict()
+        )
 
     return await asyncio.to_thread(job)
+
+
+@router.get("/budget")
+async def budget(runtime: RuntimeDep, client_id: TenantDep, q: QueryDep) -> dict[str, Any]:
+    """Where to move budget: a split that maximizes expected conversions or value, with intervals and sentences."""
+    return (await _recommend(runtime, client_id, q)).to_dict()
+
+
+@router.get("/budget/curves.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+async def budget_curves(runtime: RuntimeDep, client_id: TenantDep, q: QueryDep) -> Response:
+    """The response curves behind the recommendation, with today's split and the recommended spend marked."""
+    from models.curve_plots import figure_png
+
+    result = await _recommend(runtime, client_id, q)
+    png = await asyncio.to_thread(lambda: figure_png(result.figure()))
+    return Response(content=png, media_type="image/png")

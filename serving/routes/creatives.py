@@ -1,4 +1,4 @@
-"""Creative (and audience) recommendations for marketers (the same jobs as `xmo recommend creatives`)."""
+"""Creative recommendations for marketers (the same job as `xmo recommend creatives`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from serving.deps import RuntimeDep, TenantDep
-from training.creative_recommendation import recommend_creatives
+from training.creative_recommendation import SegmentBy, creative_report
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
@@ -18,12 +18,14 @@ async def creatives(
     runtime: RuntimeDep,
     client_id: TenantDep,
     campaign: Annotated[str | None, Query(max_length=200, description="Only this campaign")] = None,
+    segment: Annotated[SegmentBy, Query(description="Segments: device, returning, region or channel")] = "device",
 ) -> dict[str, Any]:
-    """Which creative to run per campaign and device class, with its chance to be best."""
+    """Which creative to run per campaign and segment: posteriors, chance to be best, split and actions."""
     client = runtime.registry.get_client(client_id)
 
     def job() -> dict[str, Any]:
-        table = recommend_creatives(runtime.settings, client, campaign, load_sessions=runtime.sessions.sessions)
-        return {"client_id": client_id, "recommendations": table.to_dict("records")}
+        return creative_report(
+            runtime.settings, client, campaign, load_sessions=runtime.sessions.sessions, segment_by=segment
+        ).to_dict()
 
     return await asyncio.to_thread(job)

@@ -134,3 +134,16 @@ def test_too_few_conversions_to_cross_validate_means_none() -> None:
     chosen = choose_calibration(p, y)
     assert chosen.method == "none"
     assert set(chosen.scores) == {"none"}
+
+
+def test_a_reversed_score_is_never_turned_upside_down() -> None:
+    # A model whose validation scores rank sessions backwards (an overfit on few conversions): Platt scaling
+    # would fit a negative slope, beat "none" on log loss and reverse the ranking on every later session.
+    true_valid, y_valid = outcomes(4000, 9)
+    reversed_valid = sigmoid(-logit(true_valid) - 3)
+    assert Calibrator("sigmoid").fit(reversed_valid, y_valid).keeps_order is False
+    chosen = choose_calibration(reversed_valid, y_valid, folds=5, seed=0)
+    assert chosen.method != "sigmoid" and chosen.keeps_order
+    assert chosen.scores["sigmoid"] == float("inf"), "a Platt fit that reversed the ranking is ruled out"
+    grid = np.linspace(0.001, 0.999, 101)
+    assert np.all(np.diff(chosen.transform(grid)) >= 0), "the chosen calibration keeps the model's ranking"

@@ -173,3 +173,14 @@ def test_04_slices_and_calibration(kernel_env: NotebookHome) -> None:
     contributions = output_text(notebook, "contributions_summary(contributions)")
     assert "matches the run's evaluation/contributions.json" in contributions
     assert "duration_s" in contributions
+
+
+def test_05_budget_what_if(kernel_env: NotebookHome) -> None:
+    notebook = run_notebook("05-budget-what-if.ipynb")
+    assert "campaigns with response curves" in output_text(notebook, "fit_campaign_curves(")
+    assert images(notebook, "response_curves_figure(") == 1
+    what_if = output_text(notebook, "what_if = ")
+    assert "expected conversions per week" in what_if and "marginal CPA" in what_if
+    assert "recommended per week" in output_text(notebook, "plan_sentences(")
+    assert "held out: MAPE" in output_text(notebook, "MediaMixModel(")
+    assert "share of the best" in output_text(notebook, "mix_what_if = ")

@@ -1,0 +1,44 @@
+"""Audience recommendations for marketers (the same job as `xmo recommend audiences`)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from serving.deps import RuntimeDep, TenantDep
+from serving.routes.spend import AUTH_ERRORS
+from training.audience_recommendation import MAX_TOP, Champion, recommend_audiences
+
+router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+
+
+@router.get("/audiences", responses=AUTH_ERRORS)
+async def audiences(
+    runtime: RuntimeDep,
+    client_id: TenantDep,
+    top: Annotated[int, Query(ge=1, le=MAX_TOP, description="How many segments to list")] = 20,
+    since: Annotated[date | None, Query(description="First day (client's time zone)")] = None,
+    until: Annotated[date | None, Query(description="Last day (client's time zone)")] = None,
+) -> dict[str, Any]:
+    """Audience segments ranked by the champion model's predicted conversion rate, to bid up or exclude."""
+    client = runtime.registry.get_client(client_id)
+    loaded = runtime.models.get(client_id)
+
+    def job() -> dict[str, Any]:
+        champion = None
+        if loaded is not None:  # the served champion; without one, the registry decides (NotReady if none)
+            champion = Champion(loaded.name, loaded.version, loaded.model.unwrap_python_model().scorer)
+        return recommend_audiences(
+            runtime.settings,
+            client,
+            load_sessions=runtime.sessions.sessions,
+            since=since,
+            until=until,
+            top=top,
+            champion=champion,
+        ).to_dict()
+
+    return await asyncio.to_thread(job)

@@ -1,0 +1,87 @@
+"""A client's daily KPIs (outcomes and controls): import rows (JSON or CSV) and read the stored summary."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from core.layout import StorageLayout
+from serving.deps import RuntimeDep, TenantDep
+from serving.routes.spend import AUTH_ERRORS, IMPORT_ERRORS, MAX_BODY_BYTES, MAX_ROWS, table_from_request
+from tracking.kpi import import_kpi, kpi_summary_records, read_kpi
+
+router = APIRouter(prefix="/v1/kpi", tags=["kpi"])
+
+
+class KpiImported(BaseModel):
+    """What an import stored."""
+
+    client_id: str
+    rows: int = Field(description="Dates in the request, all stored")
+    inserted: int = Field(description="Dates new to the table")
+    updated: int = Field(description="Dates the table held already (the request's columns replaced)")
+    columns: list[str]
+    new_columns: list[str]
+    first_date: str
+    last_date: str
+    warnings: list[str]
+
+
+class KpiColumn(BaseModel):
+    """One stored KPI series."""
+
+    column: str
+    days: int = Field(description="Days with a value")
+    first_date: str | None
+    last_date: str | None
+    total: float
+    mean: float | None
+    min: float | None
+    max: float | None
+
+
+class KpiSummary(BaseModel):
+    """The caller's stored KPI columns."""
+
+    client_id: str
+    columns: list[KpiColumn]
+
+
+_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": f"Rows as JSON or a CSV file (header: date and numeric columns); at most {MAX_ROWS:,} rows "
+        f"and {MAX_BODY_BYTES:,} bytes.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["rows"],
+                    "properties": {"rows": {"type": "array", "maxItems": MAX_ROWS, "items": {"type": "object"}}},
+                },
+                "example": {"rows": [{"date": "2026-01-31", "revenue": 18250.0, "conversions": 212, "promo": 1}]},
+            },
+            "text/csv": {"schema": {"type": "string"}, "example": "date,revenue,conversions\n2026-01-31,18250,212\n"},
+        },
+    }
+}
+
+
+@router.post("", response_model=KpiImported, responses=IMPORT_ERRORS, openapi_extra=_REQUEST_BODY)
+async def post_kpi(request: Request, runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
+    """Import daily KPIs; the request's columns replace stored values of its dates, one bad row stores nothing."""
+    frame = await table_from_request(request)
+    layout = StorageLayout.from_settings(runtime.settings)
+    report = await asyncio.to_thread(import_kpi, layout, client_id, frame)
+    return report.to_dict()
+
+
+@router.get("", response_model=KpiSummary, responses=AUTH_ERRORS)
+async def get_kpi(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
+    """The caller's stored KPI columns: days with values, first and last date, totals."""
+    layout = StorageLayout.from_settings(runtime.settings)
+    rows = await asyncio.to_thread(lambda: kpi_summary_records(read_kpi(layout, client_id)))
+    return {"client_id": client_id, "columns": rows}

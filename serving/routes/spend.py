@@ -1,0 +1,143 @@
+"""A client's daily spend: import rows (JSON or CSV) and read the stored summary, with the client's API key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from core.errors import InvalidInput, TooLarge
+from core.layout import StorageLayout
+from serving.deps import RuntimeDep, TenantDep
+from serving.routes.events import ErrorResponse, MalformedBody, UnsupportedMediaType, read_body
+from tracking.spend import import_spend, read_spend, spend_summary_records
+from tracking.table_files import csv_frame, json_rows_frame
+
+router = APIRouter(prefix="/v1/spend", tags=["spend"])
+
+MAX_BODY_BYTES = 4 << 20  # 4 MiB: about 50,000 CSV rows
+MAX_ROWS = 50_000
+
+
+async def table_from_request(
+    request: Request, *, max_bytes: int = MAX_BODY_BYTES, max_rows: int = MAX_ROWS
+) -> pd.DataFrame:
+    """The rows of a ``{"rows": [...]}`` JSON body or a ``text/csv`` body, as a DataFrame.
+
+    415 for another content type, 413 over ``max_bytes`` or ``max_rows``, 400 for bad UTF-8, JSON or CSV.
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in ("application/json", "text/csv"):
+        raise UnsupportedMediaType('send {"rows": [...]} as application/json, or a CSV file as text/csv')
+    body = await read_body(request, max_bytes)
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody("the body is not valid UTF-8") from exc
+    if media_type == "text/csv":
+        if text.count("\n") > max_rows + 1:
+            raise TooLarge(f"at most {max_rows:,} rows per request; send smaller files")
+        return csv_frame(text)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise MalformedBody(f"the body is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or set(data) != {"rows"}:
+        raise InvalidInput('the body must be an object {"rows": [...]}')
+    if isinstance(data["rows"], list) and len(data["rows"]) > max_rows:
+        raise TooLarge(f"at most {max_rows:,} rows per request; send smaller batches")
+    return json_rows_frame(data["rows"])
+
+
+class SpendImported(BaseModel):
+    """What an import stored."""
+
+    client_id: str
+    rows: int = Field(description="Rows in the request, all stored")
+    inserted: int = Field(description="(date, campaign) pairs new to the table")
+    replaced: int = Field(description="Stored (date, campaign) pairs replaced by the request's rows")
+    campaigns: int = Field(description="Distinct campaigns (channel-level spend not counted)")
+    channels: int = Field(description="Distinct channels with channel-level spend")
+    channel_rows: int = Field(description="Channel-level rows (no campaign: stored with campaign_id = channel)")
+    first_date: str
+    last_date: str
+    total_spend: float
+    ignored_columns: list[str]
+    unknown_campaigns: list[str] = Field(description="Campaign ids never seen in the client's tracked traffic")
+    warnings: list[str]
+
+
+class CampaignSpend(BaseModel):
+    """Stored spend of one campaign (or of one channel without campaigns)."""
+
+    campaign_id: str
+    channel: str | None
+    level: str = Field(description="campaign, or channel for channel-level spend")
+    days: int
+    first_date: str
+    last_date: str
+    spend: float
+    impressions: int | None
+    clicks: int | None
+
+
+class SpendSummary(BaseModel):
+    """The caller's stored spend per campaign."""
+
+    client_id: str
+    campaigns: list[CampaignSpend]
+
+
+_EXAMPLE_ROWS = [
+    {"date": "2026-01-31", "campaign_id": "search-brand", "spend": 120.5, "impressions": 5300, "clicks": 410},
+    {"date": "2026-01-31", "channel": "tv", "spend": 2500},
+]
+_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": f"Rows as JSON or a CSV file (header: date, campaign_id or campaign, channel, spend, "
+        f"impressions, clicks); at most {MAX_ROWS:,} rows and {MAX_BODY_BYTES:,} bytes.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["rows"],
+                    "properties": {"rows": {"type": "array", "maxItems": MAX_ROWS, "items": {"type": "object"}}},
+                },
+                "example": {"rows": _EXAMPLE_ROWS},
+            },
+            "text/csv": {"schema": {"type": "string"}, "example": "date,campaign,spend\n2026-01-31,brand,120.5\n"},
+        },
+    }
+}
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
+    403: {"model": ErrorResponse, "description": "A key of another kind"},
+}
+IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_ERRORS,
+    400: {"model": ErrorResponse, "description": "A bad row (the message names it); nothing was stored"},
+    413: {"model": ErrorResponse, "description": f"Over {MAX_BODY_BYTES:,} bytes or {MAX_ROWS:,} rows"},
+    415: {"model": ErrorResponse, "description": "Neither application/json nor text/csv"},
+}
+
+
+@router.post("", response_model=SpendImported, responses=IMPORT_ERRORS, openapi_extra=_REQUEST_BODY)
+async def post_spend(request: Request, runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
+    """Import daily spend; a stored (date, campaign) is replaced, and one bad row stores nothing."""
+    frame = await table_from_request(request)
+    layout = StorageLayout.from_settings(runtime.settings)
+    report = await asyncio.to_thread(import_spend, layout, client_id, frame)
+    return report.to_dict()
+
+
+@router.get("", response_model=SpendSummary, responses=AUTH_ERRORS)
+async def get_spend(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
+    """The caller's stored spend per campaign: days, first and last date, totals."""
+    layout = StorageLayout.from_settings(runtime.settings)
+    rows = await asyncio.to_thread(lambda: spend_summary_records(read_spend(layout, client_id)))
+    return {"client_id": client_id, "campaigns": rows}

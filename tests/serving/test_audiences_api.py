@@ -1,0 +1,82 @@
+"""``GET /v1/recommendations/audiences`` over real HTTP: the served champion ranks the caller's segments;
+no key, another kind of key, another client's key or no champion give clear errors, never other data."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from core.database import dispose_engines
+from core.settings import Settings, get_settings
+from core.tenants import NewClient, TenantRegistry
+from features.dataset import build_dataset
+from serving.app import create_app
+from tracking.compactor import compact_all
+from training.train import train_conversion_model
+from xmo.simulator.cli import run_simulation
+
+TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
+PATH = "/v1/recommendations/audiences"
+Home = tuple[Settings, NewClient, NewClient]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+    """Client ``sim`` with simulated traffic and a champion model; client ``fresh`` with neither."""
+    path = tmp_path_factory.mktemp("audiences-api") / "xmo-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XMO_HOME", str(path))
+        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
+            patch.delenv(name, raising=False)
+        get_settings.cache_clear()
+        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+        registry = TenantRegistry.from_settings(settings)
+        sim = registry.create_client("Sim", ["sim.example"], client_id="sim")
+        fresh = registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
+        run_simulation(settings, "sim", days=10, visitors_per_day=200, seed=22)
+        compact_all(settings)
+        build_dataset(settings, "sim")
+        train_conversion_model(settings, "sim", params=TINY, baselines=False)
+        yield settings, sim, fresh
+        get_settings.cache_clear()
+        dispose_engines()
+
+
+@pytest.fixture
+def http(home: Home, live_server_factory: Any) -> Iterator[httpx.Client]:
+    with live_server_factory(create_app(home[0])) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        yield client
+
+
+def auth(created: NewClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {created.api_key}"}
+
+
+def test_segments_for_the_caller(home: Home, http: httpx.Client) -> None:
+    _, sim, _ = home
+    response = http.get(PATH, params={"top": 5}, headers=auth(sim))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["client_id"] == "sim" and body["model"] == {"name": "xmo-conversion-sim", "version": "1"}
+    assert 0 < len(body["segments"]) <= 5 and body["overall"]["sessions"] > 1000
+    assert all(s["sessions"] >= body["k"] for s in body["segments"] + body["bid_up"] + body["exclude"])
+    assert not re.search(r"[0-9a-f]{32}", response.text)  # no visitor ids
+    first_day = http.get(PATH, params={"since": "2000-01-01", "until": "2000-01-02"}, headers=auth(sim))
+    assert first_day.status_code == 409 and first_day.json()["error"]["code"] == "not_ready"
+    assert http.get(PATH, params={"top": 0}, headers=auth(sim)).status_code == 422
+    assert http.get(PATH, params={"since": "soon"}, headers=auth(sim)).status_code == 422
+
+
+def test_keys_and_missing_champion(home: Home, http: httpx.Client) -> None:
+    _, sim, fresh = home
+    assert http.get(PATH).status_code == 401
+    assert http.get(PATH, headers={"Authorization": f"Bearer {sim.site_key}"}).status_code == 403
+    other = http.get(PATH, headers=auth(fresh))  # fresh's key never sees sim's segments
+    assert other.status_code == 409
+    error = other.json()["error"]
+    assert error["code"] == "not_ready" and "train and promote a model first" in error["message"]
+    assert "segments" not in other.text

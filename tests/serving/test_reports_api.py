@@ -1,0 +1,117 @@
+"""``GET /v1/reports/effectiveness`` over real HTTP on 127.0.0.1: the same report as the CLI, for the key's
+own client only, and JSON errors for bad parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from core.database import dispose_engines
+from core.settings import Settings, get_settings
+from core.tenants import NewClient, TenantRegistry
+from serving.app import create_app
+from tracking.compactor import compact_all
+from training.report import effectiveness_report
+from xmo.simulator.cli import run_simulation
+
+PATH = "/v1/reports/effectiveness"
+
+
+@dataclass(frozen=True)
+class Home:
+    settings: Settings
+    sim: NewClient
+    fresh: NewClient
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+    """Client ``sim`` with a week of simulated traffic and spend; client ``fresh`` with nothing."""
+    path = tmp_path_factory.mktemp("reports-api") / "xmo-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XMO_HOME", str(path))
+        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
+            patch.delenv(name, raising=False)
+        get_settings.cache_clear()
+        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+        registry = TenantRegistry.from_settings(settings)
+        sim = registry.create_client("Sim", ["sim.example"], client_id="sim")
+        fresh = registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
+        run_simulation(settings, "sim", days=7, visitors_per_day=200, seed=5, start=date(2026, 4, 6))
+        compact_all(settings)
+        yield Home(settings, sim, fresh)
+        get_settings.cache_clear()
+        dispose_engines()
+
+
+@pytest.fixture
+def http(home: Home, live_server_factory: Any) -> Iterator[httpx.Client]:
+    with live_server_factory(create_app(home.settings)) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
+
+
+def auth(created: NewClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {created.api_key}"}
+
+
+def error_of(response: httpx.Response) -> dict[str, str]:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) >= {"code", "message"}, body
+    assert "Traceback" not in response.text
+    return body["error"]
+
+
+def test_report_matches_the_job(home: Home, http: httpx.Client) -> None:
+    response = http.get(
+        PATH, params={"by": "creative", "since": "2026-04-07", "until": "2026-04-10"}, headers=auth(home.sim)
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    client = TenantRegistry.from_settings(home.settings).get_client("sim")
+    expected = effectiveness_report(
+        home.settings, client, by="creative", since=date(2026, 4, 7), until=date(2026, 4, 10)
+    ).to_dict()
+    assert body == expected
+    assert (body["client_id"], body["by"], body["since"], body["until"]) == (
+        "sim",
+        "creative",
+        "2026-04-07",
+        "2026-04-10",
+    )
+    assert body["rows"] and body["comparisons"]
+    default = http.get(PATH, headers=auth(home.sim)).json()
+    assert default["by"] == "campaign" and (default["since"], default["until"]) == ("2026-04-06", "2026-04-12")
+    assert default["totals"]["sessions"] > body["totals"]["sessions"]
+
+
+def test_auth_and_tenancy(home: Home, http: httpx.Client) -> None:
+    missing = http.get(PATH)
+    assert missing.status_code == 401 and error_of(missing)["code"] == "unauthorized"
+    wrong = http.get(PATH, headers={"Authorization": "Bearer xmo_api_not-a-key"})
+    assert wrong.status_code == 401
+    other = http.get(PATH, headers=auth(home.fresh))  # another client's key sees its own (empty) data, never sim's
+    assert other.status_code == 409 and error_of(other)["code"] == "not_ready"
+    assert "'fresh'" in error_of(other)["message"] and "cmp-" not in other.text
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code", "fragment"),
+    [
+        ({"by": "week"}, 422, "invalid_request", "by"),
+        ({"since": "05/04/2026"}, 422, "invalid_request", "since"),
+        ({"since": "2026-04-10", "until": "2026-04-07"}, 400, "invalid_input", "is after until"),
+        ({"since": "2025-01-01", "until": "2025-01-31"}, 409, "not_ready", "no sessions"),
+    ],
+)
+def test_bad_parameters(
+    home: Home, http: httpx.Client, params: dict[str, str], status: int, code: str, fragment: str
+) -> None:
+    response = http.get(PATH, params=params, headers=auth(home.sim))
+    assert response.status_code == status, response.text
+    error = error_of(response)
+    assert error["code"] == code and fragment in error["message"]

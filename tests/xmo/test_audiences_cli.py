@@ -1,0 +1,130 @@
+"""``xmo recommend audiences`` and the job behind it on a simulated client with a champion model: segments
+scored by that champion, the k floor, date ranges, no visitor ids, and a clear error without a champion."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.database import dispose_engines
+from core.errors import InvalidInput, NotReady
+from core.settings import Settings, get_settings
+from core.tenants import Client, TenantRegistry
+from features.dataset import build_dataset
+from models.audiences import AudienceRanker
+from tracking.compactor import compact_all
+from training.audience_recommendation import load_champion, recommend_audiences
+from training.strategy_data import client_sessions
+from training.train import train_conversion_model
+from xmo.cli import main
+from xmo.simulator.cli import run_simulation
+
+CLIENT = "sim"
+TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
+VISITOR_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A home with client ``sim`` (simulated traffic, a champion model) and client ``fresh`` (nothing)."""
+    path = tmp_path_factory.mktemp("audiences") / "xmo-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XMO_HOME", str(path))
+        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
+            patch.delenv(name, raising=False)
+        get_settings.cache_clear()
+        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+        registry = TenantRegistry.from_settings(settings)
+        registry.create_client("Sim", ["sim.example"], client_id=CLIENT)
+        registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
+        run_simulation(settings, CLIENT, days=10, visitors_per_day=200, seed=21)
+        compact_all(settings)
+        build_dataset(settings, CLIENT)
+        train_conversion_model(settings, CLIENT, params=TINY, baselines=False)
+        yield settings
+        get_settings.cache_clear()
+        dispose_engines()
+
+
+def sim_client(settings: Settings) -> Client:
+    return TenantRegistry.from_settings(settings).get_client(CLIENT)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_json_lists_segments_scored_by_the_champion(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "recommend", "audiences", CLIENT, "--top", "8", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["model"] == {"name": "xmo-conversion-sim", "version": "1"} and result["k"] == 10
+    segments = result["segments"]
+    assert 0 < len(segments) <= 8
+    rates = [s["predicted_rate"] for s in segments]
+    assert rates == sorted(rates, reverse=True)
+    everything = [*segments, *result["bid_up"], *result["exclude"]]
+    assert all(s["sessions"] >= 10 for s in everything)
+    assert {s["suggestion"] for s in result["bid_up"]} <= {"bid up"}
+    assert {s["suggestion"] for s in result["exclude"]} <= {"exclude"}
+    # The overall predicted rate is the champion's mean probability over the client's sessions
+    sessions = client_sessions(home, sim_client(home))
+    probabilities = load_champion(home, CLIENT).scorer.predict_sessions(sessions)
+    assert result["overall"]["sessions"] == len(sessions)
+    assert result["overall"]["predicted_rate"] == pytest.approx(float(np.mean(probabilities)))
+    assert result["overall"]["conversions"] == int(sessions["converted"].sum())
+    # Aggregates only: no visitor (or session) id leaves the job
+    assert not VISITOR_ID.search(out)
+    assert "visitor_id" not in out and "session_id" not in out
+
+
+def test_table_for_people(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "recommend", "audiences", CLIENT, "--top", "3")
+    assert code == 0, err
+    assert out.startswith("model xmo-conversion-sim v1 on ")
+    assert "Segments by predicted conversion rate" in out
+
+
+def test_without_a_champion_the_error_says_what_to_do(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "recommend", "audiences", "fresh")
+    assert code == 1 and out == ""
+    assert err.startswith("xmo: client 'fresh' has no champion model: train and promote a model first")
+    assert len(err.splitlines()) == 1
+    code, _, err = run(capsys, "recommend", "audiences", CLIENT, "--since", "yesterday")
+    assert code != 0 and "YYYY-MM-DD" in err
+
+
+def test_date_range_and_loader(home: Settings) -> None:
+    client = sim_client(home)
+    sessions = client_sessions(home, client)
+    days = pd.to_datetime(sessions["started_at"], utc=True).dt.tz_convert(client.timezone).dt.date
+    first = min(days)
+    champion = load_champion(home, CLIENT)
+    loader = lambda _client: sessions  # noqa: E731
+    result = recommend_audiences(
+        home, client, since=first + timedelta(days=2), until=first + timedelta(days=4), champion=champion
+    )
+    expected = int(((days >= first + timedelta(days=2)) & (days <= first + timedelta(days=4))).sum())
+    assert result.overall["sessions"] == expected and 0 < expected < len(sessions)
+    with pytest.raises(InvalidInput, match="is after until"):
+        recommend_audiences(home, client, since=first + timedelta(days=3), until=first, champion=champion)
+    with pytest.raises(NotReady, match="no sessions from"):
+        recommend_audiences(
+            home, client, load_sessions=loader, since=first - timedelta(days=30), until=first - timedelta(days=20)
+        )
+    half = sessions.iloc[: len(sessions) // 2]
+    loaded = recommend_audiences(home, client, load_sessions=lambda _client: half, top=5, champion=champion)
+    assert loaded.overall["sessions"] == len(half) and len(loaded.segments) == 5
+    strict = recommend_audiences(
+        home, client, load_sessions=loader, ranker=AudienceRanker(k=100_000), champion=champion
+    )
+    assert strict.segments == [] and strict.hidden_segments > 0
+    assert any("k-anonymity" in w for w in strict.warnings)

@@ -1,0 +1,104 @@
+"""``xmo recommend creatives`` end to end on a simulated client: JSON for machines, tables and sentences for
+people, segment and campaign options, and bad input as one line on stderr."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from core.database import dispose_engines
+from core.settings import Settings, get_settings
+from core.tenants import TenantRegistry
+from tracking.compactor import compact_all
+from xmo.cli import main
+from xmo.simulator.cli import run_simulation
+from xmo.simulator.world import build_world
+
+DAYS, VISITORS, SEED = 14, 1500, 21
+
+
+@pytest.fixture(scope="module")
+def client_id(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("creatives") / "xmo-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XMO_HOME", str(home))
+        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
+            patch.delenv(name, raising=False)
+        get_settings.cache_clear()
+        settings = Settings(home=home, compact_interval_s=0, model_reload_interval_s=0)
+        TenantRegistry.from_settings(settings).create_client("Acme", ["acme.example.com"], client_id="acme")
+        run_simulation(settings, "acme", days=DAYS, visitors_per_day=VISITORS, seed=SEED)
+        compact_all(settings)
+        yield "acme"
+        get_settings.cache_clear()
+        dispose_engines()
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_json_report(client_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "recommend", "creatives", client_id, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    world = build_world(SEED, DAYS, VISITORS)
+    assert report["client_id"] == client_id and report["segment_by"] == "device"
+    assert {c["campaign_id"] for c in report["campaigns"]} == {c.id for c in world.campaigns}
+    assert {r["segment"] for r in report["recommendations"]} >= {"all", "desktop", "mobile"}
+    truth = world.best_creatives()
+    for cell in report["recommendations"]:
+        assert sum(c["share"] for c in cell["creatives"]) == pytest.approx(1.0)
+        assert cell["best_creative_id"] == cell["creatives"][0]["creative_id"]
+        assert cell["decision"] in ("run", "equivalent", "not_enough_data", "single_creative")
+        if cell["decision"] == "run" and cell["segment"] in ("desktop", "mobile"):
+            assert truth[cell["campaign_id"]][cell["segment"]] == cell["best_creative_id"]
+        if cell["decision"] == "not_enough_data":
+            assert cell["more_sessions_needed"] > 0
+            assert "keep testing" in cell["sentences"][0]
+    assert "visitor" not in out
+
+
+def test_table_and_sentences(client_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "recommend", "creatives", client_id, "--campaign", "cmp-search-brand")
+    assert code == 0, err
+    assert "cmp-search-brand" in out and "P(best)" in out and "device" in out
+    assert "cmp-search-generic" not in out
+    assert any(line.startswith("cmp-search-brand: ") for line in out.splitlines()), "the campaign's verdict"
+
+
+def test_segment_option(client_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        capsys,
+        "recommend",
+        "creatives",
+        client_id,
+        "--segment",
+        "returning",
+        "--campaign",
+        "cmp-search-brand",
+        "--json",
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["segment_by"] == "returning"
+    assert {r["segment"] for r in report["recommendations"]} == {"all", "new", "returning"}
+    assert {r["campaign_id"] for r in report["recommendations"]} == {"cmp-search-brand"}
+    code, out, err = run(capsys, "recommend", "creatives", client_id, "--segment", "channel", "--json")
+    assert code == 0, err
+    assert {r["segment"] for r in json.loads(out)["recommendations"]} >= {"search", "social", "email"}
+
+
+def test_bad_input(client_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "recommend", "creatives", client_id, "--segment", "browser")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "--segment" in err and "device, returning, region, channel" in err
+    code, out, err = run(capsys, "recommend", "creatives", client_id, "--campaign", "cmp-nope")
+    assert code == 1 and out == ""
+    assert err.startswith("xmo: no sessions of campaign 'cmp-nope'") and err.count("\n") == 1
+    code, _, err = run(capsys, "recommend", "creatives", "nobody")
+    assert code == 1 and "nobody" in err and err.count("\n") == 1

@@ -1,0 +1,57 @@
+"""``xmo kpi import`` and ``xmo kpi show``: summaries, warnings, one-line errors, and nothing stored on error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.layout import StorageLayout
+from core.settings import Settings
+from tracking.kpi import read_kpi
+from xmo.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def client(xmo_home: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    code, _, err = run(capsys, "client", "create", "Acme", "--domain", "acme.example.com")
+    assert code == 0, err
+    return "acme"
+
+
+def test_import_and_show(client: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "kpi.csv"
+    path.write_text("date,revenue,conversions\n2026-01-01,1000,10\n2026-01-03,1500,\n")
+    code, out, err = run(capsys, "kpi", "import", client, str(path))
+    assert code == 0, err
+    assert out.strip() == (
+        "stored 2 KPI rows (revenue, conversions) from 2026-01-01 to 2026-01-03: 2 new dates, 0 updated"
+    )
+    assert "1 empty cell(s)" in err and "1 day(s) between 2026-01-01 and 2026-01-03" in err
+    code, out, err = run(capsys, "kpi", "import", client, str(path), "--json")
+    assert code == 0 and json.loads(out)["updated"] == 2
+    code, out, _ = run(capsys, "kpi", "show", client, "--json")
+    columns = {c["column"]: c for c in json.loads(out)["columns"]}
+    assert columns["revenue"]["total"] == 2500.0 and columns["conversions"]["days"] == 1
+    code, out, _ = run(capsys, "kpi", "show", client)
+    assert code == 0 and "revenue" in out and "2,500.00" in out
+
+
+def test_errors_are_one_line_and_store_nothing(
+    client: str, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "kpi.csv"
+    path.write_text("date,revenue\n2026-01-01,10\n2026-01-01,11\n")
+    code, out, err = run(capsys, "kpi", "import", client, str(path))
+    assert code == 1 and out == ""
+    assert err == "xmo: rows 1 and 2 repeat the date 2026-01-01: one row per day\n"
+    assert read_kpi(StorageLayout.from_settings(settings), client).empty
+    code, out, _ = run(capsys, "kpi", "show", client)
+    assert code == 0 and out.strip() == "no KPIs stored for acme; import some with `xmo kpi import acme FILE`"

@@ -1,0 +1,195 @@
+"""Daily KPIs of a client: ``lake/kpi/client_id=<id>/kpi.parquet``, one row per date, one column per series.
+
+A KPI file has a ``date`` column and one or more numeric columns: outcomes (revenue, conversions, orders)
+and controls (price index, temperature, promotions). The table is stored wide and without roles: which
+column is the outcome and which are controls is chosen when a model is fitted (the media-mix model reads
+the table with :func:`read_kpi`). Column names are stored lower-case, with spaces and dashes as ``_``.
+
+Importing is all-or-nothing and idempotent per date: for every date of the file, the file's columns replace
+the stored values of those columns (an empty cell stores a missing value); stored columns the file does not
+have, and dates it does not have, keep their values. So a second file can add a control column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from core.errors import InvalidInput
+from core.layout import StorageLayout
+from core.locks import file_lock
+from tracking.lake import write_parquet_atomically
+from tracking.table_files import parse_dates, parse_numbers, read_table_file
+
+COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+MAX_COLUMNS = 50
+
+
+def _kpi_path(layout: StorageLayout, client_id: str) -> Path:
+    return layout.client_kpi_dir(client_id) / "kpi.parquet"
+
+
+def _column_name(raw: object) -> str:
+    name = re.sub(r"[\s\-]+", "_", str(raw).strip().lower())
+    if not COLUMN_NAME.fullmatch(name):
+        raise InvalidInput(
+            f"column {raw!r}: a KPI column name starts with a letter and has letters, digits and _ (≤ 63)"
+        )
+    return name
+
+
+def validate_kpi(rows: pd.DataFrame) -> pd.DataFrame:
+    """Check and normalize KPI rows: ``date`` (unique) plus numeric columns, sorted by date.
+
+    ``InvalidInput`` names the first bad row and column: a missing or unparsable date, a date given twice,
+    a value that is not a number, no numeric column at all.
+    """
+    if len(rows) == 0:
+        raise InvalidInput("no KPI rows: the file or body is empty")
+    names = [_column_name(c) for c in rows.columns]
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"two columns have the same name once normalized: {', '.join(names)}")
+    frame = rows.set_axis(names, axis=1)
+    if "date" not in frame.columns:
+        raise InvalidInput(f"KPI rows need a date column; got {', '.join(names)}")
+    values = [c for c in names if c != "date"]
+    if not values:
+        raise InvalidInput("KPI rows need at least one numeric column besides date (e.g. revenue, conversions)")
+    if len(values) > MAX_COLUMNS:
+        raise InvalidInput(f"at most {MAX_COLUMNS} KPI columns, got {len(values)}")
+    dates = parse_dates(frame["date"], "date")
+    first_row: dict[date, int] = {}
+    for row, day in enumerate(dates):
+        if day is None:
+            raise InvalidInput(f"row {row + 1}, column date: missing value")
+        if day in first_row:
+            raise InvalidInput(f"rows {first_row[day] + 1} and {row + 1} repeat the date {day}: one row per day")
+        first_row[day] = row
+    out = pd.DataFrame({"date": pd.Series(dates, dtype=object)})
+    for name in values:
+        out[name] = parse_numbers(frame[name], name)
+    return out.sort_values("date").reset_index(drop=True)
+
+
+def read_kpi(layout: StorageLayout, client_id: str) -> pd.DataFrame:
+    """The client's KPI table: ``date`` (``datetime.date``) and float columns, sorted by date.
+
+    Empty (with only the ``date`` column) when none was stored.
+    """
+    path = _kpi_path(layout, client_id)
+    if not path.exists():
+        return pd.DataFrame({"date": pd.Series(dtype=object)})
+    return pq.read_table(path).to_pandas().sort_values("date").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class KpiImport:
+    """What a KPI import stored."""
+
+    client_id: str
+    rows: int
+    inserted: int  # dates new to the table
+    updated: int  # dates the table held already
+    columns: tuple[str, ...]
+    new_columns: tuple[str, ...]
+    first_date: date
+    last_date: date
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "client_id": self.client_id,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "columns": list(self.columns),
+            "new_columns": list(self.new_columns),
+            "first_date": self.first_date.isoformat(),
+            "last_date": self.last_date.isoformat(),
+            "warnings": list(self.warnings),
+        }
+
+
+def _merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``old`` with the cells of ``new`` written over it (by date and column)."""
+    if old.empty:
+        return new
+    left, right = old.set_index("date"), new.set_index("date")
+    columns = [*left.columns, *(c for c in right.columns if c not in left.columns)]
+    merged = left.reindex(index=left.index.union(right.index), columns=columns).astype(np.float64)
+    merged.loc[right.index, right.columns] = right.to_numpy(dtype=np.float64)
+    return merged.rename_axis("date").reset_index()
+
+
+def _gap_warning(days: pd.Series) -> list[str]:
+    first, last = min(days), max(days)
+    missing = (last - first).days + 1 - len(days)
+    if missing <= 0:
+        return []
+    return [f"{missing} day(s) between {first} and {last} have no KPI row; models need a complete daily series"]
+
+
+def import_kpi(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> KpiImport:
+    """Validate ``rows`` as a whole and merge them into the stored table (nothing stored when any row is bad)."""
+    new = validate_kpi(rows)
+    with file_lock(layout.client_kpi_dir(client_id) / ".kpi.lock"):
+        old = read_kpi(layout, client_id)
+        merged = _merge(old, new)
+        fields = [pa.field("date", pa.date32(), nullable=False)]
+        fields += [pa.field(c, pa.float64()) for c in merged.columns if c != "date"]
+        table = pa.Table.from_pandas(merged, schema=pa.schema(fields), preserve_index=False)
+        write_parquet_atomically(table, _kpi_path(layout, client_id))
+    known = set(old["date"])
+    updated = sum(1 for day in new["date"] if day in known)
+    warnings = _gap_warning(merged["date"])
+    empty = int(new.drop(columns="date").isna().to_numpy().sum())
+    if empty:
+        warnings.insert(0, f"{empty} empty cell(s) stored as missing values")
+    columns = tuple(c for c in new.columns if c != "date")
+    return KpiImport(
+        client_id=client_id,
+        rows=len(new),
+        inserted=len(new) - updated,
+        updated=updated,
+        columns=columns,
+        new_columns=tuple(c for c in columns if c not in old.columns),
+        first_date=min(new["date"]),
+        last_date=max(new["date"]),
+        warnings=tuple(warnings),
+    )
+
+
+def import_kpi_file(layout: StorageLayout, client_id: str, path: Path, fmt: str | None = None) -> KpiImport:
+    """Import a CSV or Parquet KPI file (``fmt`` or the file's suffix says which)."""
+    layout.client_kpi_dir(client_id)  # an invalid client id fails before the file is read
+    return import_kpi(layout, client_id, read_table_file(path, fmt))
+
+
+def kpi_summary_records(kpi: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per KPI column, JSON-ready: days with a value, first and last such date, total, mean, min and max."""
+    records = []
+    for name in (c for c in kpi.columns if c != "date"):
+        present = kpi.loc[kpi[name].notna(), ["date", name]]
+        some = len(present) > 0
+        records.append(
+            {
+                "column": name,
+                "days": len(present),
+                "first_date": min(present["date"]).isoformat() if some else None,
+                "last_date": max(present["date"]).isoformat() if some else None,
+                "total": float(present[name].sum()),
+                "mean": float(present[name].mean()) if some else None,
+                "min": float(present[name].min()) if some else None,
+                "max": float(present[name].max()) if some else None,
+            }
+        )
+    return records

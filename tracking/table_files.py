@@ -1,0 +1,231 @@
+"""Small tables that marketers upload (spend, KPIs): CSV or Parquet files, CSV text, JSON rows.
+
+Every reader returns a DataFrame with the file's columns and one row per data row, or raises ``InvalidInput``
+with one line that says what is wrong. CSV cells are read as text (empty cells as missing), so the
+validators of the tables report a bad value with its row and column instead of pandas guessing a type.
+Rows are numbered from 1, the header not counted (row 1 is the first line under the header).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date as date_type
+from datetime import datetime as datetime_type
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from core.errors import InvalidInput
+
+DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class TableFormat(StrEnum):
+    """File formats of uploaded tables."""
+
+    CSV = "csv"
+    PARQUET = "parquet"
+
+
+def table_format(path: Path, fmt: str | None = None) -> TableFormat:
+    """The format named by ``fmt``, else the one of the file's suffix (``InvalidInput`` if neither says)."""
+    name = fmt if fmt is not None else path.suffix.lstrip(".")
+    try:
+        return TableFormat(name.lower())
+    except ValueError as exc:
+        what = f"unknown format {fmt!r}" if fmt is not None else f"cannot tell the format of {path.name!r}"
+        raise InvalidInput(f"{what}: use csv or parquet (--format)") from exc
+
+
+def _clean_header(columns: list[Any]) -> list[str]:
+    names = [str(c).strip().lower().lstrip("\ufeff") for c in columns]
+    if any(not n for n in names):
+        raise InvalidInput("the header has an empty column name")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InvalidInput(f"the header names column {name!r} twice")
+        seen.add(name)
+    return names
+
+
+def csv_frame(text: str) -> pd.DataFrame:
+    """The rows of CSV ``text`` (header first; cells as text, empty cells and blank lines as missing)."""
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise InvalidInput(f"not valid CSV: {exc}") from exc
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()  # trailing blank lines
+    if not rows:
+        raise InvalidInput("the file is empty: expected a header line and at least one row")
+    header = _clean_header(rows[0])
+    body = rows[1:]
+    for number, row in enumerate(body, start=1):
+        if len(row) != len(header) and any(cell.strip() for cell in row):
+            raise InvalidInput(f"row {number}: {len(row)} cells where the header has {len(header)}")
+    if not body:
+        raise InvalidInput("the file has a header but no rows")
+    # a blank line inside the file stays a row (of missing values), so row numbers match the file's lines
+    blank: list[str | None] = [None] * len(header)
+    cells = [[(c.strip() or None) for c in row] if any(c.strip() for c in row) else blank for row in body]
+    return pd.DataFrame(cells, columns=header, dtype=object)
+
+
+def json_rows_frame(rows: Any) -> pd.DataFrame:
+    """The rows of a JSON list of objects (``{"column": value, …}``); keys are column names."""
+    if not isinstance(rows, list):
+        raise InvalidInput("rows must be a list of objects")
+    if not rows:
+        raise InvalidInput("no rows to import")
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise InvalidInput(f"row {number} is not an object")
+        for key, value in row.items():
+            if isinstance(value, dict | list):
+                raise InvalidInput(f"row {number}, column {key}: expected a text or a number")
+    frame = pd.DataFrame.from_records(rows).astype(object)
+    frame.columns = pd.Index(_clean_header(list(frame.columns)), dtype=object)
+    return frame.where(frame.notna(), None)
+
+
+def read_table_file(path: Path, fmt: str | None = None) -> pd.DataFrame:
+    """The rows of a CSV or Parquet file (``fmt`` or the suffix says which)."""
+    kind = table_format(path, fmt)
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {path}")
+    if kind is TableFormat.CSV:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{path.name} is not UTF-8 text (is it a CSV file?)") from exc
+        return csv_frame(text)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InvalidInput(f"{path.name} is not a readable Parquet file") from exc
+    if table.num_rows == 0:
+        raise InvalidInput(f"{path.name} has no rows")
+    frame = table.to_pandas()
+    frame.columns = pd.Index(_clean_header(list(frame.columns)), dtype=object)
+    return frame.reset_index(drop=True)
+
+
+# values ----------------------------------------------------------------------------------------------
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _where(row: int, column: str) -> str:
+    return f"row {row + 1}, column {column}"
+
+
+def _date_of(value: Any) -> date_type:
+    """A calendar date from a date, a midnight timestamp or ``YYYY-MM-DD`` text; ``ValueError`` otherwise."""
+    if isinstance(value, datetime_type | pd.Timestamp):
+        stamp = pd.Timestamp(value)
+        if stamp != stamp.normalize():
+            raise ValueError(f"{value!s} has a time of day; give dates")
+        return stamp.date()
+    if isinstance(value, date_type):
+        return value
+    if isinstance(value, str) and DATE_TEXT.fullmatch(value.strip()):
+        try:
+            return date_type.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date (no such day)") from None
+    if isinstance(value, np.datetime64):
+        return _date_of(pd.Timestamp(value))
+    raise ValueError(f"{value!r} is not a date (use YYYY-MM-DD)")
+
+
+def parse_dates(values: pd.Series, column: str = "date") -> list[date_type | None]:
+    """Each value as a ``datetime.date`` (None where missing); ``InvalidInput`` naming the first bad row."""
+    parsed: list[date_type | None] = []
+    cache: dict[Any, date_type] = {}
+    for row, value in enumerate(values.tolist()):
+        if _missing(value):
+            parsed.append(None)
+            continue
+        try:
+            if isinstance(value, str):
+                day = cache.get(value) or cache.setdefault(value, _date_of(value))
+            else:
+                day = _date_of(value)
+        except (ValueError, OverflowError) as exc:
+            raise InvalidInput(f"{_where(row, column)}: {exc}") from None
+        parsed.append(day)
+    return parsed
+
+
+def _number_of(value: Any) -> float:
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(f"{value!r} is not a number")
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            if "_" in value:  # Python reads "1_000" as 1000; a spreadsheet would not
+                raise ValueError(value)
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+    else:
+        raise ValueError(f"{value!r} is not a number")
+    if not np.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def parse_numbers(
+    values: pd.Series,
+    column: str,
+    *,
+    required: bool = False,
+    non_negative: bool = False,
+    integer: bool = False,
+) -> np.ndarray:
+    """Each value as a float (NaN where missing); ``InvalidInput`` naming the first bad row and column.
+
+    ``required``: a missing value is an error; ``non_negative``: so is a value below 0; ``integer``: so is
+    a value with a fractional part.
+    """
+    out = np.full(len(values), np.nan)
+    for row, value in enumerate(values.tolist()):
+        if _missing(value):
+            if required:
+                raise InvalidInput(f"{_where(row, column)}: missing value")
+            continue
+        try:
+            number = _number_of(value)
+        except ValueError as exc:
+            raise InvalidInput(f"{_where(row, column)}: {exc}") from None
+        if non_negative and number < 0:
+            raise InvalidInput(f"{_where(row, column)}: {value!r} is negative")
+        if integer and not number.is_integer():
+            raise InvalidInput(f"{_where(row, column)}: {value!r} is not a whole number")
+        out[row] = number
+    return out
+
+
+def parse_texts(values: pd.Series, column: str, *, max_length: int = 200) -> list[str | None]:
+    """Each value as stripped text (None where missing or blank); numbers become their text."""
+    parsed: list[str | None] = []
+    for row, value in enumerate(values.tolist()):
+        if _missing(value):
+            parsed.append(None)
+            continue
+        if isinstance(value, bool | np.bool_) or not isinstance(value, str | int | np.integer):
+            raise InvalidInput(f"{_where(row, column)}: {value!r} is not a text")
+        text = str(value).strip()
+        if len(text) > max_length:
+            raise InvalidInput(f"{_where(row, column)}: longer than {max_length} characters")
+        parsed.append(text or None)
+    return parsed

@@ -1,0 +1,201 @@
+"""Media-mix mode of the budget recommendation: fit the client's KPI series on daily spend per channel.
+
+Reads the KPI table (``tracking.kpi``) and the spend table (``tracking.spend``), aggregates spend per channel
+and day (the ``channel`` column, or the campaign id where a row has no channel), and fits
+:class:`models.mediamix.MediaMixModel` on the days both cover. The result's curves go to the budget
+allocator like per-campaign curves do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from core.errors import InvalidInput, NotReady
+from core.layout import StorageLayout
+from core.settings import Settings
+from core.tenants import Client
+from models.mediamix import ChannelResponse, MediaMixModel
+from models.response import SpendResponse
+from tracking.kpi import read_kpi
+from tracking.spend import read_spend
+
+RECENT_DAYS = 28
+VALUE_KPIS = ("revenue", "sales", "value", "gmv", "turnover")
+COUNT_KPIS = ("conversions", "orders", "transactions", "leads", "signups", "purchases")
+KPI_PREFERENCE = VALUE_KPIS + COUNT_KPIS  # picked in this order when no KPI is named
+
+
+@dataclass(frozen=True)
+class MediaMixResult:
+    """A fitted media-mix model of one client and what the allocator needs from it (daily amounts)."""
+
+    client_id: str
+    kpi: str
+    curves: dict[str, SpendResponse]
+    current_daily_spend: dict[str, float]  # mean over the last RECENT_DAYS fitted days
+    fit_report: dict[str, Any]
+    model: MediaMixModel
+    warnings: tuple[str, ...]
+
+    @property
+    def outcome_kind(self) -> str:
+        """``value`` (revenue-like: ROAS is meaningful) or ``count`` (conversions-like: cost per outcome)."""
+        return "value" if self.kpi in VALUE_KPIS else "count"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the fit report, and per channel its curve parameters and effect at today's spend."""
+        channels = {}
+        level = float(self.fit_report.get("interval_level", 0.9))
+        for name, curve in self.curves.items():
+            spend = self.current_daily_spend[name]
+            entry: dict[str, Any] = {
+                "current_daily_spend": spend,
+                "daily_effect_at_current": float(curve.steady_state(spend)),
+                "marginal_effect_at_current": float(curve.steady_state(spend + 1.0) - curve.steady_state(spend)),
+            }
+            if isinstance(curve, ChannelResponse):
+                low, high = curve.steady_state_interval(spend, level)
+                entry |= {
+                    "daily_effect_interval": [low, high],
+                    "beta": curve.beta,
+                    "half_saturation": curve.half_saturation,
+                    "shape": curve.shape,
+                    "decay": curve.decay,
+                }
+            channels[name] = entry
+        return {
+            "client_id": self.client_id,
+            "mode": "media_mix",
+            "kpi": self.kpi,
+            "outcome_kind": self.outcome_kind,
+            "recent_days": RECENT_DAYS,
+            "channels": channels,
+            "fit_report": self.fit_report,
+            "warnings": list(self.warnings),
+        }
+
+
+def pick_kpi(columns: Sequence[str], kpi: str | None) -> str:
+    """The KPI column: ``kpi`` when given (it must exist), else revenue, then conversions (see ``KPI_PREFERENCE``)."""
+    if kpi is not None:
+        if kpi not in columns:
+            raise InvalidInput(f"no KPI column {kpi!r}; the KPI table has {', '.join(columns) or 'no columns'}")
+        return kpi
+    for name in KPI_PREFERENCE:
+        if name in columns:
+            return name
+    if len(columns) == 1:
+        return columns[0]
+    raise InvalidInput(f"name the KPI to explain (one of {', '.join(columns)})")
+
+
+def daily_channel_spend(spend: pd.DataFrame) -> pd.DataFrame:
+    """Spend per day (index) and channel (columns); a row without a channel counts under its campaign id."""
+    channel = spend["channel"] if "channel" in spend.columns else pd.Series(None, index=spend.index)
+    named = channel.astype(object).where(channel.notna() & (channel.astype(str).str.strip() != ""), None)
+    rows = spend.assign(
+        date=pd.to_datetime(spend["date"]).dt.normalize(), channel=named.fillna(spend["campaign_id"]).astype(str)
+    )
+    return rows.pivot_table(index="date", columns="channel", values="spend", aggfunc="sum", fill_value=0.0)
+
+
+def _controls(kpi_frame: pd.DataFrame, target: str, controls: Sequence[str] | None, warnings: list[str]) -> list[str]:
+    """Named controls (all must exist), or every column but the outcomes, skipping those with gaps."""
+    columns = [c for c in kpi_frame.columns if c != "date"]
+    if controls is not None:
+        unknown = [c for c in controls if c not in columns or c == target]
+        if unknown:
+            raise InvalidInput(f"control columns {unknown} are not KPI columns besides {target!r}")
+        return list(controls)
+    picked = []
+    for name in columns:
+        if name == target or name in KPI_PREFERENCE:
+            continue
+        if kpi_frame[name].isna().any():
+            warnings.append(f"column {name!r} has missing days in the period and is not used as a control")
+            continue
+        picked.append(name)
+    return picked
+
+
+def fit_media_mix(
+    settings: Settings,
+    client: Client,
+    *,
+    kpi: str | None = None,
+    controls: Sequence[str] | None = None,
+    channels: Sequence[str] | None = None,
+    holdout_share: float = 0.125,
+    n_draws: int = 100,
+    random_state: int = 0,
+) -> MediaMixResult:
+    """Fit the media-mix model of ``client``'s KPI on its daily spend per channel.
+
+    ``kpi``: the outcome column (revenue, else conversions, when ``None``). ``controls``: control columns
+    of the KPI table (every other non-outcome column without gaps when ``None``; ``()`` for none).
+    ``channels``: restrict to these channels (all with spend when ``None``). The fit covers the days from
+    the later of the first KPI and first spend day to the earlier of the last ones; days in that range
+    with no spend row for a channel count as zero spend. ``NotReady`` without KPI or spend data;
+    ``InvalidInput`` for gaps in the KPI, too few days and the other errors of the model.
+    """
+    layout = StorageLayout.from_settings(settings)
+    kpi_table = read_kpi(layout, client.id)
+    if kpi_table.empty or len(kpi_table.columns) < 2:
+        raise NotReady(f"no KPI series for client {client.id!r}; import one with `xmo kpi import`")
+    spend_table = read_spend(layout, client.id)
+    if spend_table.empty:
+        raise NotReady(f"no spend for client {client.id!r}; import daily spend with `xmo spend import`")
+    target = pick_kpi([c for c in kpi_table.columns if c != "date"], kpi)
+    kpi_frame = kpi_table.assign(date=pd.to_datetime(kpi_table["date"]).dt.normalize())
+    observed = kpi_frame.loc[kpi_frame[target].notna(), "date"]
+    if observed.empty:
+        raise NotReady(f"the KPI column {target!r} has no values yet")
+    spend = daily_channel_spend(spend_table)
+    if channels is not None:
+        unknown = sorted(set(channels) - set(spend.columns))
+        if unknown:
+            raise InvalidInput(f"no spend for channels {unknown}; known channels: {', '.join(spend.columns)}")
+        spend = spend[list(channels)]
+    first, last = max(observed.min(), spend.index.min()), min(observed.max(), spend.index.max())
+    if first > last:
+        raise InvalidInput(
+            f"the KPI ({observed.min().date()} to {observed.max().date()}) and the spend "
+            f"({spend.index.min().date()} to {spend.index.max().date()}) share no day"
+        )
+    warnings: list[str] = []
+    if first > observed.min() or last < observed.max():
+        warnings.append(f"fitted on {first.date()} to {last.date()}, the days with both KPI and spend")
+    days = pd.date_range(first, last, freq="D")
+    no_rows = int((~days.isin(spend.index)).sum())
+    if no_rows:
+        warnings.append(f"{no_rows} day(s) in the period have no spend row for any channel: counted as zero spend")
+    spend = spend.reindex(days, fill_value=0.0)
+    kpi_frame = kpi_frame.set_index("date").reindex(days)
+    gaps = kpi_frame.index[kpi_frame[target].isna()]
+    if len(gaps):
+        raise InvalidInput(
+            f"the KPI {target!r} has missing days: no value on {len(gaps)} day(s) between {first.date()} and "
+            f"{last.date()} (first {gaps[0].date()}); import them, the model needs every day"
+        )
+    chosen = _controls(kpi_frame, target, controls, warnings)
+    X = pd.concat([spend, kpi_frame[chosen]], axis=1).rename_axis("date").reset_index()
+    model = MediaMixModel(
+        channels=list(spend.columns),
+        controls=chosen,
+        holdout_share=holdout_share,
+        n_draws=n_draws,
+        random_state=random_state,
+    ).fit(X, kpi_frame[target].to_numpy(dtype=float))
+    recent = spend.tail(RECENT_DAYS)
+    current = {name: float(recent[name].mean()) for name in model.channels_}
+    warnings += model.warnings_
+    for name, value in current.items():
+        if value <= 0:
+            warnings.append(f"channel {name!r} has had no spend in the last {RECENT_DAYS} days")
+    report = dict(model.fit_report_) | {"kpi": target, "warnings": list(warnings)}
+    curves: dict[str, SpendResponse] = dict(model.curves_)
+    return MediaMixResult(client.id, target, curves, current, report, model, tuple(warnings))
