@@ -17,6 +17,7 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 DEFAULT_FLOOR = 0.05  # least share of traffic a live creative keeps, so that learning goes on
+FADE_BELOW = 0.01  # a creative less likely than this to be best loses its floor (keeps its Thompson share)
 WEAK_PRIOR_STRENGTH = 2.0  # a prior worth two sessions: the fallback when too few arms inform one
 MAX_PRIOR_STRENGTH = 1000.0  # a fitted prior never counts for more than this many sessions
 MIN_PRIOR_ARMS = 5
@@ -142,11 +143,16 @@ def expected_loss(draws: FloatArray) -> FloatArray:
 
 
 def thompson_split(
-    chance: npt.ArrayLike, floor: float = DEFAULT_FLOOR, live: npt.ArrayLike | None = None
+    chance: npt.ArrayLike,
+    floor: float = DEFAULT_FLOOR,
+    live: npt.ArrayLike | None = None,
+    fade_below: float = FADE_BELOW,
 ) -> FloatArray:
-    """Traffic shares proportional to the chance to be best, each live arm getting at least ``floor``.
+    """Traffic shares proportional to the chance to be best, each plausible live arm getting at least ``floor``.
 
-    Arms not ``live`` (paused) get nothing. When the floors alone exceed the whole, live arms share equally.
+    Arms not ``live`` (paused) get nothing. A live arm whose chance to be best is under ``fade_below`` is no
+    longer plausible: it keeps its plain Thompson share (its chance) without the floor, so clear losers fade out
+    while undecided arms keep learning. When the floors alone exceed the whole, live arms share equally.
     """
     p = np.asarray(chance, dtype=np.float64).copy()
     alive = np.ones(len(p), dtype=bool) if live is None else np.asarray(live, dtype=bool)
@@ -162,10 +168,20 @@ def thompson_split(
     p = np.where(alive, np.clip(p, 0.0, None), 0.0)
     if p.sum() <= 0:
         p = alive.astype(np.float64)
+    p = p / p.sum()
+    faded = alive & (p < fade_below)
+    if faded.all() or not (alive & ~faded).any():
+        faded[:] = False
+    shares[faded] = p[faded]
+    alive = alive & ~faded
+    whole = 1.0 - float(p[faded].sum())
+    if floor * int(alive.sum()) >= whole:
+        shares[alive] = whole / int(alive.sum())
+        return shares
     pinned = np.zeros(len(p), dtype=bool)
     while True:  # water-filling: arms below the floor are pinned to it, the rest share what is left
         free = alive & ~pinned
-        rest = 1.0 - floor * pinned.sum()
+        rest = whole - floor * pinned.sum()
         weights = p[free]
         scaled = rest * weights / weights.sum() if weights.sum() > 0 else np.full(free.sum(), rest / free.sum())
         low = scaled < floor

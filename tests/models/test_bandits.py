@@ -44,6 +44,12 @@ def test_thompson_split_keeps_floors_and_skips_paused_arms() -> None:
     crowded = thompson_split(np.full(30, 1 / 30) + np.linspace(-0.01, 0.01, 30), floor=0.05)
     assert np.allclose(crowded, 1 / 30), "floors that cannot all hold give an equal split"
     assert thompson_split([0.5, 0.5], floor=0.0).tolist() == [0.5, 0.5]
+    faded = thompson_split([0.994, 0.004, 0.002], floor=0.05)
+    assert faded.tolist() == pytest.approx([0.994, 0.004, 0.002]), "clear losers keep no floor, only their chance"
+    mixed = thompson_split([0.90, 0.095, 0.005], floor=0.05)
+    assert mixed[2] == pytest.approx(0.005) and mixed[1] == pytest.approx(0.095) and mixed.sum() == pytest.approx(1.0)
+    undecided = thompson_split([0.96, 0.03, 0.01], floor=0.05)
+    assert undecided[1] == pytest.approx(0.05) and undecided[2] == pytest.approx(0.05), "plausible arms keep learning"
     with pytest.raises(ValueError):
         thompson_split([0.5, 0.5], floor=1.0)
 
