@@ -404,11 +404,12 @@ def _attributed(
 
 
 def _media_mix(
-    settings: Settings, client: Client, outcome: Outcome, kpi: str | None
-) -> tuple[CampaignCurves, int, list[str], dict[str, Any]]:
+    settings: Settings, client: Client, outcome: Outcome | None, kpi: str | None
+) -> tuple[CampaignCurves, int, list[str], dict[str, Any], Outcome]:
+    """Channel curves of a media-mix fit; without an ``outcome`` it follows the KPI (revenue: value)."""
     from training.media_mix import COUNT_KPIS, VALUE_KPIS, fit_media_mix
 
-    if kpi is None:
+    if kpi is None and outcome is not None:
         from tracking.kpi import read_kpi
 
         columns = [c for c in read_kpi(StorageLayout.from_settings(settings), client.id).columns if c != "date"]
@@ -416,12 +417,13 @@ def _media_mix(
         kpi = next((c for c in wanted if c in columns), None)
     result = fit_media_mix(settings, client, kpi=kpi)
     notes = list(result.warnings)
-    kind = "value" if outcome == "value" else "count"
-    if result.outcome_kind != kind:
+    if outcome is None:
+        outcome = "value" if result.outcome_kind == "value" else "conversions"
+    elif result.outcome_kind != ("value" if outcome == "value" else "count"):
         notes.append(f"the KPI {result.kpi!r} is not a {outcome} series; outcomes below are in {result.kpi}")
     curves = CampaignCurves(dict(result.curves), dict(result.current_daily_spend), {}, {}, {})
     days = int(result.fit_report.get("n_days", 0) or 0)
-    return curves, days, notes, {"kpi": result.kpi, **result.fit_report}
+    return curves, days, notes, {"kpi": result.kpi, **result.fit_report}, outcome
 
 
 def recommend_budget(
@@ -433,7 +435,7 @@ def recommend_budget(
     min_ratio: float = 0.5,
     max_ratio: float = 2.0,
     mode: Mode = "attributed",
-    outcome: Outcome = "conversions",
+    outcome: Outcome | None = None,
     target_cpa: float | None = None,
     target_roas: float | None = None,
     target_basis: TargetBasis = "average",
@@ -453,18 +455,21 @@ def recommend_budget(
         raise InvalidInput(f"period must be day, week or month, not {period!r}")
     if mode not in ("attributed", "media-mix"):
         raise InvalidInput(f"mode must be attributed or media-mix, not {mode!r}")
-    if outcome not in ("conversions", "value"):
+    if outcome is None and (target_cpa is not None or target_roas is not None):
+        outcome = "value" if target_roas is not None else "conversions"
+    if outcome is not None and outcome not in ("conversions", "value"):
         raise InvalidInput(f"outcome must be conversions or value, not {outcome!r}")
-    target = _target(target_cpa, target_roas, outcome, target_basis)
+    target = _target(target_cpa, target_roas, outcome or "conversions", target_basis)
     if target is None and total is None:
         raise InvalidInput("give a total budget, or a target CPA or ROAS")
     if total is not None and (not np.isfinite(total) or total <= 0):
         raise InvalidInput("the total budget must be a positive amount")
     k = PERIOD_DAYS[period]
     if mode == "attributed":
+        outcome = outcome or "conversions"
         curves, days, notes, fit = _attributed(settings, client, outcome, fit_on, attribution, load_sessions)
     else:
-        curves, days, notes, fit = _media_mix(settings, client, outcome, kpi)
+        curves, days, notes, fit, outcome = _media_mix(settings, client, outcome, kpi)
     if not curves.curves:
         raise NotReady(
             f"no campaign has {MIN_DAYS} days of spend yet; response curves need at least a week of daily spend"

@@ -31,7 +31,10 @@ class BudgetQuery:
         str, Query(pattern="^(average|marginal)$", description="average (the plan's) or marginal (the last unit's)")
     ] = "average"
     mode: Annotated[Mode, Query(description="attributed (tracked campaigns) or media-mix (KPI series)")] = "attributed"
-    outcome: Annotated[Outcome, Query(description="conversions or value")] = "conversions"
+    outcome: Annotated[
+        Outcome | None,
+        Query(description="conversions or value (default: conversions; media-mix: the KPI's kind; target ROAS: value)"),
+    ] = None
     fit_on: Annotated[FitOn, Query(description="Fit curves on sessions (× outcome per session) or the outcome")] = (
         "sessions"
     )

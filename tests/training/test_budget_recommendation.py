@@ -213,7 +213,10 @@ def test_recommendation_with_targets_value_and_attribution(home: Home) -> None:
     with pytest.raises(InvalidInput, match="best achievable"):
         recommend_budget(home.settings, home.client, None, target_cpa=0.01)
     with pytest.raises(InvalidInput, match="outcome value"):
-        recommend_budget(home.settings, home.client, None, target_roas=2.0)
+        recommend_budget(home.settings, home.client, None, target_roas=2.0, outcome="conversions")
+    assert recommend_budget(home.settings, home.client, 900.0, target_roas=0.5).outcome == "value", (
+        "a ROAS target is about value"
+    )
     with pytest.raises(InvalidInput, match="contradicts the bounds"):
         recommend_budget(home.settings, home.client, 1e9)
     with pytest.raises(InvalidInput, match="total budget"):
@@ -241,8 +244,10 @@ def test_media_mix_mode_allocates_over_channels(settings: Settings) -> None:
         layout, "shop", world.frame[["date", world.kpi, *world.controls]].assign(date=world.frame["date"].dt.date)
     )
     current = world.current_daily_spend()
-    result = recommend_budget(settings, client, sum(current.values()) * 7, mode="media-mix", outcome="value")
+    result = recommend_budget(settings, client, sum(current.values()) * 7, mode="media-mix")
     data = result.to_dict()
+    assert data["outcome"] == "value", "without --outcome the media-mix mode follows its KPI (revenue)"
+    assert not any("is not a" in w for w in data["warnings"])
     assert data["mode"] == "media-mix" and {c["campaign_id"] for c in data["campaigns"]} == set(world.channels)
     assert data["fit"]["kpi"] == world.kpi and data["days_of_data"] == 300
     assert sum(c["recommended_spend"] for c in data["campaigns"]) == pytest.approx(data["total"], rel=1e-6)

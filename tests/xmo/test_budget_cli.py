@@ -105,7 +105,7 @@ def test_targets(home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: py
     [
         (("--total", "100000"), "contradicts the bounds"),
         (("--target-cpa", "0.01"), "best achievable"),
-        (("--target-roas", "2"), "needs --outcome value"),
+        (("--target-roas", "2", "--outcome", "conversions"), "needs --outcome value"),
         (("--total", "900", "--target-cpa", "5", "--target-roas", "2"), "not both"),
         (("--total", "900", "--min-ratio", "1.5", "--max-ratio", "1.2"), "cannot be above"),
     ],

@@ -67,7 +67,10 @@ def budget(
         str, typer.Option(help="average (the plan's CPA/ROAS) or marginal (of the last unit spent).")
     ] = "average",
     mode: Annotated[str, typer.Option(help="attributed (tracked campaigns) or media-mix (KPI series).")] = "attributed",
-    outcome: Annotated[str, typer.Option(help="conversions or value.")] = "conversions",
+    outcome: Annotated[
+        str | None,
+        typer.Option(help="conversions or value (default conversions; media-mix: the KPI's; --target-roas: value)."),
+    ] = None,
     fit_on: Annotated[
         str, typer.Option(help="Fit curves on sessions (× outcome per session, less noisy) or on the outcome.")
     ] = "sessions",
@@ -88,7 +91,7 @@ def budget(
         ("--target-basis", target_basis, ("average", "marginal")),
         ("--fit-on", fit_on, ("sessions", "outcome")),
     ):
-        if value not in allowed:
+        if value not in allowed and not (name == "--outcome" and value is None):
             raise typer.BadParameter(f"use {', '.join(allowed)}", param_hint=name)
     if total is None and target_cpa is None and target_roas is None:
         raise typer.BadParameter("give --total, --target-cpa or --target-roas", param_hint="--total")
