@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "password", "xmo", "test"})
 
@@ -72,6 +72,40 @@ class Settings(BaseSettings):
 
     # serving
     model_reload_interval_s: float = Field(default=60.0, ge=0)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com); "
+        "none by default.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=6000, ge=0, description="Requests per minute per key (token bucket per process); 0 turns it off."
+    )
+    rate_limit_burst: int = Field(default=600, ge=1, description="Requests a key may make at once before waiting.")
+    max_request_bytes: int = Field(
+        default=16 << 20, ge=1024, description="Largest request body any route accepts (413 beyond it)."
+    )
+    log_format: Literal["json", "text"] = Field(default="json", description="One JSON object per line, or text.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"CORS origin {origin!r} must be http(s)://host[:port] or *")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("home")
     @classmethod

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -289,6 +292,170 @@ def prepare_features(sessions: pd.DataFrame, timezone: str = "UTC") -> pd.DataFr
         f.name: as_category(values[f.name]) if f.kind == "categorical" else _number(values[f.name]) for f in FEATURES
     }
     return pd.DataFrame(columns, index=sessions.index)
+
+
+# prepare_features column by column, for scoring requests ------------------------------------------------
+Codes = Callable[[pd.Series], np.ndarray]
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _DistinctValues:
+    """An element-wise function of a column, computed once per distinct value and then remembered.
+
+    ``compute`` gets the values not seen yet as an object Series and returns one float per value. At most
+    ``max_size`` values are kept; past that the memory is dropped at once (and refilled by later requests).
+    Safe to share between threads: entries are only added or dropped whole, never changed.
+    """
+
+    def __init__(self, compute: Codes, max_size: int) -> None:
+        self.compute = compute
+        self.max_size = max_size
+        self.values: dict[Hashable, float] = {}
+
+    def __call__(self, keys: Sequence[Hashable]) -> np.ndarray:
+        known = self.values
+        found = list(map(known.get, keys))  # None: not seen yet (stored values are floats, NaN for missing)
+        if None in found:
+            new = list(dict.fromkeys(k for k, v in zip(keys, found, strict=True) if v is None))
+            computed = dict(zip(new, self.compute(pd.Series(new, dtype="object")).tolist(), strict=True))
+            if len(known) + len(computed) > self.max_size:
+                self.values = known = {}
+            known.update(computed)
+            found = [computed[k] if v is None else v for k, v in zip(keys, found, strict=True)]
+        return np.array(found, dtype=np.float64)
+
+
+def _codes_in(categories: Sequence[str]) -> Codes:
+    """Values → their index in ``categories`` (NaN when missing or not among them), via ``as_category``.
+
+    This is how LightGBM encodes a pandas categorical at prediction time: set to the training categories,
+    codes, -1 as NaN.
+    """
+    training = list(categories)
+
+    def codes(values: pd.Series) -> np.ndarray:
+        coded = as_category(values).cat.set_categories(training).cat.codes.to_numpy(np.float64)
+        coded[coded < 0] = np.nan
+        return coded
+
+    return codes
+
+
+class ColumnFeatures:
+    """``prepare_features`` for scoring requests: columns of plain values in, one float64 matrix out.
+
+    ``columns`` maps session fields (``SCORING_COLUMNS``) to equally long sequences of Python values: ``str``
+    or None for text, numbers or None for counts, ``datetime`` (zone-less read as UTC) or None for
+    ``started_at``; a field left out is missing everywhere. The values are those of ``prepare_features``, not
+    a second implementation of them: text features (channel, categoricals, landing path depth) run through
+    the very helpers it uses, once per distinct value, remembered across calls (``cache_size`` per feature);
+    numbers are the same float64 conversions in numpy; local hour and weekday come from the same zone.
+    Categorical features come out as codes into ``categories[name]`` (NaN for missing or unknown values),
+    as LightGBM codes a pandas categorical against its training categories; every categorical among the
+    requested features needs its categories.
+    """
+
+    def __init__(self, timezone: str, categories: Mapping[str, Sequence[str]], *, cache_size: int = 65_536) -> None:
+        self.timezone = timezone
+        self.zone = _zone(timezone)
+        self.cache_size = cache_size
+        self.categories = {name: list(values) for name, values in categories.items()}
+        self._category_codes = {
+            name: _DistinctValues(_codes_in(values), cache_size) for name, values in self.categories.items()
+        }
+        channel_codes = _codes_in(self.categories.get("channel", ()))
+        self._channel = _DistinctValues(lambda keys: channel_codes(_channels_of(keys)), cache_size)
+        self._path_depth = _DistinctValues(lambda paths: _path_depth(paths).to_numpy(), cache_size)
+
+    def matrix(self, columns: Mapping[str, Sequence[Any]], n_rows: int, feature_names: Sequence[str]) -> np.ndarray:
+        """The features ``feature_names`` (columns, in that order) of ``n_rows`` sessions as float64."""
+        missing: list[Any] = [None] * n_rows
+
+        def column(name: str) -> Sequence[Any]:
+            values = columns.get(name)
+            return missing if values is None else values
+
+        def number(name: str) -> np.ndarray:
+            return np.array(column(name), dtype=np.float64)  # None becomes NaN
+
+        computed: dict[str, np.ndarray] = {}
+        for name in feature_names:
+            if name in computed:
+                continue
+            if name == "channel":
+                keys = list(zip(column("utm_source"), column("utm_medium"), column("referrer_host"), strict=True))
+                computed[name] = self._channel(keys)
+            elif name in CATEGORICAL_FEATURES:
+                if name not in self._category_codes:
+                    raise InvalidInput(f"no categories given for the categorical feature {name!r}")
+                computed[name] = self._category_codes[name](column(name))
+            elif name in ("hour", "weekday"):
+                computed["hour"], computed["weekday"] = self._hour_weekday(column("started_at"))
+            elif name in ("prev_sessions", "is_returning"):
+                explicit = number("prev_sessions")
+                prev = np.where(np.isnan(explicit), number("visitor_session_number") - 1, explicit)
+                computed["prev_sessions"] = prev
+                computed["is_returning"] = np.where(np.isnan(prev), np.nan, (prev > 0).astype(np.float64))
+            elif name == "landing_path_depth":
+                computed[name] = self._path_depth(column("landing_path"))
+            elif name in NUMERIC_FEATURES:
+                computed[name] = number(name)
+            else:
+                raise InvalidInput(f"unknown feature {name!r}")
+        matrix = np.empty((n_rows, len(feature_names)), dtype=np.float64)
+        for position, name in enumerate(feature_names):
+            matrix[:, position] = computed[name]
+        return matrix
+
+    def _hour_weekday(self, starts: Sequence[datetime | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Local hour and weekday (Monday 0) of each start; NaN where it is missing.
+
+        The wall time is the UTC instant plus the zone's offset at that instant (what ``astimezone`` and
+        pandas' ``tz_convert`` compute); offsets are looked up once per UTC hour, and per instant in the
+        rare hour in which the zone changes its offset.
+        """
+        deltas = [None if t is None else t - (_EPOCH if t.tzinfo is None else _EPOCH_UTC) for t in starts]
+        missing = np.array([d is None for d in deltas], dtype=bool)
+        seconds = np.array([0 if d is None else d.days * 86_400 + d.seconds for d in deltas], dtype=np.int64)
+        offsets = self._hour_offsets((seconds // 3600).tolist())
+        changing = np.flatnonzero(np.isnan(offsets) & ~missing)
+        if len(changing):
+            offsets[changing] = [self._offset_at(int(s)) for s in seconds[changing]]
+        local = seconds + np.nan_to_num(offsets).astype(np.int64)
+        hour = (local // 3600 % 24).astype(np.float64)
+        weekday = ((local // 86_400 + 3) % 7).astype(np.float64)  # 1970-01-01 was a Thursday
+        hour[missing] = np.nan
+        weekday[missing] = np.nan
+        return hour, weekday
+
+    @cached_property
+    def _hour_offsets(self) -> _DistinctValues:
+        """The zone's UTC offset in seconds throughout a UTC hour (hours since 1970), NaN if it changes."""
+
+        def offsets(hours: pd.Series) -> np.ndarray:
+            result = []
+            for hour in hours.tolist():
+                first, last = self._offset_at(hour * 3600), self._offset_at(hour * 3600 + 3599)
+                result.append(first if first == last else np.nan)
+            return np.array(result, dtype=np.float64)
+
+        return _DistinctValues(offsets, self.cache_size)
+
+    def _offset_at(self, seconds: int) -> float:
+        """The zone's UTC offset in seconds at an instant (seconds since 1970 UTC)."""
+        try:
+            offset = datetime.fromtimestamp(seconds, self.zone).utcoffset()
+        except (OverflowError, ValueError, OSError) as exc:  # beyond the years 1-9999
+            raise InvalidInput(f"a session start lies outside the years 1-9999 in {self.timezone}") from exc
+        assert offset is not None
+        return offset.total_seconds()
+
+
+def _channels_of(keys: pd.Series) -> pd.Series:
+    """``classify_channel`` of (utm_source, utm_medium, referrer_host) tuples."""
+    source, medium, host = (pd.Series([k[i] for k in keys], dtype="object") for i in range(3))
+    return classify_channel(source, medium, host)
 
 
 def feature_definitions_hash() -> str:

@@ -10,15 +10,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from core.settings import Settings, get_settings
-from serving.errors import ErrorShieldMiddleware, install_error_handlers
+from serving.dashboard import routes as dashboard
+from serving.errors import ErrorResponse, ErrorShieldMiddleware, install_error_handlers
 from serving.fastpath import FastPathMiddleware
+from serving.limits import BodySizeLimitMiddleware
+from serving.logs import AccessLogMiddleware, ClientIds, configure_logging
 from serving.metrics import ServiceMetrics
+from serving.ratelimit import RateLimitMiddleware, TokenBucketLimiter
 from serving.routes import (
     attribution,
     audiences,
     budget,
+    clients,
     collect,
     creatives,
     events,
@@ -60,20 +66,60 @@ class MetricsMiddleware:
         await self.app(scope, receive, send)
 
 
+# Every keyed API route may answer these (the middlewares below), so the OpenAPI document says so
+API_LIMIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "The request body is over XMO_MAX_REQUEST_BYTES"},
+    429: {
+        "model": ErrorResponse,
+        "description": "Over XMO_RATE_LIMIT_PER_MINUTE requests with this key; see Retry-After",
+        "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    },
+}
+
+
+def _add_operational_middlewares(app: FastAPI, settings: Settings, metrics: ServiceMetrics) -> None:
+    """Outermost first: metrics, the pixel's fast path, access log, CORS, rate limit, body size, error shield."""
+    app.add_middleware(ErrorShieldMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    if settings.rate_limit_per_minute > 0:
+        limiter = TokenBucketLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+        app.add_middleware(RateLimitMiddleware, limiter=limiter)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+
+    def registry() -> Any:  # the runtime exists once the lifespan has run
+        return getattr(getattr(app.state, "runtime", None), "registry", None)
+
+    app.add_middleware(AccessLogMiddleware, client_ids=ClientIds(registry))
+    app.add_middleware(FastPathMiddleware, handlers={"/t.gif": collect.record_pixel})  # ahead of all but metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts fast-path requests too
+
+
 def _client_ids(runtime: ServiceRuntime) -> list[str]:
     return [c.id for c in runtime.registry.list_clients()]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; stores are opened and models loaded in the lifespan, not here."""
+    """Build the app; stores are opened, logging configured and models loaded in the lifespan, not here."""
     metrics = ServiceMetrics()
+    config = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = await asyncio.to_thread(ServiceRuntime.build, settings or get_settings(), metrics)
+        configure_logging(config.log_format, config.log_level)
+        app.state.models_loaded = False
+        runtime = await asyncio.to_thread(ServiceRuntime.build, config, metrics)
         app.state.runtime = runtime
         await runtime.committer.start()
         await asyncio.to_thread(lambda: runtime.models.refresh_all(_client_ids(runtime)))
+        app.state.models_loaded = True
         tasks = []
         if runtime.settings.compact_interval_s > 0:
             tasks.append(
@@ -115,15 +161,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(ErrorShieldMiddleware)
-    app.add_middleware(FastPathMiddleware, handlers={"/t.gif": collect.record_pixel})
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts fast-path requests too
+    _add_operational_middlewares(app, config, metrics)
+    for module in (health, collect, events, redirect, optout):
+        app.include_router(module.router)
     for module in (
-        health,
-        collect,
-        events,
-        redirect,
-        optout,
+        clients,
         scoring,
         models,
         budget,
@@ -134,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports,
         audiences,
         attribution,
+        dashboard,
     ):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=API_LIMIT_ERRORS)
     return app

@@ -11,6 +11,7 @@ from core.apikeys import KeyKind
 from core.errors import NotReady
 from core.settings import Settings
 from core.tenants import Principal
+from serving.dashboard.sessions import session_client
 from serving.model_store import LoadedModel
 from serving.runtime import ServiceRuntime
 
@@ -35,13 +36,21 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_tenant(runtime: RuntimeDep, credentials: BearerDep) -> str:
+def get_tenant(runtime: RuntimeDep, credentials: BearerDep, request: Request) -> str:
     """The client id an API key belongs to (401 without a valid key, 403 for another kind of key).
 
-    A plain function on purpose: it queries the registry, so FastAPI runs it in the thread pool.
+    Without an ``Authorization: Bearer`` header, the dashboard's session cookie may name the client instead
+    (``serving.dashboard.sessions``). A plain function on purpose: it queries the registry, so FastAPI runs
+    it in the thread pool.
     """
+    if credentials is None:
+        client_id = session_client(request, runtime.settings, runtime.registry)
+        if client_id is not None:
+            request.state.client_id = client_id  # for the access log
+            return client_id
     principal = runtime.registry.authenticate(credentials.credentials if credentials else None, KeyKind.API)
     assert principal.client_id is not None
+    request.state.client_id = principal.client_id
     return principal.client_id
 
 

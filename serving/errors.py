@@ -2,17 +2,75 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import XmoError
 
 logger = logging.getLogger("xmo.serving")
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code for programs and a message for people."""
+
+    code: str = Field(description="Stable, e.g. invalid_input, not_found, not_ready, unauthorized")
+    message: str
+    details: list[dict[str, Any]] | None = Field(
+        default=None, description="For invalid_request: every invalid field (location and message)"
+    )
+
+
+class ErrorResponse(BaseModel):
+    """The JSON shape of every error."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"error": {"code": "invalid_input", "message": "query parameter 'total' must be positive"}}]
+        }
+    )
+
+    error: ErrorDetail
+
+
+FASTAPI_BODY_ERROR = "There was an error parsing the body"  # FastAPI's 400 for a body that is not JSON
+_ERROR_REF = "#/components/schemas/ErrorResponse"  # document_errors adds the component
+_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def _error_content() -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": _ERROR_REF}}}
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Invalid input; the message says which value and why",
+    401: "Missing or unknown key",
+    403: "A key of another kind",
+    404: "Not found (or not the caller's)",
+    409: "Not ready (no data or model yet; the message names the command that makes it) or a conflict",
+    413: "The request is too large",
+    415: "Unsupported content type",
+    422: "The request does not have the documented shape; details lists every invalid field",
+    429: "Too many requests; retry after Retry-After seconds",
+}
+
+
+def error_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that may answer these error codes with the JSON error shape.
+
+    ``descriptions`` override the default text per code, keyed ``e400``, ``e409``, …. The content is JSON even on
+    routes that answer HTML or images (FastAPI would give a ``model`` the route's media type).
+    """
+    return {
+        code: {"description": descriptions.get(f"e{code}", ERROR_DESCRIPTIONS[code]), "content": _error_content()}
+        for code in codes
+    }
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -23,8 +81,15 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": body}
 
 
+def _validation_message(error: dict[str, Any]) -> str:
+    if error.get("type") == "json_invalid":  # FastAPI's "JSON decode error": say so, and where
+        reason = error.get("ctx", {}).get("error")
+        return "the body is not valid JSON" + (f" ({reason})" if reason else "")
+    return str(error.get("msg", ""))
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [{"location": list(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
+    return [{"location": list(e.get("loc", ())), "message": _validation_message(e)} for e in exc.errors()]
 
 
 class ErrorShieldMiddleware:
@@ -56,8 +121,48 @@ class ErrorShieldMiddleware:
                 await response(scope, receive, send)
 
 
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make an OpenAPI document tell the truth about errors, in place.
+
+    A 422 is the JSON error shape (not FastAPI's ``{"detail": [...]}``, which the handlers replace), every
+    operation that takes a key documents 401 and 403 (the key dependencies answer them before the route runs),
+    and every operation with a body documents 400 (FastAPI answers it for a body that is not JSON).
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in error_schema.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    components.setdefault("ErrorResponse", error_schema)
+    validation_ref = "#/components/schemas/HTTPValidationError"
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if responses is None:
+                continue
+            invalid = responses.get("422", {})
+            if invalid.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref") == validation_ref:
+                responses["422"] = {"description": ERROR_DESCRIPTIONS[422], "content": _error_content()}
+            codes = [400] if "requestBody" in operation else []
+            codes += [401, 403] if operation.get("security") else []
+            for code in codes:
+                documented = {"description": ERROR_DESCRIPTIONS[code], "content": _error_content()}
+                responses.setdefault(str(code), documented)
+    for name in _VALIDATION_SCHEMAS:  # unused once every 422 is the error shape (the first refers to the second)
+        if f'"#/components/schemas/{name}"' not in json.dumps(schema):
+            components.pop(name, None)
+    return schema
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register handlers that turn every exception into the stable JSON shape."""
+    """Register handlers that turn every exception into the stable JSON shape, and document that shape."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(XmoError)
     async def _xmo_error(_request: Request, exc: XmoError) -> JSONResponse:
@@ -75,8 +180,11 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 429: "rate_limited"}.get(
             exc.status_code, "http_error"
         )
+        message = str(exc.detail)
+        if exc.status_code == 400 and message == FASTAPI_BODY_ERROR:
+            code, message = "invalid_json", "the body is not valid JSON (or not UTF-8)"
         return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+            error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
 
     @app.exception_handler(Exception)

@@ -1,4 +1,5 @@
-"""Hand-parsed query parameters for the hot collection endpoints, documented from the same specs.
+"""Query parameters: hand-parsed ones for the hot collection endpoints, documented from the same specs,
+and the FastAPI-validated day parameters the strategy routes share.
 
 FastAPI's per-parameter validation costs more than the whole pixel; these endpoints read
 ``request.query_params`` through ``parse_query`` and publish the same specs in OpenAPI.
@@ -10,8 +11,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
+
+from fastapi import Query
+from pydantic import AfterValidator
 
 from core.errors import InvalidInput
 
@@ -118,3 +123,23 @@ def query_dict(query_string: bytes) -> dict[str, str]:
 def openapi_parameters(specs: Sequence[ParamSpec]) -> dict[str, Any]:
     """``openapi_extra`` for a route whose parameters these specs describe."""
     return {"parameters": [spec.openapi() for spec in specs]}
+
+
+# FastAPI-validated parameters shared by the strategy routes ------------------------------------------------------
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+
+
+def check_day(day: date | None) -> date | None:
+    """A report day within what the lake's timestamps can hold (a ValueError becomes a 422 naming it)."""
+    if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(f"a day between {EARLIEST_DAY} and {LATEST_DAY}")
+    return day
+
+
+def day_query(description: str) -> Any:
+    """``Query`` of an optional YYYY-MM-DD day; with ``DayParam`` it refuses days outside the lake's range."""
+    return Query(description=f"{description} (YYYY-MM-DD, {EARLIEST_DAY.year}–{LATEST_DAY.year})")
+
+
+DayParam = Annotated[date | None, AfterValidator(check_day)]

@@ -10,11 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from features.definitions import EXAMPLE_SESSIONS
 
 MAX_SCORE_BATCH = 10_000
+MAX_TOP_CONTRIBUTIONS = 50
 _EXAMPLE: dict[str, Any] = dict(EXAMPLE_SESSIONS[0])
+_BATCH_EXAMPLE: dict[str, Any] = {"sessions": [dict(s) for s in EXAMPLE_SESSIONS[:2]]}
+_COUNT_LIMIT = 10_000_000  # far beyond any real visitor; keeps every count a float64 exactly
 
 
 class SessionRecord(BaseModel):
-    """A raw session, as the feature pipeline builds it from the lake; every field is optional."""
+    """A raw session, as the feature pipeline builds it from the lake; every field is optional.
+
+    Fields not listed here are refused (a session record never carries personal data such as an e-mail).
+    ``started_at`` without an offset is read as UTC.
+    """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE]})
 
@@ -31,23 +38,26 @@ class SessionRecord(BaseModel):
     pageviews: int | None = Field(default=None, ge=0, le=100_000)
     clicks: int | None = Field(default=None, ge=0, le=100_000)
     events: int | None = Field(default=None, ge=0, le=100_000)
-    duration_s: float | None = Field(default=None, ge=0, le=86_400 * 7)
+    duration_s: float | None = Field(default=None, ge=0, le=86_400 * 7, allow_inf_nan=False)
     browser_family: str | None = Field(default=None, max_length=100)
     browser_version: str | None = Field(default=None, max_length=50)
     os_family: str | None = Field(default=None, max_length=100)
     os_version: str | None = Field(default=None, max_length=50)
     device_class: str | None = Field(default=None, max_length=20)
     region: str | None = Field(default=None, max_length=64)
-    visitor_session_number: int | None = Field(default=None, ge=1)
-    prev_sessions: int | None = Field(default=None, ge=0)
-    prev_conversions: int | None = Field(default=None, ge=0)
-    days_since_last_session: float | None = Field(default=None, ge=0)
+    visitor_session_number: int | None = Field(default=None, ge=1, le=_COUNT_LIMIT)
+    prev_sessions: int | None = Field(default=None, ge=0, le=_COUNT_LIMIT)
+    prev_conversions: int | None = Field(default=None, ge=0, le=_COUNT_LIMIT)
+    days_since_last_session: float | None = Field(default=None, ge=0, le=100 * 366, allow_inf_nan=False)
 
 
 class ScoreRequest(BaseModel):
-    """One or more sessions to score."""
+    """One or more sessions to score (at most 10,000 per request)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [_BATCH_EXAMPLE]},
+    )
 
     sessions: list[SessionRecord] = Field(min_length=1, max_length=MAX_SCORE_BATCH)
 
@@ -61,14 +71,24 @@ class ModelInfo(BaseModel):
 
 
 class SessionScore(BaseModel):
-    """The conversion probability of one session, with optional top contributions."""
+    """The conversion probability of one session; with ``explain``, what pushed it up or down."""
 
-    probability: float
-    contributions: dict[str, float] | None = None
+    probability: float = Field(description="Calibrated probability that the session converts.")
+    contributions: dict[str, float] | None = Field(
+        default=None,
+        description="With explain: the features that moved the score most, largest absolute value first, as "
+        "contributions to the model's raw log-odds (LightGBM SHAP values).",
+    )
+    bias: float | None = Field(default=None, description="With explain: the raw log-odds of an average session.")
+    raw_log_odds: float | None = Field(
+        default=None,
+        description="With explain: the uncalibrated log-odds, the bias plus every feature's contribution "
+        "(calibration then maps it monotonically to the probability).",
+    )
 
 
 class ScoreResponse(BaseModel):
-    """Scores in request order."""
+    """Scores in request order, and the model that produced them."""
 
     model: ModelInfo
     scores: list[SessionScore]

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from serving.deps import RuntimeDep, TenantDep
-from serving.routes.spend import AUTH_ERRORS
+from serving.errors import error_responses
+from serving.query_params import DayParam, day_query
 from training.audience_recommendation import MAX_TOP, Champion, recommend_audiences
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
 
-@router.get("/audiences", responses=AUTH_ERRORS)
+@router.get(
+    "/audiences",
+    responses=error_responses(
+        400, 409, e400="since after until", e409="No champion model, or no sessions in the window, yet"
+    ),
+)
 async def audiences(
     runtime: RuntimeDep,
     client_id: TenantDep,
     top: Annotated[int, Query(ge=1, le=MAX_TOP, description="How many segments to list")] = 20,
-    since: Annotated[date | None, Query(description="First day (client's time zone)")] = None,
-    until: Annotated[date | None, Query(description="Last day (client's time zone)")] = None,
+    since: Annotated[DayParam, day_query("First day (client's time zone)")] = None,
+    until: Annotated[DayParam, day_query("Last day (client's time zone)")] = None,
 ) -> dict[str, Any]:
     """Audience segments ranked by the champion model's predicted conversion rate, to bid up or exclude."""
     client = runtime.registry.get_client(client_id)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from serving.deps import RuntimeDep, TenantDep
+from serving.errors import error_responses
 from serving.runtime import ServiceRuntime
 from training.budget_recommendation import BudgetRecommendation, FitOn, Mode, Outcome, Period, recommend_budget
 
@@ -20,13 +21,30 @@ class BudgetQuery:
     """The parameters both budget routes take."""
 
     total: Annotated[
-        float | None, Query(gt=0, le=1e12, description="Budget per period to split (with a target: the most to spend)")
+        float | None,
+        Query(
+            gt=0,
+            le=1e12,
+            allow_inf_nan=False,
+            description="Budget per period to split (with a target: the most to spend)",
+            openapi_examples={"week": {"summary": "A weekly budget", "value": 5000}},
+        ),
     ] = None
     period: Annotated[Period, Query(description="The period the total covers")] = "week"
-    min_ratio: Annotated[float, Query(ge=0, le=100, description="Lowest multiple of today's spend per campaign")] = 0.5
-    max_ratio: Annotated[float, Query(gt=0, le=100, description="Highest multiple of today's spend per campaign")] = 2.0
-    target_cpa: Annotated[float | None, Query(gt=0, description="Largest total keeping the CPA at or below")] = None
-    target_roas: Annotated[float | None, Query(gt=0, description="Largest total keeping the ROAS at or above")] = None
+    min_ratio: Annotated[
+        float, Query(ge=0, le=100, allow_inf_nan=False, description="Lowest multiple of today's spend per campaign")
+    ] = 0.5
+    max_ratio: Annotated[
+        float, Query(gt=0, le=100, allow_inf_nan=False, description="Highest multiple of today's spend per campaign")
+    ] = 2.0
+    target_cpa: Annotated[
+        float | None,
+        Query(gt=0, le=1e9, allow_inf_nan=False, description="Largest total keeping the CPA at or below"),
+    ] = None
+    target_roas: Annotated[
+        float | None,
+        Query(gt=0, le=1e6, allow_inf_nan=False, description="Largest total keeping the ROAS at or above"),
+    ] = None
     target_basis: Annotated[
         str, Query(pattern="^(average|marginal)$", description="average (the plan's) or marginal (the last unit's)")
     ] = "average"
@@ -72,13 +90,21 @@ async def _recommend(runtime: ServiceRuntime, client_id: str, q: BudgetQuery) ->
     return await asyncio.to_thread(job)
 
 
-@router.get("/budget")
+_ERRORS = error_responses(
+    400,
+    409,
+    e400="Neither a total nor a target, both targets, or options that do not fit together (the message says which)",
+    e409="No spend or sessions to fit the response curves yet (the message names the import to run)",
+)
+
+
+@router.get("/budget", responses=_ERRORS)
 async def budget(runtime: RuntimeDep, client_id: TenantDep, q: QueryDep) -> dict[str, Any]:
     """Where to move budget: a split that maximizes expected conversions or value, with intervals and sentences."""
     return (await _recommend(runtime, client_id, q)).to_dict()
 
 
-@router.get("/budget/curves.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+@router.get("/budget/curves.png", response_class=Response, responses={200: {"content": {"image/png": {}}}, **_ERRORS})
 async def budget_curves(runtime: RuntimeDep, client_id: TenantDep, q: QueryDep) -> Response:
     """The response curves behind the recommendation, with today's split and the recommended spend marked."""
     from models.curve_plots import figure_png

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Request, Response
 
 from core.errors import XmoError
+from serving.errors import error_responses
 from serving.query_params import ParamSpec, openapi_parameters, parse_query, query_dict
 from serving.runtime import ServiceRuntime
 from serving.visitors import browser_hit, read_signals, read_visitor, remember_visitor
@@ -103,7 +104,7 @@ PIXEL_PARAMS: tuple[ParamSpec, ...] = (
     responses={
         200: {"content": {"image/gif": {}}, "description": "A 1x1 transparent GIF"},
         204: {"description": "No image (send_image=0)"},
-        400: {"description": "A parameter is missing or malformed (JSON error body)"},
+        **error_responses(400, e400="A parameter is missing or malformed"),
     },
 )
 async def pixel(request: Request) -> Response:

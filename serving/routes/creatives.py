@@ -8,16 +8,32 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from serving.deps import RuntimeDep, TenantDep
+from serving.errors import error_responses
 from training.creative_recommendation import SegmentBy, creative_report
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
 
-@router.get("/creatives")
+@router.get(
+    "/creatives",
+    responses=error_responses(
+        404,
+        409,
+        e404="No sessions of that campaign (the message lists known campaigns)",
+        e409="No sessions with a campaign and a creative (utm_content) yet",
+    ),
+)
 async def creatives(
     runtime: RuntimeDep,
     client_id: TenantDep,
-    campaign: Annotated[str | None, Query(max_length=200, description="Only this campaign")] = None,
+    campaign: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Only this campaign id (404 when it has no sessions; the message lists known ones)",
+            openapi_examples={"one campaign": {"value": "spring-sale"}},
+        ),
+    ] = None,
     segment: Annotated[SegmentBy, Query(description="Segments: device, returning, region or channel")] = "device",
 ) -> dict[str, Any]:
     """Which creative to run per campaign and segment: posteriors, chance to be best, split and actions."""

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from core.apikeys import KeyKind, kind_of
 from core.errors import NotFound, TooLarge, Unauthorized, XmoError
 from serving.deps import RuntimeDep
+from serving.errors import ErrorResponse
 from serving.routes.collect import InvalidTimestamp, parse_event_time
 from serving.runtime import ServiceRuntime
 from tracking.edge import CURRENCY_PATTERN, EVENT_ID_PATTERN, MAX_VALUE, VISITOR_ID_PATTERN, DropReason, raw_frame
@@ -182,17 +183,6 @@ class EventsAccepted(BaseModel):
     errors: list[EventError] = Field(
         default_factory=list, description=f"The first {MAX_ERRORS_SHOWN} events dropped before the edge, and why"
     )
-
-
-class _ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorResponse(BaseModel):
-    """The JSON shape of every error."""
-
-    error: _ErrorDetail
 
 
 def parse_timestamp(value: Any) -> datetime | None:

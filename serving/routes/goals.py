@@ -66,6 +66,27 @@ class DefaultRule(BaseModel):
 class GoalList(BaseModel):
     """The client's goals, first match first."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "acme",
+                    "goals": [
+                        {
+                            "name": "purchase",
+                            "kind": "purchase",
+                            "event_type": "goal",
+                            "match": "purchase",
+                            "path": None,
+                            "min_value": None,
+                        }
+                    ],
+                    "default_rule": {"active": False, "description": DEFAULT_RULE},
+                }
+            ]
+        }
+    )
+
     client_id: str
     goals: list[GoalOut]
     default_rule: DefaultRule

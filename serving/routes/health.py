@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from serving.deps import RuntimeDep
+from serving.runtime import ServiceRuntime
 from serving.schemas import HealthResponse
 from tracking.spool import pending_in_all
 
 router = APIRouter(tags=["operations"])
+MIN_SPOOL_FREE_BYTES = 16 << 20
 
 
 @router.get("/healthz", response_model=HealthResponse)
@@ -22,7 +26,7 @@ async def healthz() -> HealthResponse:
     return HealthResponse(status="ok")
 
 
-def _check_database(runtime: RuntimeDep) -> None:
+def _check_database(runtime: ServiceRuntime) -> None:
     with runtime.registry.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
 
@@ -35,21 +39,42 @@ async def metrics(runtime: RuntimeDep) -> PlainTextResponse:
     return PlainTextResponse(runtime.metrics.render(pending, models), media_type=CONTENT_TYPE_LATEST)
 
 
+def _check_spool(runtime: ServiceRuntime) -> tuple[int, str | None]:
+    """Events waiting in this process's spool, and why it cannot take more (None when it can)."""
+    spool = runtime.collector.spool
+    pending = spool.pending_events()
+    if not (os.access(spool.path.parent, os.W_OK) and os.access(spool.path, os.W_OK)):
+        return pending, "spool not writable"
+    if shutil.disk_usage(spool.path.parent).free < MIN_SPOOL_FREE_BYTES:
+        return pending, f"less than {MIN_SPOOL_FREE_BYTES >> 20} MiB free for the spool"
+    return pending, None
+
+
 @router.get("/readyz", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
-async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Database reachable, spool writable, which models are loaded."""
+async def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """Ready when the database answers, the spool can take hits and the champions are loaded (503 with reasons)."""
     checks: dict[str, object] = {}
-    ok = True
+    reasons: list[str] = []
     try:
         await asyncio.to_thread(_check_database, runtime)
         checks["database"] = "ok"
     except Exception as exc:  # readiness reports any failure as data
-        ok, checks["database"] = False, f"error: {type(exc).__name__}"
+        checks["database"] = f"error: {type(exc).__name__}"
+        reasons.append("database unreachable")
     try:
-        checks["spool_pending_events"] = await asyncio.to_thread(runtime.collector.spool.pending_events)
+        checks["spool_pending_events"], spool_problem = await asyncio.to_thread(_check_spool, runtime)
     except Exception as exc:  # readiness reports any failure as data
-        ok, checks["spool"] = False, f"error: {type(exc).__name__}"
+        spool_problem = f"spool unreadable: {type(exc).__name__}"
+    checks["spool"] = spool_problem or "ok"
+    if spool_problem:
+        reasons.append(spool_problem)
+    models_loaded = bool(getattr(request.app.state, "models_loaded", False))
+    checks["model_store"] = "ok" if models_loaded else "loading"
+    if not models_loaded:
+        reasons.append("champion models not loaded yet")
     checks["models"] = {cid: m.version for cid, m in runtime.models.loaded().items()}
     checks["ingest"] = runtime.collector.counters.snapshot()
-    body = HealthResponse(status="ok" if ok else "unavailable", checks=checks)
-    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+    if reasons:
+        checks["reasons"] = reasons
+    body = HealthResponse(status="unavailable" if reasons else "ok", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=503 if reasons else 200)

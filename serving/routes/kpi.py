@@ -70,6 +70,14 @@ _REQUEST_BODY: dict[str, Any] = {
 }
 
 
+@router.put(
+    "",
+    response_model=KpiImported,
+    responses=IMPORT_ERRORS,
+    openapi_extra=_REQUEST_BODY,
+    summary="Import KPIs (idempotent)",
+    description="The same import as POST: sending the same rows again leaves the table as it was.",
+)
 @router.post("", response_model=KpiImported, responses=IMPORT_ERRORS, openapi_extra=_REQUEST_BODY)
 async def post_kpi(request: Request, runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
     """Import daily KPIs; the request's columns replace stored values of its dates, one bad row stores nothing."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Request, Response
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from core.errors import Forbidden, TooLarge
 from core.settings import Settings
 from serving.deps import RuntimeDep
+from serving.errors import error_responses
 from serving.optout_page import PAGE_HEADERS, render_optout_page
 from serving.runtime import ServiceRuntime
 from tracking.links import InvalidDestination, check_destination
@@ -120,11 +122,17 @@ def _change(request: Request, runtime: ServiceRuntime, opted_out: bool, return_u
     return response
 
 
-_RESPONSES: dict[int | str, dict[str, object]] = {
+_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The opt-out page, or the state as JSON with `Accept: application/json`",
         "content": {"application/json": {"schema": OptoutState.model_json_schema()}},
     }
+}
+_CHANGE_RESPONSES = {
+    **_RESPONSES,
+    **error_responses(
+        403, 413, e403="Opting back in from another site's page", e413=f"A form over {MAX_FORM_BYTES} bytes"
+    ),
 }
 
 
@@ -134,7 +142,7 @@ async def optout_page(request: Request, runtime: RuntimeDep) -> Response:
     return _answer(request, runtime, _is_opted_out(request, runtime.settings), request.query_params.get("return"))
 
 
-@router.post("/optout", response_class=HTMLResponse, responses=_RESPONSES)
+@router.post("/optout", response_class=HTMLResponse, responses=_CHANGE_RESPONSES)
 async def opt_out(request: Request, runtime: RuntimeDep) -> Response:
     """Opt this browser out (form field ``choice=in`` from the page opts back in); deletes the visitor cookie."""
     form = await _form(request)
@@ -146,7 +154,7 @@ async def opt_out(request: Request, runtime: RuntimeDep) -> Response:
     return _change(request, runtime, True, return_url)
 
 
-@router.delete("/optout", response_class=HTMLResponse, responses=_RESPONSES)
+@router.delete("/optout", response_class=HTMLResponse, responses=_CHANGE_RESPONSES)
 async def opt_in(request: Request, runtime: RuntimeDep) -> Response:
     """Clear the opt-out cookie: this browser is counted again."""
     if not _same_origin(request):

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from core.errors import InvalidInput, XmoError
 from core.layout import check_client_id
 from serving.deps import RuntimeDep
+from serving.errors import error_responses
 from serving.routes.collect import NO_STORE
 from serving.visitors import browser_hit, read_signals, read_visitor, remember_visitor
 from tracking.events import EventType, HitSource
@@ -44,7 +45,7 @@ class UnknownLinkClient(XmoError):
     status_code=302,
     responses={
         302: {"description": "Redirect to the destination (the click is recorded first)"},
-        400: {"description": "Unknown client, or a destination neither signed nor allow-listed"},
+        **error_responses(400, e400="Unknown client, or a destination neither signed nor allow-listed"),
     },
 )
 async def click_redirect(

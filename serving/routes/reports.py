@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from serving.deps import RuntimeDep, TenantDep
+from serving.errors import error_responses
+from serving.query_params import DayParam, day_query
+from serving.runtime import ServiceRuntime
 from training.report import effectiveness_report
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
-@router.get("/effectiveness")
-async def effectiveness(
-    runtime: RuntimeDep,
-    client_id: TenantDep,
-    since: Annotated[date | None, Query(description="First day, YYYY-MM-DD (UTC, inclusive)")] = None,
-    until: Annotated[date | None, Query(description="Last day, YYYY-MM-DD (UTC, inclusive)")] = None,
-    by: Annotated[
-        Literal["campaign", "creative", "channel", "segment"], Query(description="Rows per this grouping")
-    ] = "campaign",
-) -> dict[str, Any]:
-    """Conversion rate, value, CPA and ROAS with intervals per group, and verdicts on creatives and campaigns."""
+async def _report(runtime: ServiceRuntime, client_id: str, since: DayParam, until: DayParam, by: str) -> Any:
     client = runtime.registry.get_client(client_id)
 
     def job() -> dict[str, Any]:
@@ -33,3 +25,40 @@ async def effectiveness(
         ).to_dict()
 
     return await asyncio.to_thread(job)
+
+
+@router.get(
+    "/effectiveness",
+    responses=error_responses(400, 409, e400="since after until", e409="No sessions in the window yet"),
+)
+async def effectiveness(
+    runtime: RuntimeDep,
+    client_id: TenantDep,
+    since: Annotated[DayParam, day_query("First day, UTC, inclusive")] = None,
+    until: Annotated[DayParam, day_query("Last day, UTC, inclusive")] = None,
+    by: Annotated[
+        Literal["campaign", "creative", "channel", "segment"],
+        Query(
+            description="Rows per this grouping",
+            openapi_examples={"campaigns": {"value": "campaign"}, "creatives": {"value": "creative"}},
+        ),
+    ] = "campaign",
+) -> dict[str, Any]:
+    """Conversion rate, value, CPA and ROAS with intervals per group, and verdicts on creatives and campaigns."""
+    result: dict[str, Any] = await _report(runtime, client_id, since, until, by)
+    return result
+
+
+@router.get(
+    "/campaigns",
+    responses=error_responses(400, 409, e400="since after until", e409="No sessions in the window yet"),
+)
+async def campaigns(
+    runtime: RuntimeDep,
+    client_id: TenantDep,
+    since: Annotated[DayParam, day_query("First day, UTC, inclusive")] = None,
+    until: Annotated[DayParam, day_query("Last day, UTC, inclusive")] = None,
+) -> dict[str, Any]:
+    """The campaign overview: sessions, conversions, CR, CPA and ROAS with intervals per campaign, and verdicts."""
+    result: dict[str, Any] = await _report(runtime, client_id, since, until, "campaign")
+    return result

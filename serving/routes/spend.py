@@ -126,6 +126,14 @@ IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+@router.put(
+    "",
+    response_model=SpendImported,
+    responses=IMPORT_ERRORS,
+    openapi_extra=_REQUEST_BODY,
+    summary="Import spend (idempotent)",
+    description="The same import as POST: sending the same rows again leaves the table as it was.",
+)
 @router.post("", response_model=SpendImported, responses=IMPORT_ERRORS, openapi_extra=_REQUEST_BODY)
 async def post_spend(request: Request, runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
     """Import daily spend; a stored (date, campaign) is replaced, and one bad row stores nothing."""

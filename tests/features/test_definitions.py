@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -174,3 +175,149 @@ def test_example_records_are_scoring_inputs_with_present_and_missing_values() ->
     aware = examples.assign(started_at=examples["started_at"].dt.tz_localize("UTC"))
     pd.testing.assert_frame_equal(prepare_features(aware, TIMEZONE), prepared)
     assert prepared["hour"].iloc[0] == 15.0  # 14:03 UTC is 15:03 in Berlin
+
+
+# ColumnFeatures: prepare_features for scoring requests, value for value --------------------------------
+_TEXT_POOLS: dict[str, list[str | None]] = {
+    "utm_source": [None, "google", " Google ", "facebook", "newsletter", "", "  ", "partner-blog", "x", "bing\t"],
+    "utm_medium": [None, "cpc", "email", "paid_social", "referral", "organic", "", "Display", "affiliate"],
+    "referrer_host": [None, "www.google.de", "l.facebook.com", "blog.example.net", "", "t.co", "news.ycombinator.com"],
+    "campaign_id": [None, "c-1", "c-2", " c-1", "c-new", "", "été", "c-1 "],
+    "creative_id": [None, "cr-1", "cr-2", "cr-3", "\tcr-1", ""],
+    "device_class": [None, "desktop", "mobile", "tablet", "Mobile", " "],
+    "browser_family": [None, "Chrome", "Firefox", "Mobile Safari", "chrome"],
+    "os_family": [None, "iOS", "Android", "Windows", "Linux\n"],
+    "region": [None, "Europe/Berlin", "DE-BE", "America/New_York", ""],
+    "landing_path": [
+        None,
+        "/",
+        "/a/b",
+        "https://shop.example/a/b/c?x=1",
+        "/a//b/",
+        "?q=1",
+        "#frag",
+        "/p?x=/y",
+        "",
+        "/a?b\n",
+        "http://x",
+        "/ü/ä",
+        "/a/b\n/c",
+    ],
+}
+
+
+def _starts(rng: np.random.Generator, n: int) -> list[Any]:
+    """Instants as a caller sends them: zone-less (UTC) or with offsets, some at DST changes, some missing."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    edges = [
+        datetime(2026, 3, 29, 0, 59, 59, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 0, 0, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 0, 0, tzinfo=UTC),
+        datetime(2026, 11, 1, 5, 59, 59, tzinfo=UTC),
+        datetime(2026, 11, 1, 6, 0, 0, tzinfo=UTC),
+        # offset changes within a UTC hour: Lord Howe's half-hour DST, Kathmandu's move to +05:45 in 1986
+        datetime(2026, 10, 3, 15, 29, 59, tzinfo=UTC),
+        datetime(2026, 10, 3, 15, 30, 0, tzinfo=UTC),
+        datetime(2026, 10, 3, 15, 45, 0, tzinfo=UTC),
+        datetime(1985, 12, 31, 18, 29, 59, tzinfo=UTC),
+        datetime(1985, 12, 31, 18, 30, 0, tzinfo=UTC),
+        datetime(1985, 12, 31, 18, 50, 0, tzinfo=UTC),
+    ]
+    offsets = [timezone(timedelta(hours=h, minutes=m)) for h, m in ((0, 0), (5, 30), (-3, -30), (9, 0), (-8, 0))]
+    values: list[Any] = []
+    for i in range(n):
+        kind = i % 5
+        instant = edges[i % len(edges)] if kind == 0 else base + timedelta(seconds=int(rng.integers(0, 366 * 86400)))
+        if kind == 1:
+            values.append(None)
+        elif kind == 2:
+            values.append(instant.replace(tzinfo=None))  # zone-less: read as UTC
+        else:
+            values.append(instant.astimezone(offsets[i % len(offsets)]))
+    return values
+
+
+def _random_columns(n: int, seed: int) -> dict[str, list[Any]]:
+    rng = np.random.default_rng(seed)
+
+    def maybe(values: np.ndarray) -> list[Any]:
+        return [None if missing else v for v, missing in zip(values.tolist(), rng.random(n) < 0.2, strict=True)]
+
+    columns: dict[str, list[Any]] = {
+        name: [pool[int(i)] for i in rng.integers(0, len(pool), n)] for name, pool in _TEXT_POOLS.items()
+    }
+    columns["started_at"] = _starts(rng, n)
+    for name in ("pageviews", "clicks", "events", "prev_conversions"):
+        columns[name] = maybe(rng.poisson(2, n))
+    columns["prev_sessions"] = maybe(rng.poisson(1, n))
+    columns["visitor_session_number"] = maybe(rng.integers(1, 6, n))
+    columns["duration_s"] = maybe(np.round(rng.exponential(100, n), 3))
+    columns["days_since_last_session"] = maybe(rng.exponential(5, n))
+    return columns
+
+
+def _lightgbm_matrix(prepared: pd.DataFrame, categories: dict[str, list[str]]) -> np.ndarray:
+    """What LightGBM makes of a prepared frame at prediction time: categoricals set to the training
+    categories and coded (-1 as NaN), everything float64."""
+    frame = prepared.copy()
+    for name, values in categories.items():
+        codes = frame[name].cat.set_categories(values).cat.codes
+        frame[name] = codes.astype("float64").where(codes >= 0)
+    return frame.astype("float64").to_numpy()
+
+
+def _records_frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """The columns as the pyfunc gets them: zone-less UTC times, float64 numbers."""
+    frame = pd.DataFrame(columns)
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True).dt.tz_localize(None)
+    numbers = [c for c in frame.columns if c not in _TEXT_POOLS and c != "started_at"]
+    frame[numbers] = frame[numbers].astype("float64")
+    return frame
+
+
+@pytest.mark.parametrize(
+    "timezone", ["Europe/Berlin", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe", "UTC"]
+)
+def test_column_features_are_the_values_lightgbm_gets_from_prepare_features(timezone: str) -> None:
+    training = prepare_features(_records_frame(_random_columns(300, seed=1)), timezone)
+    categories = {name: list(training[name].cat.categories) for name in CATEGORICAL_FEATURES}
+    columns = _random_columns(2000, seed=2)  # other draws: some categories were never seen in training
+    expected = _lightgbm_matrix(prepare_features(_records_frame(columns), timezone), categories)
+    assert np.isnan(expected).any() and not np.isnan(expected).all(axis=0).any()
+
+    features = definitions.ColumnFeatures(timezone, categories, cache_size=50)  # small: the memory overflows
+    for _ in range(2):  # the second time from what the first remembered
+        np.testing.assert_array_equal(features.matrix(columns, 2000, FEATURE_NAMES), expected)
+    changes = {"Australia/Lord_Howe": datetime(2026, 10, 3, 15), "Asia/Kathmandu": datetime(1985, 12, 31, 18)}
+    if timezone in changes:  # the UTC hour in which the offset changes is computed instant by instant
+        hour = (changes[timezone] - datetime(1970, 1, 1)) // timedelta(hours=1)
+        assert np.isnan(features._hour_offsets([hour])).all()
+    for row in (0, 1, 2, 7, 1999):  # one session per call, as single-session requests come
+        single = {name: values[row : row + 1] for name, values in columns.items()}
+        np.testing.assert_array_equal(features.matrix(single, 1, FEATURE_NAMES), expected[row : row + 1])
+
+
+def test_column_features_take_any_feature_order_and_missing_fields() -> None:
+    categories = {name: ["c-1", "desktop", "search"] for name in CATEGORICAL_FEATURES}
+    features = definitions.ColumnFeatures("Europe/Berlin", categories)
+    columns: dict[str, list[Any]] = {"utm_medium": ["cpc", None], "visitor_session_number": [3, None]}
+    order = ["prev_sessions", "channel", "is_returning", "hour", "device_class"]
+    matrix = features.matrix(columns, 2, order)
+    expected = _lightgbm_matrix(
+        prepare_features(pd.DataFrame(columns), "Europe/Berlin")[order],
+        {
+            "channel": categories["channel"],
+            "device_class": categories["device_class"],
+        },
+    )
+    np.testing.assert_array_equal(matrix, expected)
+    assert matrix[0].tolist()[:3] == [2.0, 2.0, 1.0]  # prev_sessions from the session number; search is code 2
+    with pytest.raises(InvalidInput, match="no categories"):
+        definitions.ColumnFeatures("UTC", {}).matrix(columns, 2, ["campaign_id"])
+    with pytest.raises(InvalidInput, match="time zone"):
+        definitions.ColumnFeatures("Nowhere/Atlantis", categories)
+    with pytest.raises(InvalidInput, match="outside the years"):
+        definitions.ColumnFeatures("America/New_York", categories).matrix(
+            {"started_at": [datetime(1, 1, 1, tzinfo=UTC)]}, 1, ["hour"]
+        )

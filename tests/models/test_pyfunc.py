@@ -176,3 +176,47 @@ def test_mlflow_loads_the_logged_code_and_scores_calibrated(
     records = example_session_records()
     expected = calibrator.transform(model.predict_proba(prepare_features(records, TIMEZONE))[:, 1])
     np.testing.assert_array_equal(loaded.predict(records)["probability"], expected)
+
+
+def _columns(records: pd.DataFrame) -> dict[str, list[object]]:
+    """Records as the scoring API hands them over: plain Python values per field, None where missing."""
+    values = records.astype(object).where(records.notna(), None)
+    columns: dict[str, list[object]] = {name: values[name].tolist() for name in records.columns}
+    starts = records["started_at"]
+    columns["started_at"] = [None if pd.isna(t) else t.to_pydatetime() for t in starts]
+    return columns
+
+
+def test_column_scoring_gives_exactly_the_pyfunc_scores_and_contributions(
+    tmp_path: Path, trained: tuple[ConversionModel, Calibrator]
+) -> None:
+    model, calibrator = trained
+    artifacts = save(tmp_path, model, calibrator)
+    scorer = ConversionScorer.from_artifacts(artifacts[BOOSTER_ARTIFACT], artifacts[METADATA_ARTIFACT])
+    # more rows than PARALLEL_PREDICT_ROWS: the batch predicts on every core, a single session on one
+    records = pd.concat([session_records(2500, 9)[0], example_session_records()], ignore_index=True)
+    records.loc[::7, "device_class"] = "smart-fridge"  # never seen in training
+    records.loc[::5, "pageviews"] = np.nan
+    columns = _columns(records)
+
+    expected = scorer.predict_sessions(records)
+    np.testing.assert_array_equal(scorer.predict_columns(columns, len(records)), expected)
+    matrix = scorer.feature_matrix(columns, len(records))
+    np.testing.assert_array_equal(scorer.predict_matrix(matrix), expected)
+    contributions = scorer.contributions(scorer.features(records)).to_numpy()
+    np.testing.assert_array_equal(scorer.contributions_matrix(matrix), contributions)
+    single = {name: values[3:4] for name, values in columns.items()}
+    np.testing.assert_array_equal(scorer.predict_columns(single, 1), expected[3:4])
+
+
+def test_column_scoring_needs_the_boosters_categories(
+    tmp_path: Path, trained: tuple[ConversionModel, Calibrator]
+) -> None:
+    model, calibrator = trained
+    artifacts = save(tmp_path, model, calibrator)
+    scorer = ConversionScorer.from_artifacts(artifacts[BOOSTER_ARTIFACT], artifacts[METADATA_ARTIFACT])
+    trained_categories = scorer.booster.pandas_categorical
+    assert trained_categories is not None
+    scorer.booster.pandas_categorical = trained_categories[:-1]
+    with pytest.raises(InvalidInput, match="categor"):
+        scorer.predict_columns({"pageviews": [1]}, 1)

@@ -1,0 +1,163 @@
+"""Dashboard routes: ``/`` (the dashboard), sign-in and sign-out, its static files, and two data endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from core.apikeys import KeyKind
+from core.errors import Forbidden, NotFound, TooLarge, Unauthorized
+from serving.dashboard.model_health import model_health
+from serving.dashboard.pages import PAGE_HEADERS, STATIC_TYPES, dashboard_page, sign_in_page, static_file
+from serving.dashboard.sessions import COOKIE_NAME, same_origin, signer_of
+from serving.dashboard.trend import daily_trend
+from serving.deps import RuntimeDep, TenantDep
+from serving.errors import error_responses
+from serving.query_params import DayParam, day_query
+from serving.runtime import ServiceRuntime
+from training.strategy_data import load_sessions_with
+
+router = APIRouter(tags=["dashboard"])
+MAX_FORM_BYTES = 4096
+SIGNED_OUT = "You are signed out."
+WRONG_KEY = "That API key was not accepted: check it and try again (it starts with xmo_api_)."
+
+
+def _html(page: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(page, status_code=status_code, headers=PAGE_HEADERS)
+
+
+def _redirect(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def _signed_in_client(request: Request, runtime: ServiceRuntime) -> str | None:
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        return None
+    session = signer_of(request, runtime.settings).verify(runtime.registry, token)
+    return session.client_id if session else None
+
+
+async def _form(request: Request) -> dict[str, str]:
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return {}
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise TooLarge(f"the sign-in form has at most {MAX_FORM_BYTES} bytes")
+    return dict(parse_qsl(body.decode("utf-8", "replace")))
+
+
+def _forget_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+
+
+@router.get("/", include_in_schema=False)
+async def home(request: Request, runtime: RuntimeDep) -> Response:
+    """The dashboard when signed in, else the sign-in page."""
+    client_id = await asyncio.to_thread(_signed_in_client, request, runtime)
+    if client_id is None:
+        response: Response = _redirect("/sign-in")
+        if request.cookies.get(COOKIE_NAME):
+            _forget_cookie(response, request)
+        return response
+    client = await asyncio.to_thread(runtime.registry.get_client, client_id)
+    return _html(dashboard_page(client.id, client.name))
+
+
+@router.get("/sign-in", include_in_schema=False)
+async def sign_in_form(request: Request, runtime: RuntimeDep, signed_out: bool = False) -> Response:
+    """The sign-in form (the dashboard when already signed in)."""
+    if await asyncio.to_thread(_signed_in_client, request, runtime):
+        return _redirect("/")
+    return _html(sign_in_page(SIGNED_OUT if signed_out else ""))
+
+
+@router.post("/sign-in", include_in_schema=False)
+async def sign_in(request: Request, runtime: RuntimeDep) -> Response:
+    """Check the API key; on success set the session cookie and go to the dashboard."""
+    if not same_origin(request, required=False):
+        return _html(sign_in_page("Sign in from this site's own sign-in page.", error=True), 403)
+    key = (await _form(request)).get("api_key", "").strip()
+    if not key:
+        return _html(sign_in_page("Enter your API key.", error=True), 400)
+    try:
+        principal = await asyncio.to_thread(runtime.registry.authenticate, key, KeyKind.API)
+    except (Unauthorized, Forbidden):
+        return _html(sign_in_page(WRONG_KEY, error=True), 401)
+    assert principal.client_id is not None
+    signer = signer_of(request, runtime.settings)
+    token, _ = signer.issue(principal.client_id, key)
+    response = _redirect("/")
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=signer.ttl_s,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/sign-out", include_in_schema=False)
+async def sign_out(request: Request, runtime: RuntimeDep) -> Response:
+    """End the session: the cookie is cleared and its token refused from now on."""
+    if not same_origin(request, required=False):
+        raise Forbidden("sign out from the dashboard's own page")
+    token = request.cookies.get(COOKIE_NAME)
+    if token:
+        signer_of(request, runtime.settings).revoke(token)
+    response = _redirect("/sign-in?signed_out=true")
+    _forget_cookie(response, request)
+    return response
+
+
+@router.get("/dashboard/static/{name}", include_in_schema=False)
+async def static(name: str) -> Response:
+    """The dashboard's script and style sheet (served from the package: works offline)."""
+    try:
+        content = static_file(name)
+    except KeyError:
+        raise NotFound(f"no dashboard file {name!r}") from None
+    return Response(
+        content,
+        media_type=STATIC_TYPES[name],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.get(
+    "/dashboard/api/trend",
+    responses=error_responses(400, 409, e400="since after until", e409="No sessions in the window yet"),
+)
+async def trend(
+    runtime: RuntimeDep,
+    client_id: TenantDep,
+    since: Annotated[DayParam, day_query("First day, UTC, inclusive")] = None,
+    until: Annotated[DayParam, day_query("Last day, UTC, inclusive")] = None,
+) -> dict[str, Any]:
+    """Sessions and conversions per day (the effectiveness report's days and period), for the trend chart."""
+    client = runtime.registry.get_client(client_id)
+
+    def job() -> dict[str, Any]:
+        sessions = load_sessions_with(runtime.settings, client, runtime.sessions.sessions)
+        return {"client_id": client.id, **daily_trend(sessions, since, until)}
+
+    return await asyncio.to_thread(job)
+
+
+@router.get("/dashboard/api/model-health")
+async def health_of_model(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
+    """The champion the caller is scored with: version, test AUC, log loss, ECE and calibration table."""
+    loaded = runtime.models.get(client_id)
+    return await asyncio.to_thread(model_health, runtime.models.client, client_id, loaded)

@@ -1,0 +1,125 @@
+"""Admin routes over real HTTP on 127.0.0.1: create and list clients, rotate their keys; audited; admin key only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from core import audit
+from core.apikeys import KeyKind
+from core.settings import Settings
+from core.tenants import NewClient, TenantRegistry
+from serving.app import create_app
+
+Api = tuple[httpx.Client, TenantRegistry, str, NewClient]
+EVENT = {"event_type": "pageview", "visitor_id": "v" * 32}
+
+
+@pytest.fixture
+def api(settings: Settings, live_server_factory: Any) -> Iterator[Api]:
+    registry = TenantRegistry.from_settings(settings)
+    admin_key = registry.rotate_key(KeyKind.ADMIN)
+    acme = registry.create_client("Acme", ["acme.example.com"])
+    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http, registry, admin_key, acme
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def error_code(response: httpx.Response) -> str:
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["message"], body
+    return str(body["error"]["code"])
+
+
+def test_create_returns_working_keys_once_and_is_audited(api: Api, settings: Settings) -> None:
+    http, registry, admin_key, _ = api
+    body = {"name": "Globex Shop", "domains": ["shop.globex.example", "*.globex.example"], "timezone": "Europe/Berlin"}
+    created = http.post("/v1/clients", json=body, headers=bearer(admin_key))
+    assert created.status_code == 201, created.text
+    answer = created.json()
+    assert answer["client"]["client_id"] == "globex-shop"
+    assert answer["client"]["allowed_domains"] == ["shop.globex.example", "*.globex.example"]
+    assert answer["client"]["timezone"] == "Europe/Berlin" and answer["client"]["collect_pii"] is False
+    assert answer["api_key"].startswith("xmo_api_") and answer["site_key"].startswith("xmo_site_")
+    goals = http.get("/v1/goals", headers=bearer(answer["api_key"]))
+    assert goals.status_code == 200 and goals.json()["client_id"] == "globex-shop"
+    events = http.post("/v1/events", json=[EVENT], headers=bearer(answer["site_key"]))
+    assert events.status_code == 202 and events.json()["accepted"] == 1
+    listed = http.get("/v1/clients", headers=bearer(admin_key))
+    assert listed.status_code == 200
+    assert [c["client_id"] for c in listed.json()["clients"]] == ["acme", "globex-shop"]
+    assert answer["api_key"] not in listed.text and "xmo_" not in listed.text, "keys are shown once"
+    entries = [(e.action, e.actor) for e in audit.entries(registry.engine, "globex-shop")]
+    assert entries == [("client.create", "api")]
+    assert (settings.home / "keys").exists()
+
+
+def test_create_refuses_bad_input_and_duplicates(api: Api) -> None:
+    http, _, admin_key, _ = api
+    duplicate = http.post("/v1/clients", json={"name": "Acme", "domains": ["x.example"]}, headers=bearer(admin_key))
+    assert duplicate.status_code == 409 and error_code(duplicate) == "conflict"
+    bad_domain = http.post("/v1/clients", json={"name": "Bad", "domains": ["not a host"]}, headers=bearer(admin_key))
+    assert bad_domain.status_code == 400 and "domain" in bad_domain.json()["error"]["message"]
+    bad_zone = http.post(
+        "/v1/clients",
+        json={"name": "Zone", "domains": ["z.example"], "timezone": "Mars/Base"},
+        headers=bearer(admin_key),
+    )
+    assert bad_zone.status_code == 400 and error_code(bad_zone) == "invalid_input"
+    no_domains = http.post("/v1/clients", json={"name": "None", "domains": []}, headers=bearer(admin_key))
+    assert no_domains.status_code == 422 and error_code(no_domains) == "invalid_request"
+    control = http.post("/v1/clients", json={"name": "a\x00b", "domains": ["c.example"]}, headers=bearer(admin_key))
+    assert control.status_code == 422
+
+
+def test_only_the_admin_key_may_administer(api: Api) -> None:
+    http, _, _, acme = api
+    body = {"name": "Sneaky", "domains": ["sneaky.example"]}
+    assert http.post("/v1/clients", json=body).status_code == 401
+    for key in (acme.api_key, acme.site_key):
+        for response in (
+            http.post("/v1/clients", json=body, headers=bearer(key)),
+            http.get("/v1/clients", headers=bearer(key)),
+            http.post("/v1/clients/acme/keys/rotate", headers=bearer(key)),
+        ):
+            assert response.status_code == 403 and error_code(response) == "forbidden"
+
+
+def test_rotation_revokes_the_old_keys_at_once(api: Api) -> None:
+    http, registry, admin_key, acme = api
+    # warm the caches with the old keys first: rotation must not wait for them to expire
+    assert http.get("/v1/goals", headers=bearer(acme.api_key)).status_code == 200
+    assert http.post("/v1/events", json=[EVENT], headers=bearer(acme.site_key)).status_code == 202
+    only_api = http.post("/v1/clients/acme/keys/rotate", headers=bearer(admin_key))
+    assert only_api.status_code == 200, only_api.text
+    rotated = only_api.json()
+    assert rotated["revoked"] == ["api"] and rotated["site_key"] is None
+    assert http.get("/v1/goals", headers=bearer(acme.api_key)).status_code == 401
+    assert http.get("/v1/goals", headers=bearer(rotated["api_key"])).status_code == 200
+    assert http.post("/v1/events", json=[EVENT], headers=bearer(acme.site_key)).status_code == 202  # untouched
+
+    both = http.post("/v1/clients/acme/keys/rotate", json={"kinds": ["site", "api"]}, headers=bearer(admin_key))
+    keys = both.json()
+    assert both.status_code == 200 and sorted(keys["revoked"]) == ["api", "site"]
+    assert http.post("/v1/events", json=[EVENT], headers=bearer(acme.site_key)).status_code == 401
+    assert http.post("/v1/events", json=[EVENT], headers=bearer(keys["site_key"])).status_code == 202
+    assert http.get("/v1/goals", headers=bearer(rotated["api_key"])).status_code == 401
+    assert http.get("/v1/goals", headers=bearer(keys["api_key"])).status_code == 200
+    actions = [e.action for e in audit.entries(registry.engine, "acme") if e.action.startswith("key.")]
+    assert actions == ["key.rotate.api", "key.rotate.site", "key.rotate.api"]
+
+
+def test_rotation_of_unknown_clients_and_kinds(api: Api) -> None:
+    http, _, admin_key, _ = api
+    unknown = http.post("/v1/clients/nobody/keys/rotate", headers=bearer(admin_key))
+    assert unknown.status_code == 404 and error_code(unknown) == "not_found"
+    admin_kind = http.post("/v1/clients/acme/keys/rotate", json={"kinds": ["admin"]}, headers=bearer(admin_key))
+    assert admin_kind.status_code == 422
+    bad_id = http.post("/v1/clients/Not_An_Id/keys/rotate", headers=bearer(admin_key))
+    assert bad_id.status_code == 422

@@ -1,0 +1,225 @@
+"""``POST /v1/score`` over real HTTP: the served champion scores exactly as its MLflow pyfunc does in process,
+explains with contributions that add up to the raw log-odds, and answers bad input with clear 4xx JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.database import dispose_engines
+from core.layout import StorageLayout
+from core.settings import Settings, get_settings
+from core.tenants import NewClient, TenantRegistry
+from features.dataset import build_dataset
+from features.definitions import FEATURE_NAMES, example_session_records
+from features.session_schema import SCORING_COLUMNS
+from features.sessions import build_sessions
+from models.registry import configure_mlflow
+from serving.app import create_app
+from tests.conftest import LiveServer
+from tracking.compactor import compact_all
+from training.train import train_conversion_model
+from xmo.simulator.cli import run_simulation
+
+TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
+TIMEZONE = "Europe/Berlin"
+PATH = "/v1/score"
+
+
+class Home:
+    """Client ``sim`` (Berlin time) with traffic and a champion; client ``fresh`` with neither."""
+
+    def __init__(self, settings: Settings, sim: NewClient, fresh: NewClient, sessions: pd.DataFrame) -> None:
+        self.settings, self.sim, self.fresh, self.sessions = settings, sim, fresh, sessions
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+    path = tmp_path_factory.mktemp("scoring-api") / "xmo-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XMO_HOME", str(path))
+        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
+            patch.delenv(name, raising=False)
+        get_settings.cache_clear()
+        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
+        registry = TenantRegistry.from_settings(settings)
+        sim = registry.create_client("Sim", ["sim.example"], client_id="sim", timezone=TIMEZONE)
+        fresh = registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
+        run_simulation(settings, "sim", days=7, visitors_per_day=150, seed=23)
+        compact_all(settings)
+        build_dataset(settings, "sim")
+        train_conversion_model(settings, "sim", params=TINY, baselines=False)
+        sessions = build_sessions(StorageLayout.from_settings(settings), "sim", timezone=TIMEZONE)
+        yield Home(settings, sim, fresh, sessions)
+        get_settings.cache_clear()
+        dispose_engines()
+
+
+@pytest.fixture(scope="module")
+def http(home: Home) -> Iterator[httpx.Client]:
+    with LiveServer(create_app(home.settings)) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def pyfunc(home: Home) -> Any:
+    configure_mlflow(home.settings)
+    return mlflow.pyfunc.load_model("models:/xmo-conversion-sim@champion")
+
+
+def auth(created: NewClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {created.api_key}"}
+
+
+def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Session records as a client posts them: the scoring fields, ISO times, null where missing."""
+    body = frame[list(SCORING_COLUMNS)].to_json(orient="records", date_format="iso", date_unit="us")
+    records: list[dict[str, Any]] = json.loads(body)
+    return records
+
+
+def mlflow_input(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The same records as ``mlflow models serve`` hands them to the pyfunc: zone-less UTC, float64 numbers."""
+    frame = pd.DataFrame.from_records(records, columns=list(SCORING_COLUMNS))
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601").dt.tz_localize(None)
+    numbers = [c for c in SCORING_COLUMNS if pd.api.types.is_numeric_dtype(example_session_records()[c])]
+    frame[numbers] = frame[numbers].astype("float64")
+    return frame
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert "Traceback" not in response.text
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def test_api_scores_equal_the_mlflow_pyfunc_in_process(home: Home, http: httpx.Client, pyfunc: Any) -> None:
+    records = records_of(home.sessions.head(400)) + records_of(example_session_records())
+    records[1] = {k: v for k, v in records[1].items() if v is not None}  # fields left out entirely
+    records[2]["device_class"] = "smart-fridge"  # never seen in training
+    expected = pyfunc.predict(mlflow_input(records))["probability"].to_numpy()
+
+    batch = http.post(PATH, json={"sessions": records}, headers=auth(home.sim))  # scored in a worker thread
+    assert batch.status_code == 200, batch.text
+    body = batch.json()
+    assert body["model"] == {"name": "xmo-conversion-sim", "version": "1", "alias": "champion"}
+    assert [set(s) for s in body["scores"]] == [{"probability"}] * len(records)
+    np.testing.assert_array_equal([s["probability"] for s in body["scores"]], expected)
+    assert len(set(expected.round(12))) > 20  # the sessions really differ
+
+    for position in (0, 1, 2, len(records) - 1):  # one session per request: scored on the event loop
+        single = http.post(PATH, json={"sessions": [records[position]]}, headers=auth(home.sim))
+        assert single.status_code == 200, single.text
+        assert single.json()["scores"][0]["probability"] == expected[position]
+
+
+def test_explain_gives_the_largest_contributions_that_add_up_to_the_raw_log_odds(
+    home: Home, http: httpx.Client, pyfunc: Any
+) -> None:
+    records = records_of(home.sessions.head(60))
+    response = http.post(PATH, params={"explain": "true", "top": 3}, json={"sessions": records}, headers=auth(home.sim))
+    assert response.status_code == 200, response.text
+    scores = response.json()["scores"]
+    plain = http.post(PATH, json={"sessions": records}, headers=auth(home.sim)).json()["scores"]
+    assert [s["probability"] for s in scores] == [s["probability"] for s in plain]
+
+    scorer = pyfunc.unwrap_python_model().scorer
+    X = scorer.features(mlflow_input(records))
+    full = scorer.contributions(X)
+    raw = scorer.booster.predict(X, num_iteration=scorer.num_iteration, raw_score=True)
+    for position, score in enumerate(scores):
+        row = full.iloc[position]
+        features = row[list(FEATURE_NAMES)]
+        largest = features.abs().sort_values(ascending=False, kind="stable").index[:3]
+        assert list(score["contributions"]) == list(largest)
+        assert score["contributions"] == {name: features[name] for name in largest}
+        assert score["bias"] == row["bias"]
+        assert score["raw_log_odds"] == pytest.approx(raw[position], abs=1e-9)
+        assert score["raw_log_odds"] == pytest.approx(row.sum(), abs=1e-12)
+    default = http.post(PATH, params={"explain": "true"}, json={"sessions": records[:1]}, headers=auth(home.sim))
+    assert len(default.json()["scores"][0]["contributions"]) == 5
+
+
+BAD_BODIES: list[tuple[str, bytes, int, str]] = [
+    ("malformed JSON", b'{"sessions": [{"pageviews": 1}', 422, "body: the body is not valid JSON (EOF"),
+    ("NaN", b'{"sessions": [{"duration_s": NaN}]}', 422, "NaN and Infinity are not numbers"),
+    ("Infinity", b'{"sessions": [{"duration_s": Infinity}]}', 422, "NaN and Infinity are not numbers"),
+    ("a huge number", b'{"sessions": [{"duration_s": 1e400}]}', 422, "sessions.0.duration_s: Input should be a finite"),
+    ("a negative count", b'{"sessions": [{"pageviews": 2}, {"pageviews": -1}]}', 422, "sessions.1.pageviews"),
+    ("a text count", b'{"sessions": [{"pageviews": "many"}]}', 422, "sessions.0.pageviews: Input should be a valid"),
+    ("a number as text", b'{"sessions": [{"utm_source": 7}]}', 422, "sessions.0.utm_source"),
+    ("a bad time", b'{"sessions": [{"started_at": "yesterday"}]}', 422, "sessions.0.started_at"),
+    ("an unknown field", b'{"sessions": [{"pageviews": 1}, {"email": "a@b.c"}]}', 422, "sessions.1.email: Extra"),
+    ("a session that is not an object", b'{"sessions": [{"pageviews": 1}, 5]}', 422, "sessions.1"),
+    ("no sessions", b'{"sessions": []}', 422, "at least 1 item"),
+    ("sessions not a list", b'{"sessions": {"pageviews": 1}}', 422, "body.sessions: Input should be a valid list"),
+    ("an array body", b"[]", 422, "Input should be an object"),
+    ("another key", b'{"sessions": [{}], "mode": "fast"}', 422, "body.mode: Extra"),
+    ("too many sessions", json.dumps({"sessions": [{}] * 10_001}).encode(), 422, "at most 10000 items"),
+    ("a start outside the calendar", b'{"sessions": [{"started_at": "9999-12-31T23:59:59-01:00"}]}', 400, "years"),
+]
+
+
+@pytest.mark.parametrize(("problem", "body", "status", "message"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_bad_bodies_are_clear_4xx(
+    home: Home, http: httpx.Client, problem: str, body: bytes, status: int, message: str
+) -> None:
+    headers = {**auth(home.sim), "Content-Type": "application/json"}
+    response = http.post(PATH, content=body, headers=headers)
+    assert response.status_code == status, (problem, response.text)
+    error = error_of(response)
+    assert error["code"] == ("invalid_request" if status == 422 else "invalid_input")
+    assert message in error["message"], (problem, error)
+
+
+def test_many_bad_sessions_report_the_first_ones_in_order(home: Home, http: httpx.Client) -> None:
+    sessions = [{"pageviews": 1, "clicks": -1}] * 5 + [{"pageviews": -1, "clicks": 1}] * 200
+    response = http.post(PATH, json={"sessions": sessions}, headers=auth(home.sim))
+    assert response.status_code == 422
+    details = error_of(response)["details"]
+    assert len(details) == 50
+    assert details[0]["location"] == ["body", "sessions", 0, "clicks"]
+    assert [d["location"][2] for d in details] == list(range(50))
+    assert details[5]["location"] == ["body", "sessions", 5, "pageviews"]
+
+
+def test_explain_top_is_bounded(home: Home, http: httpx.Client) -> None:
+    for top in (0, 51):
+        response = http.post(
+            PATH, params={"explain": "true", "top": top}, json={"sessions": [{}]}, headers=auth(home.sim)
+        )
+        assert response.status_code == 422 and "top" in error_of(response)["message"]
+
+
+def test_scoring_needs_the_callers_own_champion(home: Home, http: httpx.Client) -> None:
+    body = {"sessions": records_of(example_session_records())}
+    assert http.post(PATH, json=body).status_code == 401
+    assert http.post(PATH, json=body, headers={"Authorization": f"Bearer {home.sim.site_key}"}).status_code == 403
+    other = http.post(PATH, json=body, headers=auth(home.fresh))  # fresh's key never reaches sim's model
+    assert other.status_code == 409
+    assert "xmo train fresh" in error_of(other)["message"] and "xmo-conversion-sim" not in other.text
+    bad_first = http.post(PATH, json={"sessions": []}, headers=auth(home.fresh))
+    assert bad_first.status_code == 422  # a bad body is reported before the missing model
+
+
+def test_openapi_documents_the_request_and_response(http: httpx.Client) -> None:
+    spec = http.get("/openapi.json").json()
+    operation = spec["paths"][PATH]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    sessions = body["properties"]["sessions"]
+    assert body["required"] == ["sessions"] and sessions["maxItems"] == 10_000 and sessions["minItems"] == 1
+    assert set(sessions["items"]["properties"]) == set(SCORING_COLUMNS)
+    assert sessions["items"]["additionalProperties"] is False and body["examples"]
+    assert "$ref" not in json.dumps(body)
+    response = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert response == {"$ref": "#/components/schemas/ScoreResponse"}
+    assert {p["name"] for p in operation["parameters"]} == {"explain", "top"}
