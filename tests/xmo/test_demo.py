@@ -46,8 +46,11 @@ def test_every_stage_produced_its_output(demo_run: tuple[Settings, DemoSummary])
     assert summary.events_in_lake == summary.hits_accepted, "every acknowledged hit reached the lake"
     assert list((settings.home / "lake" / "events" / "client_id=demo-shop").glob("date=*/*.parquet"))
     assert summary.dataset_rows > 3000
-    # The simulated world's ceiling (true probabilities) is about 0.69 AUC; ~850 test sessions are noisy.
-    assert summary.metrics["roc_auc"] > 0.58, summary.metrics
+    # The simulated world's ceiling (true probabilities) is about 0.69 AUC, but the demo's ~850 test sessions hold
+    # ~35 conversions: the AUC's standard error is ≈ 0.045, and the simulated days (their weekdays) move with the
+    # date the test runs. So this only asks for a model better than chance and never upside down (a reversed
+    # calibration once gave 0.34); model quality is measured in tests/training and benchmarks/bench_training.py.
+    assert summary.metrics["roc_auc"] > 0.5, summary.metrics
     assert len(summary.sample_scores) == len(example_session_records())
     assert all(0 < p < 1 for p in summary.sample_scores)
     campaigns = summary.budget["campaigns"]

@@ -67,6 +67,7 @@ def _drops(drops: dict[str, int]) -> str:
 
 def _print_access(server: ServerProcess, keys: dict[str, str]) -> None:
     out.print("[bold]xmo is serving[/bold] (Ctrl-C stops); the keys are shown once:")
+    out.print(f"  dashboard:    {server.url}/ (sign in with the API key)")
     out.print(f"  API and docs: {server.url}/docs")
     out.print(f"  site key:     {keys['site_key']}")
     out.print(f"  API key:      {keys['api_key']}")
