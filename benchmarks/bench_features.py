@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import cpu_model
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET_DUCKDB_S = 60.0
@@ -52,16 +54,6 @@ TIMEZONE = "Europe/Berlin"
 DOMAIN = "shop.example.com"
 SAMPLE_S = 0.2
 GB = 1e9
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def bench_client_id(events: int, seed: int) -> str:

@@ -40,7 +40,6 @@ import contextlib
 import http.client
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -52,6 +51,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from machine import cpu_model, load_avg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -66,20 +67,6 @@ WARM_UP_REQUESTS = 200
 READY_TIMEOUT_S = 120.0
 QUICK = {"days": 5, "visitors_per_day": 200, "single": 200, "seconds": 3}
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_avg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -69,6 +69,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import cpu_model, load_avg
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TARGET_AUC_GAP = 0.01
@@ -121,20 +123,6 @@ MODEL_ROWS = (
     ("hist_gradient_boosting", "HistGradientBoosting"),
     ("logistic_regression", "logistic regression"),
 )
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_avg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def pinned_cpus() -> list[int]:

@@ -15,7 +15,7 @@ from core.settings import Settings
 from core.tenants import Client
 from models.effectiveness import GROUPINGS, EffectivenessReport, effectiveness
 from tracking.spend import read_spend
-from training.strategy_data import SessionLoader, load_sessions_with
+from training.strategy_data import SessionLoader, days_between, load_sessions_with, period_text
 
 
 @dataclass(frozen=True)
@@ -54,15 +54,9 @@ def effectiveness_report(
     if since is not None and until is not None and since > until:
         raise InvalidInput(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
     sessions = load_sessions_with(settings, client, load_sessions)
-    days = pd.to_datetime(sessions["started_at"], utc=True).dt.date
-    keep = pd.Series(True, index=sessions.index)
-    if since is not None:
-        keep &= days >= since
-    if until is not None:
-        keep &= days <= until
+    days, keep = days_between(sessions, since, until)
     if not keep.any():
-        period = f"{since.isoformat() if since else '…'} to {until.isoformat() if until else '…'}"
-        raise NotReady(f"no sessions for client {client.id!r} from {period}")
+        raise NotReady(f"no sessions for client {client.id!r} from {period_text(since, until)}")
     first, last = days[keep].min(), days[keep].max()
     start, end = since or first, until or last
     spend = read_spend(StorageLayout.from_settings(settings), client.id)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import pandas as pd
 
-from core.errors import NotReady
+from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Client
@@ -29,3 +30,24 @@ def client_sessions(settings: Settings, client: Client) -> pd.DataFrame:
 def load_sessions_with(settings: Settings, client: Client, loader: SessionLoader | None) -> pd.DataFrame:
     """The client's sessions from ``loader`` (e.g. the server's cache) or, without one, from the lake."""
     return loader(client) if loader else client_sessions(settings, client)
+
+
+def days_between(sessions: pd.DataFrame, since: date | None, until: date | None) -> tuple[pd.Series, pd.Series]:
+    """Each session's UTC start day and whether it lies in ``since``…``until`` (inclusive; open when None).
+
+    ``InvalidInput`` when ``since`` is after ``until``; the reports and the dashboard's trend share these days.
+    """
+    if since is not None and until is not None and since > until:
+        raise InvalidInput(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
+    days = pd.to_datetime(sessions["started_at"], utc=True).dt.date
+    keep = pd.Series(True, index=sessions.index)
+    if since is not None:
+        keep &= days >= since
+    if until is not None:
+        keep &= days <= until
+    return days, keep
+
+
+def period_text(since: date | None, until: date | None) -> str:
+    """``since`` to ``until`` for messages, with an ellipsis for an open end."""
+    return f"{since.isoformat() if since else '…'} to {until.isoformat() if until else '…'}"

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.errors import InvalidInput, NotReady
+from core.errors import NotReady
 from models import intervals
+from training.strategy_data import days_between, period_text
 
 
 def daily_trend(
@@ -20,17 +21,9 @@ def daily_trend(
 
     Days follow the effectiveness report (UTC dates, inclusive bounds), so they add up to that report's totals.
     """
-    if since is not None and until is not None and since > until:
-        raise InvalidInput(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
-    days = pd.to_datetime(sessions["started_at"], utc=True).dt.date
-    keep = pd.Series(True, index=sessions.index)
-    if since is not None:
-        keep &= days >= since
-    if until is not None:
-        keep &= days <= until
+    days, keep = days_between(sessions, since, until)
     if not keep.any():
-        period = f"{since.isoformat() if since else '…'} to {until.isoformat() if until else '…'}"
-        raise NotReady(f"no sessions from {period}")
+        raise NotReady(f"no sessions from {period_text(since, until)}")
     # Only the days from the first to the last with sessions: a wide window never yields years of zeros
     start, end = days[keep].min(), days[keep].max()
     converted = sessions.loc[keep, "converted"].fillna(False).astype(bool)
