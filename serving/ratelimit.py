@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from starlette.requests import cookie_parser
 
 from core.apikeys import hash_key
 from serving.errors import error_body
@@ -72,13 +73,10 @@ class TokenBucketLimiter:
 
 
 def cookie_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
-    """The value of cookie ``name`` in raw ASGI headers, or None."""
-    prefix = name + "="
+    """The value of cookie ``name`` in raw ASGI headers (parsed as Starlette parses ``request.cookies``), or None."""
     for header, value in headers:
         if header == b"cookie":
-            for part in (p.strip() for p in value.decode("latin-1").split(";")):
-                if part.startswith(prefix) and len(part) > len(prefix):
-                    return part[len(prefix) :]
+            return cookie_parser(value.decode("latin-1")).get(name) or None
     return None
 
 
