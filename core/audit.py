@@ -1,4 +1,7 @@
-"""The append-only audit log of administrative actions: who, what, when, counts; never personal data."""
+"""The append-only audit log of administrative actions: who, what, when, counts; never personal data.
+
+Nothing in xmo updates or deletes an entry; a purge certificate lives here after the client is gone.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 
 from core.schema import audit_log
+
+__all__ = ["CLI_ACTOR", "UTC", "AuditEntry", "entries", "key_actor", "record"]
+
+CLI_ACTOR = "cli"  # the operator at the command line (who can read XMO_HOME can do anything anyway)
+
+
+def key_actor(key_prefix: str) -> str:
+    """The actor of an action taken with an API or admin key: its display prefix, never the key."""
+    return f"key:{key_prefix}"
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,16 @@ class AuditEntry:
     client_id: str | None
     details: dict[str, Any]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "client_id": self.client_id,
+            "details": self.details,
+        }
+
 
 def record(
     connection: Connection, *, actor: str, action: str, client_id: str | None, details: dict[str, Any] | None = None
@@ -34,10 +56,28 @@ def record(
     )
 
 
-def entries(engine: Engine, client_id: str | None = None) -> list[AuditEntry]:
-    """Entries in order, optionally only those about one client."""
+def entries(
+    engine: Engine,
+    client_id: str | None = None,
+    *,
+    action_prefix: str | None = None,
+    since: datetime | None = None,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[AuditEntry]:
+    """Entries in order, optionally only those about one client, of one kind of action, since a moment,
+    after an entry id (for paging), at most ``limit`` of them."""
     query = select(audit_log).order_by(audit_log.c.id)
     if client_id is not None:
         query = query.where(audit_log.c.client_id == client_id)
+    if action_prefix:
+        escaped = action_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(audit_log.c.action.like(f"{escaped}%", escape="\\"))
+    if since is not None:
+        query = query.where(audit_log.c.at >= since)
+    if after_id is not None:
+        query = query.where(audit_log.c.id > after_id)
+    if limit is not None:
+        query = query.limit(limit)
     with engine.connect() as connection:
         return [AuditEntry(**row._mapping) for row in connection.execute(query)]

@@ -1,9 +1,10 @@
-"""Crash-safe file writes: nothing half-written is ever visible under its final name."""
+"""Crash-safe file writes and deletes: nothing half-written or half-deleted is visible under its final name."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 
@@ -55,3 +56,20 @@ def create_exclusive(path: Path, data: bytes, mode: int = 0o600) -> bool:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
     return True
+
+
+TOMBSTONE_PREFIX = ".purging-"
+
+
+def tombstone_of(folder: Path) -> Path:
+    """Where ``remove_tree`` moves ``folder`` before deleting it."""
+    return folder.with_name(f"{TOMBSTONE_PREFIX}{folder.name}")
+
+
+def remove_tree(folder: Path) -> None:
+    """Delete ``folder``: renamed away first, so readers see all of it or none; a crash's leftovers go too."""
+    tombstone = tombstone_of(folder)
+    if folder.exists():
+        shutil.rmtree(tombstone, ignore_errors=True)
+        folder.rename(tombstone)
+    shutil.rmtree(tombstone, ignore_errors=True)

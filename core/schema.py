@@ -53,6 +53,7 @@ clients = Table(
     Column("honour_dnt", Boolean, nullable=False, default=False),
     Column("timezone", String(64), nullable=False, default="UTC"),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("benchmarks_opt_in", Boolean, nullable=False, default=False),
 )
 
 api_keys = Table(

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     group_commit_max_batch: int = Field(default=2000, ge=1, le=100_000)
     group_commit_max_in_flight: int = Field(default=2, ge=1, le=16)
     compact_interval_s: float = Field(default=30.0, ge=0)
+    retention_interval_s: float = Field(
+        default=6 * 3600.0, ge=0, description="How often `xmo serve` deletes lake data past retention; 0 turns it off."
+    )
 
     # features
     session_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
@@ -86,6 +89,15 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "text"] = Field(default="json", description="One JSON object per line, or text.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # cross-client benchmarks (privacy P8); requests may raise the thresholds, never lower them
+    benchmark_min_visitors: int = Field(default=10, ge=2, description="Fewest distinct visitors a published cell has.")
+    benchmark_min_clients: int = Field(
+        default=3, ge=3, description="Fewest clients a published cell pools (3 at least: see privacy/aggregates.py)."
+    )
+    benchmark_epsilon: float | None = Field(
+        default=None, gt=0, le=10, description="Differential-privacy epsilon of the benchmarks API; unset: no noise."
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -38,6 +38,7 @@ class Client:
     honour_dnt: bool
     timezone: str
     created_at: datetime
+    benchmarks_opt_in: bool = False  # pooled into cross-client benchmarks (privacy P8)
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Client:
@@ -55,6 +56,7 @@ class Client:
             "retention_days": self.retention_days,
             "honour_dnt": self.honour_dnt,
             "timezone": self.timezone,
+            "benchmarks_opt_in": self.benchmarks_opt_in,
             "created_at": self.created_at.isoformat(),
         }
 
@@ -103,6 +105,12 @@ def _check_timezone(name: str) -> str:
     return name
 
 
+def _check_retention(days: int) -> int:
+    if isinstance(days, bool) or not 1 <= days <= 3650:
+        raise InvalidInput("retention days must be between 1 and 3650")
+    return days
+
+
 class TenantRegistry:
     """Create, find and authenticate clients; every change is audited."""
 
@@ -125,6 +133,7 @@ class TenantRegistry:
         retention_days: int = DEFAULT_RETENTION_DAYS,
         honour_dnt: bool = False,
         timezone: str = "UTC",
+        benchmarks_opt_in: bool = False,
         actor: str = "cli",
     ) -> NewClient:
         """Register a client and issue its site and API keys."""
@@ -133,8 +142,7 @@ class TenantRegistry:
             raise InvalidInput("client name must have 1-200 characters")
         if not domains:
             raise InvalidInput("give at least one domain the client tracks (--domain)")
-        if not 1 <= retention_days <= 3650:
-            raise InvalidInput("retention days must be between 1 and 3650")
+        _check_retention(retention_days)
         cid = check_client_id(client_id) if client_id else slugify(name)
         normalized = tuple(dict.fromkeys(normalize_domain(d) for d in domains))
         timezone = _check_timezone(timezone)
@@ -152,6 +160,7 @@ class TenantRegistry:
                         honour_dnt=honour_dnt,
                         timezone=timezone,
                         created_at=now,
+                        benchmarks_opt_in=benchmarks_opt_in,
                     )
                 )
                 for kind, key in ((KeyKind.SITE, site_key), (KeyKind.API, api_key)):
@@ -161,7 +170,11 @@ class TenantRegistry:
                     actor=actor,
                     action="client.create",
                     client_id=cid,
-                    details={"collect_pii": collect_pii, "domains": len(normalized)},
+                    details={
+                        "collect_pii": collect_pii,
+                        "domains": len(normalized),
+                        "benchmarks_opt_in": benchmarks_opt_in,
+                    },
                 )
         except IntegrityError as exc:
             raise Conflict(f"client {cid!r} already exists; choose another name or --id") from exc
@@ -174,6 +187,41 @@ class TenantRegistry:
         if row is None:
             raise NotFound(f"unknown client {client_id!r} (see `xmo client list`)")
         return Client.from_row(row)
+
+    def update_client(
+        self,
+        client_id: str,
+        *,
+        benchmarks_opt_in: bool | None = None,
+        retention_days: int | None = None,
+        actor: str = "cli",
+    ) -> Client:
+        """Change a client's policy (only the values given); audited with the old and new values.
+
+        ``InvalidInput`` when nothing or a bad value is given, ``NotFound`` for an unknown client; either way
+        nothing changes.
+        """
+        changes: dict[str, Any] = {}
+        if benchmarks_opt_in is not None:
+            changes["benchmarks_opt_in"] = bool(benchmarks_opt_in)
+        if retention_days is not None:
+            changes["retention_days"] = _check_retention(retention_days)
+        if not changes:
+            raise InvalidInput("nothing to change: give a benchmarks opt-in and/or retention days")
+        with self.engine.begin() as connection:
+            row = connection.execute(select(clients).where(clients.c.id == client_id)).first()
+            if row is None:
+                raise NotFound(f"unknown client {client_id!r} (see `xmo client list`)")
+            before = Client.from_row(row)
+            connection.execute(update(clients).where(clients.c.id == client_id).values(**changes))
+            audit.record(
+                connection,
+                actor=actor,
+                action="client.update",
+                client_id=client_id,
+                details={name: {"from": getattr(before, name), "to": value} for name, value in changes.items()},
+            )
+        return self.get_client(client_id)
 
     def list_clients(self) -> list[Client]:
         """All clients, oldest first."""

@@ -29,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from core.errors import InvalidInput, NotFound, NotReady
+from core.errors import Conflict, InvalidInput, NotFound, NotReady
 from core.files import atomic_write, fsync_dir
 from core.goals import GoalStore
 from core.layout import StorageLayout, check_client_id
@@ -83,6 +83,7 @@ DATA_DIR = "data"
 DUCKDB_MEMORY_LIMIT = "2GB"
 MANIFEST_FILE = "manifest.json"
 PRIVACY_REPORT_FILE = "privacy_report.json"
+STALE_FILE = "stale.json"  # written when an erasure removed events the set may hold (features.erasure)
 DATASET_ID_PATTERN = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -486,6 +487,11 @@ def load_dataset(settings: Settings, client_id: str, dataset_id: str | None = No
     path = folder / dataset_id
     if not (path / MANIFEST_FILE).is_file():
         raise NotFound(f"no training set {dataset_id!r} for client {client_id!r} (see `xmo dataset list {client_id}`)")
+    if (path / STALE_FILE).is_file():
+        raise Conflict(
+            f"training set {dataset_id!r} of client {client_id!r} is stale: a data-subject erasure removed events "
+            f"it may hold; build a new one with `xmo dataset build {client_id}`"
+        )
     manifest = _read_manifest(path)
     damaged = [f.path for f in manifest.data_files if not (path / f.path).is_file()]
     if verify and not damaged:

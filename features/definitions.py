@@ -298,6 +298,44 @@ def prepare_features(sessions: pd.DataFrame, timezone: str = "UTC") -> pd.DataFr
 Codes = Callable[[pd.Series], np.ndarray]
 _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+_ENCODE_FROM_ROWS = 256  # below this many rows, encoding distinct values costs more than it saves
+
+
+@dataclass(frozen=True)
+class EncodedColumn:
+    """A column as its distinct values and, per row, the position of the row's value among them (-1: missing).
+
+    What an Arrow dictionary array holds: element-wise functions then run once per distinct value.
+    """
+
+    values: Sequence[Hashable]
+    codes: np.ndarray  # integers, one per row
+
+    def used(self) -> EncodedColumn:
+        """The same column with only the values some row has (a dictionary may hold many more than rows)."""
+        if len(self.values) <= len(self.codes):
+            return self
+        positions, codes = np.unique(self.codes, return_inverse=True)
+        return EncodedColumn(np.array([*self.values, None], dtype=object)[positions].tolist(), codes)
+
+    @classmethod
+    def combined(cls, parts: Sequence[EncodedColumn]) -> EncodedColumn:
+        """The rows' tuples of the parts' values (None where a part is missing), encoded."""
+        parts = [part.used() for part in parts]
+        key = np.zeros(len(parts[0].codes), dtype=np.int64)
+        for part in parts:  # mixed radix: at most 10,001 values per part (as many as rows) keep three within int64
+            key = key * (len(part.values) + 1) + (part.codes + 1)
+        distinct, codes = np.unique(key, return_inverse=True)
+        columns = []
+        for part in reversed(parts):
+            radix = len(part.values) + 1
+            columns.append(np.array([*part.values, None], dtype=object)[distinct % radix - 1].tolist())
+            distinct = distinct // radix
+        return cls(list(zip(*reversed(columns), strict=True)), codes)
+
+    def tolist(self) -> list[Any]:
+        """The value of each row (None where missing)."""
+        return list(np.array([*self.values, None], dtype=object)[self.codes])
 
 
 class _DistinctValues:
@@ -313,7 +351,11 @@ class _DistinctValues:
         self.max_size = max_size
         self.values: dict[Hashable, float] = {}
 
-    def __call__(self, keys: Sequence[Hashable]) -> np.ndarray:
+    def __call__(self, keys: Sequence[Hashable] | EncodedColumn) -> np.ndarray:
+        if isinstance(keys, EncodedColumn):
+            keys = keys.used()
+            missing = [None] if (keys.codes < 0).any() else []
+            return self([*keys.values, *missing])[keys.codes]  # code -1 picks the value of None, the last
         known = self.values
         found = list(map(known.get, keys))  # None: not seen yet (stored values are floats, NaN for missing)
         if None in found:
@@ -347,13 +389,15 @@ class ColumnFeatures:
 
     ``columns`` maps session fields (``SCORING_COLUMNS``) to equally long sequences of Python values: ``str``
     or None for text, numbers or None for counts, ``datetime`` (zone-less read as UTC) or None for
-    ``started_at``; a field left out is missing everywhere. The values are those of ``prepare_features``, not
-    a second implementation of them: text features (channel, categoricals, landing path depth) run through
-    the very helpers it uses, once per distinct value, remembered across calls (``cache_size`` per feature);
-    numbers are the same float64 conversions in numpy; local hour and weekday come from the same zone.
-    Categorical features come out as codes into ``categories[name]`` (NaN for missing or unknown values),
-    as LightGBM codes a pandas categorical against its training categories; every categorical among the
-    requested features needs its categories.
+    ``started_at``; a field left out is missing everywhere. Numpy arrays serve as well: object arrays of those
+    values, float64 with NaN for missing numbers, ``datetime64`` (UTC, NaT for missing) for ``started_at``;
+    text columns may come as an ``EncodedColumn``.
+    The values are those of ``prepare_features``, not a second implementation of them: text features
+    (channel, categoricals, landing path depth) run through the very helpers it uses, once per distinct
+    value, remembered across calls (``cache_size`` per feature); numbers are the same float64 conversions in
+    numpy; local hour and weekday come from the same zone. Categorical features come out as codes into
+    ``categories[name]`` (NaN for missing or unknown values), as LightGBM codes a pandas categorical against
+    its training categories; every categorical among the requested features needs its categories.
     """
 
     def __init__(self, timezone: str, categories: Mapping[str, Sequence[str]], *, cache_size: int = 65_536) -> None:
@@ -368,11 +412,11 @@ class ColumnFeatures:
         self._channel = _DistinctValues(lambda keys: channel_codes(_channels_of(keys)), cache_size)
         self._path_depth = _DistinctValues(lambda paths: _path_depth(paths).to_numpy(), cache_size)
 
-    def matrix(self, columns: Mapping[str, Sequence[Any]], n_rows: int, feature_names: Sequence[str]) -> np.ndarray:
+    def matrix(self, columns: Mapping[str, Any], n_rows: int, feature_names: Sequence[str]) -> np.ndarray:
         """The features ``feature_names`` (columns, in that order) of ``n_rows`` sessions as float64."""
         missing: list[Any] = [None] * n_rows
 
-        def column(name: str) -> Sequence[Any]:
+        def column(name: str) -> Any:
             values = columns.get(name)
             return missing if values is None else values
 
@@ -384,8 +428,7 @@ class ColumnFeatures:
             if name in computed:
                 continue
             if name == "channel":
-                keys = list(zip(column("utm_source"), column("utm_medium"), column("referrer_host"), strict=True))
-                computed[name] = self._channel(keys)
+                computed[name] = self._channel(_channel_keys(columns, n_rows))
             elif name in CATEGORICAL_FEATURES:
                 if name not in self._category_codes:
                     raise InvalidInput(f"no categories given for the categorical feature {name!r}")
@@ -408,17 +451,26 @@ class ColumnFeatures:
             matrix[:, position] = computed[name]
         return matrix
 
-    def _hour_weekday(self, starts: Sequence[datetime | None]) -> tuple[np.ndarray, np.ndarray]:
+    def _hour_weekday(self, starts: Sequence[datetime | None] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Local hour and weekday (Monday 0) of each start; NaN where it is missing.
 
+        ``starts`` are datetimes or None, or a numpy ``datetime64`` array of UTC instants (NaT missing).
         The wall time is the UTC instant plus the zone's offset at that instant (what ``astimezone`` and
         pandas' ``tz_convert`` compute); offsets are looked up once per UTC hour, and per instant in the
         rare hour in which the zone changes its offset.
         """
-        deltas = [None if t is None else t - (_EPOCH if t.tzinfo is None else _EPOCH_UTC) for t in starts]
-        missing = np.array([d is None for d in deltas], dtype=bool)
-        seconds = np.array([0 if d is None else d.days * 86_400 + d.seconds for d in deltas], dtype=np.int64)
-        offsets = self._hour_offsets((seconds // 3600).tolist())
+        if isinstance(starts, np.ndarray) and starts.dtype.kind == "M":
+            missing, seconds = _epoch_seconds(starts)
+        else:
+            deltas = [None if t is None else t - (_EPOCH if t.tzinfo is None else _EPOCH_UTC) for t in starts]
+            missing = np.array([d is None for d in deltas], dtype=bool)
+            seconds = np.array([0 if d is None else d.days * 86_400 + d.seconds for d in deltas], dtype=np.int64)
+        hours = seconds // 3600
+        if len(hours) > _ENCODE_FROM_ROWS:  # sessions share a few hundred hours: look each up once
+            distinct, codes = np.unique(hours, return_inverse=True)
+            offsets = self._hour_offsets(EncodedColumn(distinct.tolist(), codes))
+        else:
+            offsets = self._hour_offsets(hours.tolist())
         changing = np.flatnonzero(np.isnan(offsets) & ~missing)
         if len(changing):
             offsets[changing] = [self._offset_at(int(s)) for s in seconds[changing]]
@@ -450,6 +502,27 @@ class ColumnFeatures:
             raise InvalidInput(f"a session start lies outside the years 1-9999 in {self.timezone}") from exc
         assert offset is not None
         return offset.total_seconds()
+
+
+def _epoch_seconds(instants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(missing, whole seconds since 1970, rounded down as ``datetime - epoch`` is; 0 where missing) of a
+    ``datetime64`` array."""
+    missing = np.isnat(instants)
+    seconds = np.where(missing, 0, instants.astype("datetime64[s]").view(np.int64))  # numpy casts by flooring
+    return missing, seconds
+
+
+def _channel_keys(columns: Mapping[str, Any], n_rows: int) -> Sequence[Any] | EncodedColumn:
+    """(utm_source, utm_medium, referrer_host) of each row: encoded when the columns given are."""
+    parts = [columns.get(name) for name in ("utm_source", "utm_medium", "referrer_host")]
+    if all(part is None or isinstance(part, EncodedColumn) for part in parts):
+        absent = EncodedColumn((), np.full(n_rows, -1, dtype=np.int64))
+        return EncodedColumn.combined([absent if part is None else part for part in parts])
+    plain = [
+        [None] * n_rows if part is None else part.tolist() if isinstance(part, EncodedColumn) else part
+        for part in parts
+    ]
+    return list(zip(*plain, strict=True))
 
 
 def _channels_of(keys: pd.Series) -> pd.Series:

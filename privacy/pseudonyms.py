@@ -7,6 +7,9 @@ import hmac
 import unicodedata
 from enum import StrEnum
 
+# The first-party cookie's visitor id as xmo issues and accepts it: random, never derived from an identifier (P3)
+VISITOR_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+
 
 class IdentifierKind(StrEnum):
     """Personal identifiers xmo may pseudonymize (with the client's request and the user's consent)."""

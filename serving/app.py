@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.settings import Settings, get_settings
+from privacy.retention import SCHEDULER_ACTOR, apply_retention
 from serving.dashboard import routes as dashboard
 from serving.errors import ErrorResponse, ErrorShieldMiddleware, install_error_handlers
 from serving.fastpath import FastPathMiddleware
@@ -23,13 +24,18 @@ from serving.ratelimit import RateLimitMiddleware, TokenBucketLimiter
 from serving.routes import (
     attribution,
     audiences,
+    audit,
     budget,
+    client_purge,
     clients,
     collect,
     creatives,
+    erasure,
     events,
+    exports,
     goals,
     health,
+    industry,
     kpi,
     models,
     optout,
@@ -131,6 +137,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     )
                 )
             )
+        if runtime.settings.retention_interval_s > 0:
+            tasks.append(
+                asyncio.create_task(
+                    _every(
+                        runtime.settings.retention_interval_s,
+                        lambda: asyncio.to_thread(apply_retention, runtime.settings, actor=SCHEDULER_ACTOR),
+                        "retention",
+                    )
+                )
+            )
         if runtime.settings.model_reload_interval_s > 0:
             tasks.append(
                 asyncio.create_task(
@@ -176,6 +192,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports,
         audiences,
         attribution,
+        client_purge,
+        audit,
+        erasure,
+        exports,
+        industry,
         dashboard,
     ):
         app.include_router(module.router, responses=API_LIMIT_ERRORS)

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from core.apikeys import KeyKind
+from core.apikeys import KeyKind, display_prefix
+from core.audit import key_actor
 from core.errors import NotReady
 from core.settings import Settings
 from core.tenants import Principal
@@ -55,6 +56,19 @@ def get_tenant(runtime: RuntimeDep, credentials: BearerDep, request: Request) ->
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+DASHBOARD_ACTOR = "dashboard"
+
+
+async def get_actor(credentials: BearerDep, _client_id: TenantDep) -> str:
+    """Who acts for the tenant, for the audit log: the API key's display prefix (``get_tenant`` checked the key),
+    or ``dashboard`` when the signed-in dashboard session named the client."""
+    if credentials is None:
+        return DASHBOARD_ACTOR
+    return key_actor(display_prefix(credentials.credentials))
+
+
+ActorDep = Annotated[str, Depends(get_actor)]
 
 
 def get_admin(runtime: RuntimeDep, credentials: BearerDep) -> Principal:

@@ -67,6 +67,11 @@ class ModelStore:
         """The loaded model of a client, if it has one."""
         return self._models.get(client_id)
 
+    def forget(self, client_id: str) -> None:
+        """Drop a client's model (after its purge)."""
+        with self._lock:
+            self._models.pop(client_id, None)
+
     def loaded(self) -> dict[str, LoadedModel]:
         """A snapshot of every loaded model."""
         return dict(self._models)

@@ -62,6 +62,47 @@ class ScoreRequest(BaseModel):
     sessions: list[SessionRecord] = Field(min_length=1, max_length=MAX_SCORE_BATCH)
 
 
+def _columns_example() -> dict[str, Any]:
+    sessions = [dict(s) for s in EXAMPLE_SESSIONS[:2]]
+    names = [name for name in SessionRecord.model_fields if any(name in s for s in sessions)]
+    return {"columns": {name: [s.get(name) for s in sessions] for name in names}}
+
+
+def _document_columns(schema: dict[str, Any]) -> None:
+    """Document ``columns`` as one optional list per ``SessionRecord`` field, and give an example."""
+    fields = SessionRecord.model_json_schema()["properties"]
+    lists = {
+        name: {
+            "type": "array",
+            "items": {k: v for k, v in field.items() if k not in ("default", "title")},
+            "minItems": 1,
+            "maxItems": MAX_SCORE_BATCH,
+        }
+        for name, field in fields.items()
+    }
+    schema["properties"]["columns"] = {
+        "type": "object",
+        "description": "Session field → its values, one per session in request order; every list equally long. "
+        "Fields are those of a session record (all optional; unknown fields are refused).",
+        "properties": lists,
+        "additionalProperties": False,
+        "minProperties": 1,
+    }
+    schema["examples"] = [_columns_example()]
+
+
+class ScoreColumnsRequest(BaseModel):
+    """The sessions to score as columns (at most 10,000 values per column): the same fields and rules as
+    ``ScoreRequest``'s records, without an object per session, so large batches parse several times faster."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=_document_columns,
+    )
+
+    columns: dict[str, list[Any]]
+
+
 class ModelInfo(BaseModel):
     """Which model produced the scores."""
 

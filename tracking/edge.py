@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from privacy.ip import truncate_ip
-from privacy.pseudonyms import IdentifierKind, pseudonymize
+from privacy.pseudonyms import VISITOR_ID_PATTERN, IdentifierKind, pseudonymize
 from tracking.events import CAMPAIGN_FIELDS, EVENT_SCHEMA, EventType
 from tracking.rawhits import Columns, column_count, epoch_us, raw_frame, to_columns
 from tracking.urls import CleanUrl, clean_page_url, clean_referrer
@@ -91,7 +91,6 @@ PolicyLookup = Callable[[str], EdgePolicy | None]
 KeyLookup = Callable[[str], bytes]
 Step = Callable[[Columns, Counter[DropReason]], Columns]
 
-VISITOR_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 EVENT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 MAX_FIELD_LENGTH = 200

@@ -12,12 +12,13 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.layout import StorageLayout
 from core.settings import Settings
@@ -141,6 +142,7 @@ class Spool:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA busy_timeout=30000")
+            connection.execute("PRAGMA secure_delete=ON")  # removed events are overwritten, not left in free pages
             self._local.connection = connection
         return connection
 
@@ -204,6 +206,36 @@ class Spool:
         with self._connect() as connection:
             connection.execute("DELETE FROM batches WHERE seq BETWEEN ? AND ?", (pending.first_seq, pending.last_seq))
             connection.execute("DELETE FROM compactions")
+
+    def remove_events(self, select: Callable[[pa.Table], pa.Array], *, dry_run: bool = False) -> int:
+        """Rewrite every batch without the events ``select`` marks (a boolean mask per batch), in one transaction.
+
+        Returns how many events were marked; with ``dry_run`` nothing changes. Emptied batches are deleted and
+        the file is vacuumed, so the removed events' bytes do not linger in free pages.
+        """
+        marked = 0
+        with self._connect() as connection:
+            for seq, payload in connection.execute("SELECT seq, payload FROM batches ORDER BY seq").fetchall():
+                events = decode_events(payload)
+                mask = select(events)
+                hits = int(pc.sum(mask).as_py() or 0)
+                if not hits or dry_run:
+                    marked += hits
+                    continue
+                marked += hits
+                kept = events.filter(pc.invert(mask))
+                if kept.num_rows:
+                    connection.execute(
+                        "UPDATE batches SET events = ?, payload = ? WHERE seq = ?",
+                        (kept.num_rows, encode_events(kept), seq),
+                    )
+                else:
+                    connection.execute("DELETE FROM batches WHERE seq = ?", (seq,))
+        if marked and not dry_run:
+            connection = self._connection()
+            connection.execute("VACUUM")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old pages live on in the log otherwise
+        return marked
 
     def close(self) -> None:
         """Close this thread's connection."""

@@ -105,6 +105,20 @@ def study_name_for(client_id: str, dataset_id: str, variant: str | None = None) 
     return f"xmo-{client_id}-{dataset_id}" + (f"-{variant}" if variant else "")
 
 
+_GENERATED_STUDY = re.compile(
+    r"^xmo-(?P<client>[a-z0-9][a-z0-9-]*?)-(?P<dataset>\d{8}T\d{12}Z-[0-9a-f]{6})(-[a-z0-9-]+)?$"
+)
+
+
+def client_of_study(study_name: str) -> str | None:
+    """The client a study of ``study_name_for`` belongs to (its dataset id as ``new_dataset_id`` makes them).
+
+    The dataset id's fixed shape tells ``xmo-acme-shop-<id>`` (client ``acme-shop``) from a study of ``acme``.
+    """
+    match = _GENERATED_STUDY.fullmatch(study_name)
+    return match["client"] if match else None
+
+
 def mask_storage_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (safe for messages, logs and MLflow)."""
     try:

@@ -10,16 +10,22 @@ import typer
 from core.errors import XmoError
 from xmo.commands import (
     attribution,
+    client_purge,
     clients,
     data,
     demo,
+    erase,
+    exports,
     goals,
     imports,
+    industry,
     kpi,
     links,
     models,
+    privacy,
     recommend,
     report,
+    retention,
     serve,
     spend,
     training,
@@ -34,6 +40,7 @@ app = typer.Typer(
     add_completion=False,
 )
 clients.register(app)
+client_purge.register(app)
 goals.register(app)
 simulator_cli.register(app)
 data.register(app)
@@ -47,6 +54,11 @@ report.register(app)
 attribution.register(app)
 links.register(app)
 serve.register(app)
+privacy.register(app)
+erase.register(app)
+retention.register(app)
+exports.register(app)
+industry.register(app)
 demo.register(app)
 
 

@@ -1,4 +1,4 @@
-"""Admin: create and list clients, rotate their keys (the operator's admin key; every change is audited).
+"""Admin: create, list and update clients, rotate their keys (the operator's admin key; every change is audited).
 
 Keys are returned once and stored only as hashes, as with ``xmo client create``. Rotation revokes the old key
 at once: the registry answers every API request, and this process forgets its cached site keys (another
@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import audit
 from core.apikeys import KeyKind
 from core.layout import CLIENT_ID_PATTERN
 from core.tenants import DEFAULT_RETENTION_DAYS, NewClient
@@ -23,7 +24,6 @@ from serving.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1/clients", tags=["admin"])
 
-AUDIT_ACTOR = "api"
 _NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]+$"
 _ClientId = Annotated[str, Path(pattern=CLIENT_ID_PATTERN.pattern, description="The client's id")]
 _ADMIN_ERRORS = error_responses(
@@ -52,6 +52,21 @@ class ClientIn(BaseModel):
     timezone: str = Field(
         default="UTC", min_length=1, max_length=64, pattern=_NO_CONTROL_CHARACTERS, description="IANA time zone"
     )
+    benchmarks_opt_in: bool = Field(
+        default=False, description="Pool the client's aggregates into cross-client benchmarks (no ids; privacy P8)"
+    )
+
+
+class ClientUpdate(BaseModel):
+    """Policy changes of a client; fields left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"benchmarks_opt_in": True}, {"retention_days": 180}]},
+    )
+
+    benchmarks_opt_in: bool | None = Field(default=None, description="Pool into cross-client benchmarks")
+    retention_days: int | None = Field(default=None, ge=1, le=3650, description="Days raw events are kept")
 
 
 class ClientOut(BaseModel):
@@ -64,6 +79,7 @@ class ClientOut(BaseModel):
     retention_days: int
     honour_dnt: bool
     timezone: str
+    benchmarks_opt_in: bool
     created_at: str
 
 
@@ -107,7 +123,7 @@ class RotatedKeys(BaseModel):
     revoked: list[Literal["api", "site"]] = Field(description="Kinds whose previous keys were revoked")
 
 
-def _create(runtime: ServiceRuntime, body: ClientIn) -> NewClient:
+def _create(runtime: ServiceRuntime, body: ClientIn, actor: str) -> NewClient:
     created = runtime.registry.create_client(
         body.name,
         body.domains,
@@ -116,7 +132,8 @@ def _create(runtime: ServiceRuntime, body: ClientIn) -> NewClient:
         retention_days=body.retention_days,
         honour_dnt=body.honour_dnt,
         timezone=body.timezone,
-        actor=AUDIT_ACTOR,
+        benchmarks_opt_in=body.benchmarks_opt_in,
+        actor=actor,
     )
     runtime.vault.client_key(created.client.id)  # as `xmo client create`: the client's keys exist from the start
     runtime.domains.forget()  # links of the new client redirect at once
@@ -124,9 +141,9 @@ def _create(runtime: ServiceRuntime, body: ClientIn) -> NewClient:
 
 
 @router.post("", status_code=201, response_model=ClientCreated, responses=_ADMIN_ERRORS)
-async def create_client(body: ClientIn, runtime: RuntimeDep, _admin: AdminDep) -> dict[str, Any]:
+async def create_client(body: ClientIn, runtime: RuntimeDep, admin: AdminDep) -> dict[str, Any]:
     """Register a client; its site and API keys are in this answer only."""
-    created = await asyncio.to_thread(_create, runtime, body)
+    created = await asyncio.to_thread(_create, runtime, body, audit.key_actor(admin.key_prefix))
     return {"client": created.client.public(), "site_key": created.site_key, "api_key": created.api_key}
 
 
@@ -137,10 +154,29 @@ async def list_clients(runtime: RuntimeDep, _admin: AdminDep) -> dict[str, Any]:
     return {"clients": [c.public() for c in clients]}
 
 
-def _rotate(runtime: ServiceRuntime, client_id: str, kinds: Sequence[str]) -> dict[str, Any]:
+@router.patch(
+    "/{client_id}",
+    response_model=ClientOut,
+    responses={**_ADMIN_ERRORS, **error_responses(400, 404, e400="Nothing to change", e404="No such client")},
+)
+async def update_client(
+    client_id: _ClientId, body: ClientUpdate, runtime: RuntimeDep, admin: AdminDep
+) -> dict[str, Any]:
+    """Change a client's benchmarks opt-in and/or retention; audited with the old and new values."""
+    client = await asyncio.to_thread(
+        runtime.registry.update_client,
+        client_id,
+        benchmarks_opt_in=body.benchmarks_opt_in,
+        retention_days=body.retention_days,
+        actor=audit.key_actor(admin.key_prefix),
+    )
+    return client.public()
+
+
+def _rotate(runtime: ServiceRuntime, client_id: str, kinds: Sequence[str], actor: str) -> dict[str, Any]:
     result: dict[str, Any] = {"client_id": client_id, "revoked": []}
     for kind in dict.fromkeys(kinds):
-        result[f"{kind}_key"] = runtime.registry.rotate_key(KeyKind(kind), client_id, actor=AUDIT_ACTOR)
+        result[f"{kind}_key"] = runtime.registry.rotate_key(KeyKind(kind), client_id, actor=actor)
         result["revoked"].append(kind)
     runtime.collector.policies.forget()  # this process stops honouring cached answers about the old keys
     return result
@@ -152,8 +188,8 @@ def _rotate(runtime: ServiceRuntime, client_id: str, kinds: Sequence[str]) -> di
     responses={**_ADMIN_ERRORS, **error_responses(404, e404="No such client")},
 )
 async def rotate_keys(
-    client_id: _ClientId, runtime: RuntimeDep, _admin: AdminDep, body: KeyRotation | None = None
+    client_id: _ClientId, runtime: RuntimeDep, admin: AdminDep, body: KeyRotation | None = None
 ) -> dict[str, Any]:
     """Issue new keys of the given kinds (default: the API key) and revoke the old ones at once."""
     kinds = (body or KeyRotation()).kinds
-    return await asyncio.to_thread(_rotate, runtime, client_id, kinds)
+    return await asyncio.to_thread(_rotate, runtime, client_id, kinds, audit.key_actor(admin.key_prefix))

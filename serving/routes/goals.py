@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.goals import DEFAULT_RULE, MAX_GOALS_PER_CLIENT, MAX_PATTERN_LENGTH, GoalDefinition, GoalKind, GoalStore
-from serving.deps import RuntimeDep, TenantDep
+from serving.deps import ActorDep, RuntimeDep, TenantDep
 from serving.routes.events import ErrorResponse
 from serving.runtime import ServiceRuntime
 from tracking.events import EventType
@@ -124,7 +124,7 @@ async def list_goals(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any
         422: {"model": ErrorResponse, "description": "The body does not have the goal's shape"},
     },
 )
-async def add_goal(body: GoalIn, runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
+async def add_goal(body: GoalIn, runtime: RuntimeDep, client_id: TenantDep, actor: ActorDep) -> dict[str, Any]:
     """Add a conversion goal for the caller."""
     goal = GoalDefinition.create(
         body.name,
@@ -134,7 +134,7 @@ async def add_goal(body: GoalIn, runtime: RuntimeDep, client_id: TenantDep) -> d
         path=body.path,
         min_value=body.min_value,
     )
-    added = await asyncio.to_thread(lambda: _store(runtime).add_goal(client_id, goal, actor="api"))
+    added = await asyncio.to_thread(lambda: _store(runtime).add_goal(client_id, goal, actor=actor))
     return added.public()
 
 
@@ -144,7 +144,9 @@ async def add_goal(body: GoalIn, runtime: RuntimeDep, client_id: TenantDep) -> d
     response_class=Response,
     responses={**_AUTH_ERRORS, 404: {"model": ErrorResponse, "description": "No goal of that name"}},
 )
-async def remove_goal(runtime: RuntimeDep, client_id: TenantDep, name: Annotated[str, Path(max_length=63)]) -> Response:
+async def remove_goal(
+    runtime: RuntimeDep, client_id: TenantDep, actor: ActorDep, name: Annotated[str, Path(max_length=63)]
+) -> Response:
     """Remove one of the caller's goals."""
-    await asyncio.to_thread(lambda: _store(runtime).remove_goal(client_id, name, actor="api"))
+    await asyncio.to_thread(lambda: _store(runtime).remove_goal(client_id, name, actor=actor))
     return Response(status_code=204)

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime
+from pathlib import Path
 
-from core import audit
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from core import audit, database
 from core.apikeys import KeyKind, hash_key, kind_of
 from core.database import get_engine
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -92,3 +98,80 @@ def test_slugify() -> None:
     assert slugify("Müller & Söhne GmbH") == "muller-sohne-gmbh"
     with pytest.raises(InvalidInput):
         slugify("!!!")
+
+
+def test_benchmarks_opt_in_defaults_off_and_updates_are_audited(registry: TenantRegistry) -> None:
+    assert registry.create_client("Off", ["off.example.com"]).client.benchmarks_opt_in is False
+    assert registry.create_client("On", ["on.example.com"], benchmarks_opt_in=True).client.benchmarks_opt_in is True
+    updated = registry.update_client("off", benchmarks_opt_in=True, retention_days=30, actor="key:xmo_adm_x…")
+    assert updated.benchmarks_opt_in is True and updated.retention_days == 30
+    assert registry.get_client("off") == updated
+    assert registry.update_client("off", benchmarks_opt_in=False).benchmarks_opt_in is False
+    entry = next(e for e in audit.entries(registry.engine, "off") if e.action == "client.update")
+    assert entry.actor == "key:xmo_adm_x…"
+    assert entry.details == {
+        "benchmarks_opt_in": {"from": False, "to": True},
+        "retention_days": {"from": 395, "to": 30},
+    }
+    assert registry.get_client("on").public()["benchmarks_opt_in"] is True
+
+
+def test_bad_updates_change_nothing(registry: TenantRegistry) -> None:
+    registry.create_client("Keep", ["keep.example.com"])
+    before = registry.get_client("keep")
+    entries = len(audit.entries(registry.engine))
+    with pytest.raises(InvalidInput, match="nothing to change"):
+        registry.update_client("keep")
+    with pytest.raises(InvalidInput, match="retention days"):
+        registry.update_client("keep", benchmarks_opt_in=True, retention_days=0)
+    with pytest.raises(NotFound, match="unknown client"):
+        registry.update_client("nobody", benchmarks_opt_in=True)
+    assert registry.get_client("keep") == before
+    assert len(audit.entries(registry.engine)) == entries
+
+
+def _alembic(connection: sa.Connection, verb: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    getattr(command, verb)(config, revision)
+
+
+def test_the_opt_in_migration_keeps_existing_clients_out_and_reverses(database_url: str, xmo_home: Path) -> None:
+    xmo_home.mkdir(parents=True, exist_ok=True)
+    engine = database._create_engine(database_url)  # with the app's pragmas: foreign keys on, as in production
+    try:
+        with engine.begin() as connection:
+            _alembic(connection, "upgrade", "0002")
+            connection.execute(
+                sa.text(
+                    "INSERT INTO clients (id, name, allowed_domains, collect_pii, retention_days, honour_dnt, "
+                    "timezone, created_at) VALUES ('old', 'Old', '[\"old.example\"]', false, 395, false, 'UTC', "
+                    ":now)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO api_keys (client_id, kind, key_hash, display_prefix, created_at) "
+                    "VALUES ('old', 'api', 'hash-of-old', 'xmo_api_old…', :now)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+            _alembic(connection, "upgrade", "head")
+            kept = connection.execute(sa.text("SELECT count(*) FROM api_keys")).scalar_one()
+            assert kept == 1, "the migration must not rebuild clients (the cascade would delete every key)"
+        registry = TenantRegistry(engine)
+        assert registry.get_client("old").benchmarks_opt_in is False, "existing clients do not join silently"
+        registry.update_client("old", benchmarks_opt_in=True)
+        assert registry.get_client("old").benchmarks_opt_in is True
+        with engine.begin() as connection:
+            _alembic(connection, "downgrade", "0002")
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("clients")}
+            assert "benchmarks_opt_in" not in columns
+            assert connection.execute(sa.text("SELECT name FROM clients")).scalar_one() == "Old"
+            assert connection.execute(sa.text("SELECT count(*) FROM api_keys")).scalar_one() == 1
+            _alembic(connection, "upgrade", "head")
+        assert registry.get_client("old").benchmarks_opt_in is False
+    finally:
+        engine.dispose()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from core import audit
-from core.apikeys import KeyKind
+from core.apikeys import KeyKind, display_prefix
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
@@ -56,7 +56,7 @@ def test_create_returns_working_keys_once_and_is_audited(api: Api, settings: Set
     assert [c["client_id"] for c in listed.json()["clients"]] == ["acme", "globex-shop"]
     assert answer["api_key"] not in listed.text and "xmo_" not in listed.text, "keys are shown once"
     entries = [(e.action, e.actor) for e in audit.entries(registry.engine, "globex-shop")]
-    assert entries == [("client.create", "api")]
+    assert entries == [("client.create", f"key:{display_prefix(admin_key)}")]
     assert (settings.home / "keys").exists()
 
 
@@ -123,3 +123,42 @@ def test_rotation_of_unknown_clients_and_kinds(api: Api) -> None:
     assert admin_kind.status_code == 422
     bad_id = http.post("/v1/clients/Not_An_Id/keys/rotate", headers=bearer(admin_key))
     assert bad_id.status_code == 422
+
+
+def test_benchmarks_opt_in_at_creation_and_by_update(api: Api) -> None:
+    http, registry, admin_key, acme = api
+    created = http.post(
+        "/v1/clients",
+        json={"name": "Pooled", "domains": ["pooled.example"], "benchmarks_opt_in": True},
+        headers=bearer(admin_key),
+    )
+    assert created.status_code == 201 and created.json()["client"]["benchmarks_opt_in"] is True
+    assert registry.get_client("acme").benchmarks_opt_in is False
+    updated = http.patch("/v1/clients/acme", json={"benchmarks_opt_in": True}, headers=bearer(admin_key))
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["benchmarks_opt_in"] is True and updated.json()["retention_days"] == 395
+    assert registry.get_client("acme").benchmarks_opt_in is True
+    entry = next(e for e in audit.entries(registry.engine, "acme") if e.action == "client.update")
+    assert entry.actor.startswith("key:xmo_admin_") and admin_key not in entry.actor
+    assert entry.details == {"benchmarks_opt_in": {"from": False, "to": True}}
+    listed = http.get("/v1/clients", headers=bearer(admin_key)).json()["clients"]
+    assert {c["client_id"]: c["benchmarks_opt_in"] for c in listed} == {"acme": True, "pooled": True}
+    forbidden = http.patch("/v1/clients/acme", json={"benchmarks_opt_in": False}, headers=bearer(acme.api_key))
+    assert forbidden.status_code == 403 and error_code(forbidden) == "forbidden"
+
+
+def test_bad_updates_are_refused_and_change_nothing(api: Api) -> None:
+    http, registry, admin_key, _ = api
+    before = registry.get_client("acme")
+    cases = [
+        ("acme", {}, 400, "invalid_input"),
+        ("acme", {"retention_days": 0}, 422, "invalid_request"),
+        ("acme", {"benchmarks_opt_in": "maybe"}, 422, "invalid_request"),
+        ("acme", {"collect_pii": True}, 422, "invalid_request"),
+        ("nobody", {"benchmarks_opt_in": True}, 404, "not_found"),
+    ]
+    for client_id, body, status, code in cases:
+        response = http.patch(f"/v1/clients/{client_id}", json=body, headers=bearer(admin_key))
+        assert response.status_code == status and error_code(response) == code, (body, response.text)
+    assert registry.get_client("acme") == before
+    assert not [e for e in audit.entries(registry.engine) if e.action == "client.update"]

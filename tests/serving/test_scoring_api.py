@@ -1,5 +1,6 @@
 """``POST /v1/score`` over real HTTP: the served champion scores exactly as its MLflow pyfunc does in process,
-explains with contributions that add up to the raw log-odds, and answers bad input with clear 4xx JSON."""
+whether the sessions come as JSON rows, JSON columns or an Arrow stream, explains with contributions that add up to
+the raw log-odds, and answers bad input with clear 4xx JSON."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import httpx
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from core.database import dispose_engines
@@ -122,6 +124,76 @@ def test_api_scores_equal_the_mlflow_pyfunc_in_process(home: Home, http: httpx.C
         assert single.json()["scores"][0]["probability"] == expected[position]
 
 
+def columns_of(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The records as ``{"columns": ...}``: every scoring field, null where a record lacks it."""
+    return {"columns": {name: [r.get(name) for r in records] for name in SCORING_COLUMNS}}
+
+
+def arrow_of(records: list[dict[str, Any]]) -> bytes:
+    """The records as an Arrow stream, as a pandas user writes it: text as strings, numbers as doubles, starts as
+    zone-less timestamps, in batches of 100."""
+    frame = mlflow_input(records)
+    sink = pa.BufferOutputStream()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=100)
+    return bytes(sink.getvalue())
+
+
+ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}
+
+
+def test_columns_and_arrow_score_exactly_as_rows(home: Home, http: httpx.Client, pyfunc: Any) -> None:
+    records = records_of(home.sessions.head(2_500)) + records_of(example_session_records())
+    records[2]["device_class"] = "smart-fridge"  # never seen in training
+    expected = pyfunc.predict(mlflow_input(records))["probability"].to_numpy()
+    answers = {
+        "rows": http.post(PATH, json={"sessions": records}, headers=auth(home.sim)),
+        "columns": http.post(PATH, json=columns_of(records), headers=auth(home.sim)),
+        "arrow": http.post(PATH, content=arrow_of(records), headers={**auth(home.sim), **ARROW}),
+    }
+    for form, answer in answers.items():
+        assert answer.status_code == 200, (form, answer.text)
+        body = answer.json()
+        assert body["model"] == {"name": "xmo-conversion-sim", "version": "1", "alias": "champion"}
+        assert [set(s) for s in body["scores"]] == [{"probability"}] * len(records), form
+        np.testing.assert_array_equal([s["probability"] for s in body["scores"]], expected, err_msg=form)
+    single = http.post(PATH, content=arrow_of(records[:1]), headers={**auth(home.sim), **ARROW})  # on the event loop
+    assert single.status_code == 200 and single.json()["scores"][0]["probability"] == expected[0]
+    explained = http.post(PATH, params={"explain": "true"}, json=columns_of(records[:40]), headers=auth(home.sim))
+    by_rows = http.post(PATH, params={"explain": "true"}, json={"sessions": records[:40]}, headers=auth(home.sim))
+    assert explained.status_code == 200 and explained.json() == by_rows.json()
+
+
+BAD_COLUMN_BODIES: list[tuple[str, bytes, dict[str, str], str]] = [
+    ("ragged columns", b'{"columns": {"pageviews": [1, 2], "clicks": [0]}}', {}, "body.columns.clicks: Columns should"),
+    ("an unknown column", b'{"columns": {"email": ["a@b.c"]}}', {}, "body.columns.email: Extra inputs"),
+    ("a negative count", b'{"columns": {"pageviews": [2, -1]}}', {}, "body.columns.pageviews.1: Input should be"),
+    ("rows and columns", b'{"sessions": [{}], "columns": {"pageviews": [1]}}', {}, 'either "sessions" or "columns"'),
+    ("malformed Arrow", b"\xff\xff\xff\xff\x10\x00\x00\x00garbage", ARROW, "body: Input should be an Arrow IPC"),
+    ("Arrow NaN", b"", ARROW, "body.columns.duration_s.0: Input should be a finite number"),
+]
+
+
+@pytest.mark.parametrize(
+    ("problem", "body", "headers", "message"), BAD_COLUMN_BODIES, ids=[b[0] for b in BAD_COLUMN_BODIES]
+)
+def test_bad_columns_are_clear_4xx(
+    home: Home, http: httpx.Client, problem: str, body: bytes, headers: dict[str, str], message: str
+) -> None:
+    if problem == "Arrow NaN":
+        sink = pa.BufferOutputStream()
+        table = pa.table({"duration_s": [float("nan")]})
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        body = bytes(sink.getvalue())
+    response = http.post(PATH, content=body, headers={**auth(home.sim), "Content-Type": "application/json", **headers})
+    assert response.status_code == 422, (problem, response.text)
+    error = error_of(response)
+    assert error["code"] == "invalid_request"
+    assert message in error["message"], (problem, error)
+
+
 def test_explain_gives_the_largest_contributions_that_add_up_to_the_raw_log_odds(
     home: Home, http: httpx.Client, pyfunc: Any
 ) -> None:
@@ -214,12 +286,24 @@ def test_scoring_needs_the_callers_own_champion(home: Home, http: httpx.Client) 
 def test_openapi_documents_the_request_and_response(http: httpx.Client) -> None:
     spec = http.get("/openapi.json").json()
     operation = spec["paths"][PATH]["post"]
-    body = operation["requestBody"]["content"]["application/json"]["schema"]
-    sessions = body["properties"]["sessions"]
-    assert body["required"] == ["sessions"] and sessions["maxItems"] == 10_000 and sessions["minItems"] == 1
+    content = operation["requestBody"]["content"]
+    rows, columns = content["application/json"]["schema"]["anyOf"]
+    sessions = rows["properties"]["sessions"]
+    assert rows["required"] == ["sessions"] and sessions["maxItems"] == 10_000 and sessions["minItems"] == 1
     assert set(sessions["items"]["properties"]) == set(SCORING_COLUMNS)
-    assert sessions["items"]["additionalProperties"] is False and body["examples"]
-    assert "$ref" not in json.dumps(body)
+    assert sessions["items"]["additionalProperties"] is False and rows["examples"]
+    lists = columns["properties"]["columns"]
+    assert columns["required"] == ["columns"] and lists["additionalProperties"] is False
+    assert set(lists["properties"]) == set(SCORING_COLUMNS)
+    for name, values in lists["properties"].items():  # each list holds what a session's field holds
+        assert (
+            values["maxItems"] == 10_000 and values["items"]["anyOf"] == sessions["items"]["properties"][name]["anyOf"]
+        )
+    example = columns["examples"][0]["columns"]
+    assert len({len(values) for values in example.values()}) == 1 and set(example) <= set(SCORING_COLUMNS)
+    assert content["application/vnd.apache.arrow.stream"]["schema"] == {"type": "string", "format": "binary"}
+    assert "Arrow" in operation["requestBody"]["description"]
+    assert "$ref" not in json.dumps(content)
     response = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert response == {"$ref": "#/components/schemas/ScoreResponse"}
     assert {p["name"] for p in operation["parameters"]} == {"explain", "top"}

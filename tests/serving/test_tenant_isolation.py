@@ -57,7 +57,13 @@ PUBLIC = {
 }
 SITE_KEY_ROUTES = {("POST", "/v1/events")}  # the key is checked in the handler (the edge's cache), not a dependency
 # Values of required query parameters (a new required parameter needs an entry)
-QUERY_VALUES = {"total": "1000", "campaign": "cmp-search-brand"}
+QUERY_VALUES = {
+    "total": "1000",
+    "campaign": "cmp-search-brand",
+    "what": "events",
+    "recipient": "Auditor",
+    "legal_basis": "Court order 1",
+}
 # Bodies client B sends to routes that take one (B's own data, never A's ids)
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/score"): {"sessions": [dict(EXAMPLE_SESSIONS[0])]},
@@ -68,6 +74,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/kpi"): {"rows": [{"date": "2026-04-07", "revenue": 5.0}]},
     ("POST", "/v1/events"): [],
     ("POST", "/v1/clients"): {"name": "Intruder", "domains": ["intruder.example"]},
+    ("POST", "/v1/erasure"): {"visitor_ids": ["bravo-visitor-0000000000000001"]},
+    ("POST", "/v1/subject-export"): {"visitor_ids": ["bravo-visitor-0000000000000001"]},
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core import audit
 from core.apikeys import KeyKind
 from core.settings import Settings
 from core.tenants import TenantRegistry
@@ -75,3 +76,38 @@ def test_console_script_reports_bad_environment_in_one_line(tmp_path: Path) -> N
     )
     assert result.returncode == 1
     assert result.stderr.startswith("xmo: XMO_IPV4_PREFIX") and result.stderr.count("\n") == 1
+
+
+def test_client_benchmarks_opt_in_and_update(xmo_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "client", "create", "In", "-d", "in.example.com", "--benchmarks-opt-in")[0] == 0
+    assert run(capsys, "client", "create", "Out", "-d", "out.example.com")[0] == 0
+    code, out, _ = run(capsys, "client", "list", "--json")
+    assert code == 0 and {c["client_id"]: c["benchmarks_opt_in"] for c in json.loads(out)} == {"in": True, "out": False}
+    code, out, err = run(capsys, "client", "update", "out", "--benchmarks-opt-in", "--retention-days", "90", "--json")
+    assert code == 0, err
+    assert json.loads(out)["benchmarks_opt_in"] is True and json.loads(out)["retention_days"] == 90
+    code, out, _ = run(capsys, "client", "update", "in", "--no-benchmarks-opt-in")
+    assert code == 0 and "benchmarks_opt_in=no" in out
+    registry = TenantRegistry.from_settings(Settings(home=xmo_home))
+    assert registry.get_client("in").benchmarks_opt_in is False
+    updates = [e for e in audit.entries(registry.engine) if e.action == "client.update"]
+    assert [(e.client_id, e.actor) for e in updates] == [("out", "cli"), ("in", "cli")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["client", "update", "nobody", "--benchmarks-opt-in"], "unknown client 'nobody'"),
+        (["client", "update", "keep"], "nothing to change"),
+        (["client", "update", "keep", "--retention-days", "0"], "retention days"),
+    ],
+)
+def test_bad_client_updates_change_nothing(
+    xmo_home: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert run(capsys, "client", "create", "Keep", "-d", "keep.example.com")[0] == 0
+    registry = TenantRegistry.from_settings(Settings(home=xmo_home))
+    before = registry.get_client("keep")
+    code, out, err = run(capsys, *args)
+    assert code == 1 and out == "" and err.count("\n") == 1 and message in err
+    assert registry.get_client("keep") == before

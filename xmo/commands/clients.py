@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from core import audit
 from core.apikeys import KeyKind
 from privacy.keyvault import KeyVault
 from xmo.commands.common import load_settings, registry
@@ -28,6 +29,12 @@ def create(
         bool, typer.Option("--honour-dnt", help="Treat DNT: 1 as an opt-out (GPC always is).")
     ] = False,
     timezone: Annotated[str, typer.Option(help="IANA time zone of the client's reports and sessions.")] = "UTC",
+    benchmarks_opt_in: Annotated[
+        bool,
+        typer.Option(
+            "--benchmarks-opt-in", help="Pool the client's aggregates into cross-client benchmarks (no ids, P8)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: client_id, site_key, api_key.")] = False,
 ) -> None:
     """Register a client and print its id and keys (shown once; only hashes are stored)."""
@@ -40,6 +47,7 @@ def create(
         retention_days=retention_days,
         honour_dnt=honour_dnt,
         timezone=timezone,
+        benchmarks_opt_in=benchmarks_opt_in,
     )
     KeyVault.from_settings(settings).client_key(created.client.id)
     if as_json:
@@ -61,7 +69,7 @@ def list_clients(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
     if as_json:
         emit_json([c.public() for c in clients])
         return
-    table = Table("client_id", "name", "domains", "collect_pii", "retention_days", "timezone", "created")
+    table = Table("client_id", "name", "domains", "collect_pii", "retention_days", "benchmarks", "timezone", "created")
     for c in clients:
         table.add_row(
             c.id,
@@ -69,10 +77,38 @@ def list_clients(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
             ", ".join(c.allowed_domains),
             "yes" if c.collect_pii else "no",
             str(c.retention_days),
+            "yes" if c.benchmarks_opt_in else "no",
             c.timezone,
             c.created_at.strftime("%Y-%m-%d"),
         )
     out.print(table)
+
+
+@client_app.command("update")
+def update_client(
+    client_id: Annotated[str, typer.Argument(help="The client's id.")],
+    benchmarks_opt_in: Annotated[
+        bool | None,
+        typer.Option(
+            "--benchmarks-opt-in/--no-benchmarks-opt-in",
+            help="Pool (or stop pooling) the client's aggregates into cross-client benchmarks.",
+            show_default=False,
+        ),
+    ] = None,
+    retention_days: Annotated[int | None, typer.Option(help="Days raw events are kept (1-3650).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the updated client as JSON.")] = False,
+) -> None:
+    """Change a client's policy (only the options given); audited."""
+    client = registry().update_client(
+        client_id, benchmarks_opt_in=benchmarks_opt_in, retention_days=retention_days, actor=audit.CLI_ACTOR
+    )
+    if as_json:
+        emit_json(client.public())
+        return
+    out.print(
+        f"{client.id}: benchmarks_opt_in={'yes' if client.benchmarks_opt_in else 'no'}, "
+        f"retention_days={client.retention_days}"
+    )
 
 
 def admin_key(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:

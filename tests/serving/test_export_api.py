@@ -1,0 +1,185 @@
+"""``GET /v1/export`` (a client's own events or sessions, streamed with its API key) and
+``GET /v1/clients/{id}/export`` (a disclosure with the admin key, a recipient and a legal basis) over real
+HTTP: readable Parquet/CSV with the caller's rows only, audited with the key's prefix; and the retention task
+of the service's lifespan."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import update
+
+from core import audit
+from core.apikeys import KeyKind, display_prefix
+from core.database import dispose_engines, get_engine
+from core.layout import StorageLayout
+from core.schema import clients
+from core.settings import Settings, get_settings
+from core.tenants import NewClient, TenantRegistry
+from serving.app import create_app
+from tracking.compactor import compact_all
+from tracking.lake import count_events, event_files
+from xmo.simulator.cli import run_simulation
+
+
+@dataclass(frozen=True)
+class Home:
+    settings: Settings
+    alpha: NewClient
+    bravo: NewClient
+    admin_key: str
+    visitors: dict[str, frozenset[str]]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+    path = tmp_path_factory.mktemp("export-api") / "xmo-home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XMO_HOME", str(path))
+        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
+            patch.delenv(name, raising=False)
+        get_settings.cache_clear()
+        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
+        registry = TenantRegistry.from_settings(settings)
+        alpha = registry.create_client("Alpha", ["alpha.example"], client_id="alpha")
+        bravo = registry.create_client("Bravo", ["bravo.example"], client_id="bravo")
+        for seed, cid in enumerate(("alpha", "bravo")):
+            run_simulation(settings, cid, days=3, visitors_per_day=40, seed=seed, start=date(2026, 4, 6))
+        compact_all(settings)
+        layout = StorageLayout.from_settings(settings)
+        visitors = {
+            cid: frozenset(v for p in event_files(layout, cid) for v in pq.read_table(p)["visitor_id"].to_pylist())
+            for cid in ("alpha", "bravo")
+        }
+        assert not visitors["alpha"] & visitors["bravo"]
+        yield Home(settings, alpha, bravo, registry.rotate_key(KeyKind.ADMIN), visitors)
+        get_settings.cache_clear()
+        dispose_engines()
+
+
+@pytest.fixture
+def http(home: Home, live_server_factory: Any) -> Iterator[httpx.Client]:
+    with live_server_factory(create_app(home.settings)) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def exports(settings: Settings) -> list[audit.AuditEntry]:
+    return [e for e in audit.entries(get_engine(settings)) if e.action.startswith("export.")]
+
+
+def error_code(response: httpx.Response) -> str:
+    body = response.json()
+    assert set(body) == {"error"} and "message" in body["error"], body
+    return str(body["error"]["code"])
+
+
+def test_a_client_streams_its_own_events_and_sessions(home: Home, http: httpx.Client) -> None:
+    before = len(exports(home.settings))
+    events = http.get("/v1/export", params={"what": "events"}, headers=bearer(home.alpha.api_key))
+    assert events.status_code == 200, events.text
+    assert events.headers["content-type"] == "application/vnd.apache.parquet"
+    assert events.headers["content-disposition"].startswith('attachment; filename="alpha-events-')
+    table = pq.read_table(io.BytesIO(events.content))
+    rows = count_events(StorageLayout.from_settings(home.settings), "alpha")
+    assert table.num_rows == int(events.headers["x-export-rows"]) == rows
+    assert set(table["client_id"].to_pylist()) == {"alpha"}
+    assert set(table["visitor_id"].to_pylist()) == home.visitors["alpha"]
+
+    sessions = http.get("/v1/export", params={"what": "sessions", "format": "csv"}, headers=bearer(home.alpha.api_key))
+    assert sessions.status_code == 200 and sessions.headers["content-type"].startswith("text/csv")
+    frame = pa_csv.read_csv(io.BytesIO(sessions.content)).to_pandas()
+    assert len(frame) == int(sessions.headers["x-export-rows"]) > 0
+    assert set(frame["visitor_id"]) <= home.visitors["alpha"]
+
+    prefix = display_prefix(home.alpha.api_key)
+    assert [(e.action, e.actor, e.client_id, e.details["what"]) for e in exports(home.settings)[before:]] == [
+        ("export.client", audit.key_actor(prefix), "alpha", "events"),
+        ("export.client", audit.key_actor(prefix), "alpha", "sessions"),
+    ]
+
+
+def test_another_clients_key_gets_only_its_own_rows(home: Home, http: httpx.Client) -> None:
+    response = http.get("/v1/export", params={"what": "events", "format": "csv"}, headers=bearer(home.bravo.api_key))
+    assert response.status_code == 200
+    frame = pa_csv.read_csv(io.BytesIO(response.content)).to_pandas()
+    assert set(frame["client_id"]) == {"bravo"} and set(frame["visitor_id"]) == home.visitors["bravo"]
+    assert not any(v in response.text for v in home.visitors["alpha"])
+
+
+def test_bad_requests_are_refused_and_not_audited(home: Home, http: httpx.Client) -> None:
+    before = len(exports(home.settings))
+    key = bearer(home.alpha.api_key)
+    assert http.get("/v1/export", params={"what": "events"}).status_code == 401
+    assert http.get("/v1/export", params={"what": "events"}, headers=bearer(home.admin_key)).status_code == 403
+    assert error_code(http.get("/v1/export", params={"what": "datasets"}, headers=key)) == "invalid_request"
+    assert (
+        error_code(http.get("/v1/export", params={"what": "events", "format": "xml"}, headers=key)) == "invalid_request"
+    )
+    assert http.get("/v1/export", headers=key).status_code == 422
+    assert len(exports(home.settings)) == before
+
+
+def test_the_operator_discloses_with_a_recipient_and_a_legal_basis(home: Home, http: httpx.Client) -> None:
+    before = len(exports(home.settings))
+    admin = bearer(home.admin_key)
+    path = "/v1/clients/alpha/export"
+    basis = {"what": "sessions", "recipient": "Court of Example", "legal_basis": "Order 12/2026"}
+    assert http.get(path, params=basis, headers=bearer(home.alpha.api_key)).status_code == 403
+    missing = http.get(path, params={"what": "events", "recipient": "Court of Example"}, headers=admin)
+    assert missing.status_code == 422 and "legal_basis" in missing.json()["error"]["message"]
+    blank = http.get(path, params={**basis, "legal_basis": "   "}, headers=admin)
+    assert blank.status_code == 400 and "legal basis must not be empty" in blank.json()["error"]["message"]
+    unknown = http.get("/v1/clients/nobody/export", params=basis, headers=admin)
+    assert unknown.status_code == 404 and error_code(unknown) == "not_found"
+    assert len(exports(home.settings)) == before
+
+    response = http.get(path, params={**basis, "format": "csv"}, headers=admin)
+    assert response.status_code == 200, response.text
+    assert set(pa_csv.read_csv(io.BytesIO(response.content)).to_pandas()["visitor_id"]) <= home.visitors["alpha"]
+    (entry,) = exports(home.settings)[before:]
+    assert (entry.action, entry.actor, entry.client_id) == (
+        "export.third_party",
+        audit.key_actor(display_prefix(home.admin_key)),
+        "alpha",
+    )
+    assert entry.details == {
+        "form": "stream",
+        "what": "sessions",
+        "format": "csv",
+        "rows": int(response.headers["x-export-rows"]),
+        "recipient": "Court of Example",
+        "legal_basis": "Order 12/2026",
+    }
+
+
+def test_the_service_applies_retention_on_its_schedule(settings: Settings, live_server_factory: Any) -> None:
+    registry = TenantRegistry.from_settings(settings)
+    registry.create_client("Gamma", ["gamma.example"], client_id="gamma")
+    run_simulation(settings, "gamma", days=2, visitors_per_day=20, seed=3, start=date(2026, 4, 6))
+    compact_all(settings)
+    layout = StorageLayout.from_settings(settings)
+    assert count_events(layout, "gamma") > 0
+    days = (datetime.now(UTC).date() - date(2026, 4, 9)).days  # every partition (2026-04-06 … 08) expires
+    with registry.engine.begin() as connection:
+        connection.execute(update(clients).where(clients.c.id == "gamma").values(retention_days=days))
+    app = create_app(settings.model_copy(update={"retention_interval_s": 0.2}))
+    started = time.monotonic()
+    with live_server_factory(app):
+        while count_events(layout, "gamma") and time.monotonic() < started + 30:
+            time.sleep(0.1)
+    assert count_events(layout, "gamma") == 0
+    (entry,) = [e for e in audit.entries(registry.engine) if e.action == "retention.apply"]
+    assert (entry.actor, entry.client_id) == ("scheduler", "gamma")
