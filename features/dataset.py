@@ -462,6 +462,12 @@ def list_datasets(settings: Settings, client_id: str) -> list[DatasetManifest]:
     return [_read_manifest(folder / dataset_id) for dataset_id in reversed(_dataset_ids(folder))]
 
 
+def stale_datasets(settings: Settings, client_id: str) -> set[str]:
+    """Ids of the client's training sets an erasure made stale (training refuses them)."""
+    folder = StorageLayout.from_settings(settings).client_datasets_dir(client_id)
+    return {dataset_id for dataset_id in _dataset_ids(folder) if (folder / dataset_id / STALE_FILE).is_file()}
+
+
 def _normalized(frame: pd.DataFrame) -> pd.DataFrame:
     """Categorical features with sorted categories and the split as its ordered categorical, however the
     data files stored them (one file or partitions with different categories)."""

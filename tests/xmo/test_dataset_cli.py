@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from core.layout import StorageLayout
 from core.settings import get_settings
 from tracking.compactor import compact_all
+from tracking.lake import event_files
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation
 
@@ -47,7 +50,15 @@ def test_build_show_and_list(shop: str, capsys: pytest.CaptureFixture[str]) -> N
     code, out, _ = run(capsys, "dataset", "build", shop)
     assert code == 0 and "privacy: k = 10 holds" in out and "events:" in out
     code, out, _ = run(capsys, "dataset", "list", shop, "--json")
-    assert code == 0 and len(json.loads(out)) == 2
+    assert code == 0 and [d["stale"] for d in json.loads(out)] == [False, False]
+
+    visitor = pq.read_table(event_files(StorageLayout.from_settings(get_settings()), shop)[0])["visitor_id"][0]
+    code, _, err = run(capsys, "erase", shop, "--visitor", visitor.as_py())
+    assert code == 0, err
+    code, out, _ = run(capsys, "dataset", "list", shop, "--json")
+    assert code == 0 and [d["stale"] for d in json.loads(out)] == [True, True]
+    code, out, _ = run(capsys, "dataset", "list", shop)
+    assert out.count("stale (erasure)") == 2
 
 
 @pytest.mark.parametrize(

@@ -159,22 +159,25 @@ def list_command(
     client_id: Annotated[str, typer.Argument(help="Client id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List a client's training sets, newest first."""
-    from features.dataset import list_datasets
+    """List a client's training sets, newest first; a stale one (an erasure removed events it may hold) cannot
+    train until a new set is built."""
+    from features.dataset import list_datasets, stale_datasets
 
     settings = load_settings()
     client = existing_client(client_id)
     manifests = list_datasets(settings, client.id)
+    stale = stale_datasets(settings, client.id)
     if as_json:
-        emit_json([m.to_dict() for m in manifests])
+        emit_json([{**m.to_dict(), "stale": m.dataset_id in stale} for m in manifests])
         return
-    table = Table("dataset_id", "created", "rows", "label rate (train)")
+    table = Table("dataset_id", "created", "rows", "label rate (train)", "status")
     for m in manifests:
         table.add_row(
             m.dataset_id,
             m.created_at[:19],
             f"{sum(m.row_counts.values()):,}",
             f"{m.label_rates.get('train', float('nan')):.2%}",
+            "stale (erasure)" if m.dataset_id in stale else "ready",
         )
     out.print(table)
 
