@@ -22,7 +22,7 @@ from core import audit
 from core.database import get_engine, vacuum_sqlite
 from core.errors import NotFound, XmoError
 from core.layout import check_client_id
-from core.schema import api_keys, clients, goals
+from core.schema import api_keys, audit_log, clients, goals
 from core.settings import Settings
 from privacy.keyvault import KeyVault
 from privacy.scan import scan_client
@@ -89,6 +89,17 @@ def _state(engine: Engine, client_id: str) -> _PurgeState:
     return state
 
 
+def purged_client_ids(engine: Engine) -> frozenset[str]:
+    """Clients whose purge completed and that have not been created again (their late events must go)."""
+    with engine.connect() as connection:
+        purged = connection.execute(
+            select(audit_log.c.client_id)
+            .where(audit_log.c.action == PURGED, audit_log.c.client_id.not_in(select(clients.c.id)))
+            .distinct()
+        ).scalars()
+        return frozenset(client_id for client_id in purged if client_id)
+
+
 def _client_exists(engine: Engine, client_id: str) -> bool:
     with engine.connect() as connection:
         return connection.execute(select(clients.c.id).where(clients.c.id == client_id)).first() is not None
@@ -119,16 +130,20 @@ def purge_client(
     """Destroy everything of ``client_id`` and return the deletion certificate (idempotent, resumable).
 
     Raises ``NotFound`` for a client that neither exists nor was ever purged, and ``PurgeIncomplete`` when
-    the verification scan still finds something (run it again once the cause is fixed).
+    the verification scan still finds something (run it again once the cause is fixed). A purged client with
+    nothing left gets its certificate back; one with data that arrived later is purged again.
     """
     check_client_id(client_id)
     engine = get_engine(settings)
     state = _state(engine, client_id)
     exists = _client_exists(engine, client_id)
+    chosen = client_stores(settings) if stores is None else list(stores)
     if state.certificate_id is None and not exists:
-        if state.last_certificate is not None:
+        if state.last_certificate is None:
+            raise NotFound(f"unknown client {client_id!r}: nothing to purge (see `xmo client list`)")
+        if scan_client(settings, client_id, chosen).clean:
             return DeletionCertificate(**{**state.last_certificate, "already_purged": True, "resumed": False})
-        raise NotFound(f"unknown client {client_id!r}: nothing to purge (see `xmo client list`)")
+        # data that arrived after the purge (a worker that had not heard yet): purge again, certify anew
     resumed = state.certificate_id is not None
     certificate_id = state.certificate_id or str(uuid.uuid4())
     started_at = state.started_at or datetime.now(UTC).isoformat()
@@ -155,7 +170,6 @@ def purge_client(
                 details={"certificate_id": certificate_id, "store": name, "count": count},
             )
 
-    chosen = client_stores(settings) if stores is None else list(stores)
     step(API_KEYS_STEP, lambda: _delete_rows(engine, client_id, api_keys))
     step(CLIENT_KEY_STEP, lambda: int(KeyVault.from_settings(settings).destroy(client_id)))
     for store in chosen:

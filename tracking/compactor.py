@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from core.database import get_engine
 from core.layout import StorageLayout
 from core.locks import file_lock
 from core.settings import Settings
+from privacy.purge import purged_client_ids
 from tracking.events import EVENT_SCHEMA
 from tracking.lake import write_events
 from tracking.spool import Spool
@@ -23,11 +27,17 @@ class CompactionReport:
     batches: int = 0
     events: int = 0  # events read from the spool (duplicates included)
     duplicates: int = 0  # of those, events the lake already held (retried hits)
+    purged: int = 0  # of those, events of purged clients (accepted by a worker before it heard), dropped
     partitions: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
-def compact_spool(spool: Spool, layout: StorageLayout, max_events: int = DEFAULT_MAX_EVENTS) -> CompactionReport:
-    """Move every batch of ``spool`` into the lake, ``max_events`` at a time.
+def compact_spool(
+    spool: Spool,
+    layout: StorageLayout,
+    max_events: int = DEFAULT_MAX_EVENTS,
+    purged: frozenset[str] = frozenset(),
+) -> CompactionReport:
+    """Move every batch of ``spool`` into the lake, ``max_events`` at a time; events of ``purged`` clients go.
 
     Each range is recorded before files are written and forgotten after the batches are deleted; a crash
     in between replays the same range under the same file names, so nothing is lost or doubled.
@@ -38,6 +48,10 @@ def compact_spool(spool: Spool, layout: StorageLayout, max_events: int = DEFAULT
         batches = spool.read(pending.first_seq, pending.last_seq)
         if batches:
             events = pa.concat_tables([b.events for b in batches]).cast(EVENT_SCHEMA)
+            if purged:
+                kept = events.filter(pc.invert(pc.is_in(events["client_id"], value_set=pa.array(sorted(purged)))))
+                report.purged += events.num_rows - kept.num_rows
+                events = kept
             written = write_events(
                 layout, events, f"part-{stem_prefix}-{pending.first_seq:012d}-{pending.last_seq:012d}"
             )
@@ -57,11 +71,19 @@ def compact_all(settings: Settings, max_events: int = DEFAULT_MAX_EVENTS) -> Com
         return _compact_all(settings, layout, max_events)
 
 
+def _purged_clients(settings: Settings) -> frozenset[str]:
+    """Purged clients per the registry; none when there is no registry yet (nothing was ever purged)."""
+    if settings.database_url is None and not Path(settings.effective_database_url.removeprefix("sqlite:///")).exists():
+        return frozenset()
+    return purged_client_ids(get_engine(settings))
+
+
 def _compact_all(settings: Settings, layout: StorageLayout, max_events: int) -> CompactionReport:
     total = CompactionReport()
+    purged = _purged_clients(settings)
     for spool in Spool.all_in(settings):
         try:
-            report = compact_spool(spool, layout, max_events)
+            report = compact_spool(spool, layout, max_events, purged)
             if spool.owner_is_gone() and spool.pending_events() == 0:
                 spool.remove()
         finally:
@@ -69,6 +91,7 @@ def _compact_all(settings: Settings, layout: StorageLayout, max_events: int) -> 
         total.batches += report.batches
         total.events += report.events
         total.duplicates += report.duplicates
+        total.purged += report.purged
         for key, count in report.partitions.items():
             total.partitions[key] = total.partitions.get(key, 0) + count
     return total

@@ -2,8 +2,8 @@
 
 The purge revokes the client's keys, destroys its vault key, deletes its data from every store and certifies
 the result after a verification scan; this process then drops what it cached of the client (model, sessions,
-policies, link domains). Other workers' caches of its keys expire within 30 s, and hits they accept in that
-time name a client without keys: a re-run of the purge (idempotent) clears any such stragglers.
+policies, link domains). Other workers' caches of its keys expire within 30 s; hits they accept in that time
+are dropped by compaction (the client is purged), and a purge run again deletes anything that still arrived.
 """
 
 from __future__ import annotations

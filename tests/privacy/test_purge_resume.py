@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from core import audit
@@ -21,7 +23,8 @@ from privacy.purge import PURGE_STEP, purge_client
 from privacy.scan import scan_client
 from privacy.stores import ClientStore, Trace, client_stores
 from tracking.compactor import compact_all
-from tracking.lake import count_events
+from tracking.lake import count_events, event_files, write_parquet_atomically
+from tracking.spool import Spool
 from xmo.simulator.cli import run_simulation
 
 CLIENT, OTHER = "crash5t", "stays9b"
@@ -86,3 +89,23 @@ def test_purging_an_unknown_client_is_refused_and_changes_nothing(home: Settings
     with pytest.raises(NotFound, match="unknown client 'nobody1'"):
         purge_client(home, "nobody1", actor="cli")
     assert audit.entries(get_engine(home)) == before
+
+
+def test_late_events_of_a_purged_client_are_dropped_or_purged_again(home: Settings) -> None:
+    """A worker that had not heard of the purge yet may still spool a hit: compaction drops it, and data that
+    reached the lake anyway makes a second purge run instead of returning the old certificate."""
+    layout = StorageLayout.from_settings(home)
+    first = purge_client(home, CLIENT, actor="cli")
+    late = pq.read_table(event_files(layout, OTHER)[0]).slice(0, 3)
+    late = late.set_column(late.schema.get_field_index("client_id"), "client_id", pa.array([CLIENT] * 3))
+    spool = Spool.from_settings(home)
+    spool.append(late)
+    spool.close()
+    report = compact_all(home)
+    assert report.purged == 3 and not layout.client_events_dir(CLIENT).exists()
+    assert purge_client(home, CLIENT, actor="cli").already_purged
+
+    write_parquet_atomically(late, layout.client_events_dir(CLIENT) / "date=2026-03-02" / "late.parquet")
+    again = purge_client(home, CLIENT, actor="cli")
+    assert not again.already_purged and again.certificate_id != first.certificate_id
+    assert again.deleted["lake events"] == 3 and scan_client(home, CLIENT).clean
