@@ -22,7 +22,8 @@ from core.settings import Settings
 from features.dataset import DATASET_ID_PATTERN, MANIFEST_FILE, STALE_FILE
 from features.manifest import DatasetManifest
 from privacy.stores import Subject
-from tracking.erasure import compaction_lock, find_in_lake
+from tracking.erasure import find_in_lake
+from tracking.lake import compaction_lock
 
 STALE_REASON = "erasure"
 

@@ -10,11 +10,10 @@ import pyarrow.compute as pc
 
 from core.database import get_engine
 from core.layout import StorageLayout
-from core.locks import file_lock
 from core.settings import Settings
 from privacy.purge import purged_client_ids
 from tracking.events import EVENT_SCHEMA
-from tracking.lake import write_events
+from tracking.lake import compaction_lock, write_events
 from tracking.spool import Spool
 
 DEFAULT_MAX_EVENTS = 500_000
@@ -67,7 +66,7 @@ def compact_spool(
 def compact_all(settings: Settings, max_events: int = DEFAULT_MAX_EVENTS) -> CompactionReport:
     """Compact every spool under ``XMO_HOME`` (one compactor at a time: workers and the CLI take turns)."""
     layout = StorageLayout.from_settings(settings).ensure()
-    with file_lock(layout.runtime_dir / "compaction.lock"):
+    with compaction_lock(layout):
         return _compact_all(settings, layout, max_events)
 
 

@@ -11,7 +11,6 @@ import contextlib
 import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +21,10 @@ import pyarrow.parquet as pq
 
 from core.files import fsync_dir
 from core.layout import StorageLayout
-from core.locks import file_lock
 from core.settings import Settings
 from privacy.stores import Subject
 from tracking.events import EVENT_SCHEMA
-from tracking.lake import event_files, write_parquet_atomically
+from tracking.lake import compaction_lock, event_files, write_parquet_atomically
 from tracking.spool import Spool
 
 # The columns that name a person, and the subject's identifier set each is matched against
@@ -92,11 +90,6 @@ def _files_of(layout: StorageLayout, subject: Subject) -> list[Path]:
 def _read(path: Path) -> pa.Table:
     """One lake file as stored (no partition columns inferred from its folder names)."""
     return pq.ParquetFile(path).read()
-
-
-def compaction_lock(layout: StorageLayout) -> AbstractContextManager[None]:
-    """The lock that compaction, retention and erasure hold while they change (or must see stable) lake files."""
-    return file_lock(layout.runtime_dir / "compaction.lock")
 
 
 def _rewrite_without(path: Path, subject: Subject) -> int:

@@ -14,14 +14,10 @@ import pyarrow.parquet as pq
 
 from core.files import remove_tree
 from core.layout import StorageLayout, check_client_id
-from core.locks import file_lock
 from core.settings import Settings
 from privacy.stores import Trace, tree_traces
+from tracking.lake import compaction_lock
 from tracking.spool import Spool
-
-
-def _compaction_lock(layout: StorageLayout) -> Path:
-    return layout.runtime_dir / "compaction.lock"
 
 
 def _parquet_rows(folder: Path) -> int:
@@ -53,7 +49,7 @@ class SpoolClientStore:
 
     def forget_client(self, client_id: str) -> int:
         layout = StorageLayout.from_settings(self.settings).ensure()
-        with file_lock(_compaction_lock(layout)):
+        with compaction_lock(layout):
             return self._remove(check_client_id(client_id), dry_run=False)
 
     def client_traces(self, client_id: str) -> list[Trace]:
@@ -72,7 +68,7 @@ class LakeClientStore:
     def forget_client(self, client_id: str) -> int:
         layout = StorageLayout.from_settings(self.settings).ensure()
         folder = layout.client_events_dir(client_id)
-        with file_lock(_compaction_lock(layout)):
+        with compaction_lock(layout):
             events = _parquet_rows(folder) if folder.exists() else 0
             remove_tree(folder)
         return events

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,14 @@ import pyarrow.parquet as pq
 
 from core.files import fsync_dir
 from core.layout import StorageLayout
+from core.locks import file_lock
 from tracking.events import EVENT_SCHEMA
+
+
+def compaction_lock(layout: StorageLayout) -> AbstractContextManager[None]:
+    """The lock that compaction, retention, erasure and purge hold while they change (or must see stable) lake
+    files: one of them at a time, across processes."""
+    return file_lock(layout.runtime_dir / "compaction.lock")
 
 
 def partition_dir(layout: StorageLayout, client_id: str, date: str) -> Path:

@@ -8,7 +8,6 @@ between, or a client whose retention was just shortened, is caught by the next p
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from datetime import date
@@ -16,13 +15,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from core.files import fsync_dir
+from core.files import TOMBSTONE_PREFIX, fsync_dir, remove_tree
 from core.layout import StorageLayout
-from core.locks import file_lock
 from core.settings import Settings
+from tracking.lake import compaction_lock
 
 PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
-EXPIRED_PREFIX = ".expired-"  # a partition being deleted: renamed first, so readers never see half of one
+EXPIRED_PREFIX = TOMBSTONE_PREFIX  # a partition being deleted: renamed first (core.files.remove_tree)
 
 
 def expired_partitions(layout: StorageLayout, client_id: str, cutoff: date) -> list[Path]:
@@ -64,15 +63,12 @@ class LakeRetention:
             return 0
         deleted = 0
         # the compactor writes into partitions: one of us at a time
-        with file_lock(self.layout.runtime_dir / "compaction.lock"):
+        with compaction_lock(self.layout):
             for leftover in folder.glob(f"{EXPIRED_PREFIX}*"):  # a pass interrupted after the rename
                 shutil.rmtree(leftover)
             for partition in expired_partitions(self.layout, client_id, cutoff):
-                events = partition_events(partition)
-                doomed = partition.with_name(EXPIRED_PREFIX + partition.name)
-                os.rename(partition, doomed)
-                shutil.rmtree(doomed)
-                deleted += events
+                deleted += partition_events(partition)
+                remove_tree(partition)
             fsync_dir(folder)
         return deleted
 
