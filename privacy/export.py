@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from core import audit
+from core.csv_cells import CsvWriter
 from core.database import get_engine
 from core.errors import Conflict, InvalidInput
 from core.files import fsync_dir
@@ -315,13 +315,17 @@ class _Chunks:
 
 
 def encode(table: TableStream, fmt: ExportFormat) -> Iterator[bytes]:
-    """The bytes of one Parquet or CSV file of ``table``, a batch at a time."""
+    """The bytes of one Parquet or CSV file of ``table``, a batch at a time.
+
+    Parquet holds the values as stored; CSV is for spreadsheets, so its text cells that a spreadsheet would run
+    as a formula get a leading single quote (``core.csv_cells``).
+    """
     sink = _Chunks()
-    writer: pq.ParquetWriter | pa_csv.CSVWriter
+    writer: pq.ParquetWriter | CsvWriter
     if fmt is ExportFormat.PARQUET:
         writer = pq.ParquetWriter(sink, table.schema, compression="zstd")
     else:
-        writer = pa_csv.CSVWriter(sink, table.schema)
+        writer = CsvWriter(sink, table.schema)
     try:
         for batch in table.batches:
             writer.write_batch(batch)

@@ -5,6 +5,7 @@ of the service's lifespan."""
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 from collections.abc import Iterator
@@ -183,3 +184,31 @@ def test_the_service_applies_retention_on_its_schedule(settings: Settings, live_
     assert count_events(layout, "gamma") == 0
     (entry,) = [e for e in audit.entries(registry.engine) if e.action == "retention.apply"]
     assert (entry.actor, entry.client_id) == ("scheduler", "gamma")
+
+
+HOSTILE = {
+    "utm_campaign": "=cmd|' /C calc'!A0",
+    "utm_source": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "utm_medium": "+1+1",
+    "utm_content": '-2+3+HYPERLINK("https://evil.example","x")',
+    "utm_term": "\t=1+1",
+}
+
+
+def test_a_csv_export_does_not_run_formulas_hidden_in_campaign_names(
+    settings: Settings, live_server_factory: Any
+) -> None:
+    created = TenantRegistry.from_settings(settings).create_client("Delta", ["delta.example"], client_id="delta")
+    event = {"event_type": "goal", "visitor_id": "v" * 20, "goal": "purchase", "value": 3.5, **HOSTILE}
+    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        sent = http.post("/v1/events", json=[event], headers=bearer(created.site_key))
+        assert sent.status_code == 202 and sent.json()["accepted"] == 1, sent.text
+        compact_all(settings)
+        response = http.get("/v1/export", params={"what": "events", "format": "csv"}, headers=bearer(created.api_key))
+    assert response.status_code == 200, response.text
+    (row,) = csv.DictReader(io.StringIO(response.text))
+    assert {name: row[name] for name in HOSTILE} == {name: "'" + value for name, value in HOSTILE.items()}
+    assert row["value"] == "3.5" and row["consent"] == "false"  # numbers and booleans as they are
+    for value in HOSTILE.values():
+        quoted = value.replace('"', '""')
+        assert f'"\'{quoted}"' in response.text  # each such cell is quoted, starting with the quote mark
