@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from publicsuffixlist import PublicSuffixList
 from sqlalchemy import Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -88,12 +90,41 @@ def slugify(name: str) -> str:
     return slug
 
 
+@functools.cache
+def _public_suffix_list() -> PublicSuffixList:
+    """The Public Suffix List that ships inside the ``publicsuffixlist`` package (read once; never downloaded)."""
+    return PublicSuffixList()  # ICANN and private sections, unknown TLDs count as public
+
+
+def is_public_suffix(domain: str) -> bool:
+    """Whether anyone may register names under ``domain`` (``*.`` ignored): ``com``, ``co.uk``, ``github.io``.
+
+    Both sections of the list count. ICANN's (``com``, ``co.uk``) are registries; the private one
+    (``github.io``, ``herokuapp.com``, ``s3.amazonaws.com``) lists hosts that give subdomains to anyone, so
+    ``*.github.io`` would let a client's links redirect to every GitHub Pages site just as ``*.com`` would to
+    every .com site. A single label that the list does not know (``localhost``, ``example``) counts as public too.
+    """
+    return bool(_public_suffix_list().is_public(domain.removeprefix("*.")))
+
+
 def normalize_domain(domain: str) -> str:
-    """Lower-case host name (``*.`` allowed for subdomains); raises ``InvalidInput`` for anything else."""
+    """Lower-case host name (``*.`` allowed for subdomains); raises ``InvalidInput`` for anything else.
+
+    A public suffix (``com``, ``*.co.uk``, ``*.github.io``) is refused: a client's click redirects go to its
+    allowed domains without a signature, so such an entry would make ``/r`` an open redirect.
+    """
     host = domain.strip().lower().rstrip(".")
     host = re.sub(r"^https?://", "", host).split("/", 1)[0]
+    if host.strip("*.") == "":
+        raise InvalidInput(f"invalid domain {domain!r}: a bare wildcard would allow every site; give *.example.com")
     if not _HOSTNAME.fullmatch(host):
         raise InvalidInput(f"invalid domain {domain!r}: give a host name such as shop.example.com")
+    if is_public_suffix(host):
+        raise InvalidInput(
+            f"invalid domain {domain!r}: {host.removeprefix('*.')} is a public suffix (anyone can register names "
+            "under it), so the client's links could redirect anywhere; give the client's own domain such as "
+            "shop.example.com or *.example.com"
+        )
     return host
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from core.errors import InvalidInput, NotFound, XmoError
-from core.tenants import TenantRegistry
+from core.tenants import TenantRegistry, is_public_suffix
 from tracking.policies import TtlCache
 
 LINK_PATH = "/r"
@@ -165,6 +165,12 @@ def verify_link(
     return hmac.compare_digest(expected, signature.encode("utf-8", "ignore"))
 
 
+def own_domains(allowed_domains: Iterable[str]) -> tuple[str, ...]:
+    """The entries that name a client's own site: a public suffix (``*.com``, stored before the registry refused
+    them) would turn the client's links into an open redirect, so it allows nothing."""
+    return tuple(d for d in allowed_domains if not is_public_suffix(d))
+
+
 class ClientDomains:
     """Cached answers about clients' allowed domains (a redirect asks on every click)."""
 
@@ -175,12 +181,12 @@ class ClientDomains:
 
     def _load(self, client_id: str) -> tuple[str, ...] | None:
         try:
-            return self.registry.get_client(client_id).allowed_domains
+            return own_domains(self.registry.get_client(client_id).allowed_domains)
         except NotFound:
             return None
 
     def _load_all(self, _key: None) -> frozenset[str]:
-        return frozenset(d for client in self.registry.list_clients() for d in client.allowed_domains)
+        return frozenset(d for client in self.registry.list_clients() for d in own_domains(client.allowed_domains))
 
     def of(self, client_id: str) -> tuple[str, ...] | None:
         """The allowed domains of a live client, or None for an unknown one."""

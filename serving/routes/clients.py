@@ -41,7 +41,10 @@ class ClientIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200, pattern=_NO_CONTROL_CHARACTERS, description="Display name")
     domains: list[Annotated[str, Field(min_length=1, max_length=253, pattern=_NO_CONTROL_CHARACTERS)]] = Field(
-        min_length=1, max_length=100, description="Domains the client tracks (`*.example.com` for subdomains)"
+        min_length=1,
+        max_length=100,
+        description="Domains the client tracks (`*.example.com` for subdomains); "
+        "a public suffix such as `com`, `*.co.uk` or `*.github.io` is refused (400)",
     )
     client_id: str | None = Field(
         default=None, pattern=CLIENT_ID_PATTERN.pattern, description="Default: derived from the name"

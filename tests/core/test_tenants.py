@@ -14,7 +14,7 @@ from core.database import get_engine
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from core.schema import api_keys
 from core.settings import Settings
-from core.tenants import TenantRegistry, slugify
+from core.tenants import TenantRegistry, _public_suffix_list, is_public_suffix, normalize_domain, slugify
 
 
 @pytest.fixture
@@ -51,6 +51,49 @@ def test_authenticate_by_kind_and_client(registry: TenantRegistry) -> None:
         registry.authenticate(None, KeyKind.API)
     assert registry.client_for_site_key(b.site_key) == "b"
     assert registry.client_for_site_key(b.api_key) is None
+
+
+PUBLIC_SUFFIXES = ["*", "*.", "*.com", "com", "co.uk", "*.co.uk", "github.io", "*.github.io", "*.s3.amazonaws.com"]
+PUBLIC_SUFFIXES += ["localhost", "https://*.com/", "*.COM."]
+
+
+@pytest.mark.parametrize("domain", PUBLIC_SUFFIXES)
+def test_a_public_suffix_or_a_bare_wildcard_is_refused(registry: TenantRegistry, domain: str) -> None:
+    with pytest.raises(InvalidInput, match=r"invalid domain .*(public suffix|bare wildcard)") as refused:
+        registry.create_client("Wide", ["shop.example.com", domain])
+    assert "\n" not in str(refused.value)
+    assert registry.list_clients() == []  # nothing stored
+
+
+@pytest.mark.parametrize(
+    ("domain", "stored"),
+    [
+        ("acme.github.io", "acme.github.io"),  # a site under a private-section suffix is the client's own
+        ("*.acme.github.io", "*.acme.github.io"),
+        ("shop.example.co.uk", "shop.example.co.uk"),
+        ("*.example.co.uk", "*.example.co.uk"),
+        ("*.Example.com", "*.example.com"),
+        ("shop.example", "shop.example"),
+    ],
+)
+def test_a_clients_own_domains_are_accepted(domain: str, stored: str) -> None:
+    assert normalize_domain(domain) == stored
+
+
+def test_the_public_suffix_list_is_read_from_the_package_without_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the public suffix list tried to reach the network")
+
+    monkeypatch.setattr("socket.socket.connect", no_network)
+    monkeypatch.setattr("socket.create_connection", no_network)
+    monkeypatch.setattr("socket.getaddrinfo", no_network)
+    _public_suffix_list.cache_clear()
+    try:
+        assert (
+            is_public_suffix("*.co.uk") and is_public_suffix("github.io") and not is_public_suffix("shop.example.com")
+        )
+    finally:
+        _public_suffix_list.cache_clear()
 
 
 def test_duplicate_and_bad_input_are_clear(registry: TenantRegistry) -> None:

@@ -66,6 +66,11 @@ def test_create_refuses_bad_input_and_duplicates(api: Api) -> None:
     assert duplicate.status_code == 409 and error_code(duplicate) == "conflict"
     bad_domain = http.post("/v1/clients", json={"name": "Bad", "domains": ["not a host"]}, headers=bearer(admin_key))
     assert bad_domain.status_code == 400 and "domain" in bad_domain.json()["error"]["message"]
+    for wide in ("*.com", "*.co.uk", "*.github.io", "*"):
+        refused = http.post("/v1/clients", json={"name": "Wide", "domains": [wide]}, headers=bearer(admin_key))
+        assert refused.status_code == 400 and error_code(refused) == "invalid_input", refused.text
+        assert wide in refused.json()["error"]["message"]
+    assert "wide" not in [c["client_id"] for c in http.get("/v1/clients", headers=bearer(admin_key)).json()["clients"]]
     bad_zone = http.post(
         "/v1/clients",
         json={"name": "Zone", "domains": ["z.example"], "timezone": "Mars/Base"},

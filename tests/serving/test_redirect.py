@@ -9,8 +9,10 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import update
 
 from core.layout import StorageLayout
+from core.schema import clients
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from privacy.keyvault import KeyVault
@@ -152,6 +154,22 @@ def test_open_redirect_tricks_are_refused_and_nothing_is_recorded(
         assert unknown.json()["error"]["code"] == invalid.json()["error"]["code"] == "unknown_client"
         assert missing.status_code == 422 and "u" in missing.json()["error"]["message"]
         assert ingest(http)["pending"] == (1 if raw.status_code == 302 else 0), "a refused link records nothing"
+
+
+def test_a_public_suffix_stored_before_it_was_refused_allows_nothing(
+    settings: Settings, shop: NewClient, live_server_factory
+) -> None:
+    registry = TenantRegistry.from_settings(settings)
+    with registry.engine.begin() as connection:  # as a registry that accepted them left it
+        connection.execute(
+            update(clients).where(clients.c.id == "shop").values(allowed_domains=["shop.example.com", "*.com", "co.uk"])
+        )
+    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+        for url in ("https://evil.com/", "https://attacker.co.uk/"):
+            response = http.get("/r", params={"c": "shop", "u": url})
+            assert response.status_code == 400 and "location" not in response.headers, url
+            assert response.json()["error"]["code"] == "untrusted_destination"
+        assert http.get("/r", params={"c": "shop", "u": SHOP}).status_code == 302
 
 
 def test_click_is_recorded_with_campaign_creative_and_the_visitor_cookie(

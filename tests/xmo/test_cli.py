@@ -47,6 +47,7 @@ def test_plain_output_and_admin_key(xmo_home: Path, capsys: pytest.CaptureFixtur
     ("args", "code", "message"),
     [
         (["client", "create", "Acme", "--domain", "not a domain"], 1, "invalid domain"),
+        (["client", "create", "Acme", "--domain", "*.com"], 1, "com is a public suffix"),
         (["client", "create", "Acme"], 2, "--domain"),
         (["client", "create", "Acme", "-d", "a.example.com", "--retention-days", "x"], 2, "retention-days"),
         (["train", "nobody"], 1, "unknown client 'nobody'"),

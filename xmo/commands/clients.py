@@ -19,7 +19,12 @@ client_app = typer.Typer(help="Create and list clients (tenants).", no_args_is_h
 @client_app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="Display name of the client, e.g. 'Acme Shop'.")],
-    domain: Annotated[list[str], typer.Option("--domain", "-d", help="A domain the client tracks (repeatable).")],
+    domain: Annotated[
+        list[str],
+        typer.Option(
+            "--domain", "-d", help="A domain the client tracks (repeatable); not a public suffix such as *.com."
+        ),
+    ],
     client_id: Annotated[str | None, typer.Option("--id", help="Client id (default: derived from the name).")] = None,
     collect_pii: Annotated[
         bool, typer.Option("--collect-pii", help="Keep keyed pseudonyms of email/member id (with the user's consent).")
