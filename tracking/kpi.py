@@ -7,7 +7,11 @@ the table with :func:`read_kpi`). Column names are stored lower-case, with space
 
 Importing is all-or-nothing and idempotent per date: for every date of the file, the file's columns replace
 the stored values of those columns (an empty cell stores a missing value); stored columns the file does not
-have, and dates it does not have, keep their values. So a second file can add a control column.
+have, and dates it does not have, keep their values. So a second file can add a control column. Dates must lie in
+:func:`tracking.table_files.date_window` (2000-01-01 to a year after today).
+
+:func:`delete_kpi` removes the stored rows of a date range (``xmo kpi delete``, ``DELETE /v1/kpi``); a dry run
+counts them, and every deletion is audited (``kpi.delete``).
 """
 
 from __future__ import annotations
@@ -22,15 +26,25 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sqlalchemy import Engine
 
-from core.errors import InvalidInput
+from core import audit
+from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.locks import file_lock
 from tracking.lake import write_parquet_atomically
-from tracking.table_files import parse_dates, parse_numbers, read_table_file
+from tracking.table_files import (
+    check_date_range,
+    date_range_text,
+    date_window,
+    parse_dates,
+    parse_numbers,
+    read_table_file,
+)
 
 COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 MAX_COLUMNS = 50
+DELETE_ACTION = "kpi.delete"
 
 
 def _kpi_path(layout: StorageLayout, client_id: str) -> Path:
@@ -49,8 +63,8 @@ def _column_name(raw: object) -> str:
 def validate_kpi(rows: pd.DataFrame) -> pd.DataFrame:
     """Check and normalize KPI rows: ``date`` (unique) plus numeric columns, sorted by date.
 
-    ``InvalidInput`` names the first bad row and column: a missing or unparsable date, a date given twice,
-    a value that is not a number, no numeric column at all.
+    ``InvalidInput`` names the first bad row and column: a missing or unparsable date, a date outside
+    :func:`~tracking.table_files.date_window`, a date given twice, a value that is not a number, no numeric column.
     """
     if len(rows) == 0:
         raise InvalidInput("no KPI rows: the file or body is empty")
@@ -65,7 +79,7 @@ def validate_kpi(rows: pd.DataFrame) -> pd.DataFrame:
         raise InvalidInput("KPI rows need at least one numeric column besides date (e.g. revenue, conversions)")
     if len(values) > MAX_COLUMNS:
         raise InvalidInput(f"at most {MAX_COLUMNS} KPI columns, got {len(values)}")
-    dates = parse_dates(frame["date"], "date")
+    dates = parse_dates(frame["date"], "date", window=date_window())
     first_row: dict[date, int] = {}
     for row, day in enumerate(dates):
         if day is None:
@@ -130,6 +144,14 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     return merged.rename_axis("date").reset_index()
 
 
+def _write(layout: StorageLayout, client_id: str, kpi: pd.DataFrame) -> None:
+    """Replace the stored table with ``kpi``; the caller holds the table's lock."""
+    fields = [pa.field("date", pa.date32(), nullable=False)]
+    fields += [pa.field(c, pa.float64()) for c in kpi.columns if c != "date"]
+    table = pa.Table.from_pandas(kpi, schema=pa.schema(fields), preserve_index=False)
+    write_parquet_atomically(table, _kpi_path(layout, client_id))
+
+
 def _gap_warning(days: pd.Series) -> list[str]:
     first, last = min(days), max(days)
     missing = (last - first).days + 1 - len(days)
@@ -144,10 +166,7 @@ def import_kpi(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> Kpi
     with file_lock(layout.client_kpi_dir(client_id) / ".kpi.lock"):
         old = read_kpi(layout, client_id)
         merged = _merge(old, new)
-        fields = [pa.field("date", pa.date32(), nullable=False)]
-        fields += [pa.field(c, pa.float64()) for c in merged.columns if c != "date"]
-        table = pa.Table.from_pandas(merged, schema=pa.schema(fields), preserve_index=False)
-        write_parquet_atomically(table, _kpi_path(layout, client_id))
+        _write(layout, client_id, merged)
     known = set(old["date"])
     updated = sum(1 for day in new["date"] if day in known)
     warnings = _gap_warning(merged["date"])
@@ -193,3 +212,90 @@ def kpi_summary_records(kpi: pd.DataFrame) -> list[dict[str, Any]]:
             }
         )
     return records
+
+
+@dataclass(frozen=True)
+class KpiDeletion:
+    """What a deletion removed from the stored KPIs (or, in a dry run, would remove)."""
+
+    client_id: str
+    dry_run: bool
+    rows: int  # dates
+    first_date: date
+    last_date: date
+    remaining: int  # dates stored afterwards
+    removed_columns: tuple[str, ...]  # columns left without any value, dropped with the rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "client_id": self.client_id,
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "first_date": self.first_date.isoformat(),
+            "last_date": self.last_date.isoformat(),
+            "remaining": self.remaining,
+            "removed_columns": list(self.removed_columns),
+        }
+
+
+def delete_kpi(
+    layout: StorageLayout,
+    engine: Engine,
+    client_id: str,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    everything: bool = False,
+    actor: str,
+    dry_run: bool = False,
+) -> KpiDeletion:
+    """Delete the stored KPI rows (every column) dated ``since``..``until`` (inclusive, either open), and audit
+    it as ``kpi.delete``; a column left without any value goes too.
+
+    Any date may be named, also one outside the import window, so rows stored before it existed can go.
+    ``everything`` deletes every row and excludes the dates; without it ``since`` or ``until`` is needed. A dry
+    run deletes and audits nothing. ``InvalidInput`` for no range or ``since`` after ``until``, ``NotFound``
+    when no stored date is in the range.
+    """
+    if everything == (since is not None or until is not None):
+        raise InvalidInput("say which KPI dates to delete: since and/or until, or all (alone)")
+    check_date_range(since, until)
+    selection = date_range_text(since, until) if since or until else "all"
+    layout.client_kpi_dir(client_id)  # an invalid client id fails first
+    if not _kpi_path(layout, client_id).exists():
+        raise NotFound(f"client {client_id!r} has no stored KPIs")
+    with file_lock(layout.client_kpi_dir(client_id) / ".kpi.lock"):
+        stored = read_kpi(layout, client_id)
+        chosen = pd.Series(True, index=stored.index)
+        if since is not None:
+            chosen &= stored["date"] >= since
+        if until is not None:
+            chosen &= stored["date"] <= until
+        gone = stored[chosen]
+        if gone.empty:
+            raise NotFound(f"client {client_id!r} has no stored KPI row {selection}; nothing deleted")
+        kept = stored[~chosen].reset_index(drop=True)
+        emptied = tuple(c for c in kept.columns if c != "date" and kept[c].isna().all()) if len(kept) else ()
+        result = KpiDeletion(
+            client_id=client_id,
+            dry_run=dry_run,
+            rows=len(gone),
+            first_date=min(gone["date"]),
+            last_date=max(gone["date"]),
+            remaining=len(kept),
+            removed_columns=emptied,
+        )
+        if dry_run:
+            return result
+        if kept.empty:
+            _kpi_path(layout, client_id).unlink()
+        else:
+            _write(layout, client_id, kept.drop(columns=list(emptied)))
+    details = {
+        "selection": selection,
+        **{k: v for k, v in result.to_dict().items() if k not in ("client_id", "dry_run")},
+    }
+    with engine.begin() as connection:
+        audit.record(connection, actor=actor, action=DELETE_ACTION, client_id=client_id, details=details)
+    return result

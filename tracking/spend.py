@@ -10,7 +10,11 @@ the channel's name and ``channel`` set (``"tv"`` → campaign ``"tv"``, channel 
 names are stored lower-cased; campaign ids are kept as written (they must match the tracked ``campaign_id``).
 
 Importing is all-or-nothing and idempotent: a file with one bad row stores nothing, and a stored
-(date, campaign_id) row is replaced — never duplicated — by a later import of the same pair.
+(date, campaign_id) row is replaced — never duplicated — by a later import of the same pair. Dates must lie in
+:func:`tracking.table_files.date_window` (2000-01-01 to a year after today).
+
+:func:`delete_spend` removes stored rows by date range, campaign and channel (``xmo spend delete``,
+``DELETE /v1/spend``); a dry run counts them, and every deletion is audited (``spend.delete``).
 """
 
 from __future__ import annotations
@@ -25,12 +29,22 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sqlalchemy import Engine
 
-from core.errors import InvalidInput
+from core import audit
+from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.locks import file_lock
 from tracking.lake import event_files, write_parquet_atomically
-from tracking.table_files import parse_dates, parse_numbers, parse_texts, read_table_file
+from tracking.table_files import (
+    check_date_range,
+    date_range_text,
+    date_window,
+    parse_dates,
+    parse_numbers,
+    parse_texts,
+    read_table_file,
+)
 
 SPEND_SCHEMA = pa.schema(
     [
@@ -46,6 +60,7 @@ _KEY = ["date", "campaign_id"]
 KNOWN_COLUMNS: tuple[str, ...] = ("date", "campaign_id", "campaign", "channel", "spend", "impressions", "clicks")
 MAX_ID_LENGTH = 200  # the lake's limit on campaign ids
 MAX_UNKNOWN_LISTED = 10
+DELETE_ACTION = "spend.delete"
 
 
 @dataclass(frozen=True)
@@ -83,7 +98,7 @@ def validate_spend(rows: pd.DataFrame) -> SpendRows:
     none = pd.Series([None] * n, index=frame.index, dtype=object)
     campaigns = parse_texts(frame.get("campaign_id", none), "campaign_id", max_length=MAX_ID_LENGTH)
     channels = [c.lower() if c else None for c in parse_texts(frame.get("channel", none), "channel", max_length=100)]
-    dates = parse_dates(frame["date"], "date")
+    dates = parse_dates(frame["date"], "date", window=date_window())
     for row, day in enumerate(dates):
         if day is None:
             raise InvalidInput(f"row {row + 1}, column date: missing value")
@@ -140,10 +155,15 @@ def _store(layout: StorageLayout, client_id: str, new: pd.DataFrame) -> int:
             replaced = int(stale.sum())
             old = old[~stale]
         merged = pd.concat([old, new], ignore_index=True) if not old.empty else new
-        merged = merged.sort_values(_KEY).reset_index(drop=True)
-        table = pa.Table.from_pandas(merged, schema=SPEND_SCHEMA, preserve_index=False)
-        write_parquet_atomically(table, _spend_path(layout, client_id))
+        _write(layout, client_id, merged)
     return replaced
+
+
+def _write(layout: StorageLayout, client_id: str, spend: pd.DataFrame) -> None:
+    """Replace the stored table with ``spend`` (sorted by key); the caller holds the table's lock."""
+    spend = spend.sort_values(_KEY).reset_index(drop=True)
+    table = pa.Table.from_pandas(spend, schema=SPEND_SCHEMA, preserve_index=False)
+    write_parquet_atomically(table, _spend_path(layout, client_id))
 
 
 def upsert_spend(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> int:
@@ -302,3 +322,105 @@ def spend_summary_records(spend: pd.DataFrame) -> list[dict[str, Any]]:
             }
         )
     return records
+
+
+@dataclass(frozen=True)
+class SpendDeletion:
+    """What a deletion removed from the stored spend (or, in a dry run, would remove)."""
+
+    client_id: str
+    dry_run: bool
+    rows: int
+    first_date: date
+    last_date: date
+    campaigns: tuple[str, ...]  # campaign ids of the rows (a channel's name for channel-level spend)
+    total_spend: float
+    remaining: int  # rows stored afterwards
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "client_id": self.client_id,
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "first_date": self.first_date.isoformat(),
+            "last_date": self.last_date.isoformat(),
+            "campaigns": list(self.campaigns),
+            "total_spend": round(self.total_spend, 2),
+            "remaining": self.remaining,
+        }
+
+
+def delete_spend(
+    layout: StorageLayout,
+    engine: Engine,
+    client_id: str,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    campaign_id: str | None = None,
+    channel: str | None = None,
+    everything: bool = False,
+    actor: str,
+    dry_run: bool = False,
+) -> SpendDeletion:
+    """Delete the stored spend rows dated ``since``..``until`` (inclusive, either open), of ``campaign_id`` (as
+    written) and/or ``channel`` (any case; channel-level rows included), and audit it as ``spend.delete``.
+
+    Any date may be named, also one outside the import window, so rows stored before it existed can go.
+    ``everything`` deletes every row and excludes the other filters; without it at least one filter is needed.
+    A dry run deletes and audits nothing. ``InvalidInput`` for no filter or ``since`` after ``until``,
+    ``NotFound`` when no stored row matches.
+    """
+    campaign_id = campaign_id.strip() if campaign_id and campaign_id.strip() else None
+    channel = channel.strip().lower() if channel and channel.strip() else None
+    chosen = since is not None or until is not None or campaign_id is not None or channel is not None
+    if everything == chosen:
+        raise InvalidInput("say which spend to delete: since and/or until, campaign, channel, or all (alone)")
+    check_date_range(since, until)
+    parts = [date_range_text(since, until)] if since or until else []
+    parts += [f"campaign {campaign_id}"] if campaign_id else []
+    parts += [f"channel {channel}"] if channel else []
+    selection = ", ".join(parts) or "all"
+    layout.client_spend_dir(client_id)  # an invalid client id fails first
+    if not _spend_path(layout, client_id).exists():
+        raise NotFound(f"client {client_id!r} has no stored spend")
+    with file_lock(layout.client_spend_dir(client_id) / ".spend.lock"):
+        stored = read_spend(layout, client_id)
+        days = stored["date"]
+        chosen_rows = pd.Series(True, index=stored.index)
+        if since is not None:
+            chosen_rows &= days >= since
+        if until is not None:
+            chosen_rows &= days <= until
+        if campaign_id is not None:
+            chosen_rows &= stored["campaign_id"] == campaign_id
+        if channel is not None:
+            chosen_rows &= (stored["channel"] == channel).fillna(False).astype(bool)
+        gone = stored[chosen_rows]
+        if gone.empty:
+            raise NotFound(f"no stored spend row of client {client_id!r} matches: {selection}; nothing deleted")
+        kept = stored[~chosen_rows]
+        result = SpendDeletion(
+            client_id=client_id,
+            dry_run=dry_run,
+            rows=len(gone),
+            first_date=min(gone["date"]),
+            last_date=max(gone["date"]),
+            campaigns=tuple(sorted(set(gone["campaign_id"].astype(str)))),
+            total_spend=float(gone["spend"].sum()),
+            remaining=len(kept),
+        )
+        if dry_run:
+            return result
+        if kept.empty:
+            _spend_path(layout, client_id).unlink()
+        else:
+            _write(layout, client_id, kept)
+    details = {
+        "selection": selection,
+        **{k: v for k, v in result.to_dict().items() if k not in ("client_id", "dry_run")},
+    }
+    with engine.begin() as connection:
+        audit.record(connection, actor=actor, action=DELETE_ACTION, client_id=client_id, details=details)
+    return result

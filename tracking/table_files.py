@@ -4,6 +4,14 @@ Every reader returns a DataFrame with the file's columns and one row per data ro
 with one line that says what is wrong. CSV cells are read as text (empty cells as missing), so the
 validators of the tables report a bad value with its row and column instead of pandas guessing a type.
 Rows are numbered from 1, the header not counted (row 1 is the first line under the header).
+
+**Sane values.** Dates must lie in :func:`date_window`: from 2000-01-01 to a year after today (UTC). Daily
+marketing data from before 2000 does not exist in practice, and a day more than a year ahead is a typo (9999-12-31,
+2062 for 2026) rather than a booked flight; the window keeps every daily series built from stored dates at most
+about 10,000 days long (one row dated 0001-01-01 once made every budget request build a daily index of hundreds
+of thousands of days and run out of memory). Whole numbers (impressions, clicks) must be at most
+:data:`MAX_WHOLE_NUMBER`, the largest that a float (which every number passes through) holds exactly, so none is
+stored rounded or wrapped around.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, timedelta
 from datetime import date as date_type
 from datetime import datetime as datetime_type
 from enum import StrEnum
@@ -25,6 +34,10 @@ import pyarrow.parquet as pq
 from core.errors import InvalidInput
 
 DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+EARLIEST_DATE = date_type(2000, 1, 1)
+DAYS_AHEAD = 366  # "a year after today", leap years included
+MAX_WHOLE_NUMBER = 2**53 - 1  # 9,007,199,254,740,991: the largest integer a float64 holds exactly
+_SHOWN_CHARACTERS = 40
 
 
 class TableFormat(StrEnum):
@@ -146,8 +159,19 @@ def _date_of(value: Any) -> date_type:
     raise ValueError(f"{value!r} is not a date (use YYYY-MM-DD)")
 
 
-def parse_dates(values: pd.Series, column: str = "date") -> list[date_type | None]:
-    """Each value as a ``datetime.date`` (None where missing); ``InvalidInput`` naming the first bad row."""
+def date_window(today: date_type | None = None) -> tuple[date_type, date_type]:
+    """The first and last date a spend or KPI row may carry: 2000-01-01 and 366 days after ``today`` (UTC)."""
+    today = today or datetime_type.now(UTC).date()
+    return EARLIEST_DATE, today + timedelta(days=DAYS_AHEAD)
+
+
+def parse_dates(
+    values: pd.Series, column: str = "date", *, window: tuple[date_type, date_type] | None = None
+) -> list[date_type | None]:
+    """Each value as a ``datetime.date`` (None where missing); ``InvalidInput`` naming the first bad row.
+
+    ``window``: the first and last date allowed (both inclusive), e.g. :func:`date_window`.
+    """
     parsed: list[date_type | None] = []
     cache: dict[Any, date_type] = {}
     for row, value in enumerate(values.tolist()):
@@ -161,26 +185,61 @@ def parse_dates(values: pd.Series, column: str = "date") -> list[date_type | Non
                 day = _date_of(value)
         except (ValueError, OverflowError) as exc:
             raise InvalidInput(f"{_where(row, column)}: {exc}") from None
+        if window is not None and not window[0] <= day <= window[1]:
+            raise InvalidInput(
+                f"{_where(row, column)}: {day} is outside {window[0]} to {window[1]} "
+                f"(dates run from {EARLIEST_DATE} to a year after today, UTC)"
+            )
         parsed.append(day)
     return parsed
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)``, cut short (with its length) when a cell is long."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit limit on converting to text
+        return "a whole number of more than 4,300 digits"
+    if len(text) <= _SHOWN_CHARACTERS:
+        return text
+    length = len(value) if isinstance(value, str) else len(text)
+    return f"{text[:_SHOWN_CHARACTERS]}… ({length:,} characters)"
+
+
+def check_date_range(since: date_type | None, until: date_type | None) -> None:
+    """``InvalidInput`` when a range's first day comes after its last (either may be open)."""
+    if since is not None and until is not None and since > until:
+        raise InvalidInput(f"since ({since.isoformat()}) is after until ({until.isoformat()})")
+
+
+def date_range_text(since: date_type | None, until: date_type | None) -> str:
+    """A range for messages: ``from 2026-01-01 to 2026-01-31``, ``since 2026-01-01``, ``until 1999-12-31``."""
+    if since is not None and until is not None:
+        return f"from {since.isoformat()} to {until.isoformat()}"
+    if since is not None:
+        return f"since {since.isoformat()}"
+    return f"until {until.isoformat()}" if until is not None else "every date"
+
+
 def _number_of(value: Any) -> float:
     if isinstance(value, bool | np.bool_):
-        raise ValueError(f"{value!r} is not a number")
+        raise ValueError(f"{_shown(value)} is not a number")
     if isinstance(value, int | float | np.integer | np.floating):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a Python int beyond a float's range
+            raise ValueError(f"{_shown(value)} is too large") from None
     elif isinstance(value, str):
         try:
             if "_" in value:  # Python reads "1_000" as 1000; a spreadsheet would not
                 raise ValueError(value)
             number = float(value.strip())
         except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
+            raise ValueError(f"{_shown(value)} is not a number") from None
     else:
-        raise ValueError(f"{value!r} is not a number")
+        raise ValueError(f"{_shown(value)} is not a number")
     if not np.isfinite(number):
-        raise ValueError(f"{value!r} is not a finite number")
+        raise ValueError(f"{_shown(value)} is not a finite number")
     return number
 
 
@@ -195,7 +254,7 @@ def parse_numbers(
     """Each value as a float (NaN where missing); ``InvalidInput`` naming the first bad row and column.
 
     ``required``: a missing value is an error; ``non_negative``: so is a value below 0; ``integer``: so is
-    a value with a fractional part.
+    a value with a fractional part or beyond ``MAX_WHOLE_NUMBER`` (a 64-bit column would store it wrapped).
     """
     out = np.full(len(values), np.nan)
     for row, value in enumerate(values.tolist()):
@@ -208,9 +267,11 @@ def parse_numbers(
         except ValueError as exc:
             raise InvalidInput(f"{_where(row, column)}: {exc}") from None
         if non_negative and number < 0:
-            raise InvalidInput(f"{_where(row, column)}: {value!r} is negative")
+            raise InvalidInput(f"{_where(row, column)}: {_shown(value)} is negative")
         if integer and not number.is_integer():
-            raise InvalidInput(f"{_where(row, column)}: {value!r} is not a whole number")
+            raise InvalidInput(f"{_where(row, column)}: {_shown(value)} is not a whole number")
+        if integer and abs(number) > MAX_WHOLE_NUMBER:
+            raise InvalidInput(f"{_where(row, column)}: {_shown(value)} is too large (at most {MAX_WHOLE_NUMBER:,})")
         out[row] = number
     return out
 

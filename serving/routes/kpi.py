@@ -1,17 +1,29 @@
-"""A client's daily KPIs (outcomes and controls): import rows (JSON or CSV) and read the stored summary."""
+"""A client's daily KPIs (outcomes and controls): import rows (JSON or CSV), read the stored summary and delete
+the rows of a date range."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from core.layout import StorageLayout
-from serving.deps import RuntimeDep, TenantDep
-from serving.routes.spend import AUTH_ERRORS, IMPORT_ERRORS, MAX_BODY_BYTES, MAX_ROWS, table_from_request
-from tracking.kpi import import_kpi, kpi_summary_records, read_kpi
+from serving.deps import ActorDep, RuntimeDep, TenantDep
+from serving.routes.spend import (
+    AUTH_ERRORS,
+    DELETE_ERRORS,
+    DRY_RUN,
+    IMPORT_ERRORS,
+    MAX_BODY_BYTES,
+    MAX_ROWS,
+    SINCE,
+    UNTIL,
+    table_from_request,
+)
+from tracking.kpi import delete_kpi, import_kpi, kpi_summary_records, read_kpi
 
 router = APIRouter(prefix="/v1/kpi", tags=["kpi"])
 
@@ -28,6 +40,18 @@ class KpiImported(BaseModel):
     first_date: str
     last_date: str
     warnings: list[str]
+
+
+class KpiDeleted(BaseModel):
+    """What a deletion removed (or, with dry_run, would remove)."""
+
+    client_id: str
+    dry_run: bool = Field(description="True: nothing was deleted; the figures say what would be")
+    rows: int = Field(description="Dates deleted (or that would be), every column")
+    first_date: str
+    last_date: str
+    remaining: int = Field(description="Dates stored afterwards")
+    removed_columns: list[str] = Field(description="Columns left without any value, deleted with the rows")
 
 
 class KpiColumn(BaseModel):
@@ -93,3 +117,30 @@ async def get_kpi(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
     layout = StorageLayout.from_settings(runtime.settings)
     rows = await asyncio.to_thread(lambda: kpi_summary_records(read_kpi(layout, client_id)))
     return {"client_id": client_id, "columns": rows}
+
+
+@router.delete("", response_model=KpiDeleted, responses=DELETE_ERRORS)
+async def delete_kpi_rows(
+    runtime: RuntimeDep,
+    client_id: TenantDep,
+    actor: ActorDep,
+    since: Annotated[date | None, SINCE] = None,
+    until: Annotated[date | None, UNTIL] = None,
+    everything: Annotated[bool, Query(alias="all", description="Every stored row (no dates)")] = False,
+    dry_run: Annotated[bool, DRY_RUN] = False,
+) -> dict[str, Any]:
+    """Delete the stored KPI rows (every column) of a date range (since and/or until, or all); audited."""
+    layout = StorageLayout.from_settings(runtime.settings)
+    report = await asyncio.to_thread(
+        lambda: delete_kpi(
+            layout,
+            runtime.registry.engine,
+            client_id,
+            since=since,
+            until=until,
+            everything=everything,
+            actor=actor,
+            dry_run=dry_run,
+        )
+    )
+    return report.to_dict()

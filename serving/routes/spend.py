@@ -1,20 +1,22 @@
-"""A client's daily spend: import rows (JSON or CSV) and read the stored summary, with the client's API key."""
+"""A client's daily spend: import rows (JSON or CSV), read the stored summary and delete rows, with the client's
+API key."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from core.errors import InvalidInput, TooLarge
 from core.layout import StorageLayout
-from serving.deps import RuntimeDep, TenantDep
-from serving.routes.events import ErrorResponse, MalformedBody, UnsupportedMediaType, read_body
-from tracking.spend import import_spend, read_spend, spend_summary_records
+from serving.deps import ActorDep, RuntimeDep, TenantDep
+from serving.json_body import MalformedBody, parse_json
+from serving.routes.events import ErrorResponse, UnsupportedMediaType, read_body
+from tracking.spend import MAX_ID_LENGTH, delete_spend, import_spend, read_spend, spend_summary_records
 from tracking.table_files import csv_frame, json_rows_frame
 
 router = APIRouter(prefix="/v1/spend", tags=["spend"])
@@ -28,7 +30,8 @@ async def table_from_request(
 ) -> pd.DataFrame:
     """The rows of a ``{"rows": [...]}`` JSON body or a ``text/csv`` body, as a DataFrame.
 
-    415 for another content type, 413 over ``max_bytes`` or ``max_rows``, 400 for bad UTF-8, JSON or CSV.
+    415 for another content type, 413 over ``max_bytes`` or ``max_rows``, 400 for bad UTF-8, JSON or CSV (JSON
+    within the limits of :func:`serving.json_body.parse_json`: nesting, integer and number range).
     """
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ("application/json", "text/csv"):
@@ -42,10 +45,7 @@ async def table_from_request(
         if text.count("\n") > max_rows + 1:
             raise TooLarge(f"at most {max_rows:,} rows per request; send smaller files")
         return csv_frame(text)
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise MalformedBody(f"the body is not JSON: {exc}") from exc
+    data = parse_json(text)
     if not isinstance(data, dict) or set(data) != {"rows"}:
         raise InvalidInput('the body must be an object {"rows": [...]}')
     if isinstance(data["rows"], list) and len(data["rows"]) > max_rows:
@@ -85,6 +85,19 @@ class CampaignSpend(BaseModel):
     clicks: int | None
 
 
+class SpendDeleted(BaseModel):
+    """What a deletion removed (or, with dry_run, would remove)."""
+
+    client_id: str
+    dry_run: bool = Field(description="True: nothing was deleted; the figures say what would be")
+    rows: int = Field(description="Rows deleted (or that would be)")
+    first_date: str
+    last_date: str
+    campaigns: list[str] = Field(description="Campaign ids of those rows (a channel's name for channel-level spend)")
+    total_spend: float
+    remaining: int = Field(description="Rows stored afterwards")
+
+
 class SpendSummary(BaseModel):
     """The caller's stored spend per campaign."""
 
@@ -118,6 +131,15 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
     403: {"model": ErrorResponse, "description": "A key of another kind"},
 }
+DELETE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_ERRORS,
+    400: {"model": ErrorResponse, "description": "No filter (or all with filters), or since after until"},
+    404: {"model": ErrorResponse, "description": "No stored row matches; nothing was deleted"},
+    422: {"model": ErrorResponse, "description": "A parameter that is not a YYYY-MM-DD date, a flag or a short text"},
+}
+SINCE = Query(description="First day, inclusive (YYYY-MM-DD; any date, also one an import would refuse)")
+UNTIL = Query(description="Last day, inclusive (YYYY-MM-DD; any date)")
+DRY_RUN = Query(description="Count what would be deleted; delete nothing")
 IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_ERRORS,
     400: {"model": ErrorResponse, "description": "A bad row (the message names it); nothing was stored"},
@@ -149,3 +171,38 @@ async def get_spend(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]
     layout = StorageLayout.from_settings(runtime.settings)
     rows = await asyncio.to_thread(lambda: spend_summary_records(read_spend(layout, client_id)))
     return {"client_id": client_id, "campaigns": rows}
+
+
+@router.delete("", response_model=SpendDeleted, responses=DELETE_ERRORS)
+async def delete_spend_rows(
+    runtime: RuntimeDep,
+    client_id: TenantDep,
+    actor: ActorDep,
+    since: Annotated[date | None, SINCE] = None,
+    until: Annotated[date | None, UNTIL] = None,
+    campaign: Annotated[
+        str | None, Query(max_length=MAX_ID_LENGTH, description="Only this campaign id (as written)")
+    ] = None,
+    channel: Annotated[
+        str | None, Query(max_length=100, description="Only this channel (any case; channel-level rows too)")
+    ] = None,
+    everything: Annotated[bool, Query(alias="all", description="Every stored row (no other filter)")] = False,
+    dry_run: Annotated[bool, DRY_RUN] = False,
+) -> dict[str, Any]:
+    """Delete stored spend rows by date range, campaign and channel (at least one, or all); audited."""
+    layout = StorageLayout.from_settings(runtime.settings)
+    report = await asyncio.to_thread(
+        lambda: delete_spend(
+            layout,
+            runtime.registry.engine,
+            client_id,
+            since=since,
+            until=until,
+            campaign_id=campaign,
+            channel=channel,
+            everything=everything,
+            actor=actor,
+            dry_run=dry_run,
+        )
+    )
+    return report.to_dict()

@@ -9,6 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from core import audit
+from core.apikeys import display_prefix
+from core.database import get_engine
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
@@ -100,7 +103,8 @@ def test_limits(api: Api) -> None:
 
 def test_every_route_needs_the_clients_api_key(api: Api) -> None:
     http, acme, _ = api
-    for method, path in (("GET", "/v1/spend"), ("POST", "/v1/spend"), ("GET", "/v1/kpi"), ("POST", "/v1/kpi")):
+    routes = [(method, path) for path in ("/v1/spend", "/v1/kpi") for method in ("GET", "POST", "PUT", "DELETE")]
+    for method, path in routes:
         response = http.request(method, path, json={"rows": ROWS})
         assert response.status_code == 401, (method, path)
         site_key = http.request(method, path, json={"rows": ROWS}, headers={"Authorization": f"Bearer {acme.site_key}"})
@@ -124,3 +128,80 @@ def test_kpi_post_and_get(api: Api, settings: Settings) -> None:
     bad = http.post("/v1/kpi", json={"rows": [{"date": "2026-01-03", "revenue": "n/a"}]}, headers=auth(acme))
     assert bad.status_code == 400 and error_of(bad)["message"] == "row 1, column revenue: 'n/a' is not a number"
     assert len(read_kpi(StorageLayout.from_settings(settings), "acme")) == 2
+
+
+def test_hostile_json_and_dates_outside_the_window_are_400s_that_store_nothing(api: Api, settings: Settings) -> None:
+    http, acme, _ = api
+    row = '{"date": "2026-01-01", "campaign_id": "brand", "spend": 1, "impressions": %s}'
+    cases = [
+        ("/v1/spend", '{"rows": [' + row % 2**70 + "]}", "integer out of range, 1180591620717411303424"),
+        ("/v1/spend", '{"rows": [' + row % ("9" * 4000) + "]}", "integer out of range, one of 4,000 digits"),
+        ("/v1/spend", "[" * 100_000 + "]" * 100_000, "deeper than 32 levels"),
+        ("/v1/kpi", '{"rows": [{"date": "2026-01-01", "revenue": ' + "9" * 4000 + "}]}", "one of 4,000 digits"),
+        ("/v1/kpi", '{"rows": ' + "[" * 100_000 + "]" * 100_000 + "}", "deeper than 32 levels"),
+        ("/v1/kpi", '{"rows": [{"date": "2026-01-01", "revenue": 1e999}]}', "number out of range, 1e999"),
+    ]
+    for path, body, message in cases:
+        headers = {**auth(acme), "Content-Type": "application/json"}
+        for method in ("POST", "PUT"):
+            response = http.request(method, path, content=body, headers=headers)
+            assert response.status_code == 400, (method, path, response.text)
+            error = error_of(response)
+            assert error["code"] == "invalid_json" and message in error["message"], (path, error)
+    for path, fields in (("/v1/spend", {"campaign_id": "brand", "spend": 1}), ("/v1/kpi", {"revenue": 1})):
+        for day in ("0001-01-01", "9999-12-31"):  # once stored, and every budget request answered 500
+            response = http.post(path, json={"rows": [{**fields, "date": day}]}, headers=auth(acme))
+            assert response.status_code == 400, response.text
+            assert f"row 1, column date: {day} is outside 2000-01-01 to " in error_of(response)["message"]
+    assert read_spend(StorageLayout.from_settings(settings), "acme").empty
+    assert read_kpi(StorageLayout.from_settings(settings), "acme").empty
+    assert http.get("/healthz").status_code == 200
+
+
+def test_delete_spend_and_kpi_rows(api: Api, settings: Settings) -> None:
+    http, acme, other = api
+    assert http.post("/v1/spend", json={"rows": ROWS}, headers=auth(acme)).status_code == 200
+    kpi_rows = [{"date": "2026-01-01", "revenue": 1}, {"date": "2026-01-02", "revenue": 2}]
+    assert http.post("/v1/kpi", json={"rows": kpi_rows}, headers=auth(acme)).status_code == 200
+    # another client's key finds nothing of acme's to delete
+    assert http.delete("/v1/spend", params={"all": "true"}, headers=auth(other)).status_code == 404
+    preview = http.delete("/v1/spend", params={"channel": "tv", "dry_run": "true"}, headers=auth(acme))
+    assert preview.status_code == 200, preview.text
+    assert preview.json() == {
+        "client_id": "acme",
+        "dry_run": True,
+        "rows": 1,
+        "first_date": "2026-01-01",
+        "last_date": "2026-01-01",
+        "campaigns": ["tv"],
+        "total_spend": 2500.0,
+        "remaining": 1,
+    }
+    assert len(read_spend(StorageLayout.from_settings(settings), "acme")) == 2
+    done = http.delete("/v1/spend", params={"since": "2026-01-01", "campaign": "brand"}, headers=auth(acme))
+    assert done.status_code == 200 and (done.json()["rows"], done.json()["remaining"]) == (1, 1)
+    assert read_spend(StorageLayout.from_settings(settings), "acme")["campaign_id"].tolist() == ["tv"]
+    kpi = http.delete("/v1/kpi", params={"until": "2026-01-01"}, headers=auth(acme))
+    assert kpi.status_code == 200 and (kpi.json()["rows"], kpi.json()["remaining"]) == (1, 1)
+    entries = [e for e in audit.entries(get_engine(settings), "acme") if e.action.endswith(".delete")]
+    assert [(e.action, e.actor) for e in entries] == [
+        ("spend.delete", f"key:{display_prefix(acme.api_key)}"),
+        ("kpi.delete", f"key:{display_prefix(acme.api_key)}"),
+    ]
+    refused = [
+        ("/v1/spend", {}, 400, "invalid_input", "say which spend to delete"),
+        ("/v1/spend", {"all": "true", "channel": "tv"}, 400, "invalid_input", "(alone)"),
+        ("/v1/spend", {"since": "2026-02-01", "until": "2026-01-01"}, 400, "invalid_input", "is after until"),
+        ("/v1/spend", {"campaign": "brand"}, 404, "not_found", "matches: campaign brand"),
+        ("/v1/spend", {"since": "yesterday"}, 422, "invalid_request", "since"),
+        ("/v1/kpi", {}, 400, "invalid_input", "say which KPI dates to delete"),
+        ("/v1/kpi", {"since": "2026-03-01"}, 404, "not_found", "no stored KPI row since 2026-03-01"),
+        ("/v1/kpi", {"until": "2026-13-01"}, 422, "invalid_request", "until"),
+    ]
+    for path, params, status, code, fragment in refused:
+        response = http.delete(path, params=params, headers=auth(acme))
+        assert response.status_code == status, (path, params, response.text)
+        error = error_of(response)
+        assert error["code"] == code and fragment in error["message"], (path, params, error)
+    assert len(read_spend(StorageLayout.from_settings(settings), "acme")) == 1
+    assert len(read_kpi(StorageLayout.from_settings(settings), "acme")) == 1

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.errors import InvalidInput
+from core import audit
+from core.database import get_engine
+from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.settings import Settings
-from tracking.kpi import import_kpi, import_kpi_file, kpi_summary_records, read_kpi
-from tracking.table_files import csv_frame
+from tracking.kpi import _merge, _write, delete_kpi, import_kpi, import_kpi_file, kpi_summary_records, read_kpi
+from tracking.table_files import csv_frame, json_rows_frame
 
 
 @pytest.fixture
@@ -73,6 +77,8 @@ def test_gaps_and_empty_cells_are_warned_about(layout: StorageLayout) -> None:
         ("date\n2026-01-01\n", "at least one numeric column besides date"),
         ("date,revenue,Revenue\n2026-01-01,1,2\n", "names column 'revenue' twice"),
         ("date,1st\n2026-01-01,1\n", "column '1st': a KPI column name starts with a letter"),
+        ("date,revenue\n9999-12-31,1\n", "row 1, column date: 9999-12-31 is outside 2000-01-01 to "),
+        ("date,revenue\n2026-01-01,1\n0001-01-01,1\n", "row 2, column date: 0001-01-01 is outside"),
         ("date,revenue\n", "the file has a header but no rows"),
     ],
 )
@@ -124,3 +130,69 @@ def test_parquet_kpi_and_summary(layout: StorageLayout, tmp_path: Path) -> None:
 def test_an_invalid_client_id_is_refused_before_reading(layout: StorageLayout, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="invalid client id"):
         import_kpi_file(layout, "../etc", tmp_path / "missing.csv")
+
+
+def test_a_number_too_large_for_a_float_is_a_clear_error(layout: StorageLayout) -> None:
+    rows = json_rows_frame([{"date": "2026-01-01", "revenue": int("9" * 4000)}])  # an OverflowError before
+    with pytest.raises(InvalidInput, match=r"row 1, column revenue: 9{30,}… \(4,000 characters\) is too large"):
+        import_kpi(layout, "acme", rows)
+    past_the_text_limit = json_rows_frame([{"date": "2026-01-01", "revenue": 10**5000}])
+    with pytest.raises(InvalidInput, match="revenue: a whole number of more than 4,300 digits is too large"):
+        import_kpi(layout, "acme", past_the_text_limit)
+    assert read_kpi(layout, "acme").empty
+
+
+# deleting ------------------------------------------------------------------------------------------------------
+KPI_ROWS = "date,revenue,promo\n2026-01-01,100,\n2026-01-02,200,\n2026-01-03,300,1\n"
+
+
+def test_delete_a_date_range(settings: Settings, layout: StorageLayout) -> None:
+    engine = get_engine(settings)
+    import_kpi(layout, "acme", csv_frame(KPI_ROWS))
+    stray = pd.DataFrame({"date": [date(9999, 12, 31)], "revnue": [1.0]})  # stored before dates were checked
+    _write(layout, "acme", _merge(read_kpi(layout, "acme"), stray))
+    preview = delete_kpi(layout, engine, "acme", since=date(2030, 1, 1), actor="cli", dry_run=True)
+    assert preview.to_dict() == {
+        "client_id": "acme",
+        "dry_run": True,
+        "rows": 1,
+        "first_date": "9999-12-31",
+        "last_date": "9999-12-31",
+        "remaining": 3,
+        "removed_columns": ["revnue"],
+    }
+    assert len(read_kpi(layout, "acme")) == 4 and audit.entries(engine, "acme") == []
+    delete_kpi(layout, engine, "acme", since=date(2030, 1, 1), actor="cli")
+    kpi = read_kpi(layout, "acme")
+    assert list(kpi.columns) == ["date", "revenue", "promo"] and len(kpi) == 3  # the typo's column went with it
+    done = delete_kpi(layout, engine, "acme", since=date(2026, 1, 2), until=date(2026, 1, 2), actor="cli")
+    assert (done.rows, done.remaining, done.removed_columns) == (1, 2, ())
+    assert read_kpi(layout, "acme")["revenue"].tolist() == [100.0, 300.0]
+    entries = audit.entries(engine, "acme", action_prefix="kpi.delete")
+    assert [e.details["selection"] for e in entries] == ["since 2030-01-01", "from 2026-01-02 to 2026-01-02"]
+    assert delete_kpi(layout, engine, "acme", everything=True, actor="cli").rows == 2
+    assert read_kpi(layout, "acme").empty and not (layout.client_kpi_dir("acme") / "kpi.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("selection", "error", "message"),
+    [
+        ({}, InvalidInput, "say which KPI dates to delete"),
+        ({"everything": True, "until": date(2026, 1, 1)}, InvalidInput, "or all (alone)"),
+        ({"since": date(2026, 1, 3), "until": date(2026, 1, 1)}, InvalidInput, "since (2026-01-03) is after until"),
+        ({"until": date(2025, 12, 31)}, NotFound, "client 'acme' has no stored KPI row until 2025-12-31"),
+    ],
+)
+def test_delete_errors_change_nothing(
+    settings: Settings, layout: StorageLayout, selection: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    engine = get_engine(settings)
+    with pytest.raises(NotFound, match="client 'acme' has no stored KPIs"):
+        delete_kpi(layout, engine, "acme", everything=True, actor="cli")
+    import_kpi(layout, "acme", csv_frame(KPI_ROWS))
+    before = (layout.client_kpi_dir("acme") / "kpi.parquet").read_bytes()
+    with pytest.raises(error) as caught:
+        delete_kpi(layout, engine, "acme", actor="cli", **selection)
+    assert message in str(caught.value)
+    assert (layout.client_kpi_dir("acme") / "kpi.parquet").read_bytes() == before
+    assert audit.entries(engine, "acme") == []

@@ -3,21 +3,26 @@ and campaigns never seen in tracked traffic reported as warnings."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.errors import InvalidInput
+from core import audit
+from core.database import get_engine
+from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import TenantRegistry
 from tracking.compactor import compact_all
 from tracking.spend import (
+    _write,
     channel_level,
+    delete_spend,
     import_spend,
     import_spend_file,
     lake_campaign_ids,
@@ -26,7 +31,7 @@ from tracking.spend import (
     upsert_spend,
     validate_spend,
 )
-from tracking.table_files import csv_frame
+from tracking.table_files import MAX_WHOLE_NUMBER, csv_frame, date_window, json_rows_frame
 from xmo.simulator.cli import run_simulation
 
 HEADER = "date,campaign,channel,spend,impressions,clicks\n"
@@ -102,6 +107,18 @@ def test_reimport_replaces_and_never_duplicates(layout: StorageLayout) -> None:
         ("date,campaign,spend\n2026-01-01,a,1\n\n2026-01-03,a,1\n", "row 2, column date: missing value"),
         ('date,campaign,spend\n2026-01-01,"' + "a" * 200_000 + '",1\n', "not valid CSV: field larger than"),
         ("date,campaign,spend\n2026-01-01," + "a" * 201 + ",1\n", "column campaign_id: longer than 200"),
+        ("date,campaign,spend\n0001-01-01,a,1\n", "row 1, column date: 0001-01-01 is outside 2000-01-01 to "),
+        ("date,campaign,spend\n2026-01-01,a,1\n9999-12-31,a,1\n", "row 2, column date: 9999-12-31 is outside"),
+        ("date,campaign,spend\n1999-12-31,a,1\n", "(dates run from 2000-01-01 to a year after today, UTC)"),
+        (
+            "date,campaign,spend,impressions\n2026-01-01,a,1,1180591620717411303424\n",
+            "row 1, column impressions: '1180591620717411303424' is too large (at most 9,007,199,254,740,991)",
+        ),
+        ("date,campaign,spend,clicks\n2026-01-01,a,1,9007199254740993\n", "column clicks: '9007199254740993' is too"),
+        (
+            "date,campaign,spend,clicks\n2026-01-01,a,1," + "9" * 4000 + "\n",
+            "… (4,000 characters) is not a finite number",
+        ),
     ],
 )
 def test_bad_files_name_the_problem_and_store_nothing(
@@ -112,7 +129,7 @@ def test_bad_files_name_the_problem_and_store_nothing(
     with pytest.raises(InvalidInput) as caught:
         import_spend_file(layout, "acme", write(tmp_path, text))
     assert message in str(caught.value)
-    assert "\n" not in str(caught.value)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
     assert (layout.client_spend_dir("acme") / "spend.parquet").read_bytes() == before
 
 
@@ -217,8 +234,6 @@ def test_summary_per_campaign(layout: StorageLayout) -> None:
 
 
 def test_json_rows_validate_the_same_way(layout: StorageLayout) -> None:
-    from tracking.table_files import json_rows_frame
-
     ok = json_rows_frame(
         [
             {"date": "2026-01-01", "campaign_id": "a", "spend": 3},
@@ -259,3 +274,114 @@ def test_campaigns_never_tracked_are_stored_with_a_warning(settings: Settings, l
         "(check the ids if traffic should already exist)",
     )
     assert "cmp-nope" in set(read_spend(layout, "shop")["campaign_id"])
+
+
+def test_the_date_window_ends_a_year_after_today(layout: StorageLayout) -> None:
+    first, last = date_window()
+    assert first == date(2000, 1, 1) and last == datetime.now(UTC).date() + timedelta(days=366)
+    edges = pd.DataFrame({"date": [first, last], "campaign_id": ["a", "a"], "spend": [1.0, 2.0]})
+    assert import_spend(layout, "acme", edges).rows == 2
+    with pytest.raises(InvalidInput, match=f"row 2, column date: {last + timedelta(days=1)} is outside"):
+        import_spend(layout, "acme", edges.assign(date=[first, last + timedelta(days=1)]))
+    assert date_window(date(2028, 2, 29)) == (date(2000, 1, 1), date(2029, 3, 1))
+
+
+def test_whole_numbers_are_stored_exactly_or_refused(layout: StorageLayout, tmp_path: Path) -> None:
+    rows = [{"date": "2026-01-01", "campaign_id": "a", "spend": 1, "impressions": 2**70}]
+    with pytest.raises(InvalidInput, match="column impressions: 1180591620717411303424 is too large"):
+        import_spend(layout, "acme", json_rows_frame(rows))  # stored as -9223372036854775808 before
+    with pytest.raises(InvalidInput, match=r"row 1, column spend: 9999999999\d*… \(4,000 characters\) is too large"):
+        import_spend(layout, "acme", json_rows_frame([{**rows[0], "spend": int("9" * 4000), "impressions": 1}]))
+    path = tmp_path / "spend.parquet"
+    pq.write_table(
+        pa.table({**{k: [v] for k, v in rows[0].items()}, "impressions": pa.array([2**64 - 1], pa.uint64())}), path
+    )
+    with pytest.raises(InvalidInput, match="column impressions: 18446744073709551615 is too large"):
+        import_spend_file(layout, "acme", path)
+    assert read_spend(layout, "acme").empty
+    import_spend(layout, "acme", json_rows_frame([{**rows[0], "impressions": MAX_WHOLE_NUMBER, "clicks": 0}]))
+    stored = read_spend(layout, "acme")
+    assert (stored["impressions"].tolist(), stored["clicks"].tolist()) == ([MAX_WHOLE_NUMBER], [0])
+
+
+# deleting ------------------------------------------------------------------------------------------------------
+SPEND_ROWS = (
+    "date,campaign,channel,spend\n"
+    "2026-01-01,brand,search,10\n2026-01-02,brand,search,20\n2026-01-03,brand,search,30\n"
+    "2026-01-01,promo,social,5\n2026-01-02,,TV,900\n"
+)
+
+
+def stray(layout: StorageLayout, day: date) -> None:
+    """A row stored before dates were checked (an import now refuses it)."""
+    frame = pd.concat(
+        [read_spend(layout, "acme"), pd.DataFrame({"date": [day], "campaign_id": ["brand"], "spend": [1.0]})]
+    )
+    _write(layout, "acme", frame)
+
+
+def test_delete_by_date_range_campaign_and_channel(settings: Settings, layout: StorageLayout) -> None:
+    engine = get_engine(settings)
+    import_spend(layout, "acme", csv_frame(SPEND_ROWS))
+    before = read_spend(layout, "acme")
+    preview = delete_spend(
+        layout, engine, "acme", since=date(2026, 1, 2), campaign_id="brand", actor="cli", dry_run=True
+    )
+    assert (preview.rows, preview.first_date, preview.last_date, preview.total_spend, preview.remaining) == (
+        2,
+        date(2026, 1, 2),
+        date(2026, 1, 3),
+        50.0,
+        3,
+    )
+    assert read_spend(layout, "acme").equals(before) and audit.entries(engine, "acme") == []
+    done = delete_spend(layout, engine, "acme", since=date(2026, 1, 2), campaign_id="brand", actor="cli")
+    assert done.to_dict() == {**preview.to_dict(), "dry_run": False}
+    assert sorted(read_spend(layout, "acme")["spend"]) == [5.0, 10.0, 900.0]
+    tv = delete_spend(layout, engine, "acme", channel=" TV ", actor="key:xmo_api_ab12")  # channel-level rows too
+    assert (tv.rows, tv.campaigns) == (1, ("tv",))
+    entries = audit.entries(engine, "acme", action_prefix="spend.delete")
+    assert [(e.actor, e.details["selection"], e.details["rows"]) for e in entries] == [
+        ("cli", "since 2026-01-02, campaign brand", 2),
+        ("key:xmo_api_ab12", "channel tv", 1),
+    ]
+    rest = delete_spend(layout, engine, "acme", everything=True, actor="cli")
+    assert (rest.rows, rest.remaining) == (2, 0) and read_spend(layout, "acme").empty
+    assert not (layout.client_spend_dir("acme") / "spend.parquet").exists()
+
+
+def test_rows_outside_the_window_can_be_deleted(settings: Settings, layout: StorageLayout) -> None:
+    import_spend(layout, "acme", csv_frame(SPEND_ROWS))
+    stray(layout, date(1, 1, 1))
+    stray(layout, date(9999, 12, 31))
+    engine = get_engine(settings)
+    old = delete_spend(layout, engine, "acme", until=date(1999, 12, 31), actor="cli")
+    new = delete_spend(layout, engine, "acme", since=date(9999, 12, 31), until=date(9999, 12, 31), actor="cli")
+    assert (old.first_date, new.last_date) == (date(1, 1, 1), date(9999, 12, 31))
+    assert read_spend(layout, "acme")["date"].between(date(2026, 1, 1), date(2026, 1, 3)).all()
+    assert len(read_spend(layout, "acme")) == 5
+
+
+@pytest.mark.parametrize(
+    ("selection", "error", "message"),
+    [
+        ({}, InvalidInput, "say which spend to delete"),
+        ({"everything": True, "campaign_id": "brand"}, InvalidInput, "or all (alone)"),
+        ({"since": date(2026, 2, 1), "until": date(2026, 1, 1)}, InvalidInput, "since (2026-02-01) is after until"),
+        ({"campaign_id": "nope"}, NotFound, "no stored spend row of client 'acme' matches: campaign nope"),
+        ({"since": date(2026, 1, 4), "channel": "search"}, NotFound, "matches: since 2026-01-04, channel search"),
+    ],
+)
+def test_delete_errors_change_nothing(
+    settings: Settings, layout: StorageLayout, selection: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    engine = get_engine(settings)
+    with pytest.raises(NotFound, match="client 'acme' has no stored spend"):
+        delete_spend(layout, engine, "acme", everything=True, actor="cli")
+    import_spend(layout, "acme", csv_frame(SPEND_ROWS))
+    before = (layout.client_spend_dir("acme") / "spend.parquet").read_bytes()
+    with pytest.raises(error) as caught:
+        delete_spend(layout, engine, "acme", actor="cli", **selection)
+    assert message in str(caught.value)
+    assert (layout.client_spend_dir("acme") / "spend.parquet").read_bytes() == before
+    assert audit.entries(engine, "acme") == []

@@ -55,3 +55,34 @@ def test_errors_are_one_line_and_store_nothing(
     assert read_kpi(StorageLayout.from_settings(settings), client).empty
     code, out, _ = run(capsys, "kpi", "show", client)
     assert code == 0 and out.strip() == "no KPIs stored for acme; import some with `xmo kpi import acme FILE`"
+
+
+def test_delete_asks_for_yes_counts_and_deletes(
+    client: str, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "kpi.csv"
+    path.write_text("date,revenue\n2026-01-01,100\n2026-01-02,200\n2026-01-03,300\n")
+    assert run(capsys, "kpi", "import", client, str(path))[0] == 0
+    layout = StorageLayout.from_settings(settings)
+    code, out, err = run(capsys, "kpi", "delete", client, "--since", "2026-01-02")
+    refusal = (
+        "xmo: deleting 2 KPI row(s) of acme from 2026-01-02 to 2026-01-03 cannot be undone; "
+        "add --yes to confirm (or --dry-run to only count)\n"
+    )
+    assert code == 1 and out == "" and err == refusal
+    code, out, _ = run(capsys, "kpi", "delete", client, "--since", "2026-01-02", "--dry-run", "--json")
+    preview = json.loads(out)
+    assert code == 0 and (preview["rows"], preview["dry_run"]) == (2, True) and len(read_kpi(layout, client)) == 3
+    code, out, _ = run(capsys, "kpi", "delete", client, "--since", "2026-01-02", "--until", "2026-01-02", "--yes")
+    assert code == 0
+    assert out.strip() == "deleted 1 KPI row(s) of acme from 2026-01-02 to 2026-01-02; 2 date(s) stay stored"
+    assert len(read_kpi(layout, client)) == 2
+    for args, message in [
+        ((), "xmo: say which KPI dates to delete"),
+        (("--all", "--since", "2026-01-01"), "xmo: say which KPI dates to delete"),
+        (("--since", "2026-01-03", "--until", "2026-01-01"), "xmo: since (2026-01-03) is after until (2026-01-01)"),
+        (("--until", "2025-12-31", "--yes"), "xmo: client 'acme' has no stored KPI row until 2025-12-31"),
+    ]:
+        code, _, err = run(capsys, "kpi", "delete", client, *args)
+        assert code == 1 and err.startswith(message) and len(err.splitlines()) == 1, (args, err)
+    assert len(read_kpi(layout, client)) == 2

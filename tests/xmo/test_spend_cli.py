@@ -67,3 +67,50 @@ def test_errors_are_one_line_and_store_nothing(
     assert code == 1 and "nobody" in err and len(err.splitlines()) == 1
     code, out, _ = run(capsys, "spend", "show", client)
     assert code == 0 and out.strip() == "no spend stored for acme: `xmo spend import acme FILE`"
+
+
+def test_an_out_of_range_file_is_one_line_and_stores_nothing(
+    client: str, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "spend.csv"
+    path.write_text("date,campaign,spend,impressions\n2026-01-01,brand,1,1180591620717411303424\n")
+    code, _, err = run(capsys, "spend", "import", client, str(path))
+    assert code == 1 and err == (
+        "xmo: row 1, column impressions: '1180591620717411303424' is too large (at most 9,007,199,254,740,991)\n"
+    )
+    path.write_text("date,campaign,spend\n2026-01-01,brand,1\n0001-01-01,b,1\n")
+    code, _, err = run(capsys, "spend", "import", client, str(path))
+    assert code == 1 and err.startswith("xmo: row 2, column date: 0001-01-01 is outside 2000-01-01 to ")
+    assert read_spend(StorageLayout.from_settings(settings), client).empty
+
+
+def test_delete_asks_for_yes_counts_and_deletes(
+    client: str, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "spend.csv"
+    path.write_text(
+        "date,campaign,channel,spend\n2026-01-01,brand,search,100\n2026-01-02,brand,search,50\n2026-01-01,,TV,900\n"
+    )
+    assert run(capsys, "spend", "import", client, str(path))[0] == 0
+    layout = StorageLayout.from_settings(settings)
+    code, out, err = run(capsys, "spend", "delete", client, "--campaign", "brand")
+    refusal = (
+        "xmo: deleting 2 spend row(s) of acme from 2026-01-01 to 2026-01-02 (brand), total 150.00 cannot be "
+        "undone; add --yes to confirm (or --dry-run to only count)\n"
+    )
+    assert code == 1 and out == "" and err == refusal
+    code, out, _ = run(capsys, "spend", "delete", client, "--campaign", "brand", "--until", "2026-01-01", "--dry-run")
+    assert code == 0 and out.startswith("would delete 1 spend row(s) of acme from 2026-01-01 to 2026-01-01 (brand)")
+    assert len(read_spend(layout, client)) == 3
+    code, out, _ = run(capsys, "spend", "delete", client, "--channel", "tv", "--yes", "--json")
+    assert code == 0 and json.loads(out)["campaigns"] == ["tv"] and len(read_spend(layout, client)) == 2
+    for args, message in [
+        ((), "xmo: say which spend to delete"),
+        (("--since", "2026-02-01", "--until", "2026-01-01"), "xmo: since (2026-02-01) is after until (2026-01-01)"),
+        (("--since", "2026-03-01", "--yes"), "xmo: no stored spend row of client 'acme' matches: since 2026-03-01"),
+        (("--since", "01/03/2026"), "xmo: Invalid value for '--since'"),
+    ]:
+        code, _, err = run(capsys, "spend", "delete", client, *args)
+        assert code != 0 and err.startswith(message) and len(err.splitlines()) == 1, (args, err)
+    code, out, _ = run(capsys, "spend", "delete", client, "--all", "--yes")
+    assert code == 0 and out.startswith("deleted 2 spend row(s)") and read_spend(layout, client).empty

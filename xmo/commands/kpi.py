@@ -1,17 +1,24 @@
-"""``xmo kpi …``: import daily KPIs (outcomes and controls for the media-mix model), and show what is stored."""
+"""``xmo kpi …``: import daily KPIs (outcomes and controls for the media-mix model), show what is stored, and
+delete the rows of a date range."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from core.audit import CLI_ACTOR
+from core.errors import InvalidInput
 from core.layout import StorageLayout
-from xmo.commands.common import existing_client, load_settings
+from xmo.commands.common import existing_client, load_settings, registry
 from xmo.console import emit_json, err, out
+
+if TYPE_CHECKING:
+    from tracking.kpi import KpiDeletion
 
 kpi_app = typer.Typer(help="Daily KPIs: outcomes (revenue, conversions) and controls, one row per date.")
 
@@ -75,6 +82,60 @@ def show(
             "" if r["max"] is None else f"{r['max']:,.2f}",
         )
     out.print(table)
+
+
+DayOption = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD (inclusive; any date).")]
+
+
+def _deletion_text(report: KpiDeletion) -> str:
+    return f"{report.rows:,} KPI row(s) of {report.client_id} from {report.first_date} to {report.last_date}"
+
+
+@kpi_app.command("delete")
+def delete(
+    client_id: Annotated[str, typer.Argument(help="Client id.")],
+    since: DayOption = None,
+    until: DayOption = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every stored row (no dates).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Delete the stored KPI rows (every column) dated --since to --until (either open), or --all; audited.
+
+    Without --yes nothing is deleted: the command says how many rows would go. Any date may be named, also one
+    an import would refuse (e.g. 9999-12-31), so stray rows can be removed.
+    """
+    from tracking.kpi import delete_kpi
+
+    tenants = registry()
+    tenants.get_client(client_id)
+
+    def run(preview: bool) -> KpiDeletion:
+        return delete_kpi(
+            _layout(),
+            tenants.engine,
+            client_id,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            everything=everything,
+            actor=CLI_ACTOR,
+            dry_run=preview,
+        )
+
+    report = run(preview=True)
+    if not dry_run and not yes:
+        raise InvalidInput(
+            f"deleting {_deletion_text(report)} cannot be undone; add --yes to confirm (or --dry-run to only count)"
+        )
+    if not dry_run:
+        report = run(preview=False)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    dropped = f"; column(s) left empty go too: {', '.join(report.removed_columns)}" if report.removed_columns else ""
+    out.print(f"{verb} {_deletion_text(report)}; {report.remaining:,} date(s) stay stored{dropped}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

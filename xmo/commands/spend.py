@@ -1,17 +1,23 @@
-"""``xmo spend …``: import daily spend per campaign or channel, and show what is stored."""
+"""``xmo spend …``: import daily spend per campaign or channel, show what is stored, and delete rows."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from core.audit import CLI_ACTOR
+from core.errors import InvalidInput
 from core.layout import StorageLayout
-from xmo.commands.common import existing_client, load_settings
+from xmo.commands.common import existing_client, load_settings, registry
 from xmo.console import emit_json, err, out
+
+if TYPE_CHECKING:
+    from tracking.spend import SpendDeletion
 
 spend_app = typer.Typer(help="Daily spend per campaign (or per channel for TV, print, out-of-home).")
 
@@ -82,6 +88,67 @@ def show(
             "" if r["clicks"] is None else f"{r['clicks']:,}",
         )
     out.print(table)
+
+
+DayOption = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD (inclusive; any date).")]
+
+
+def _deletion_text(report: SpendDeletion) -> str:
+    campaigns = ", ".join(report.campaigns[:10]) + (" …" if len(report.campaigns) > 10 else "")
+    return (
+        f"{report.rows:,} spend row(s) of {report.client_id} from {report.first_date} to {report.last_date} "
+        f"({campaigns}), total {report.total_spend:,.2f}"
+    )
+
+
+@spend_app.command("delete")
+def delete(
+    client_id: Annotated[str, typer.Argument(help="Client id.")],
+    since: DayOption = None,
+    until: DayOption = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign id (as written).")] = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel (channel-level rows too).")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Every stored row (no other filter).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Delete stored spend rows by date range, campaign and channel (at least one, or --all); audited.
+
+    Without --yes nothing is deleted: the command says how many rows would go. Any date may be named, also one
+    an import would refuse (e.g. 0001-01-01), so stray rows can be removed.
+    """
+    from tracking.spend import delete_spend
+
+    tenants = registry()
+    tenants.get_client(client_id)
+
+    def run(preview: bool) -> SpendDeletion:
+        return delete_spend(
+            _layout(),
+            tenants.engine,
+            client_id,
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            campaign_id=campaign,
+            channel=channel,
+            everything=everything,
+            actor=CLI_ACTOR,
+            dry_run=preview,
+        )
+
+    report = run(preview=True)
+    if not dry_run and not yes:
+        raise InvalidInput(
+            f"deleting {_deletion_text(report)} cannot be undone; add --yes to confirm (or --dry-run to only count)"
+        )
+    if not dry_run:
+        report = run(preview=False)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    out.print(f"{verb} {_deletion_text(report)}; {report.remaining:,} row(s) stay stored", markup=False)
 
 
 def register(app: typer.Typer) -> None:
