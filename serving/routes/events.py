@@ -7,7 +7,6 @@ its own: a malformed event is dropped with a counted reason and the rest go thro
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from core.apikeys import KeyKind, kind_of
 from core.errors import NotFound, TooLarge, Unauthorized, XmoError
 from serving.deps import RuntimeDep
 from serving.errors import ErrorResponse
+from serving.json_body import parse_json
 from serving.routes.collect import InvalidTimestamp, parse_event_time
 from serving.runtime import ServiceRuntime
 from tracking.edge import CURRENCY_PATTERN, EVENT_ID_PATTERN, MAX_VALUE, VISITOR_ID_PATTERN, DropReason, raw_frame
@@ -71,13 +71,6 @@ class UnsupportedMediaType(XmoError):
 
     code = "unsupported_media_type"
     http_status = 415
-
-
-class MalformedBody(XmoError):
-    """A body that is not UTF-8 JSON."""
-
-    code = "invalid_json"
-    http_status = 400
 
 
 class InvalidBatch(XmoError):
@@ -236,22 +229,9 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return bytes(body)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_batch(body: bytes) -> list[Any]:
     """The JSON array of a body (400 for bad UTF-8 or JSON, 422 for another shape, 413 over the limit)."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MalformedBody("the body is not valid UTF-8") from exc
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise MalformedBody(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except (ValueError, RecursionError) as exc:
-        raise MalformedBody("the body is not valid JSON") from exc
+    data = parse_json(body)
     if not isinstance(data, list):
         raise InvalidBatch("the body must be a JSON array of event objects")
     if len(data) > MAX_EVENTS:

@@ -182,6 +182,14 @@ REJECTED: dict[str, tuple[str | bytes, dict[str, str], int, str]] = {
     "truncated-json": (b'[{"event_type": "pageview",', {}, 400, "invalid_json"),
     "nan": (b'[{"value": NaN}]', {}, 400, "invalid_json"),
     "deep-nesting": (b"[" * 100_000, {}, 400, "invalid_json"),
+    "nesting-past-the-limit": (b"[" * 33 + b"]" * 33, {}, 400, "invalid_json"),  # was a 202 with one drop
+    "integer-past-64-bits": (json.dumps([event(value=2**70)]), {}, 400, "invalid_json"),
+    "4000-digit-timestamp": (
+        json.dumps([event()])[:-2] + ', "timestamp": ' + "9" * 4000 + "}]",
+        {},
+        400,
+        "invalid_json",
+    ),
     "empty": (b"", {}, 400, "invalid_json"),
     "object": (json.dumps({"events": [event()]}), {}, 422, "invalid_request"),
     "null": (b"null", {}, 422, "invalid_request"),
