@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.settings import Settings, get_settings
-from privacy.retention import SCHEDULER_ACTOR, apply_retention
 from serving.dashboard import routes as dashboard
 from serving.errors import ErrorResponse, ErrorShieldMiddleware, install_error_handlers
 from serving.fastpath import FastPathMiddleware
@@ -45,7 +44,6 @@ from serving.routes import (
     spend,
 )
 from serving.runtime import ServiceRuntime
-from tracking.compactor import compact_all
 from tracking.useragents import parse_user_agent
 
 logger = logging.getLogger("xmo.serving")
@@ -127,26 +125,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(lambda: runtime.models.refresh_all(_client_ids(runtime)))
         app.state.models_loaded = True
         tasks = []
-        if runtime.settings.compact_interval_s > 0:
-            tasks.append(
-                asyncio.create_task(
-                    _every(
-                        runtime.settings.compact_interval_s,
-                        lambda: asyncio.to_thread(compact_all, runtime.settings),
-                        "compaction",
-                    )
-                )
-            )
-        if runtime.settings.retention_interval_s > 0:
-            tasks.append(
-                asyncio.create_task(
-                    _every(
-                        runtime.settings.retention_interval_s,
-                        lambda: asyncio.to_thread(apply_retention, runtime.settings, actor=SCHEDULER_ACTOR),
-                        "retention",
-                    )
-                )
-            )
         if runtime.settings.model_reload_interval_s > 0:
             tasks.append(
                 asyncio.create_task(

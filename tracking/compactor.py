@@ -16,7 +16,7 @@ from tracking.events import EVENT_SCHEMA
 from tracking.lake import compaction_lock, write_events
 from tracking.spool import Spool
 
-DEFAULT_MAX_EVENTS = 500_000
+DEFAULT_MAX_EVENTS = 100_000  # events per range: what a pass holds in memory at once
 
 
 @dataclass
@@ -28,6 +28,17 @@ class CompactionReport:
     duplicates: int = 0  # of those, events the lake already held (retried hits)
     purged: int = 0  # of those, events of purged clients (accepted by a worker before it heard), dropped
     partitions: dict[tuple[str, str], int] = field(default_factory=dict)
+    released_bytes: int = 0  # spool file space given back to the file system
+
+    def add(self, other: CompactionReport) -> None:
+        """Add another pass's figures to these."""
+        self.batches += other.batches
+        self.events += other.events
+        self.duplicates += other.duplicates
+        self.purged += other.purged
+        self.released_bytes += other.released_bytes
+        for key, count in other.partitions.items():
+            self.partitions[key] = self.partitions.get(key, 0) + count
 
 
 def compact_spool(
@@ -44,22 +55,21 @@ def compact_spool(
     report = CompactionReport()
     stem_prefix = spool.path.stem
     while (pending := spool.begin_compaction(max_events)) is not None:
-        batches = spool.read(pending.first_seq, pending.last_seq)
-        if batches:
-            events = pa.concat_tables([b.events for b in batches]).cast(EVENT_SCHEMA)
-            if purged:
-                kept = events.filter(pc.invert(pc.is_in(events["client_id"], value_set=pa.array(sorted(purged)))))
-                report.purged += events.num_rows - kept.num_rows
-                events = kept
-            written = write_events(
-                layout, events, f"part-{stem_prefix}-{pending.first_seq:012d}-{pending.last_seq:012d}"
-            )
-            report.duplicates += written.duplicates
-            for key, count in written.partitions.items():
-                report.partitions[key] = report.partitions.get(key, 0) + count
-            report.batches += len(batches)
-            report.events += events.num_rows
+        events = spool.read_events(pending.first_seq, pending.last_seq).cast(EVENT_SCHEMA)
+        if purged:
+            kept = events.filter(pc.invert(pc.is_in(events["client_id"], value_set=pa.array(sorted(purged)))))
+            report.purged += events.num_rows - kept.num_rows
+            events = kept
+        written = write_events(layout, events, f"part-{stem_prefix}-{pending.first_seq:012d}-{pending.last_seq:012d}")
+        report.duplicates += written.duplicates
+        for key, count in written.partitions.items():
+            report.partitions[key] = report.partitions.get(key, 0) + count
+        report.batches += spool.batch_count(pending.first_seq, pending.last_seq)
+        report.events += events.num_rows
+        del events
         spool.finish_compaction(pending)
+    if report.batches:
+        report.released_bytes = spool.release_free_space()
     return report
 
 
@@ -87,10 +97,5 @@ def _compact_all(settings: Settings, layout: StorageLayout, max_events: int) -> 
                 spool.remove()
         finally:
             spool.close()
-        total.batches += report.batches
-        total.events += report.events
-        total.duplicates += report.duplicates
-        total.purged += report.purged
-        for key, count in report.partitions.items():
-            total.partitions[key] = total.partitions.get(key, 0) + count
+        total.add(report)
     return total

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from core.files import fsync_dir
 from core.layout import StorageLayout
 from core.locks import file_lock
+from core.processes import process_is_alive
 from tracking.events import EVENT_SCHEMA
 
 
@@ -61,16 +62,7 @@ def _writer_is_alive(temp_file: Path) -> bool:
     match = _TEMP_NAME.fullmatch(temp_file.name)
     if match is None:
         return False
-    pid = int(match["pid"])
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_is_alive(int(match["pid"]))
 
 
 def remove_stale_temp_files(layout: StorageLayout) -> int:

@@ -1,7 +1,8 @@
 """The spool: acknowledged, privacy-safe events waiting for compaction, in a SQLite WAL database.
 
 A batch is appended in one transaction with ``synchronous=FULL``; once ``append`` returns, the events
-survive a crash or power loss. Each row holds an Arrow IPC stream of events (any clients, any dates).
+survive a crash or power loss. Each row holds one compressed Arrow record batch of events (any clients, any
+dates).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import re
 import socket
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.layout import StorageLayout
+from core.processes import process_is_alive
 from core.settings import Settings
 from tracking.events import EVENT_SCHEMA
 
@@ -42,19 +45,38 @@ CREATE TABLE IF NOT EXISTS compactions (
 
 HOST_TAG = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:64] or "host"
 _OWNED_NAME = re.compile(r"(?P<name>.+)-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)")
-COMPRESS_FROM_ROWS = 10_000  # small group commits are not worth a compressor's set-up cost
+MERGE_ROWS = 16_384  # batches merged into contiguous columns this many events at a time when read
+WAL_SIZE_LIMIT_BYTES = 16 << 20
+FREE_HEADROOM_BYTES = 16 << 20  # freed pages kept for the next appends; the rest goes back to the file system
+VACUUM_STEP_PAGES = 256  # 1 MiB per transaction: a concurrent append waits a few milliseconds at most
+
+
+# A payload is one Arrow record batch message of EVENT_SCHEMA (version 1), zstd-compressed, behind a magic and its
+# uncompressed size: a batch of a few pixel hits takes ~0.9 kB, where an IPC stream repeating the schema took ~6 kB.
+# Spools written before hold IPC streams (they start with 0xFFFFFFFF) and are still read.
+# A new EVENT_SCHEMA_VERSION needs a new magic, with the old schema kept to read what is spooled.
+PAYLOAD_MAGIC = b"XMOe1"
+_PAYLOAD_SCHEMAS = {PAYLOAD_MAGIC: EVENT_SCHEMA}
+_SIZE = struct.Struct("<Q")
+_CODEC_LEVEL = 1  # the fastest: the pixel's group commit encodes on the event loop
+
+
+def _codec() -> pa.Codec:
+    return pa.Codec("zstd", compression_level=_CODEC_LEVEL)
 
 
 def encode_events(table: pa.Table) -> bytes:
-    """An Arrow IPC stream of an event table (LZ4-compressed when large)."""
-    sink = pa.BufferOutputStream()
-    options = pa.ipc.IpcWriteOptions(compression="lz4" if table.num_rows >= COMPRESS_FROM_ROWS else None)
-    with pa.ipc.new_stream(sink, EVENT_SCHEMA, options=options) as writer:
-        writer.write_table(table.cast(EVENT_SCHEMA))
-    return sink.getvalue().to_pybytes()
+    """A spool payload holding an event table."""
+    if not table.schema.equals(EVENT_SCHEMA):
+        table = table.cast(EVENT_SCHEMA)  # a cast costs ~0.3 ms even when it changes nothing
+    batches = table.to_batches()
+    if len(batches) != 1:
+        batches = [pa.concat_batches(batches) if batches else pa.RecordBatch.from_pylist([], schema=EVENT_SCHEMA)]
+    message = batches[0].serialize()
+    return PAYLOAD_MAGIC + _SIZE.pack(message.size) + _codec().compress(message, asbytes=True)
 
 
-EncodedBatch = tuple[float, int, bytes]  # created_at, events, Arrow IPC payload
+EncodedBatch = tuple[float, int, bytes]  # created_at, events, payload
 
 
 def encode_batches(*tables: pa.Table) -> list[EncodedBatch]:
@@ -64,7 +86,14 @@ def encode_batches(*tables: pa.Table) -> list[EncodedBatch]:
 
 def decode_events(payload: bytes) -> pa.Table:
     """The event table of one spooled batch."""
-    return pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
+    magic = payload[: len(PAYLOAD_MAGIC)]
+    schema = _PAYLOAD_SCHEMAS.get(magic)
+    if schema is None:  # an IPC stream, as spools held before
+        return pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
+    (size,) = _SIZE.unpack_from(payload, len(magic))
+    compressed = pa.py_buffer(payload)[len(magic) + _SIZE.size :]
+    message = _codec().decompress(compressed, decompressed_size=size)
+    return pa.Table.from_batches([pa.ipc.read_record_batch(message, schema)])
 
 
 @dataclass(frozen=True)
@@ -112,16 +141,7 @@ class Spool:
         match = _OWNED_NAME.fullmatch(self.path.stem)
         if match is None or match["host"] != HOST_TAG:
             return False
-        pid = int(match["pid"])
-        if pid == os.getpid():
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
+        return not process_is_alive(int(match["pid"]))
 
     def remove(self) -> None:
         """Delete the spool's files (only once it is empty and its writer is gone)."""
@@ -139,7 +159,9 @@ class Spool:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file: before WAL mode
             connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")  # the log shrinks after checkpoints
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA busy_timeout=30000")
             connection.execute("PRAGMA secure_delete=ON")  # removed events are overwritten, not left in free pages
@@ -174,12 +196,49 @@ class Spool:
         row = self._connection().execute("SELECT COALESCE(SUM(events), 0) FROM batches").fetchone()
         return int(row[0])
 
+    def batch_count(self, first_seq: int, last_seq: int) -> int:
+        """How many batches ``first_seq..last_seq`` holds."""
+        row = (
+            self._connection()
+            .execute("SELECT COUNT(*) FROM batches WHERE seq BETWEEN ? AND ?", (first_seq, last_seq))
+            .fetchone()
+        )
+        return int(row[0])
+
     def read(self, first_seq: int, last_seq: int) -> list[SpooledBatch]:
         """Batches with ``first_seq <= seq <= last_seq`` in order."""
         cursor = self._connection().execute(
             "SELECT seq, payload FROM batches WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq)
         )
         return [SpooledBatch(seq, decode_events(payload)) for seq, payload in cursor]
+
+    def read_events(self, first_seq: int, last_seq: int) -> pa.Table:
+        """The events of batches ``first_seq..last_seq`` in order, as one table of contiguous columns.
+
+        Live traffic spools many small batches; computing on thousands of tiny chunks is slow and costly, so
+        batches are merged as they are read, a slice at a time.
+        """
+        merged: list[pa.Table] = []
+        pending: list[pa.Table] = []
+        pending_rows = 0
+        for batch in self._iter_events(first_seq, last_seq):
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= MERGE_ROWS:
+                merged.append(pa.concat_tables(pending).combine_chunks())
+                pending, pending_rows = [], 0
+        if pending:
+            merged.append(pa.concat_tables(pending).combine_chunks())
+        if not merged:
+            return EVENT_SCHEMA.empty_table()
+        return pa.concat_tables(merged).combine_chunks()
+
+    def _iter_events(self, first_seq: int, last_seq: int) -> Iterator[pa.Table]:
+        cursor = self._connection().execute(
+            "SELECT payload FROM batches WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq)
+        )
+        for (payload,) in cursor:
+            yield decode_events(payload)
 
     def begin_compaction(self, max_events: int) -> PendingCompaction | None:
         """The range to compact next: an unfinished one first, else the oldest batches up to ``max_events``."""
@@ -206,6 +265,35 @@ class Spool:
         with self._connect() as connection:
             connection.execute("DELETE FROM batches WHERE seq BETWEEN ? AND ?", (pending.first_seq, pending.last_seq))
             connection.execute("DELETE FROM compactions")
+
+    def release_free_space(self, headroom_bytes: int = FREE_HEADROOM_BYTES, *, pause_s: float = 0.005) -> int:
+        """Give the pages that compaction freed back to the file system, beyond ``headroom_bytes`` kept for reuse.
+
+        Works a few pages per transaction with a pause between, so a worker appending to this spool waits at most a
+        few milliseconds. A spool made before incremental vacuum was on is converted once it is empty. Returns the
+        bytes the file shrank by.
+        """
+        connection = self._connection()
+        before = self._file_bytes()
+        page_size = int(connection.execute("PRAGMA page_size").fetchone()[0])
+        if int(connection.execute("PRAGMA auto_vacuum").fetchone()[0]) == 0:
+            if self.pending_events() == 0:
+                connection.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                connection.execute("VACUUM")
+        else:
+            keep_pages = headroom_bytes // page_size
+            while (free := int(connection.execute("PRAGMA freelist_count").fetchone()[0])) > keep_pages:
+                connection.executescript(f"PRAGMA incremental_vacuum({min(VACUUM_STEP_PAGES, free - keep_pages)});")
+                time.sleep(pause_s)
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return max(before - self._file_bytes(), 0)
+
+    def _file_bytes(self) -> int:
+        return sum(
+            Path(f"{self.path}{suffix}").stat().st_size
+            for suffix in ("", "-wal")
+            if Path(f"{self.path}{suffix}").exists()
+        )
 
     def remove_events(self, select: Callable[[pa.Table], pa.Array], *, dry_run: bool = False) -> int:
         """Rewrite every batch without the events ``select`` marks (a boolean mask per batch), in one transaction.

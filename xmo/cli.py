@@ -21,6 +21,7 @@ from xmo.commands import (
     industry,
     kpi,
     links,
+    maintain,
     models,
     privacy,
     recommend,
@@ -54,6 +55,7 @@ report.register(app)
 attribution.register(app)
 links.register(app)
 serve.register(app)
+maintain.register(app)
 privacy.register(app)
 erase.register(app)
 retention.register(app)

@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from core.layout import StorageLayout
+from core.maintenance_status import read_status
 from serving.deps import RuntimeDep
 from serving.runtime import ServiceRuntime
 from serving.schemas import HealthResponse
@@ -40,9 +42,9 @@ async def metrics(runtime: RuntimeDep) -> PlainTextResponse:
 
 
 def _check_spool(runtime: ServiceRuntime) -> tuple[int, str | None]:
-    """Events waiting in this process's spool, and why it cannot take more (None when it can)."""
+    """Events waiting in every spool (those of ended workers too), and why this worker's cannot take more."""
     spool = runtime.collector.spool
-    pending = spool.pending_events()
+    pending = pending_in_all(runtime.settings)
     if not (os.access(spool.path.parent, os.W_OK) and os.access(spool.path, os.W_OK)):
         return pending, "spool not writable"
     if shutil.disk_usage(spool.path.parent).free < MIN_SPOOL_FREE_BYTES:
@@ -52,7 +54,10 @@ def _check_spool(runtime: ServiceRuntime) -> tuple[int, str | None]:
 
 @router.get("/readyz", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    """Ready when the database answers, the spool can take hits and the champions are loaded (503 with reasons)."""
+    """Ready when the database answers, the spool can take hits and the champions are loaded (503 with reasons).
+
+    Also shows the events waiting in every spool and what the background jobs (compaction, retention) last did.
+    """
     checks: dict[str, object] = {}
     reasons: list[str] = []
     try:
@@ -68,6 +73,7 @@ async def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
     checks["spool"] = spool_problem or "ok"
     if spool_problem:
         reasons.append(spool_problem)
+    checks["background_jobs"] = read_status(StorageLayout.from_settings(runtime.settings)) or "not started"
     models_loaded = bool(getattr(request.app.state, "models_loaded", False))
     checks["model_store"] = "ok" if models_loaded else "loading"
     if not models_loaded:

@@ -1,29 +1,25 @@
 """``GET /v1/export`` (a client's own events or sessions, streamed with its API key) and
 ``GET /v1/clients/{id}/export`` (a disclosure with the admin key, a recipient and a legal basis) over real
-HTTP: readable Parquet/CSV with the caller's rows only, audited with the key's prefix; and the retention task
-of the service's lifespan."""
+HTTP: readable Parquet/CSV with the caller's rows only, audited with the key's prefix."""
 
 from __future__ import annotations
 
 import csv
 import io
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import httpx
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import update
 
 from core import audit
 from core.apikeys import KeyKind, display_prefix
 from core.database import dispose_engines, get_engine
 from core.layout import StorageLayout
-from core.schema import clients
 from core.settings import Settings, get_settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
@@ -164,26 +160,6 @@ def test_the_operator_discloses_with_a_recipient_and_a_legal_basis(home: Home, h
         "recipient": "Court of Example",
         "legal_basis": "Order 12/2026",
     }
-
-
-def test_the_service_applies_retention_on_its_schedule(settings: Settings, live_server_factory: Any) -> None:
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("Gamma", ["gamma.example"], client_id="gamma")
-    run_simulation(settings, "gamma", days=2, visitors_per_day=20, seed=3, start=date(2026, 4, 6))
-    compact_all(settings)
-    layout = StorageLayout.from_settings(settings)
-    assert count_events(layout, "gamma") > 0
-    days = (datetime.now(UTC).date() - date(2026, 4, 9)).days  # every partition (2026-04-06 … 08) expires
-    with registry.engine.begin() as connection:
-        connection.execute(update(clients).where(clients.c.id == "gamma").values(retention_days=days))
-    app = create_app(settings.model_copy(update={"retention_interval_s": 0.2}))
-    started = time.monotonic()
-    with live_server_factory(app):
-        while count_events(layout, "gamma") and time.monotonic() < started + 30:
-            time.sleep(0.1)
-    assert count_events(layout, "gamma") == 0
-    (entry,) = [e for e in audit.entries(registry.engine) if e.action == "retention.apply"]
-    assert (entry.actor, entry.client_id) == ("scheduler", "gamma")
 
 
 HOSTILE = {

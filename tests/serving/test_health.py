@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,10 +14,14 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from core.layout import StorageLayout
+from core.maintenance_status import JobStatus, MaintenanceStatus, write_status
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
 from serving.routes import health
+from tracking.edge import Edge, EdgeConfig, EdgePolicy, raw_frame
+from tracking.spool import HOST_TAG, Spool
 
 Live = tuple[httpx.Client, FastAPI, NewClient]
 
@@ -36,6 +43,36 @@ def test_ready_when_everything_answers(live: Live) -> None:
     assert checks["database"] == "ok" and checks["spool"] == "ok" and checks["model_store"] == "ok"
     assert checks["spool_pending_events"] == 0 and checks["models"] == {}
     assert http.get("/healthz").json() == {"status": "ok", "checks": {}}
+
+
+def test_ready_counts_what_ended_workers_left_in_their_spools_and_shows_the_background_jobs(
+    live: Live, settings: Settings
+) -> None:
+    http, _, acme = live
+    layout = StorageLayout.from_settings(settings)
+    edge = Edge(EdgeConfig(), EdgePolicy, lambda c: b"k" * 32)
+    hits = [
+        {
+            "client_id": acme.client.id,
+            "event_type": "pageview",
+            "visitor_id": "v" * 32,
+            "event_id": f"x{i}",
+            "ts": datetime.now(UTC),
+        }
+        for i in range(3)
+    ]
+    ended = Spool(layout.spool_dir / f"spool-{HOST_TAG}-999999.db")  # a worker that died before compaction
+    ended.append(edge.process(raw_frame(hits)).events)
+    ended.close()
+    checks = http.get("/readyz").json()["checks"]
+    assert checks["spool_pending_events"] == 3
+    assert checks["background_jobs"] == "not started"
+
+    write_status(
+        layout, MaintenanceStatus(pid=os.getpid(), started_at=time.time(), jobs={"compaction": JobStatus(runs=2)})
+    )
+    jobs = http.get("/readyz").json()["checks"]["background_jobs"]
+    assert jobs["running"] is True and jobs["pid"] == os.getpid() and jobs["jobs"]["compaction"]["runs"] == 2
 
 
 def test_unreachable_database_is_503_with_the_reason(live: Live, tmp_path: Any) -> None:

@@ -132,3 +132,69 @@ def test_lake_files_carry_the_event_schema_and_its_version(tmp_path: Path) -> No
         schema = pq.read_schema(path)
         assert schema.remove_metadata().equals(EVENT_SCHEMA.remove_metadata())
         assert schema.metadata[b"xmo.events.schema_version"] == str(EVENT_SCHEMA_VERSION).encode()
+
+
+def _file_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(f"{path.name}*"))
+
+
+def test_compaction_gives_the_freed_space_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracking import spool as spool_module
+    from tracking.lake import count_events
+
+    monkeypatch.setattr(spool_module, "MERGE_ROWS", 64)  # batches are merged as they are read, many times here
+    layout = StorageLayout(tmp_path).ensure()
+    spool = Spool(layout.spool_dir / "spool.db")
+    for i in range(300):  # live traffic: many small group commits
+        spool.append(events(20, prefix=f"s{i}-"))
+    full = _file_bytes(spool.path)
+    report = compact_spool(spool, layout)
+    assert report.events == 6000 and report.batches == 300 and count_events(layout, "acme") == 6000
+    spool.release_free_space(headroom_bytes=0)
+    assert _file_bytes(spool.path) < full / 4, "an empty spool does not keep its high-water mark"
+    spool.append(events(2, prefix="after"))
+    assert spool.pending_events() == 2 and compact_spool(spool, layout).events == 2
+
+
+def test_spools_written_by_the_previous_version_are_compacted_and_shrunk(tmp_path: Path) -> None:
+    """Before, each payload was an Arrow IPC stream, and spools were made without incremental vacuum."""
+    import sqlite3
+    import time
+
+    import pyarrow as pa
+
+    from tracking import spool as spool_module
+    from tracking.events import EVENT_SCHEMA
+
+    layout = StorageLayout(tmp_path).ensure()
+    path = layout.spool_dir / "spool-old.db"
+    legacy = sqlite3.connect(path, isolation_level=None)
+    legacy.execute("PRAGMA journal_mode=WAL")
+    legacy.executescript(spool_module._SCHEMA)
+    for i in range(200):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, EVENT_SCHEMA) as writer:
+            writer.write_table(events(5, prefix=f"old{i}-"))
+        legacy.execute(
+            "INSERT INTO batches (created_at, events, payload) VALUES (?, 5, ?)",
+            (time.time(), sink.getvalue().to_pybytes()),
+        )
+    legacy.close()
+    spool = Spool(path)
+    full = _file_bytes(path)
+    assert spool.pending_events() == 1000
+    assert compact_spool(spool, layout).events == 1000
+    ids = {i for f in event_files(layout, "acme") for i in pq.read_table(f).column("event_id").to_pylist()}
+    assert len(ids) == 1000 and "old199-4" in ids
+    assert _file_bytes(path) < full / 4
+    assert spool._connection().execute("PRAGMA auto_vacuum").fetchone()[0] == 2, "incremental from now on"
+
+
+def test_a_payload_is_a_compressed_record_batch_much_smaller_than_a_stream(tmp_path: Path) -> None:
+    from tracking.spool import PAYLOAD_MAGIC, decode_events, encode_events
+
+    table = events(7)
+    payload = encode_events(table)
+    assert payload.startswith(PAYLOAD_MAGIC) and len(payload) < 2000
+    assert decode_events(payload).equals(table)
+    assert decode_events(encode_events(table.slice(0, 0))).num_rows == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,9 @@ import typer
 import uvicorn
 
 from core.layout import StorageLayout
+from core.settings import Settings
 from xmo.commands.common import load_settings
+from xmo.supervisor import Supervisor
 
 
 def serve(
@@ -27,6 +30,25 @@ def serve(
     settings = load_settings()  # fail early, with one line, on a bad environment
     if workers > 1:
         _share_metrics_between_workers(StorageLayout.from_settings(settings).ensure().runtime_dir)
+    background = _start_background_jobs(settings)
+    try:
+        _run_uvicorn(settings, host, port, workers, forwarded_allow_ips)
+    finally:
+        if background is not None:
+            background.stop()
+
+
+def _start_background_jobs(settings: Settings) -> Supervisor | None:
+    """``xmo maintain`` in a supervised process of its own, so no request worker compacts (None when all are off)."""
+    from xmo.maintenance import service_jobs
+
+    if not service_jobs(settings):
+        return None
+    argv = [sys.executable, "-m", "xmo", "maintain", "--parent-pid", str(os.getpid())]
+    return Supervisor("background jobs (xmo maintain)", argv).start()
+
+
+def _run_uvicorn(settings: Settings, host: str, port: int, workers: int, forwarded_allow_ips: str | None) -> None:
     uvicorn.run(
         "serving.app:create_app",
         factory=True,

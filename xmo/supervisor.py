@@ -1,0 +1,88 @@
+"""A child process kept running beside ``xmo serve``: restarted when it dies, stopped with its parent."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+
+logger = logging.getLogger("xmo.supervisor")
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this process when the thread that started it ends (runs in the child)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+class Supervisor:
+    """Runs ``argv`` and starts it again after ``restart_delay_s`` (doubling up to ``max_delay_s``) if it exits.
+
+    The child is started from the supervising thread, which lives until ``stop``: if this process is killed, the
+    child gets SIGTERM from the kernel (``PR_SET_PDEATHSIG``) and is not left behind.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        restart_delay_s: float = 1.0,
+        max_delay_s: float = 30.0,
+        stop_timeout_s: float = 10.0,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.env = dict(env) if env is not None else None
+        self.restart_delay_s = restart_delay_s
+        self.max_delay_s = max_delay_s
+        self.stop_timeout_s = stop_timeout_s
+        self.starts = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name=f"supervise-{name}", daemon=True)
+
+    @property
+    def pid(self) -> int | None:
+        """The current child's process id."""
+        return None if self._process is None else self._process.pid
+
+    def start(self) -> Supervisor:
+        """Start the child and its watcher; returns once the first child runs."""
+        self._thread.start()
+        self._started.wait()
+        return self
+
+    def _supervise(self) -> None:
+        delay = self.restart_delay_s
+        while not self._stopping.is_set():
+            self._process = subprocess.Popen(self.argv, env=self.env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+            self.starts += 1
+            self._started.set()
+            code = self._process.wait()
+            if self._stopping.is_set():
+                return
+            logger.warning("%s exited with code %s; starting it again in %.0f s", self.name, code, delay)
+            if self._stopping.wait(delay):
+                return
+            delay = min(delay * 2, self.max_delay_s)
+
+    def stop(self) -> None:
+        """Stop the child (SIGTERM, then SIGKILL after ``stop_timeout_s``) and its watcher."""
+        self._stopping.set()
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=self.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._thread.join(timeout=self.stop_timeout_s)
