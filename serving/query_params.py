@@ -19,6 +19,7 @@ from fastapi import Query
 from pydantic import AfterValidator
 
 from core.errors import InvalidInput
+from tracking.rawhits import decimal_number
 
 Kind = Literal["text", "number", "flag", "choice"]
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -83,10 +84,9 @@ class ParamSpec:
                 return False
             raise InvalidInput(f"query parameter {self.name!r} must be 0 or 1")
         if self.kind == "number":
-            try:
-                number = float(raw)
-            except ValueError:
-                raise InvalidInput(f"query parameter {self.name!r} must be a number") from None
+            number = decimal_number(raw)
+            if number is None:  # float() would also read 1_000, nan, inf and other scripts' digits
+                raise InvalidInput(f"query parameter {self.name!r} must be a number such as 59.9")
             if (
                 not math.isfinite(number)
                 or (self.minimum is not None and number < self.minimum)
@@ -111,10 +111,13 @@ def parse_query(specs: Sequence[ParamSpec], params: Mapping[str, str]) -> dict[s
 
 
 def query_dict(query_string: bytes) -> dict[str, str]:
-    """A raw query string as a dict (the first value of a repeated name wins), cheaper than Starlette's."""
+    """A raw query string as a dict (the first value of a repeated name wins), cheaper than Starlette's.
+
+    Bytes that are not UTF-8, raw or percent-encoded, become U+FFFD, which ``ParamSpec.parse`` refuses.
+    """
     params: dict[str, str] = {}
     for name, value in parse_qsl(
-        query_string.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="replace"
+        query_string.decode("utf-8", "replace"), keep_blank_values=True, encoding="utf-8", errors="replace"
     ):
         params.setdefault(name, value)
     return params

@@ -1,8 +1,9 @@
 """The edge: named steps every hit passes before it may be written anywhere.
 
 drop (unknown site key, opt-out cookie, ``Sec-GPC``, DNT where honoured) → validate → parse user agent (bots
-dropped) → truncate IP → keep allow-listed URL parameters → pseudonymize identifiers (only with the client's
-switch and the user's consent) → the privacy-safe event table that the spool stores.
+dropped) → truncate IP → keep allow-listed URL parameters → scrub email addresses from every kept text →
+pseudonymize identifiers (only with the client's switch and the user's consent) → the privacy-safe event table
+that the spool stores. A step never raises for a hit's content: a bad hit is dropped with a reason.
 
 Steps work on plain column lists (``tracking.rawhits``), with the expensive work (user agents, addresses,
 URLs, pseudonyms) done once per distinct value: a single pixel hit costs tens of microseconds and a
@@ -29,7 +30,7 @@ from privacy.ip import truncate_ip
 from privacy.pseudonyms import VISITOR_ID_PATTERN, IdentifierKind, pseudonymize
 from tracking.events import CAMPAIGN_FIELDS, EVENT_SCHEMA, EventType
 from tracking.rawhits import Columns, column_count, epoch_us, raw_frame, to_columns
-from tracking.urls import CleanUrl, clean_page_url, clean_referrer
+from tracking.urls import CleanUrl, clean_page_url, clean_referrer, scrub_text
 from tracking.useragents import TechInfo, parse_user_agent
 
 __all__ = ["DropReason", "Edge", "EdgeConfig", "EdgePolicy", "EdgeResult", "raw_frame"]
@@ -100,6 +101,9 @@ _VISITOR_ID = re.compile(VISITOR_ID_PATTERN)
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 _CURRENCY = re.compile(CURRENCY_PATTERN)
 _LIMITED_FIELDS = (*CAMPAIGN_FIELDS, "goal", "region")
+_SCRUBBED_FIELDS = _LIMITED_FIELDS  # free text kept as sent (the URL and referrer are scrubbed as they are cleaned)
+EARLIEST_EVENT_TIME = datetime(1970, 1, 1, tzinfo=UTC)  # the lake's days start here (and so do epoch ms)
+_EARLIEST_US = 0
 _POLICY = "_policy"  # a per-row column the first step adds and the output leaves out
 
 
@@ -164,6 +168,7 @@ class Edge:
             ("parse_user_agents", self.parse_user_agents),
             ("truncate_ips", self.truncate_ips),
             ("clean_urls", self.clean_urls),
+            ("scrub_addresses", self.scrub_addresses),
             ("pseudonymize_identifiers", self.pseudonymize_identifiers),
         )
 
@@ -240,7 +245,7 @@ class Edge:
                 return DropReason.INVALID_EVENT_TYPE
             if visitor_id in bad_visitor:
                 return DropReason.INVALID_VISITOR_ID
-            if ts is None or ts > latest:
+            if ts is None or ts > latest or ts < _EARLIEST_US:
                 return DropReason.INVALID_TIMESTAMP
             if ts < oldest.get(client_id, ts):
                 return DropReason.TOO_OLD
@@ -302,6 +307,17 @@ class Edge:
                     given if given is not None else found.get(name)
                     for given, found in zip(columns[name], from_url, strict=True)
                 ]
+        return columns
+
+    def scrub_addresses(self, columns: Columns, drops: Counter[DropReason]) -> Columns:
+        """Every token of a kept free-text field that may be an email address, at any encoding depth, redacted."""
+        for name in _SCRUBBED_FIELDS:
+            values = columns[name]
+            if values.count(None) == len(values):  # most hits leave most fields out
+                continue
+            changed = {v: s for v in set(values) if v is not None and (s := scrub_text(v)) != v}
+            if changed:
+                columns[name] = [changed.get(v, v) for v in values]
         return columns
 
     def pseudonymize_identifiers(self, columns: Columns, drops: Counter[DropReason]) -> Columns:

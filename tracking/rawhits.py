@@ -8,6 +8,7 @@ or None, and times as integer microseconds since the epoch (UTC) or None.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,27 +24,45 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RAW_MARK = "xmo_raw_hits"
 
 
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def decimal_number(text: str) -> float | None:
+    """A number written plainly (ASCII digits, optional sign, point and exponent), or None.
+
+    Python's ``float`` also reads ``1_000``, `` 12 ``, ``nan``, ``infinity`` and non-ASCII digits; a hit's
+    numbers are none of these.
+    """
+    return float(text) if _DECIMAL.fullmatch(text) else None
+
+
 def epoch_us(value: Any) -> int | None:
-    """A time as integer microseconds since the epoch (naive times are UTC); None if it is not a time."""
-    if value is None:
+    """A time as integer microseconds since the epoch (naive times are UTC); None if it is not a time.
+
+    Never raises: a value that no ``datetime`` can hold (year 0 or 10000 in UTC, NaT, NaN) is None too.
+    """
+    try:
+        return _epoch_us(value)
+    except (ValueError, OverflowError, OSError):  # pandas' OutOfBoundsDatetime is a ValueError
         return None
-    if isinstance(value, pd.Timestamp):
-        if value is pd.NaT:
+
+
+def _epoch_us(value: Any) -> int | None:
+    if value is None or value is pd.NaT:  # NaT is a datetime too
+        return None
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
             return None
-        stamp = value.tz_localize("UTC") if value.tzinfo is None else value
-        return int(stamp.value // 1000)
+        value = pd.Timestamp(value)
+    if isinstance(value, pd.Timestamp):  # its .value is nanoseconds, which overflow outside 1677-2262
+        value = value.to_pydatetime(warn=False)
     if isinstance(value, datetime):
-        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        zone = value.tzinfo
+        moment = value if zone is UTC else value.replace(tzinfo=UTC) if zone is None else value.astimezone(UTC)
         delta = moment - _EPOCH
         return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    if isinstance(value, np.datetime64):
-        return None if np.isnat(value) else int(value.astype("datetime64[us]").astype(np.int64))
     if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return epoch_us(parsed)
+        return _epoch_us(datetime.fromisoformat(value))
     return None
 
 
@@ -56,11 +75,14 @@ def _text(value: Any) -> str | None:
 def _number(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        number = decimal_number(value)
+        return math.nan if number is None else number  # present but not a number: validation drops it
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return math.nan  # present but not a number: validation drops it
-    return None if math.isnan(number) and not isinstance(value, str) else number
+        return None if value is pd.NA else math.nan
+    return None if math.isnan(number) else number
 
 
 def _flag(value: Any) -> bool:
@@ -100,9 +122,11 @@ def _frame_columns(frame: pd.DataFrame) -> Columns:
     for name in RAW_BOOL_COLUMNS:
         columns[name] = frame[name].fillna(False).astype(bool).tolist() if name in frame else [False] * n
     for name in RAW_FLOAT_COLUMNS:
-        if name in frame:
-            numbers = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+        if name in frame and pd.api.types.is_numeric_dtype(frame[name].dtype):
+            numbers = frame[name].astype("float64")
             columns[name] = [None if math.isnan(v) else v for v in numbers.tolist()]
+        elif name in frame:  # text or mixed: each value as a hit's number would be read
+            columns[name] = [_number(v) for v in frame[name].tolist()]
         else:
             columns[name] = [None] * n
     for name in RAW_TIME_COLUMNS:

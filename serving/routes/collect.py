@@ -12,7 +12,7 @@ from serving.errors import error_responses
 from serving.query_params import ParamSpec, openapi_parameters, parse_query, query_dict
 from serving.runtime import ServiceRuntime
 from serving.visitors import browser_hit, read_signals, read_visitor, remember_visitor
-from tracking.edge import DropReason
+from tracking.edge import EARLIEST_EVENT_TIME, DropReason
 from tracking.events import EventType, HitSource
 
 router = APIRouter(tags=["collect"])
@@ -26,19 +26,31 @@ NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 BACKDATE_LIMIT = timedelta(hours=24)
 
 
+_EPOCH_MS = re.compile(r"[0-9]{1,15}")  # ASCII digits only (\d would also take other scripts' digits)
+
+
 def parse_event_time(value: str | None) -> datetime | None:
-    """Epoch milliseconds or ISO 8601 (with zone) → UTC datetime; None when absent."""
+    """Epoch milliseconds or ISO 8601 (with zone) → UTC datetime; None when absent.
+
+    ``InvalidTimestamp`` for anything else, including times before 1970 and times that no UTC datetime can hold
+    (``0001-01-01T00:00:00+14:00`` is in year 0 in UTC).
+    """
     if value is None or value == "":
         return None
     try:
-        if re.fullmatch(r"\d{1,15}", value):
+        if _EPOCH_MS.fullmatch(value):
             return datetime.fromtimestamp(int(value) / 1000, UTC)
         parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise InvalidTimestamp("ts: an ISO 8601 time needs a zone, e.g. 2026-01-31T12:00:00Z")
+        parsed = parsed.astimezone(UTC)
     except (ValueError, OverflowError, OSError) as exc:
-        raise InvalidTimestamp(f"ts: {value!r} is neither epoch milliseconds nor ISO 8601") from exc
-    if parsed.tzinfo is None:
-        raise InvalidTimestamp("ts: an ISO 8601 time needs a zone, e.g. 2026-01-31T12:00:00Z")
-    return parsed.astimezone(UTC)
+        raise InvalidTimestamp(
+            f"ts: {value!r} is neither epoch milliseconds nor an ISO 8601 time (years 1970-9999 in UTC)"
+        ) from exc
+    if parsed < EARLIEST_EVENT_TIME:
+        raise InvalidTimestamp(f"ts: {value!r} is before 1970")
+    return parsed
 
 
 class InvalidTimestamp(XmoError):
@@ -113,14 +125,20 @@ async def pixel(request: Request) -> Response:
 
 
 async def record_pixel(request: Request) -> Response:
-    """The pixel itself (also answered by ``serving.fastpath`` ahead of FastAPI's routing)."""
+    """The pixel itself (also answered by ``serving.fastpath`` ahead of FastAPI's routing).
+
+    ``HEAD`` validates the parameters and answers the same headers, but records nothing and sets no cookie.
+    """
     runtime: ServiceRuntime = request.app.state.runtime
     q = parse_query(PIXEL_PARAMS, query_dict(request.scope["query_string"]))
+    now = datetime.now(UTC)
+    event_time = parse_event_time(q["ts"]) or now
+    send_image = q["send_image"]
+    if request.method == "HEAD":  # a link checker or a prefetch: the GIF's headers, no hit and no cookie
+        return _pixel_response(send_image)
     settings = runtime.settings
     policies = runtime.collector.policies
     client_id = policies.client_for_site_key(q["k"])
-    now = datetime.now(UTC)
-    event_time = parse_event_time(q["ts"]) or now
     signals = read_signals(request, settings)
     visitor = read_visitor(request, settings)
 
@@ -155,12 +173,16 @@ async def record_pixel(request: Request) -> Response:
         )
         await runtime.committer.submit(hit)
 
-    send_image = q["send_image"]
-    response = Response(
+    response = _pixel_response(send_image)
+    remember_visitor(response, request, settings, visitor, policies.policy(client_id) if client_id else None, signals)
+    return response
+
+
+def _pixel_response(send_image: bool) -> Response:
+    """The GIF (or 204 without it), never cached."""
+    return Response(
         content=PIXEL_GIF if send_image else b"",
         status_code=200 if send_image else 204,
         media_type="image/gif" if send_image else None,
         headers=NO_STORE,
     )
-    remember_visitor(response, request, settings, visitor, policies.policy(client_id) if client_id else None, signals)
-    return response

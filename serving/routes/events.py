@@ -24,8 +24,17 @@ from serving.errors import ErrorResponse
 from serving.json_body import parse_json
 from serving.routes.collect import InvalidTimestamp, parse_event_time
 from serving.runtime import ServiceRuntime
-from tracking.edge import CURRENCY_PATTERN, EVENT_ID_PATTERN, MAX_VALUE, VISITOR_ID_PATTERN, DropReason, raw_frame
+from tracking.edge import (
+    CURRENCY_PATTERN,
+    EVENT_ID_PATTERN,
+    MAX_VALUE,
+    VISITOR_ID_PATTERN,
+    DropReason,
+    EdgeConfig,
+    raw_frame,
+)
 from tracking.events import EventType, HitSource
+from tracking.rawhits import decimal_number
 
 router = APIRouter(tags=["collect"])
 
@@ -33,6 +42,8 @@ MAX_EVENTS = 1000
 MAX_BODY_BYTES = 1 << 20  # 1 MiB
 MAX_ERRORS_SHOWN = 20
 TOO_OLD = DropReason.TOO_OLD.value
+INVALID_TIMESTAMP = DropReason.INVALID_TIMESTAMP.value
+MAX_FUTURE_SKEW = EdgeConfig.max_future_skew  # what the edge would drop later, dropped here with an error entry
 _MAX_EPOCH_MS = 10**15
 
 _site_bearer = HTTPBearer(
@@ -137,6 +148,19 @@ class ServerEvent(BaseModel):
     def _parse_timestamp(cls, value: Any) -> datetime | None:
         return parse_timestamp(value)
 
+    @field_validator("value", mode="before")
+    @classmethod
+    def _plain_number(cls, value: Any) -> Any:
+        """A JSON number, or text of one written plainly (pydantic alone would read "1_000" and true)."""
+        if isinstance(value, bool):
+            raise ValueError("value is a number, not a boolean")
+        if isinstance(value, str):
+            number = decimal_number(value)
+            if number is None:
+                raise ValueError("value is a number such as 59.9")
+            return number
+        return value
+
 
 class EventError(BaseModel):
     """Why one event of the batch was dropped before the edge."""
@@ -185,14 +209,19 @@ def parse_timestamp(value: Any) -> datetime | None:
     if isinstance(value, bool):
         raise ValueError("a timestamp is ISO 8601 with a zone or epoch milliseconds, not a boolean")
     if isinstance(value, int | float):
-        if not 0 <= value <= _MAX_EPOCH_MS:
+        if not 0 <= value <= _MAX_EPOCH_MS:  # NaN and infinities too
             raise ValueError("epoch milliseconds out of range")
-        return datetime.fromtimestamp(value / 1000, UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, UTC)
+        except (ValueError, OverflowError, OSError):
+            raise ValueError("epoch milliseconds past year 9999") from None
     if isinstance(value, str):
         try:
             return parse_event_time(value)
         except InvalidTimestamp as exc:
-            raise ValueError("a timestamp is ISO 8601 with a zone (e.g. 2026-01-31T12:00:00Z) or epoch ms") from exc
+            raise ValueError(
+                "a timestamp is ISO 8601 with a zone (e.g. 2026-01-31T12:00:00Z) or epoch ms, from 1970 to 9999 in UTC"
+            ) from exc
     raise ValueError("a timestamp is ISO 8601 with a zone or epoch milliseconds")
 
 
@@ -293,12 +322,16 @@ def prepare_batch(
     """Validate each event; drop malformed ones, those past retention and repeated event ids, with reasons."""
     batch = PreparedBatch(received=len(items))
     oldest = received_at - timedelta(days=retention_days) if retention_days is not None else None
+    latest = received_at + MAX_FUTURE_SKEW
     seen_ids: set[str] = set()
     for index, item in enumerate(items):
         try:
             event = ServerEvent.model_validate(item)
         except ValidationError as exc:
             batch.drop(index, *_first_error(exc))
+            continue
+        if event.timestamp is not None and event.timestamp > latest:
+            batch.drop(index, INVALID_TIMESTAMP, "timestamp", f"more than {MAX_FUTURE_SKEW} after it was received")
             continue
         if oldest is not None and event.timestamp is not None and event.timestamp < oldest:
             batch.drop(index, TOO_OLD, "timestamp", f"older than the client's retention of {retention_days} days")

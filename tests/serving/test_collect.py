@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from core.settings import Settings
@@ -15,6 +19,7 @@ from serving.app import create_app
 from serving.routes.collect import PIXEL_GIF
 from tracking.compactor import compact_all
 from tracking.spool import Spool
+from xmo.server_process import ServerProcess, free_port
 
 RAW_IP = "203.0.113.77"
 RAW_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
@@ -143,3 +148,110 @@ def test_metrics_count_hits_by_reason_and_requests_by_route(
     assert 'xmo_http_requests_total{method="GET",route="/t.gif",status="200"} 3.0' in text
     assert "xmo_spool_pending_events 1.0" in text
     assert EMAIL not in text and client.site_key not in text, "metrics carry counts, never values"
+
+
+REFUSED_PARAMS: list[dict[str, str]] = [
+    {"ts": "0001-01-01T00:00:00+14:00"},  # year 0 in UTC: was a 500, and needed no valid key
+    {"ts": "9999-12-31T23:59:59-14:00"},  # year 10000 in UTC
+    {"ts": "1969-12-31T23:59:59Z"},
+    {"ts": "١٧٦٩٨٦٠٨٠٠٠٠٠"},  # epoch ms in Arabic-Indic digits: int() reads them, a pixel does not
+    {"value": "1_000"},  # float() reads it as 1000
+    {"value": "١٠٠٠"},
+    {"value": " 5"},
+    {"value": "nan"},
+]
+
+
+def test_times_and_numbers_python_would_stretch_to_read_are_400s(
+    settings: Settings, client: NewClient, live_server_factory
+) -> None:
+    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+        for params in REFUSED_PARAMS:
+            for key in ("xmo_site_unknown", client.site_key):
+                response = http.get("/t.gif", params={"k": key, "e": "goal", **params})
+                assert response.status_code == 400, (params, response.text)
+                assert response.json()["error"]["code"] in ("invalid_timestamp", "invalid_input")
+        assert http.get("/t.gif", params={"k": client.site_key, "e": "goal", "value": "1e3"}).status_code == 200
+        ingest = http.get("/readyz").json()["checks"]["ingest"]
+    assert ingest["received"] == ingest["accepted"] == 1
+
+
+def test_head_answers_the_headers_and_records_nothing(
+    settings: Settings, client: NewClient, live_server_factory
+) -> None:
+    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+        head = http.head("/t.gif", params={"k": client.site_key}, headers={"User-Agent": RAW_UA})
+        assert head.status_code == 200 and head.headers["content-type"] == "image/gif"
+        assert "no-store" in head.headers["cache-control"] and "set-cookie" not in head.headers
+        assert head.content == b""
+        assert http.head("/t.gif", params={"k": client.site_key, "value": "1_000"}).status_code == 400
+        assert http.get("/readyz").json()["checks"]["ingest"]["received"] == 0
+    assert Spool.from_settings(settings).pending_events() == 0
+
+
+def test_emails_in_kept_parameters_never_reach_disk(settings: Settings, client: NewClient, live_server_factory) -> None:
+    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+        response = http.get(
+            "/t.gif",
+            params={
+                "k": client.site_key,
+                "url": "https://shop.example.com/u/pixel.person%2540example.com/cart?utm_source=news"
+                "&utm_content=pixel.person%40example.com",
+                "ref": "https://mail.example.net/inbox/pixel.person%252540example.com",
+                "utm_term": EMAIL,
+                "goal": f"signup {EMAIL}",
+                "e": "goal",
+            },
+            headers={"User-Agent": RAW_UA},
+        )
+        assert response.status_code == 200
+    compact_all(settings)
+    assert b"pixel.person" not in all_bytes(settings.home)
+    rows = pa.concat_tables([pq.read_table(p) for p in settings.home.rglob("*.parquet")]).to_pylist()
+    assert len(rows) == 1 and "pixel.person" not in repr(rows)  # compression could hide it from the bytes
+    assert rows[0]["utm_term"] == "[redacted]" and rows[0]["goal"] == "signup [redacted]"
+    assert (
+        rows[0]["path"] == "/u/[redacted]/cart" and rows[0]["referrer"] == "https://mail.example.net/inbox/[redacted]"
+    )
+
+
+def test_a_page_url_whose_port_is_no_port_is_recorded_without_it(
+    settings: Settings, client: NewClient, live_server_factory
+) -> None:
+    """It used to fail the hit, and every hit committed with it, with a 500."""
+    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+        response = http.get("/t.gif", params={"k": client.site_key, "url": "https://shop.example.com:99999/"})
+        assert response.status_code == 200
+        assert http.get("/readyz").json()["checks"]["ingest"]["accepted"] == 1
+
+
+def raw_request(port: int, request_line: bytes) -> tuple[bytes, bytes]:
+    """Send one request line as given (httpx would refuse such bytes); the status line and the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request_line + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], body
+
+
+def test_requests_the_http_parser_refuses_get_the_json_error(settings: Settings, client: NewClient) -> None:
+    """``xmo serve`` itself: uvicorn answers these before the app sees them, in xmo's error shape."""
+    long_url = b"/t.gif?k=" + client.site_key.encode() + b"&url=" + b"a" * 70_000
+    with ServerProcess(settings.home, port=free_port()) as server:
+        port = server.port
+        cases = {
+            "url_too_long": raw_request(port, b"GET " + long_url + b" HTTP/1.1"),
+            "invalid_http_request": raw_request(
+                port, b"GET /t.gif?k=" + client.site_key.encode() + b"&tz=\xff HTTP/1.1"
+            ),
+            "invalid_http_request ": raw_request(port, b"GET /t.g\xc3\xa9if HTTP/1.1"),
+        }
+        encoded = raw_request(port, b"GET /t.gif?k=" + client.site_key.encode() + b"&tz=%FF%FE HTTP/1.1")
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+    for code, (status, body) in cases.items():
+        assert status == b"HTTP/1.1 400 Bad Request", (code, status)
+        assert json.loads(body)["error"]["code"] == code.strip()
+    assert encoded[0] == b"HTTP/1.1 400 Bad Request"
+    assert "UTF-8" in json.loads(encoded[1])["error"]["message"]

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from core.apikeys import KeyKind
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
-from serving.routes.events import MAX_BODY_BYTES, MAX_EVENTS, ServerEvent, parse_timestamp
+from serving.routes.events import MAX_BODY_BYTES, MAX_EVENTS, ServerEvent, parse_timestamp, prepare_batch
 from tracking.compactor import compact_all
 from tracking.events import RAW_BOOL_COLUMNS, RAW_FLOAT_COLUMNS, RAW_STRING_COLUMNS
 from tracking.lake import event_files
@@ -119,7 +122,7 @@ def test_mixed_batch_counts_each_event_and_stores_the_valid_ones(
         "not an object",  # 10
         event(timestamp=(now - timedelta(days=31)).isoformat()),  # 11: past the 30-day retention
         event(event_id="order-1"),  # 12: repeated within the batch
-        event(timestamp=(now + timedelta(days=2)).isoformat()),  # 13: too far ahead (the edge)
+        event(timestamp=(now + timedelta(days=2)).isoformat()),  # 13: too far ahead
         event(gpc=True),  # 14: the visitor's browser opted out (the edge)
         event(user_agent="Googlebot/2.1 (+http://www.google.com/bot.html)"),  # 15: bot (the edge)
     ]
@@ -143,7 +146,8 @@ def test_mixed_batch_counts_each_event_and_stores_the_valid_ones(
     assert errors[2]["reason"] == "invalid_visitor_id" and errors[2]["field"] == "visitor_id"
     assert errors[9]["reason"] == "invalid_field" and errors[9]["field"] == "shoe_size"
     assert errors[11]["reason"] == "too_old" and errors[12]["reason"] == "duplicate"
-    assert set(errors) == {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, "the edge's own drops are counted, not listed"
+    assert errors[13]["reason"] == "invalid_timestamp" and errors[13]["field"] == "timestamp"
+    assert set(errors) == {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, "the edge's own drops are counted, not listed"
 
     # durable when answered; in the lake after compaction, as source "server", without raw values
     assert Spool.from_settings(settings).pending_events() == 2
@@ -241,3 +245,67 @@ def test_an_empty_batch_is_fine_and_the_endpoint_is_documented(api: tuple[httpx.
     assert "visitor_id" in body["schema"]["items"]["required"]
     assert body["schema"]["items"]["properties"]["event_type"]["enum"] == ["pageview", "click", "goal", "custom"]
     assert {"202", "400", "401", "403", "413", "415", "422"} <= set(operation["responses"])
+
+
+# times and numbers at the limits: each bad one is its own drop, with its entry in errors ---------------------------
+EXTREME_TIMESTAMPS: list[Any] = [
+    "9999-12-31T23:59:59-14:00",  # year 10000 in UTC: was a 500 for the whole batch
+    "0001-01-01T00:00:00+14:00",  # year 0 in UTC: likewise
+    "9999-12-31T23:59:59Z",  # was dropped by the edge without an entry in errors
+    "0001-01-01T00:00:00Z",
+    "1969-12-31T23:59:59Z",
+    "١٧٦٩٨٦٠٨٠٠٠٠٠",  # epoch ms in Arabic-Indic digits
+    10**15,
+    1e300,
+    -1,
+]
+BAD_VALUES: list[Any] = ["1_000", "١٠٠٠", " 5", "nan", "Infinity", True, "0x10"]
+
+
+def test_bad_timestamps_and_values_are_dropped_one_by_one(api: tuple[httpx.Client, NewClient]) -> None:
+    http, created = api
+    batch = [
+        *(event(timestamp=ts) for ts in EXTREME_TIMESTAMPS),
+        *(event(event_type="goal", value=value) for value in BAD_VALUES),
+        event(event_type="goal", value="59.9"),
+        event(event_type="goal", value=12),
+    ]
+    response = http.post("/v1/events", json=batch, headers=auth(created))
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["accepted"] == 2
+    assert body["dropped"] == {"invalid_timestamp": len(EXTREME_TIMESTAMPS), "invalid_value": len(BAD_VALUES)}
+    reasons = {e["index"]: (e["reason"], e["field"]) for e in body["errors"]}
+    assert reasons == {
+        **{i: ("invalid_timestamp", "timestamp") for i in range(len(EXTREME_TIMESTAMPS))},
+        **{len(EXTREME_TIMESTAMPS) + i: ("invalid_value", "value") for i in range(len(BAD_VALUES))},
+    }
+
+
+RECEIVED = datetime(2026, 11, 20, 12, tzinfo=UTC)
+_offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+_iso = st.builds(lambda d, tz: d.replace(tzinfo=tz).isoformat(), st.datetimes(), _offsets)
+_limits = st.sampled_from([datetime.min, datetime.max, datetime(1970, 1, 1), RECEIVED + timedelta(days=1)])
+json_timestamps: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    _iso,
+    st.builds(lambda d, tz: d.replace(tzinfo=tz).isoformat(), _limits, _offsets),
+    st.integers(-(10**17), 10**17),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.text("0123456789١٢٣٤٥٦٧٨٩٠", min_size=1, max_size=16),
+    st.booleans(),
+    st.sampled_from(EXTREME_TIMESTAMPS),
+)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(stamps=st.lists(json_timestamps, max_size=8))
+def test_any_timestamp_is_kept_in_range_or_dropped_with_its_error(stamps: list[Any]) -> None:
+    batch = prepare_batch([event(timestamp=ts) for ts in stamps], "c1", RECEIVED, retention_days=None)
+    assert len(batch.hits) + sum(batch.dropped.values()) == len(stamps)
+    assert set(batch.dropped) <= {"invalid_timestamp"}
+    assert len(batch.errors) == sum(batch.dropped.values())
+    assert all(e.reason == "invalid_timestamp" and e.field == "timestamp" for e in batch.errors)
+    for hit in batch.hits:
+        assert datetime(1970, 1, 1, tzinfo=UTC) <= hit["ts"] <= RECEIVED + timedelta(days=1)

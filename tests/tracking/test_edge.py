@@ -1,12 +1,16 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from tracking.edge import DropReason, Edge, EdgeConfig, EdgePolicy, raw_frame
+from tracking.edge import EARLIEST_EVENT_TIME, DropReason, Edge, EdgeConfig, EdgePolicy, raw_frame
 from tracking.events import EVENT_SCHEMA
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -174,3 +178,82 @@ def test_email_like_path_segments_never_survive() -> None:
     assert row["url"] == "https://shop.example.com/users/[redacted]/orders"
     assert row["path"] == "/users/[redacted]/orders"
     assert row["referrer"] == "https://mail.example.net/u/[redacted]/inbox"
+
+
+# times at and past the limits: a bad one is a drop with a reason, never an exception ---------------------------
+PLUS_14, MINUS_14 = timezone(timedelta(hours=14)), timezone(timedelta(hours=-14))
+EXTREME_TIMES: list[Any] = [
+    "0001-01-01T00:00:00+14:00",  # year 0 in UTC
+    "9999-12-31T23:59:59-14:00",  # year 10000 in UTC
+    "9999-12-31T23:59:59Z",
+    "0001-01-01T00:00:00Z",
+    "1969-12-31T23:59:59Z",
+    datetime(1, 1, 1, tzinfo=PLUS_14),
+    datetime.max.replace(tzinfo=MINUS_14),
+    pd.Timestamp("9999-12-31T23:00:00-14:00"),  # outside pandas' nanosecond range
+    pd.Timestamp("0001-01-01T00:00:00+14:00"),
+    pd.NaT,
+    np.datetime64("NaT"),
+    np.datetime64(10**6, "Y"),
+    np.datetime64(2**62, "ms"),
+    float("nan"),
+    float("inf"),
+    10**15,
+    "not a time",
+]
+
+
+@pytest.mark.parametrize("ts", EXTREME_TIMES, ids=repr)
+def test_times_no_utc_datetime_can_hold_are_dropped_not_raised(ts: Any) -> None:
+    result = make_edge().process([hit(ts=ts), hit()])
+    assert result.drops == {DropReason.INVALID_TIMESTAMP: 1} and result.accepted == 1
+
+
+_offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+_aware = st.builds(lambda d, tz: d.replace(tzinfo=tz), st.datetimes(), _offsets)
+_near_limits = st.sampled_from([datetime.min, datetime.max, datetime(1970, 1, 1), datetime(1969, 12, 31, 23, 59)])
+times: st.SearchStrategy[Any] = st.one_of(
+    st.none(),
+    _aware,
+    st.builds(lambda d, tz: d.replace(tzinfo=tz), _near_limits, _offsets),
+    _aware.map(datetime.isoformat),
+    st.datetimes().map(datetime.isoformat),  # naive: read as UTC
+    _aware.map(pd.Timestamp),
+    st.integers(-(2**63), 2**63 - 1).map(lambda n: np.datetime64(n, "us")),
+    st.integers(-(10**16), 10**16),  # epoch ms (and beyond) are no time for the edge
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.sampled_from(EXTREME_TIMES),
+)
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stamps=st.lists(times, min_size=1, max_size=6), as_frame=st.booleans())
+def test_any_time_is_kept_in_range_or_dropped_as_invalid(stamps: list[Any], as_frame: bool) -> None:
+    hits = [hit(ts=ts) for ts in stamps]
+    result = make_edge().process(raw_frame(hits) if as_frame else hits)
+    assert result.received == len(stamps) == result.accepted + result.drops[DropReason.INVALID_TIMESTAMP]
+    assert set(result.drops) <= {DropReason.INVALID_TIMESTAMP}
+    kept = result.events.column("ts").to_pylist()
+    assert all(EARLIEST_EVENT_TIME <= ts <= NOW + timedelta(days=1) for ts in kept)
+
+
+@pytest.mark.parametrize("value", ["1_000", "1_0.5", " 5", "nan", "inf", "١٠٠٠", "0x10", "five"])
+def test_values_python_would_read_but_a_hit_does_not_write_are_dropped(value: str) -> None:
+    result = make_edge().process([hit(event_type="goal", value=value), hit(event_type="goal", value="1e3")])
+    assert result.drops == {DropReason.INVALID_VALUE: 1}
+    assert result.events.column("value").to_pylist() == [1000.0]
+
+
+def test_a_frame_with_text_values_is_read_as_hits_are() -> None:
+    frame = raw_frame([hit(), hit(), hit()]).assign(value=pd.Series(["1_000", "12.5", None], dtype=object))
+    result = make_edge().process(frame)
+    assert result.drops == {DropReason.INVALID_VALUE: 1}
+    assert result.events.column("value").to_pylist() == [12.5, None]
+
+
+def test_a_page_url_whose_port_is_no_port_is_left_out_not_raised() -> None:
+    result = make_edge().process([hit(url="https://shop.example.com:99999/p?utm_source=x"), hit()])
+    assert not result.drops and result.accepted == 2
+    first = result.events.to_pylist()[0]
+    assert first["url"] is None and first["path"] is None and first["utm_source"] is None

@@ -13,6 +13,7 @@ import uvicorn
 
 from core.layout import StorageLayout
 from core.settings import Settings
+from serving.http_protocol import H11_MAX_HEAD_BYTES, PROTOCOL
 from xmo.commands.common import load_settings
 from xmo.supervisor import Supervisor
 
@@ -60,6 +61,8 @@ def _run_uvicorn(settings: Settings, host: str, port: int, workers: int, forward
         access_log=False,  # access lines would carry query strings and addresses: personal data
         log_level="warning",
         server_header=False,
+        http=PROTOCOL,  # uvicorn's own parser, with the JSON error body for requests it refuses
+        h11_max_incomplete_event_size=H11_MAX_HEAD_BYTES,
     )
 
 
