@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 from fastapi import Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, WithJsonSchema
 
 from core.errors import InvalidInput
 from tracking.rawhits import decimal_number
@@ -133,11 +133,33 @@ EARLIEST_DAY = date(1970, 1, 1)
 LATEST_DAY = date(2199, 12, 31)
 
 
+_DAY_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The days check_day allows, as the OpenAPI document states them: JSON Schema bounds no dates, a pattern does.
+DAY_PATTERN = r"^(19[7-9][0-9]|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_DAY_RULE = f"a day as YYYY-MM-DD between {EARLIEST_DAY} and {LATEST_DAY}"
+# RFC 3339, as OpenAPI's date-time format means it: a date, a time with seconds, and a zone.
+_TIME_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def day_text(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` text passes on to be read as a date (pydantic would also read ``0`` as 1970-01-01)."""
+    if isinstance(value, str) and not _DAY_TEXT.fullmatch(value):
+        raise ValueError(_DAY_RULE)
+    return value
+
+
 def check_day(day: date | None) -> date | None:
     """A report day within what the lake's timestamps can hold (a ValueError becomes a 422 naming it)."""
     if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
-        raise ValueError(f"a day between {EARLIEST_DAY} and {LATEST_DAY}")
+        raise ValueError(_DAY_RULE)
     return day
+
+
+def time_text(value: Any) -> Any:
+    """Only RFC 3339 text passes on to be read as a time (pydantic would also read ``0`` as Unix time)."""
+    if isinstance(value, str) and not _TIME_TEXT.fullmatch(value):
+        raise ValueError("a time as RFC 3339 with seconds and a zone, e.g. 2026-11-01T00:00:00Z")
+    return value
 
 
 def day_query(description: str) -> Any:
@@ -145,4 +167,12 @@ def day_query(description: str) -> Any:
     return Query(description=f"{description} (YYYY-MM-DD, {EARLIEST_DAY.year}–{LATEST_DAY.year})")
 
 
-DayParam = Annotated[date | None, AfterValidator(check_day)]
+DayParam = Annotated[
+    date | None,
+    BeforeValidator(day_text),
+    AfterValidator(check_day),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN}),
+]
+TimeParam = Annotated[
+    AwareDatetime | None, BeforeValidator(time_text), WithJsonSchema({"type": "string", "format": "date-time"})
+]

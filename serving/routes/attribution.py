@@ -39,7 +39,14 @@ async def attribution(
     by: Annotated[str, Query(description="channel or campaign", json_schema_extra={"enum": list(LEVELS)})] = "channel",
     since: Annotated[DayParam, day_query("First day (client's time zone), inclusive")] = None,
     until: Annotated[DayParam, day_query("Last day (client's time zone), inclusive")] = None,
-    lookback_days: Annotated[int, Query(le=3650, description="Touchpoints up to this many days before")] = 30,
+    lookback_days: Annotated[
+        int,
+        Query(
+            le=3650,
+            description="Touchpoints up to this many days before (at least 1; 400 below)",
+            json_schema_extra={"minimum": 1},
+        ),
+    ] = 30,
 ) -> dict[str, Any]:
     """Conversions and value credited per channel or campaign by an attribution model."""
     client = runtime.registry.get_client(client_id)

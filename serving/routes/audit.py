@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from core import audit
 from core.layout import CLIENT_ID_PATTERN
 from serving.deps import AdminDep, RuntimeDep
 from serving.errors import error_responses
+from serving.query_params import TimeParam
 
 router = APIRouter(prefix="/v1/audit", tags=["admin"])
 
@@ -55,7 +56,9 @@ async def read_audit_log(
             description="Only actions starting with this, e.g. `client.purge`",
         ),
     ] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Only entries at or after this time")] = None,
+    since: Annotated[
+        TimeParam, Query(description="Only entries at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z)")
+    ] = None,
     after: Annotated[int | None, Query(ge=0, le=2**62, description="Only entries after this id (paging)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
 ) -> dict[str, Any]:

@@ -143,7 +143,12 @@ def _create(runtime: ServiceRuntime, body: ClientIn, actor: str) -> NewClient:
     return created
 
 
-@router.post("", status_code=201, response_model=ClientCreated, responses=_ADMIN_ERRORS)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ClientCreated,
+    responses={**_ADMIN_ERRORS, **error_responses(409, e409="A client with this id already exists")},
+)
 async def create_client(body: ClientIn, runtime: RuntimeDep, admin: AdminDep) -> dict[str, Any]:
     """Register a client; its site and API keys are in this answer only."""
     created = await asyncio.to_thread(_create, runtime, body, audit.key_actor(admin.key_prefix))

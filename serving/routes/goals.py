@@ -33,7 +33,12 @@ class GoalIn(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=63, description="Lower-case letters, digits, '-' and '_'")
+    name: str = Field(
+        min_length=1,
+        max_length=63,
+        description="Letters, digits, '-' and '_', starting with a letter or digit (stored in lower case; 400 else)",
+        json_schema_extra={"pattern": r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"},
+    )
     kind: GoalKind | None = Field(default=None, description="Default: the name if it is a kind, else custom")
     event_type: EventType = Field(default=EventType.GOAL, description="The event type that counts")
     match: _Pattern = Field(

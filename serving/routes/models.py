@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.deps import RuntimeDep, TenantDep
+from serving.errors import error_responses
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -53,7 +54,13 @@ async def list_models(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, An
     return {"client_id": client_id, "champion": loaded.public() if loaded else None}
 
 
-@router.post("/reload", response_model=ClientModels)
+@router.post(
+    "/reload",
+    response_model=ClientModels,
+    responses=error_responses(
+        409, e409="The alias names a version that cannot be served (the loaded one, if any, keeps serving)"
+    ),
+)
 async def reload_models(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
     """Load the caller's champion again if its alias moved (requests keep being served meanwhile)."""
     loaded = await asyncio.to_thread(runtime.models.refresh, client_id)

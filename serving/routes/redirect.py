@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from core.errors import InvalidInput, XmoError
-from core.layout import check_client_id
+from core.layout import CLIENT_ID_PATTERN, check_client_id
 from serving.deps import RuntimeDep
 from serving.errors import error_responses
 from serving.routes.collect import NO_STORE
@@ -51,7 +51,14 @@ class UnknownLinkClient(XmoError):
 async def click_redirect(
     request: Request,
     runtime: RuntimeDep,
-    c: Annotated[str, Query(description="Client id", max_length=63)],
+    c: Annotated[
+        str,
+        Query(
+            description="Client id (400 for an unknown one)",
+            max_length=63,
+            json_schema_extra={"pattern": CLIENT_ID_PATTERN.pattern},
+        ),
+    ],
     u: Annotated[str, Query(description="Destination URL (http or https)", max_length=8192)],
     s: Annotated[
         str | None, Query(description="Link signature (needed unless u is allow-listed)", max_length=64)

@@ -84,3 +84,8 @@ def test_audit_log_is_admin_only_filtered_and_paged(api: Api) -> None:
     assert admin_key not in only.text and acme.api_key not in only.text, "keys never reach the audit log"
     assert error(http.get("/v1/audit", headers=bearer(acme.site_key)))[:2] == (403, "forbidden")
     assert error(http.get("/v1/audit", params={"since": "yesterday"}, headers=bearer(admin_key)))[0] == 422
+    for unix_time in ("0", "1700000000"):  # the document says date-time; pydantic alone would read Unix time
+        status, _, message = error(http.get("/v1/audit", params={"since": unix_time}, headers=bearer(admin_key)))
+        assert status == 422 and "since" in message and "RFC 3339" in message
+    since = http.get("/v1/audit", params={"since": "2000-01-01T00:00:00Z"}, headers=bearer(admin_key))
+    assert since.status_code == 200 and since.json()["entries"]

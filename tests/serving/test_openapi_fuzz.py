@@ -9,6 +9,7 @@ minute and fails the same way twice; a failure prints a curl command that reprod
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,7 @@ from hypothesis import HealthCheck, Phase
 from core.apikeys import KeyKind
 from core.database import dispose_engines
 from core.goals import GoalDefinition, GoalStore
+from core.layout import CLIENT_ID_PATTERN
 from core.settings import Settings, get_settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
@@ -216,6 +218,14 @@ BAD_QUERIES: list[tuple[str, dict[str, str], int, str, str]] = [
     ("/v1/reports/effectiveness", {"since": "yesterday"}, 422, "invalid_request", "since"),
     ("/v1/reports/effectiveness", {"since": "0001-01-01"}, 422, "invalid_request", "since"),
     ("/v1/reports/effectiveness", {"until": "9999-12-31"}, 422, "invalid_request", "until"),
+    ("/v1/reports/effectiveness", {"since": "1969-12-31"}, 422, "invalid_request", "since"),
+    # Unix time is not a day, though pydantic alone would read 0 as 1970-01-01 and 86400 as the day after
+    ("/v1/reports/effectiveness", {"since": "0"}, 422, "invalid_request", "since"),
+    ("/v1/reports/campaigns", {"until": "86400"}, 422, "invalid_request", "until"),
+    ("/v1/attribution", {"since": "0"}, 422, "invalid_request", "since"),
+    ("/v1/recommendations/audiences", {"since": "0"}, 422, "invalid_request", "since"),
+    ("/dashboard/api/trend", {"since": "0"}, 422, "invalid_request", "since"),
+    ("/v1/reports/effectiveness", {"since": "2026-04-06T00:00:00"}, 422, "invalid_request", "since"),
     ("/v1/reports/effectiveness", {"by": "weather"}, 422, "invalid_request", "by"),
     ("/v1/reports/effectiveness", {"since": "2000-01-01", "until": "2000-01-31"}, 409, "not_ready", "sessions"),
     ("/v1/recommendations/audiences", {"top": "0"}, 422, "invalid_request", "top"),
@@ -273,6 +283,40 @@ def test_bad_event_batches_get_a_clear_json_error(http: httpx.Client, home: Home
     headers = {"Authorization": f"Bearer {home.sim.site_key}", "Content-Type": "application/json"}
     for body, status, code in BAD_BATCHES:
         assert error_of(http.post("/v1/events", content=body, headers=headers), status)["code"] == code, body[:40]
+
+
+def _days_in(pattern: str) -> list[str]:
+    probes = ["1969-12-31", "1970-01-01", "2026-02-28", "2199-12-31", "2200-01-01", "0", "86400", "2026-04-06T00:00:00"]
+    return [day for day in probes if re.search(pattern, day)]
+
+
+def test_the_document_states_the_bounds_and_answers_the_routes_enforce(http: httpx.Client) -> None:
+    schema = http.get("/openapi.json").json()
+    paths = schema["paths"]
+    day_params = [
+        (path, p)
+        for path, item in paths.items()
+        for operation in item.values()
+        for p in operation.get("parameters", [])
+        if p["name"] in ("since", "until") and p["schema"].get("format") == "date"
+    ]
+    assert len(day_params) >= 10  # reports (2), attribution, audiences, the dashboard's trend; since and until each
+    for path, param in day_params:
+        if path.startswith(("/v1/spend", "/v1/kpi")):
+            continue  # deleting stored rows takes any day
+        # the days the routes accept (1970-01-01 to 2199-12-31, YYYY-MM-DD only), as a pattern clients can check
+        assert _days_in(param["schema"]["pattern"]) == ["1970-01-01", "2026-02-28", "2199-12-31"], (path, param)
+    (audit_since,) = [p for p in paths["/v1/audit"]["get"]["parameters"] if p["name"] == "since"]
+    assert {k: audit_since["schema"][k] for k in ("type", "format")} == {"type": "string", "format": "date-time"}
+    assert "409" in paths["/v1/clients"]["post"]["responses"]  # a client of that id exists
+    assert "409" in paths["/v1/models/reload"]["post"]["responses"]  # the alias names a version that cannot serve
+    (lookback,) = [p for p in paths["/v1/attribution"]["get"]["parameters"] if p["name"] == "lookback_days"]
+    assert lookback["schema"]["minimum"] == 1
+    (client,) = [p for p in paths["/r"]["get"]["parameters"] if p["name"] == "c"]
+    assert client["schema"]["pattern"] == CLIENT_ID_PATTERN.pattern
+    goal_name = schema["components"]["schemas"]["GoalIn"]["properties"]["name"]["pattern"]
+    names = ["purchase", "Big_Order-2", "-x", "a b", "ü", "x" * 64]
+    assert [n for n in names if re.search(goal_name, n)] == ["purchase", "Big_Order-2"]
 
 
 def test_every_documented_error_has_the_json_error_shape(http: httpx.Client) -> None:
