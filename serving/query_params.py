@@ -148,6 +148,13 @@ def day_text(value: Any) -> Any:
     return value
 
 
+def any_day_text(value: Any) -> Any:
+    """As ``day_text``, for a day of any year (deleting stored rows may name one an import would refuse)."""
+    if isinstance(value, str) and not _DAY_TEXT.fullmatch(value):
+        raise ValueError("a day as YYYY-MM-DD")
+    return value
+
+
 def check_day(day: date | None) -> date | None:
     """A report day within what the lake's timestamps can hold (a ValueError becomes a 422 naming it)."""
     if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
@@ -172,6 +179,9 @@ DayParam = Annotated[
     BeforeValidator(day_text),
     AfterValidator(check_day),
     WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN}),
+]
+AnyDayParam = Annotated[
+    date | None, BeforeValidator(any_day_text), WithJsonSchema({"type": "string", "format": "date"})
 ]
 TimeParam = Annotated[
     AwareDatetime | None, BeforeValidator(time_text), WithJsonSchema({"type": "string", "format": "date-time"})

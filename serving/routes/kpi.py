@@ -4,7 +4,6 @@ the rows of a date range."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from core.layout import StorageLayout
 from serving.deps import ActorDep, RuntimeDep, TenantDep
+from serving.query_params import AnyDayParam
 from serving.routes.spend import (
     AUTH_ERRORS,
     DELETE_ERRORS,
@@ -124,8 +124,8 @@ async def delete_kpi_rows(
     runtime: RuntimeDep,
     client_id: TenantDep,
     actor: ActorDep,
-    since: Annotated[date | None, SINCE] = None,
-    until: Annotated[date | None, UNTIL] = None,
+    since: Annotated[AnyDayParam, SINCE] = None,
+    until: Annotated[AnyDayParam, UNTIL] = None,
     everything: Annotated[bool, Query(alias="all", description="Every stored row (no dates)")] = False,
     dry_run: Annotated[bool, DRY_RUN] = False,
 ) -> dict[str, Any]:

@@ -4,7 +4,6 @@ API key."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Annotated, Any
 
 import pandas as pd
@@ -15,6 +14,7 @@ from core.errors import InvalidInput, TooLarge
 from core.layout import StorageLayout
 from serving.deps import ActorDep, RuntimeDep, TenantDep
 from serving.json_body import MalformedBody, parse_json
+from serving.query_params import AnyDayParam
 from serving.routes.events import ErrorResponse, UnsupportedMediaType, read_body
 from tracking.spend import MAX_ID_LENGTH, delete_spend, import_spend, read_spend, spend_summary_records
 from tracking.table_files import csv_frame, json_rows_frame
@@ -178,8 +178,8 @@ async def delete_spend_rows(
     runtime: RuntimeDep,
     client_id: TenantDep,
     actor: ActorDep,
-    since: Annotated[date | None, SINCE] = None,
-    until: Annotated[date | None, UNTIL] = None,
+    since: Annotated[AnyDayParam, SINCE] = None,
+    until: Annotated[AnyDayParam, UNTIL] = None,
     campaign: Annotated[
         str | None, Query(max_length=MAX_ID_LENGTH, description="Only this campaign id (as written)")
     ] = None,

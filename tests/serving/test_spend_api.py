@@ -194,6 +194,9 @@ def test_delete_spend_and_kpi_rows(api: Api, settings: Settings) -> None:
         ("/v1/spend", {"since": "2026-02-01", "until": "2026-01-01"}, 400, "invalid_input", "is after until"),
         ("/v1/spend", {"campaign": "brand"}, 404, "not_found", "matches: campaign brand"),
         ("/v1/spend", {"since": "yesterday"}, 422, "invalid_request", "since"),
+        # Unix time is not a day: pydantic alone read since=0 as 1970-01-01, which deleted every row
+        ("/v1/spend", {"since": "0"}, 422, "invalid_request", "since"),
+        ("/v1/kpi", {"until": "86400"}, 422, "invalid_request", "until"),
         ("/v1/kpi", {}, 400, "invalid_input", "say which KPI dates to delete"),
         ("/v1/kpi", {"since": "2026-03-01"}, 404, "not_found", "no stored KPI row since 2026-03-01"),
         ("/v1/kpi", {"until": "2026-13-01"}, 422, "invalid_request", "until"),
