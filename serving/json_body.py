@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from core.errors import XmoError
@@ -31,22 +32,46 @@ class _Refused(ValueError):
     """A value the parser's hooks refuse (raised through ``json.loads`` unchanged)."""
 
 
-def _integer(text: str) -> int:
+@dataclass(frozen=True)
+class OutOfRange:
+    """A number no 64-bit column or float holds, kept in place of its value when the caller judges it per item."""
+
+    message: str
+
+
+def _integer_out_of_range(text: str) -> OutOfRange | None:
     digits = len(text.lstrip("-"))
-    if digits <= _MAX_INTEGER_DIGITS:
-        value = int(text)
-        if -MAX_INTEGER - 1 <= value <= MAX_INTEGER:
-            return value
+    if digits <= _MAX_INTEGER_DIGITS and -MAX_INTEGER - 1 <= int(text) <= MAX_INTEGER:
+        return None
     shown = text if digits <= _SHOWN_DIGITS else f"one of {digits:,} digits"
-    raise _Refused(f"the body has an integer out of range, {shown}: integers must fit in 64 bits (±{MAX_INTEGER:,})")
+    return OutOfRange(f"an integer out of range, {shown}: integers must fit in 64 bits (±{MAX_INTEGER:,})")
 
 
-def _float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        shown = text if len(text) <= _SHOWN_DIGITS else f"one of {len(text):,} characters"
-        raise _Refused(f"the body has a number out of range, {shown}: numbers must be below about 1.8e308")
-    return value
+def _float_out_of_range(text: str) -> OutOfRange | None:
+    if not math.isinf(float(text)):
+        return None
+    shown = text if len(text) <= _SHOWN_DIGITS else f"one of {len(text):,} characters"
+    return OutOfRange(f"a number out of range, {shown}: numbers must be below about 1.8e308")
+
+
+def _refuse_integer(text: str) -> int:
+    if (problem := _integer_out_of_range(text)) is not None:
+        raise _Refused(f"the body has {problem.message}")
+    return int(text)
+
+
+def _refuse_float(text: str) -> float:
+    if (problem := _float_out_of_range(text)) is not None:
+        raise _Refused(f"the body has {problem.message}")
+    return float(text)
+
+
+def _mark_integer(text: str) -> int | OutOfRange:
+    return _integer_out_of_range(text) or int(text)
+
+
+def _mark_float(text: str) -> float | OutOfRange:
+    return _float_out_of_range(text) or float(text)
 
 
 def _constant(name: str) -> Any:
@@ -66,10 +91,11 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-def parse_json(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+def parse_json(body: bytes | str, *, max_depth: int = MAX_DEPTH, mark_out_of_range: bool = False) -> Any:
     """The value of a JSON body; ``MalformedBody`` (400) for bad UTF-8, bad JSON, ``NaN``/``Infinity``, nesting
-    deeper than ``max_depth``, an integer outside 64 bits or a
-    number beyond a float's range, with a message that says which."""
+    deeper than ``max_depth``, an integer outside 64 bits or a number beyond a float's range, with a message that
+    says which. With ``mark_out_of_range``, such numbers become ``OutOfRange`` in place instead (a batch whose
+    items are judged one by one drops only the item that holds one)."""
     if isinstance(body, bytes):
         try:
             body = body.decode("utf-8")
@@ -77,7 +103,12 @@ def parse_json(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
             raise MalformedBody("the body is not valid UTF-8") from exc
     too_deep = f"the body nests arrays and objects deeper than {max_depth} levels"
     try:
-        value = json.loads(body, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+        value = json.loads(
+            body,
+            parse_int=_mark_integer if mark_out_of_range else _refuse_integer,
+            parse_float=_mark_float if mark_out_of_range else _refuse_float,
+            parse_constant=_constant,
+        )
     except _Refused as exc:
         raise MalformedBody(str(exc)) from None
     except json.JSONDecodeError as exc:

@@ -21,7 +21,7 @@ from core.apikeys import KeyKind, kind_of
 from core.errors import NotFound, TooLarge, Unauthorized, XmoError
 from serving.deps import RuntimeDep
 from serving.errors import ErrorResponse
-from serving.json_body import parse_json
+from serving.json_body import OutOfRange, parse_json
 from serving.routes.collect import InvalidTimestamp, parse_event_time
 from serving.runtime import ServiceRuntime
 from tracking.edge import (
@@ -260,7 +260,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 def parse_batch(body: bytes) -> list[Any]:
     """The JSON array of a body (400 for bad UTF-8 or JSON, 422 for another shape, 413 over the limit)."""
-    data = parse_json(body)
+    data = parse_json(body, mark_out_of_range=True)  # a number out of range drops its event, not the batch
     if not isinstance(data, list):
         raise InvalidBatch("the body must be a JSON array of event objects")
     if len(data) > MAX_EVENTS:
@@ -287,6 +287,14 @@ def _first_error(exc: ValidationError) -> tuple[str, str | None, str]:
         found.append((_PRECEDENCE.index(reason), reason.value, name, error["msg"]))
     _, reason_name, name, message = min(found, key=lambda f: f[0])
     return reason_name, name, message
+
+
+def _number_out_of_range(item: dict[str, Any]) -> tuple[str, OutOfRange] | None:
+    """The first field of an event that holds a number out of range, and the parser's note on it."""
+    for name, value in item.items():
+        if isinstance(value, OutOfRange):
+            return name, value
+    return None
 
 
 @dataclass
@@ -325,6 +333,10 @@ def prepare_batch(
     latest = received_at + MAX_FUTURE_SKEW
     seen_ids: set[str] = set()
     for index, item in enumerate(items):
+        if isinstance(item, dict) and (huge := _number_out_of_range(item)) is not None:
+            name, problem = huge
+            batch.drop(index, _REASON_OF_FIELD.get(name, DropReason.INVALID_FIELD).value, name, problem.message)
+            continue
         try:
             event = ServerEvent.model_validate(item)
         except ValidationError as exc:
