@@ -86,14 +86,19 @@ def encode_batches(*tables: pa.Table) -> list[EncodedBatch]:
 
 def decode_events(payload: bytes) -> pa.Table:
     """The event table of one spooled batch."""
+    return pa.Table.from_batches(decode_batches(payload), schema=EVENT_SCHEMA)
+
+
+def decode_batches(payload: bytes, codec: pa.Codec | None = None) -> list[pa.RecordBatch]:
+    """The record batches of one spooled batch (one, unless it is a stream of the previous version)."""
     magic = payload[: len(PAYLOAD_MAGIC)]
     schema = _PAYLOAD_SCHEMAS.get(magic)
     if schema is None:  # an IPC stream, as spools held before
-        return pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
+        return [b.cast(EVENT_SCHEMA) for b in pa.ipc.open_stream(pa.py_buffer(payload))]
     (size,) = _SIZE.unpack_from(payload, len(magic))
     compressed = pa.py_buffer(payload)[len(magic) + _SIZE.size :]
-    message = _codec().decompress(compressed, decompressed_size=size)
-    return pa.Table.from_batches([pa.ipc.read_record_batch(message, schema)])
+    message = (codec or _codec()).decompress(compressed, decompressed_size=size)
+    return [pa.ipc.read_record_batch(message, schema)]
 
 
 @dataclass(frozen=True)
@@ -218,27 +223,23 @@ class Spool:
         Live traffic spools many small batches; computing on thousands of tiny chunks is slow and costly, so
         batches are merged as they are read, a slice at a time.
         """
-        merged: list[pa.Table] = []
-        pending: list[pa.Table] = []
+        codec = _codec()
+        merged: list[pa.RecordBatch] = []
+        pending: list[pa.RecordBatch] = []
         pending_rows = 0
-        for batch in self._iter_events(first_seq, last_seq):
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            if pending_rows >= MERGE_ROWS:
-                merged.append(pa.concat_tables(pending).combine_chunks())
-                pending, pending_rows = [], 0
-        if pending:
-            merged.append(pa.concat_tables(pending).combine_chunks())
-        if not merged:
-            return EVENT_SCHEMA.empty_table()
-        return pa.concat_tables(merged).combine_chunks()
-
-    def _iter_events(self, first_seq: int, last_seq: int) -> Iterator[pa.Table]:
         cursor = self._connection().execute(
             "SELECT payload FROM batches WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq)
         )
         for (payload,) in cursor:
-            yield decode_events(payload)
+            for batch in decode_batches(payload, codec):
+                pending.append(batch)
+                pending_rows += batch.num_rows
+            if pending_rows >= MERGE_ROWS:
+                merged.append(pa.concat_batches(pending))
+                pending, pending_rows = [], 0
+        if pending:
+            merged.append(pa.concat_batches(pending))
+        return pa.Table.from_batches(merged, schema=EVENT_SCHEMA).combine_chunks()
 
     def begin_compaction(self, max_events: int) -> PendingCompaction | None:
         """The range to compact next: an unfinished one first, else the oldest batches up to ``max_events``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from types import FrameType
 from typing import Annotated
@@ -10,6 +11,8 @@ import typer
 
 from core.errors import InvalidInput
 from xmo.commands.common import load_settings
+
+NICENESS = 10
 
 
 def maintain(
@@ -29,6 +32,7 @@ def maintain(
     if not jobs:
         raise InvalidInput("nothing to run: XMO_COMPACT_INTERVAL_S and XMO_RETENTION_INTERVAL_S are both 0")
     configure_logging(settings.log_format, settings.log_level)
+    os.nice(NICENESS)  # throughput work: the request workers beside it come first when the CPUs are busy
     loop = MaintenanceLoop(settings, jobs, parent_pid=parent_pid)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
