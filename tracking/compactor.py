@@ -55,6 +55,9 @@ def compact_spool(
     report = CompactionReport()
     stem_prefix = spool.path.stem
     while (pending := spool.begin_compaction(max_events)) is not None:
+        if pending.written:  # a crash came while its batches were being forgotten: finish that
+            spool.finish_compaction(pending)
+            continue
         events = spool.read_events(pending.first_seq, pending.last_seq).cast(EVENT_SCHEMA)
         if purged:
             kept = events.filter(pc.invert(pc.is_in(events["client_id"], value_set=pa.array(sorted(purged)))))

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS compactions (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     first_seq INTEGER NOT NULL,
     last_seq INTEGER NOT NULL,
-    started_at REAL NOT NULL
+    started_at REAL NOT NULL,
+    written INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -49,6 +50,7 @@ MERGE_ROWS = 16_384  # batches merged into contiguous columns this many events a
 WAL_SIZE_LIMIT_BYTES = 16 << 20
 FREE_HEADROOM_BYTES = 16 << 20  # freed pages kept for the next appends; the rest goes back to the file system
 VACUUM_STEP_PAGES = 256  # 1 MiB per transaction: a concurrent append waits a few milliseconds at most
+DELETE_STEP_ROWS = 256  # compacted batches forgotten per transaction, for the same reason
 
 
 # A payload is one Arrow record batch message of EVENT_SCHEMA (version 1), zstd-compressed, behind a magic and its
@@ -115,6 +117,7 @@ class PendingCompaction:
 
     first_seq: int
     last_seq: int
+    written: bool = False  # the lake holds the range: only forgetting its batches is left
 
 
 def pending_in_all(settings: Settings) -> int:
@@ -133,7 +136,10 @@ class Spool:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._local = threading.local()
-        self._connection().executescript(_SCHEMA)
+        connection = self._connection()
+        connection.executescript(_SCHEMA)
+        if "written" not in {row[1] for row in connection.execute("PRAGMA table_info(compactions)")}:
+            connection.execute("ALTER TABLE compactions ADD COLUMN written INTEGER NOT NULL DEFAULT 0")  # older spools
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Spool:
@@ -242,30 +248,54 @@ class Spool:
         return pa.Table.from_batches(merged, schema=EVENT_SCHEMA).combine_chunks()
 
     def begin_compaction(self, max_events: int) -> PendingCompaction | None:
-        """The range to compact next: an unfinished one first, else the oldest batches up to ``max_events``."""
+        """The range to compact next: an unfinished one first, else the oldest batches up to ``max_events``.
+
+        The range is chosen outside the write lock (appends only add later batches) and recorded in a short
+        transaction, so a worker appending meanwhile does not wait for the scan.
+        """
+        connection = self._connection()
+        row = connection.execute("SELECT first_seq, last_seq, written FROM compactions").fetchone()
+        if row is not None:
+            return PendingCompaction(row[0], row[1], bool(row[2]))
+        first_seq, last_seq, total = None, None, 0
+        for seq, events in connection.execute("SELECT seq, events FROM batches ORDER BY seq"):
+            if first_seq is not None and total + events > max_events:
+                break
+            first_seq = seq if first_seq is None else first_seq
+            last_seq, total = seq, total + events
+        if first_seq is None or last_seq is None:
+            return None
         with self._connect() as connection:
-            row = connection.execute("SELECT first_seq, last_seq FROM compactions").fetchone()
-            if row is not None:
-                return PendingCompaction(*row)
-            first_seq, last_seq, total = None, None, 0
-            for seq, events in connection.execute("SELECT seq, events FROM batches ORDER BY seq"):
-                if first_seq is not None and total + events > max_events:
-                    break
-                first_seq = seq if first_seq is None else first_seq
-                last_seq, total = seq, total + events
-            if first_seq is None or last_seq is None:
-                return None
             connection.execute(
                 "INSERT INTO compactions (id, first_seq, last_seq, started_at) VALUES (1, ?, ?, ?)",
                 (first_seq, last_seq, time.time()),
             )
-            return PendingCompaction(first_seq, last_seq)
+        return PendingCompaction(first_seq, last_seq)
 
     def finish_compaction(self, pending: PendingCompaction) -> None:
-        """Forget compacted batches (their events are in the lake now)."""
+        """Forget compacted batches (their events are in the lake now), a few at a time.
+
+        The range is marked written first: a crash while batches are being deleted finishes the deletion on
+        restart instead of writing the lake files again from what is left. Short transactions keep a worker's
+        append from waiting behind a large delete (with ``secure_delete`` every freed byte is overwritten).
+        """
+        if not pending.written:
+            with self._connect() as connection:
+                connection.execute("UPDATE compactions SET written = 1")
+        while self._forget_some(pending, DELETE_STEP_ROWS) == DELETE_STEP_ROWS:
+            pass
         with self._connect() as connection:
-            connection.execute("DELETE FROM batches WHERE seq BETWEEN ? AND ?", (pending.first_seq, pending.last_seq))
             connection.execute("DELETE FROM compactions")
+
+    def _forget_some(self, pending: PendingCompaction, limit: int) -> int:
+        """Delete up to ``limit`` of the range's batches; how many went."""
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "DELETE FROM batches WHERE seq IN "
+                "(SELECT seq FROM batches WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?)",
+                (pending.first_seq, pending.last_seq, limit),
+            )
+            return cursor.rowcount
 
     def release_free_space(self, headroom_bytes: int = FREE_HEADROOM_BYTES, *, pause_s: float = 0.005) -> int:
         """Give the pages that compaction freed back to the file system, beyond ``headroom_bytes`` kept for reuse.
@@ -286,7 +316,8 @@ class Spool:
             while (free := int(connection.execute("PRAGMA freelist_count").fetchone()[0])) > keep_pages:
                 connection.executescript(f"PRAGMA incremental_vacuum({min(VACUUM_STEP_PAGES, free - keep_pages)});")
                 time.sleep(pause_s)
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # copies the log into the file without blocking appends
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # then empties it: little is left to copy by now
         return max(before - self._file_bytes(), 0)
 
     def _file_bytes(self) -> int:
