@@ -14,8 +14,12 @@ logger = logging.getLogger("xmo.supervisor")
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to send SIGTERM to this process when the thread that started it ends (runs in the child)."""
+def die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when the thread that started it ends (a no-op elsewhere).
+
+    Called by the child itself, after it started: a ``preexec_fn`` would run Python between fork and exec,
+    which may deadlock in a parent with threads.
+    """
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -24,8 +28,8 @@ def _die_with_parent() -> None:
 class Supervisor:
     """Runs ``argv`` and starts it again after ``restart_delay_s`` (doubling up to ``max_delay_s``) if it exits.
 
-    The child is started from the supervising thread, which lives until ``stop``: if this process is killed, the
-    child gets SIGTERM from the kernel (``PR_SET_PDEATHSIG``) and is not left behind.
+    The child is started from the supervising thread, which lives until ``stop``; a child that calls
+    ``die_with_parent`` gets SIGTERM from the kernel if this process is killed, and is not left behind.
     """
 
     def __init__(
@@ -63,7 +67,7 @@ class Supervisor:
     def _supervise(self) -> None:
         delay = self.restart_delay_s
         while not self._stopping.is_set():
-            self._process = subprocess.Popen(self.argv, env=self.env, preexec_fn=_die_with_parent)  # noqa: PLW1509
+            self._process = subprocess.Popen(self.argv, env=self.env)
             self.starts += 1
             self._started.set()
             code = self._process.wait()
@@ -74,12 +78,18 @@ class Supervisor:
                 return
             delay = min(delay * 2, self.max_delay_s)
 
-    def stop(self) -> None:
-        """Stop the child (SIGTERM, then SIGKILL after ``stop_timeout_s``) and its watcher."""
+    def terminate(self) -> None:
+        """Ask the child to stop (SIGTERM) and stop restarting it; ``stop`` then waits for it."""
         self._stopping.set()
         process = self._process
         if process is not None and process.poll() is None:
             process.terminate()
+
+    def stop(self) -> None:
+        """Stop the child (SIGTERM, then SIGKILL after ``stop_timeout_s``) and its watcher."""
+        self.terminate()
+        process = self._process
+        if process is not None:
             try:
                 process.wait(timeout=self.stop_timeout_s)
             except subprocess.TimeoutExpired:

@@ -79,6 +79,7 @@ async def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
     if not models_loaded:
         reasons.append("champion models not loaded yet")
     checks["models"] = {cid: m.version for cid, m in runtime.models.loaded().items()}
+    checks["process"] = os.getpid()  # which worker answered: ingest counts are per worker
     checks["ingest"] = runtime.collector.counters.snapshot()
     if reasons:
         checks["reasons"] = reasons

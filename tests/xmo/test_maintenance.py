@@ -101,3 +101,10 @@ def test_xmo_serve_compacts_in_a_supervised_process_that_comes_back_when_killed(
         server.stop()
     _wait_for(lambda: not process_is_alive(again["pid"]), timeout_s=15)
     assert read_status(layout) is not None and not read_status(layout)["running"], "it stops with the server"
+
+    killed = ServerProcess(settings.home, port=free_port(), log_file=tmp_path / "server2.log").start()
+    _wait_for(lambda: (read_status(layout) or {}).get("pid") not in (None, again["pid"]))
+    orphan = read_status(layout)
+    assert orphan is not None and orphan["running"]
+    killed.kill()  # SIGKILL: no chance to stop its child
+    _wait_for(lambda: not process_is_alive(orphan["pid"]), timeout_s=15)  # the kernel told it (PR_SET_PDEATHSIG)

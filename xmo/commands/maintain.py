@@ -26,7 +26,12 @@ def maintain(
     """
     from serving.logs import configure_logging
     from xmo.maintenance import MaintenanceLoop, service_jobs
+    from xmo.supervisor import die_with_parent
 
+    if parent_pid is not None:
+        die_with_parent()
+        if os.getppid() != parent_pid:  # it was gone before the kernel was asked to tell
+            return
     settings = load_settings()
     jobs = service_jobs(settings)
     if not jobs:
