@@ -15,7 +15,7 @@ from core.tenants import TenantRegistry
 from privacy.keyvault import KeyVault
 from tracking.edge import DropReason, Edge, EdgeResult
 from tracking.policies import ClientPolicies, build_edge
-from tracking.spool import Spool, encode_batches
+from tracking.spool import Spool, encode_rows
 
 CountListener = Callable[[int, int, dict[DropReason, int]], None]
 
@@ -140,7 +140,7 @@ class GroupCommitter:
             # The edge runs here, on the loop: a thread would fight the loop for the GIL and stretch both;
             # SQLite releases the GIL while it writes and syncs, so only that goes to a thread.
             result = self.collector.edge.process([hit for hit, _ in batch])
-            encoded = encode_batches(result.events)
+            encoded = encode_rows(result.rows)
             await asyncio.to_thread(self.collector.spool.write, encoded)
             self.collector.counters.add(result)
         except Exception as exc:  # the write failed: every waiting request learns it

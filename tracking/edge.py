@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -77,15 +78,23 @@ class EdgeConfig:
 
 @dataclass
 class EdgeResult:
-    """The privacy-safe events of a batch and the count of hits dropped, by reason."""
+    """The privacy-safe events of a batch and the count of hits dropped, by reason.
 
-    events: pa.Table
+    ``rows`` holds the events as lists per ``EVENT_SCHEMA`` field (timestamps as epoch microseconds); ``events``
+    is the same as an Arrow table, built when first asked for (the spool can store small batches from the lists).
+    """
+
+    rows: Columns
     received: int
     drops: Counter[DropReason] = field(default_factory=Counter)
 
     @property
     def accepted(self) -> int:
-        return self.events.num_rows
+        return column_count(self.rows) if self.rows else 0
+
+    @cached_property
+    def events(self) -> pa.Table:
+        return event_table(self.rows)
 
 
 PolicyLookup = Callable[[str], EdgePolicy | None]
@@ -181,7 +190,7 @@ class Edge:
             if column_count(columns) == 0:
                 break
             columns = step(columns, drops)
-        return EdgeResult(events=self.to_events(columns), received=received, drops=drops)
+        return EdgeResult(rows=self.output_rows(columns), received=received, drops=drops)
 
     # steps ----------------------------------------------------------------------------------
     def drop_unknown_clients(self, columns: Columns, drops: Counter[DropReason]) -> Columns:
@@ -340,11 +349,11 @@ class Edge:
         return columns
 
     # output ---------------------------------------------------------------------------------
-    def to_events(self, columns: Columns) -> pa.Table:
-        """The lake's event table: generated event ids where the hit had none, the time it was received."""
+    def output_rows(self, columns: Columns) -> Columns:
+        """The lake's event fields: generated event ids where the hit had none, the time it was received."""
         n = column_count(columns)
         if n == 0 or _POLICY not in columns:
-            return EVENT_SCHEMA.empty_table()
+            return {}
         event_ids = columns["event_id"]
         missing = [i for i, e in enumerate(event_ids) if e is None]
         if missing:
@@ -358,8 +367,15 @@ class Edge:
             "received_at": [received] * n,
             "source": [s if s is not None else "pixel" for s in columns["source"]],
         }
-        arrays = [_arrow(data.get(f.name), f.type, n) for f in EVENT_SCHEMA]
-        return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+        return {name: data[name] for name in EVENT_SCHEMA.names if name in data}
+
+
+def event_table(rows: Columns) -> pa.Table:
+    """The lake's event table of ``EdgeResult.rows``."""
+    n = column_count(rows) if rows else 0
+    if n == 0:
+        return EVENT_SCHEMA.empty_table()
+    return pa.Table.from_arrays([_arrow(rows.get(f.name), f.type, n) for f in EVENT_SCHEMA], schema=EVENT_SCHEMA)
 
 
 def _arrow(values: list[Any] | None, type_: pa.DataType, n: int) -> pa.Array:

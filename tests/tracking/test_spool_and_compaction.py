@@ -198,3 +198,36 @@ def test_a_payload_is_a_compressed_record_batch_much_smaller_than_a_stream(tmp_p
     assert payload.startswith(PAYLOAD_MAGIC) and len(payload) < 2000
     assert decode_events(payload).equals(table)
     assert decode_events(encode_events(table.slice(0, 0))).num_rows == 0
+
+
+def test_small_group_commits_are_json_lines_read_back_with_larger_batches_in_order(tmp_path: Path) -> None:
+    from tracking.edge import event_table
+    from tracking.spool import ROWS_MAGIC, encode_rows
+
+    edge = Edge(EdgeConfig(), EdgePolicy, lambda c: b"k" * 32, clock=lambda: DAY1 + timedelta(days=2))
+    hits = [
+        {
+            "client_id": "acme",
+            "event_type": "goal",
+            "goal": "achat-été ✓",  # not ASCII
+            "value": 12.5 if i % 2 else None,
+            "visitor_id": "v" * 32,
+            "event_id": f"j{i}",
+            "url": 'https://shop.example.com/p?utm_source=a"b\\c\nd',
+            "ts": DAY1 + timedelta(minutes=i),
+        }
+        for i in range(3)
+    ]
+    rows = edge.process(raw_frame(hits)).rows
+    (encoded,) = encode_rows(rows)
+    assert encoded[2].startswith(ROWS_MAGIC) and encoded[1] == 3
+    spool = Spool(tmp_path / "spool.db")
+    spool.write([encoded])
+    spool.append(events(2, prefix="arrow"))  # a large batch (an import) is an Arrow batch
+    spool.write(encode_rows({name: values[:1] for name, values in rows.items()} | {"event_id": ["j9"]}))
+    table = spool.read_events(0, 10**9)
+    assert table.column("event_id").to_pylist() == ["j0", "j1", "j2", "arrow0", "arrow1", "j9"]
+    assert table.slice(0, 3).equals(event_table(rows))
+    nan = {name: list(values) for name, values in rows.items()} | {"value": [float("nan")] * 3}
+    (as_arrow,) = encode_rows(nan)  # JSON has no NaN: such a batch is stored as Arrow
+    assert not as_arrow[2].startswith(ROWS_MAGIC)
