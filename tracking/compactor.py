@@ -12,6 +12,7 @@ from core.database import get_engine
 from core.layout import StorageLayout
 from core.settings import Settings
 from privacy.purge import purged_client_ids
+from tracking.event_index import StoredEventIds
 from tracking.events import EVENT_SCHEMA
 from tracking.lake import compaction_lock, write_events
 from tracking.spool import Spool
@@ -46,6 +47,7 @@ def compact_spool(
     layout: StorageLayout,
     max_events: int = DEFAULT_MAX_EVENTS,
     purged: frozenset[str] = frozenset(),
+    index: StoredEventIds | None = None,
 ) -> CompactionReport:
     """Move every batch of ``spool`` into the lake, ``max_events`` at a time; events of ``purged`` clients go.
 
@@ -63,7 +65,8 @@ def compact_spool(
             kept = events.filter(pc.invert(pc.is_in(events["client_id"], value_set=pa.array(sorted(purged)))))
             report.purged += events.num_rows - kept.num_rows
             events = kept
-        written = write_events(layout, events, f"part-{stem_prefix}-{pending.first_seq:012d}-{pending.last_seq:012d}")
+        stem = f"part-{stem_prefix}-{pending.first_seq:012d}-{pending.last_seq:012d}"
+        written = write_events(layout, events, stem, index)
         report.duplicates += written.duplicates
         for key, count in written.partitions.items():
             report.partitions[key] = report.partitions.get(key, 0) + count
@@ -76,11 +79,14 @@ def compact_spool(
     return report
 
 
-def compact_all(settings: Settings, max_events: int = DEFAULT_MAX_EVENTS) -> CompactionReport:
-    """Compact every spool under ``XMO_HOME`` (one compactor at a time: workers and the CLI take turns)."""
+def compact_all(
+    settings: Settings, max_events: int = DEFAULT_MAX_EVENTS, index: StoredEventIds | None = None
+) -> CompactionReport:
+    """Compact every spool under ``XMO_HOME`` (one compactor at a time: the background process and the CLI take
+    turns); a long-running compactor passes the same ``index`` to every pass."""
     layout = StorageLayout.from_settings(settings).ensure()
     with compaction_lock(layout):
-        return _compact_all(settings, layout, max_events)
+        return _compact_all(settings, layout, max_events, index or StoredEventIds())
 
 
 def _purged_clients(settings: Settings) -> frozenset[str]:
@@ -90,12 +96,12 @@ def _purged_clients(settings: Settings) -> frozenset[str]:
     return purged_client_ids(get_engine(settings))
 
 
-def _compact_all(settings: Settings, layout: StorageLayout, max_events: int) -> CompactionReport:
+def _compact_all(settings: Settings, layout: StorageLayout, max_events: int, index: StoredEventIds) -> CompactionReport:
     total = CompactionReport()
     purged = _purged_clients(settings)
     for spool in Spool.all_in(settings):
         try:
-            report = compact_spool(spool, layout, max_events, purged)
+            report = compact_spool(spool, layout, max_events, purged, index)
             if spool.owner_is_gone() and spool.pending_events() == 0:
                 spool.remove()
         finally:

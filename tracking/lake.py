@@ -19,6 +19,7 @@ from core.files import fsync_dir
 from core.layout import StorageLayout
 from core.locks import file_lock
 from core.processes import process_is_alive
+from tracking.event_index import StoredEventIds
 from tracking.events import EVENT_SCHEMA
 
 
@@ -116,26 +117,30 @@ class StoredCopy:
     file: Path
 
 
-def stored_copies(folders: list[Path], event_ids: pa.Array, skip: str) -> list[StoredCopy]:
+def stored_copies(
+    folders: list[Path], event_ids: pa.Array, skip: str, index: StoredEventIds | None = None
+) -> list[StoredCopy]:
     """The copies of ``event_ids`` that the Parquet files in ``folders`` hold (the file named ``skip`` aside).
 
-    Files are read a slice of two columns at a time: memory grows with ``event_ids``, not with the partitions.
+    With an ``index``, only the files it says may hold one are read. Files are read a slice of two columns at a
+    time: memory grows with ``event_ids``, not with the partitions.
     """
+    if index is None:
+        paths = [p for folder in folders for p in sorted(folder.glob("*.parquet")) if p.name != skip]
+    else:
+        paths = list(index.files_that_may_hold(folders, event_ids.to_pylist(), skip))
     found: list[StoredCopy] = []
-    for folder in folders:
-        for path in sorted(folder.glob("*.parquet")):
-            if path.name == skip:
-                continue
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=_SCAN_ROWS, columns=["event_id", "received_at"]):
-                hits = pc.is_in(batch.column(0), value_set=event_ids)
-                if hits.true_count:
-                    matched = batch.filter(hits)
-                    found.extend(
-                        StoredCopy(event_id, received_at, path)
-                        for event_id, received_at in zip(
-                            matched.column(0).to_pylist(), matched.column(1).to_pylist(), strict=True
-                        )
+    for path in paths:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=_SCAN_ROWS, columns=["event_id", "received_at"]):
+            hits = pc.is_in(batch.column(0), value_set=event_ids)
+            if hits.true_count:
+                matched = batch.filter(hits)
+                found.extend(
+                    StoredCopy(event_id, received_at, path)
+                    for event_id, received_at in zip(
+                        matched.column(0).to_pylist(), matched.column(1).to_pylist(), strict=True
                     )
+                )
     return found
 
 
@@ -156,14 +161,17 @@ def _without_events(path: Path, event_ids: set[str]) -> None:
         fsync_dir(path.parent)
 
 
-def write_events(layout: StorageLayout, events: pa.Table, file_stem: str) -> LakeWrite:
+def write_events(
+    layout: StorageLayout, events: pa.Table, file_stem: str, index: StoredEventIds | None = None
+) -> LakeWrite:
     """Split events by client and UTC day and write one file per partition named ``<file_stem>.parquet``.
 
     The lake keeps one copy of each (client, event id), the first received: a copy that the batch, the same
     partition or a neighbouring day's partition holds already is left out, unless this batch's copy was received
     earlier, in which case it replaces the stored one (written first, then removed from the older file, so a
     crash in between leaves a copy that the replay removes). Writing the same events under the same stem again
-    replaces the files: replays and retries are idempotent.
+    replaces the files: replays and retries are idempotent. An ``index`` kept between calls spares reading every
+    file of those days each time (``tracking.event_index``).
     """
     report = LakeWrite()
     if events.num_rows == 0:
@@ -187,7 +195,8 @@ def write_events(layout: StorageLayout, events: pa.Table, file_stem: str) -> Lak
         part = keyed.slice(offset, count).drop_columns(["_date"])
         offset += count
         folder = partition_dir(layout, client_id, date)
-        copies = stored_copies(_neighbour_folders(layout, client_id, date), part["event_id"].combine_chunks(), name)
+        folders = _neighbour_folders(layout, client_id, date)
+        copies = stored_copies(folders, part["event_id"].combine_chunks(), name, index)
         if copies:
             received = dict(zip(part["event_id"].to_pylist(), part["received_at"].to_pylist(), strict=True))
             earliest: dict[str, Any] = {}
@@ -203,6 +212,8 @@ def write_events(layout: StorageLayout, events: pa.Table, file_stem: str) -> Lak
             part = fresh
         if part.num_rows:
             write_parquet_atomically(part, folder / name)
+            if index is not None:
+                index.remember(folder / name, part["event_id"].to_pylist())
             report.partitions[(client_id, date)] = part.num_rows
     for path, event_ids in superseded.items():
         _without_events(path, event_ids)

@@ -21,6 +21,7 @@ from core.maintenance_status import JobStatus, MaintenanceStatus, write_status
 from core.settings import Settings
 from privacy.retention import SCHEDULER_ACTOR, apply_retention
 from tracking.compactor import compact_all
+from tracking.event_index import StoredEventIds
 from tracking.lake import compaction_lock, remove_stale_temp_files
 
 logger = logging.getLogger("xmo.maintenance")
@@ -37,8 +38,8 @@ class Job:
     run_at_start: bool = True
 
 
-def _compaction(settings: Settings) -> dict[str, Any]:
-    report = compact_all(settings)
+def _compaction(settings: Settings, index: StoredEventIds) -> dict[str, Any]:
+    report = compact_all(settings, index=index)
     return {
         "events": report.events,
         "batches": report.batches,
@@ -58,7 +59,8 @@ def service_jobs(settings: Settings) -> list[Job]:
     """The jobs ``settings`` turn on (an interval of 0 turns a job off)."""
     jobs = []
     if settings.compact_interval_s > 0:
-        jobs.append(Job("compaction", settings.compact_interval_s, lambda: _compaction(settings)))
+        index = StoredEventIds()  # what the lake holds, remembered from pass to pass
+        jobs.append(Job("compaction", settings.compact_interval_s, lambda: _compaction(settings, index)))
     if settings.retention_interval_s > 0:
         jobs.append(Job("retention", settings.retention_interval_s, lambda: _retention(settings), run_at_start=False))
     return jobs

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from core.layout import StorageLayout
 from tracking.compactor import compact_spool
+from tracking.event_index import StoredEventIds
 from tracking.events import EVENT_SCHEMA
 from tracking.lake import event_files, first_of_each_event
 from tracking.spool import Spool
@@ -76,10 +77,10 @@ def _stored(layout: StorageLayout) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _compact(spool: Spool, layout: StorageLayout, crash: str, max_events: int) -> None:
+def _compact(spool: Spool, layout: StorageLayout, crash: str, max_events: int, index: StoredEventIds | None) -> None:
     """A compaction pass; or one whose process dies after writing the lake, or after forgetting one batch."""
     if crash == "none":
-        compact_spool(spool, layout, max_events=max_events)
+        compact_spool(spool, layout, max_events=max_events, index=index)
         return
     forget_some = spool._forget_some
 
@@ -92,7 +93,7 @@ def _compact(spool: Spool, layout: StorageLayout, crash: str, max_events: int) -
 
     spool._forget_some = power_cut if crash == CRASHES[1] else one_then_power_cut  # type: ignore[method-assign,assignment]
     try:
-        compact_spool(spool, layout, max_events=max_events)
+        compact_spool(spool, layout, max_events=max_events, index=index)
     except RuntimeError:
         pass
     finally:
@@ -100,9 +101,9 @@ def _compact(spool: Spool, layout: StorageLayout, crash: str, max_events: int) -
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(runs)
+@given(runs, st.booleans())
 @example(  # a crash after one of a range's batches was forgotten: the replay must not write the range again
-    [("append", 0, [("acme", 1)]), ("append", 0, [("acme", 2)]), ("compact", 0, CRASHES[2], 100)]
+    [("append", 0, [("acme", 1)]), ("append", 0, [("acme", 2)]), ("compact", 0, CRASHES[2], 100)], True
 )
 @example(  # a retry in the same range, then one in another spool, compacted first, across midnight
     [
@@ -110,12 +111,17 @@ def _compact(spool: Spool, layout: StorageLayout, crash: str, max_events: int) -
         ("append", 0, [("acme", 1)]),
         ("compact", 0, CRASHES[0], 100),
         ("compact", 1, CRASHES[1], 100),
-    ]
+    ],
+    True,
 )
-def test_the_lake_holds_each_acknowledged_event_once_as_its_first_received_copy(steps: list[tuple]) -> None:
+def test_the_lake_holds_each_acknowledged_event_once_as_its_first_received_copy(
+    steps: list[tuple], long_running: bool
+) -> None:
+    """``long_running``: one compactor process keeps its index of stored ids from pass to pass, across crashes."""
     with tempfile.TemporaryDirectory() as home:
         layout = StorageLayout(Path(home)).ensure()
         spools = [Spool(layout.spool_dir / f"spool-{i}.db") for i in range(3)]
+        index = StoredEventIds() if long_running else None
         acknowledged: list[Copy] = []
         clock = MIDNIGHT - timedelta(minutes=5)  # retries cross midnight: copies of one event land on two days
         for step in steps:
@@ -129,9 +135,9 @@ def test_the_lake_holds_each_acknowledged_event_once_as_its_first_received_copy(
                 acknowledged.extend(batch)
             else:
                 _, which, crash, max_events = step
-                _compact(spools[which], layout, crash, max_events)
+                _compact(spools[which], layout, crash, max_events, index)
         for spool in spools:  # the compactor comes back and finishes
-            compact_spool(spool, layout)
+            compact_spool(spool, layout, index=index)
 
         first: dict[tuple[str, str], Copy] = {}
         for copy in acknowledged:
