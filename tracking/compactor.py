@@ -49,14 +49,17 @@ def compact_spool(
     purged: frozenset[str] = frozenset(),
     index: StoredEventIds | None = None,
 ) -> CompactionReport:
-    """Move every batch of ``spool`` into the lake, ``max_events`` at a time; events of ``purged`` clients go.
+    """Move the batches ``spool`` holds when called into the lake, ``max_events`` at a time; events of ``purged``
+    clients go. (Under load a spool is never empty: chasing the batches that arrive meanwhile kept one pass on one
+    worker's spool for good while the others grew.)
 
     Each range is recorded before files are written and forgotten after the batches are deleted; a crash
     in between replays the same range under the same file names, so nothing is lost or doubled.
     """
     report = CompactionReport()
     stem_prefix = spool.path.stem
-    while (pending := spool.begin_compaction(max_events)) is not None:
+    until_seq = spool.last_seq()  # what arrives meanwhile waits for the next pass: the other spools' turn comes
+    while (pending := spool.begin_compaction(max_events, until_seq)) is not None:
         if pending.written:  # a crash came while its batches were being forgotten: finish that
             spool.finish_compaction(pending)
             continue

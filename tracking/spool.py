@@ -343,8 +343,13 @@ class Spool:
             merged.append(pa.concat_batches(pending))
         return pa.Table.from_batches(merged, schema=EVENT_SCHEMA).combine_chunks()
 
-    def begin_compaction(self, max_events: int) -> PendingCompaction | None:
-        """The range to compact next: an unfinished one first, else the oldest batches up to ``max_events``.
+    def last_seq(self) -> int:
+        """The sequence number of the newest batch (0 when there is none)."""
+        return int(self._connection().execute("SELECT COALESCE(MAX(seq), 0) FROM batches").fetchone()[0])
+
+    def begin_compaction(self, max_events: int, until_seq: int | None = None) -> PendingCompaction | None:
+        """The range to compact next: an unfinished one first, else the oldest batches up to ``max_events`` (and up
+        to ``until_seq``).
 
         The range is chosen outside the write lock (appends only add later batches) and recorded in a short
         transaction, so a worker appending meanwhile does not wait for the scan.
@@ -354,7 +359,9 @@ class Spool:
         if row is not None:
             return PendingCompaction(row[0], row[1], bool(row[2]))
         first_seq, last_seq, total = None, None, 0
-        for seq, events in connection.execute("SELECT seq, events FROM batches ORDER BY seq"):
+        limit = until_seq if until_seq is not None else -1
+        query = "SELECT seq, events FROM batches WHERE ? < 0 OR seq <= ? ORDER BY seq"
+        for seq, events in connection.execute(query, (limit, limit)):
             if first_seq is not None and total + events > max_events:
                 break
             first_seq = seq if first_seq is None else first_seq

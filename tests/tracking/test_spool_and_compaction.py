@@ -231,3 +231,25 @@ def test_small_group_commits_are_json_lines_read_back_with_larger_batches_in_ord
     nan = {name: list(values) for name, values in rows.items()} | {"value": [float("nan")] * 3}
     (as_arrow,) = encode_rows(nan)  # JSON has no NaN: such a batch is stored as Arrow
     assert not as_arrow[2].startswith(ROWS_MAGIC)
+
+
+def test_a_pass_leaves_what_arrives_meanwhile_to_the_next_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under load a spool is never empty: a pass that chased new batches never moved on to the other spools."""
+    from tracking import compactor
+
+    layout = StorageLayout(tmp_path).ensure()
+    spool = Spool(layout.spool_dir / "spool.db")
+    for i in range(3):
+        spool.append(events(1, prefix=f"before{i}-"))
+    write_events = compactor.write_events
+    arrivals = iter(range(20))
+
+    def write_while_hits_arrive(*args: object) -> object:
+        if (number := next(arrivals, None)) is not None:
+            spool.append(events(1, prefix=f"during{number}-"))  # a worker appends while the range is written
+        return write_events(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compactor, "write_events", write_while_hits_arrive)
+    report = compact_spool(spool, layout, max_events=1)
+    assert report.events == 3, "the pass took what was there when it began"
+    assert spool.pending_events() == 3, "and left the three that arrived meanwhile"
