@@ -55,12 +55,11 @@ class _Folder:
         if name in self.files:
             self.stale = True
         self.files[name] = (version, hashes)
-        if not self.stale:  # append: two sorted runs, which a stable sort merges in linear time
+        if not self.stale:  # insert the new sorted hashes where they belong: one copy, no sort of the whole
             self.names.append(name)
-            owner = np.full(hashes.size, len(self.names) - 1, dtype=np.int32)
-            values = np.concatenate([self.merged, hashes])
-            order = np.argsort(values, kind="stable")
-            self.merged, self.owners = values[order], np.concatenate([self.owners, owner])[order]
+            at = np.searchsorted(self.merged, hashes)
+            self.merged = np.insert(self.merged, at, hashes)
+            self.owners = np.insert(self.owners, at, np.int32(len(self.names) - 1))
 
     def drop(self, name: str) -> None:
         if self.files.pop(name, None) is not None:

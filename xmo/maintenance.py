@@ -8,13 +8,18 @@ What each job last did goes to ``run/maintenance.json`` (counts only), which ``/
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import pyarrow as pa
 
 from core.layout import StorageLayout
 from core.maintenance_status import JobStatus, MaintenanceStatus, write_status
@@ -66,6 +71,15 @@ def service_jobs(settings: Settings) -> list[Job]:
     return jobs
 
 
+def give_memory_back() -> None:
+    """Return what a pass freed to the operating system: Arrow's allocator and glibc's heap keep freed memory for
+    reuse, which in a long-lived process reads as growth (this one's RSS grew 22 % in a 10-minute soak)."""
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class MaintenanceLoop:
     """Runs jobs on their intervals until ``stop`` is set or the parent process is gone."""
 
@@ -108,6 +122,7 @@ class MaintenanceLoop:
         except Exception as exc:  # a failed pass is reported and retried on the next interval, never fatal
             state.last_error = type(exc).__name__
             logger.error("%s failed: %s", job.name, type(exc).__name__)
+        give_memory_back()
         state.runs += 1
         state.last_finished_at = time.time()
         state.last_duration_s = round(time.monotonic() - started, 3)
