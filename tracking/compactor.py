@@ -15,7 +15,7 @@ from privacy.purge import purged_client_ids
 from tracking.event_index import StoredEventIds
 from tracking.events import EVENT_SCHEMA
 from tracking.lake import compaction_lock, write_events
-from tracking.spool import Spool
+from tracking.spool import FREE_HEADROOM_BYTES, Spool
 
 DEFAULT_MAX_EVENTS = 100_000  # events per range: what a pass holds in memory at once
 
@@ -59,6 +59,7 @@ def compact_spool(
     report = CompactionReport()
     stem_prefix = spool.path.stem
     until_seq = spool.last_seq()  # what arrives meanwhile waits for the next pass: the other spools' turn comes
+    in_use = spool.bytes_in_use()
     while (pending := spool.begin_compaction(max_events, until_seq)) is not None:
         if pending.written:  # a crash came while its batches were being forgotten: finish that
             spool.finish_compaction(pending)
@@ -77,8 +78,10 @@ def compact_spool(
         report.events += events.num_rows
         del events
         spool.finish_compaction(pending)
-    if report.batches:
-        report.released_bytes = spool.release_free_space()
+    # Keep as much free space as the pass found in use: under steady load the next pass's batches fill it again, and
+    # moving live pages to shrink the file only to grow it back held the worker's write lock for nothing. A quiet
+    # pass finds little in use and gives the rest back.
+    report.released_bytes = spool.release_free_space(max(FREE_HEADROOM_BYTES, in_use))
     return report
 
 

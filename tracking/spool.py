@@ -400,6 +400,13 @@ class Spool:
             )
             return cursor.rowcount
 
+    def bytes_in_use(self) -> int:
+        """The bytes of the file's pages that hold something (free pages aside)."""
+        connection = self._connection()
+        pages = int(connection.execute("PRAGMA page_count").fetchone()[0])
+        free = int(connection.execute("PRAGMA freelist_count").fetchone()[0])
+        return (pages - free) * int(connection.execute("PRAGMA page_size").fetchone()[0])
+
     def release_free_space(self, headroom_bytes: int = FREE_HEADROOM_BYTES, *, pause_s: float = 0.005) -> int:
         """Give the pages that compaction freed back to the file system, beyond ``headroom_bytes`` kept for reuse.
 

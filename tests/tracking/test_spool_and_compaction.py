@@ -253,3 +253,25 @@ def test_a_pass_leaves_what_arrives_meanwhile_to_the_next_one(tmp_path: Path, mo
     report = compact_spool(spool, layout, max_events=1)
     assert report.events == 3, "the pass took what was there when it began"
     assert spool.pending_events() == 3, "and left the three that arrived meanwhile"
+
+
+def test_a_backlog_is_given_back_by_the_next_quiet_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under steady load a pass keeps the space it found in use (the next batches fill it again); once traffic
+    stops, a pass finds little in use and the file shrinks: no spool stays at its high-water mark."""
+    from tracking import compactor
+
+    monkeypatch.setattr(compactor, "FREE_HEADROOM_BYTES", 64 << 10)
+    layout = StorageLayout(tmp_path).ensure()
+    spool = Spool(layout.spool_dir / "spool.db")
+    for i in range(200):
+        spool.append(events(20, prefix=f"s{i}-"))
+    in_use = spool.bytes_in_use()
+
+    def file_bytes() -> int:
+        connection = spool._connection()
+        return int(connection.execute("PRAGMA page_count").fetchone()[0]) * 4096
+
+    compact_spool(spool, layout)
+    assert spool.pending_events() == 0 and file_bytes() >= in_use, "the busy pass kept its space for what comes"
+    compact_spool(spool, layout)  # nothing arrived
+    assert file_bytes() < in_use / 2
