@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.database import get_engine
+from core.database import absent_sqlite_file, get_engine
 from core.layout import StorageLayout
 from core.settings import Settings
 from privacy.purge import purged_client_ids
@@ -48,10 +47,14 @@ def compact_spool(
     max_events: int = DEFAULT_MAX_EVENTS,
     purged: frozenset[str] = frozenset(),
     index: StoredEventIds | None = None,
+    *,
+    recurring: bool = False,
 ) -> CompactionReport:
     """Move the batches ``spool`` holds when called into the lake, ``max_events`` at a time; events of ``purged``
-    clients go. (Under load a spool is never empty: chasing the batches that arrive meanwhile kept one pass on one
-    worker's spool for good while the others grew.)
+    clients go. Freed file space beyond ``FREE_HEADROOM_BYTES`` goes back to the file system; a ``recurring``
+    pass (the background loop's) keeps as much as it found in use, for the batches of the next interval. (Under
+    load a spool is never empty: chasing the batches that arrive meanwhile kept one pass on one worker's spool for
+    good while the others grew.)
 
     Each range is recorded before files are written and forgotten after the batches are deleted; a crash
     in between replays the same range under the same file names, so nothing is lost or doubled.
@@ -78,36 +81,45 @@ def compact_spool(
         report.events += events.num_rows
         del events
         spool.finish_compaction(pending)
-    # Keep as much free space as the pass found in use: under steady load the next pass's batches fill it again, and
-    # moving live pages to shrink the file only to grow it back held the worker's write lock for nothing. A quiet
-    # pass finds little in use and gives the rest back.
-    report.released_bytes = spool.release_free_space(max(FREE_HEADROOM_BYTES, in_use))
+    # A recurring pass keeps as much free space as it found in use: under steady load the next interval's batches
+    # fill it again, and moving live pages to shrink the file only to grow it back held the worker's write lock for
+    # nothing. A quiet pass finds little in use and gives the rest back; a one-off pass (``xmo compact``) gives back
+    # all but the minimum headroom at once.
+    headroom = max(FREE_HEADROOM_BYTES, in_use) if recurring else FREE_HEADROOM_BYTES
+    report.released_bytes = spool.release_free_space(headroom)
     return report
 
 
 def compact_all(
-    settings: Settings, max_events: int = DEFAULT_MAX_EVENTS, index: StoredEventIds | None = None
+    settings: Settings,
+    max_events: int = DEFAULT_MAX_EVENTS,
+    index: StoredEventIds | None = None,
+    *,
+    recurring: bool = False,
 ) -> CompactionReport:
     """Compact every spool under ``XMO_HOME`` (one compactor at a time: the background process and the CLI take
-    turns); a long-running compactor passes the same ``index`` to every pass."""
+    turns); a long-running compactor passes the same ``index`` to every pass, and ``recurring`` (see
+    :func:`compact_spool`)."""
     layout = StorageLayout.from_settings(settings).ensure()
     with compaction_lock(layout):
-        return _compact_all(settings, layout, max_events, index or StoredEventIds())
+        return _compact_all(settings, layout, max_events, index or StoredEventIds(), recurring)
 
 
 def _purged_clients(settings: Settings) -> frozenset[str]:
     """Purged clients per the registry; none when there is no registry yet (nothing was ever purged)."""
-    if settings.database_url is None and not Path(settings.effective_database_url.removeprefix("sqlite:///")).exists():
+    if settings.database_url is None and absent_sqlite_file(settings.effective_database_url):
         return frozenset()
     return purged_client_ids(get_engine(settings))
 
 
-def _compact_all(settings: Settings, layout: StorageLayout, max_events: int, index: StoredEventIds) -> CompactionReport:
+def _compact_all(
+    settings: Settings, layout: StorageLayout, max_events: int, index: StoredEventIds, recurring: bool
+) -> CompactionReport:
     total = CompactionReport()
     purged = _purged_clients(settings)
     for spool in Spool.all_in(settings):
         try:
-            report = compact_spool(spool, layout, max_events, purged, index)
+            report = compact_spool(spool, layout, max_events, purged, index, recurring=recurring)
             if spool.owner_is_gone() and spool.pending_events() == 0:
                 spool.remove()
         finally:

@@ -44,7 +44,7 @@ class Job:
 
 
 def _compaction(settings: Settings, index: StoredEventIds) -> dict[str, Any]:
-    report = compact_all(settings, index=index)
+    report = compact_all(settings, index=index, recurring=True)
     return {
         "events": report.events,
         "batches": report.batches,

@@ -256,8 +256,9 @@ def test_a_pass_leaves_what_arrives_meanwhile_to_the_next_one(tmp_path: Path, mo
 
 
 def test_a_backlog_is_given_back_by_the_next_quiet_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under steady load a pass keeps the space it found in use (the next batches fill it again); once traffic
-    stops, a pass finds little in use and the file shrinks: no spool stays at its high-water mark."""
+    """Under steady load a recurring pass keeps the space it found in use (the next batches fill it again); once
+    traffic stops, a pass finds little in use and the file shrinks: no spool stays at its high-water mark. A one-off
+    pass (``xmo compact``) gives the space back at once."""
     from tracking import compactor
 
     monkeypatch.setattr(compactor, "FREE_HEADROOM_BYTES", 64 << 10)
@@ -271,7 +272,12 @@ def test_a_backlog_is_given_back_by_the_next_quiet_pass(tmp_path: Path, monkeypa
         connection = spool._connection()
         return int(connection.execute("PRAGMA page_count").fetchone()[0]) * 4096
 
-    compact_spool(spool, layout)
+    compact_spool(spool, layout, recurring=True)
     assert spool.pending_events() == 0 and file_bytes() >= in_use, "the busy pass kept its space for what comes"
-    compact_spool(spool, layout)  # nothing arrived
+    compact_spool(spool, layout, recurring=True)  # nothing arrived
     assert file_bytes() < in_use / 2
+
+    for i in range(200):
+        spool.append(events(20, prefix=f"t{i}-"))
+    compact_spool(spool, layout)
+    assert spool.pending_events() == 0 and file_bytes() < in_use / 2, "a one-off pass keeps only the headroom"
