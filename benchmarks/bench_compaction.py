@@ -28,6 +28,7 @@ from typing import Any
 import psutil
 import pyarrow as pa
 from machine import cpu_model, load_avg
+from targets import at_most, holds, target_lines
 
 from core.layout import StorageLayout
 from tracking.edge import Edge, EdgeConfig, EdgePolicy, event_table, raw_frame
@@ -158,11 +159,12 @@ def main() -> None:
     complete = all(r["stored"] == r["events"] for r in rows)
     worst_rss = max(r["xmo_peak_rss_mb"] for r in rows)
     worst_after = max(r["spool_mb_after"] for r in rows)
-    meets = complete and worst_rss <= TARGET_PEAK_RSS_MB and worst_after <= TARGET_SPOOL_AFTER_MB
-    print(
-        f"every event stored: {complete}; targets: peak RSS <= {TARGET_PEAK_RSS_MB} MB (worst {worst_rss}), "
-        f"spool after <= {TARGET_SPOOL_AFTER_MB} MB (worst {worst_after}): {'met' if meets else 'NOT met'}"
-    )
+    targets = {
+        "every_event_stored": holds(complete),
+        "peak_rss_mb": at_most(worst_rss, TARGET_PEAK_RSS_MB),
+        "spool_after_mb": at_most(worst_after, TARGET_SPOOL_AFTER_MB),
+    }
+    print(*target_lines(targets), sep="\n")
     print(
         json.dumps(
             {
@@ -172,9 +174,7 @@ def main() -> None:
                 "events_per_batch": args.batch,
                 "runs": rows,
                 "all_stored": complete,
-                "target_peak_rss_mb": TARGET_PEAK_RSS_MB,
-                "target_spool_after_mb": TARGET_SPOOL_AFTER_MB,
-                "meets_target": meets,
+                "targets": targets,
             }
         )
     )

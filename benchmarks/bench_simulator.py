@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from machine import cpu_model
+from targets import at_most
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -236,8 +237,7 @@ def main() -> None:
         "spool_s": round(spool_s, 3),
         "edge_and_spool_s": round(report.ingest_s, 3),
         "total_s": round(total_s, 3),
-        "target_s": TARGET_S,
-        "meets_target": total_s < TARGET_S,
+        "targets": {"total_s": at_most(round(total_s, 3), TARGET_S)},
         "hits_per_s": round(hits / total_s),
         "sessions_per_s": round(sessions / total_s),
         "naive_sample_sessions": args.naive_sessions,

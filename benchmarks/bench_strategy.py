@@ -97,7 +97,7 @@ def budget_world(seed: int, days: int, visitors: int) -> dict[str, Any]:
     from strategy_worlds import session_frame, simulated, true_campaign_curves
 
     from models.budget import allocate_budget
-    from training.budget_recommendation import daily_campaign_table, fit_campaign_curves
+    from strategy.budget import daily_campaign_table, fit_campaign_curves
 
     traffic = simulated(seed, days, visitors)
     sessions = session_frame(traffic)

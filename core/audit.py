@@ -15,6 +15,10 @@ from core.schema import audit_log
 
 __all__ = ["CLI_ACTOR", "UTC", "AuditEntry", "entries", "key_actor", "record"]
 
+# Client purge (privacy.purge) writes these; the scan and compaction read them back to know a client is gone.
+PURGE_STARTED = "client.purge.started"
+PURGE_STEP = "client.purge.step"
+PURGED = "client.purge"
 CLI_ACTOR = "cli"  # the operator at the command line (who can read XMO_HOME can do anything anyway)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from core.layout import StorageLayout
 from core.locks import file_lock
@@ -87,17 +87,28 @@ def dispose_engines() -> None:
         engine.dispose()
 
 
+def sqlite_file(url: str | URL) -> Path | None:
+    """The database file an SQLAlchemy URL names, or None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def absent_sqlite_file(url: str) -> bool:
+    """Whether ``url`` names an SQLite file that does not exist yet (nothing was ever stored there)."""
+    path = sqlite_file(url)
+    return path is not None and not path.exists()
+
+
 def vacuum_sqlite(url: str) -> bool:
     """Rebuild a SQLite database named by an SQLAlchemy URL so deleted rows leave no bytes behind.
 
     SQLite keeps deleted content in free pages and in the write-ahead log until they are reused; a purge
     that must leave nothing readable vacuums the file and truncates the log. Other backends: no-op (False).
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return False
-    path = Path(parsed.database)
-    if not path.exists():
+    path = sqlite_file(url)
+    if path is None or not path.exists():
         return False
     connection = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:

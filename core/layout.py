@@ -55,6 +55,10 @@ class StorageLayout:
         return self.lake_dir / "spend"
 
     @property
+    def kpi_dir(self) -> Path:
+        return self.lake_dir / "kpi"
+
+    @property
     def datasets_dir(self) -> Path:
         return self.home / "datasets"
 
@@ -77,7 +81,7 @@ class StorageLayout:
 
     def client_kpi_dir(self, client_id: str) -> Path:
         """The KPI table folder of one client (daily outcomes and controls for the media-mix model)."""
-        return self.lake_dir / "kpi" / f"client_id={check_client_id(client_id)}"
+        return self.kpi_dir / f"client_id={check_client_id(client_id)}"
 
     def client_datasets_dir(self, client_id: str) -> Path:
         """The training sets of one client."""

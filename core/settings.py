@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     ipv6_prefix: int = Field(default=48, ge=0, le=128)
     cookie_name: str = "xmo_id"
     optout_cookie_name: str = "xmo_optout"
+    dashboard_cookie_name: str = Field(default="xmo_dashboard", description="The dashboard sign-in cookie")
     cookie_domain: str | None = None
     cookie_max_age_days: int = Field(default=395, ge=1, le=395)
     allowed_query_params: tuple[str, ...] = (
@@ -75,6 +76,12 @@ class Settings(BaseSettings):
 
     # serving
     model_reload_interval_s: float = Field(default=60.0, ge=0)
+    purge_watch_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often a server looks for clients purged by another process (the CLI) and drops its "
+        "caches of them; 0 turns the watch off.",
+    )
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Browser origins allowed to call the API (comma-separated, e.g. https://app.example.com); "

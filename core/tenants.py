@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from publicsuffixlist import PublicSuffixList
-from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy import Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core import audit
@@ -19,7 +19,7 @@ from core.apikeys import KeyKind, display_prefix, hash_key, hashes_match, kind_o
 from core.database import get_engine
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from core.layout import CLIENT_ID_PATTERN, check_client_id
-from core.schema import api_keys, clients
+from core.schema import api_keys, clients, goals
 from core.settings import Settings
 
 DEFAULT_RETENTION_DAYS = 395
@@ -311,6 +311,19 @@ class TenantRegistry:
         if allowed and kind not in allowed:
             raise Forbidden(f"a {kind.value} key cannot do this; use a {' or '.join(k.value for k in allowed)} key")
         return Principal(kind=kind, client_id=row.client_id, key_prefix=row.display_prefix)
+
+    # forgetting (privacy.purge runs these as steps of a client purge, each audited there) ---------------
+    def delete_api_keys(self, client_id: str) -> int:
+        """Delete every API key of ``client_id`` (revoked ones too); the number of rows deleted."""
+        with self.engine.begin() as connection:
+            return int(connection.execute(delete(api_keys).where(api_keys.c.client_id == client_id)).rowcount or 0)
+
+    def delete_client(self, client_id: str) -> int:
+        """Delete the client's row and its goals (the audit log stays); the number of rows deleted."""
+        with self.engine.begin() as connection:
+            rows = int(connection.execute(delete(goals).where(goals.c.client_id == client_id)).rowcount or 0)
+            rows += int(connection.execute(delete(clients).where(clients.c.id == client_id)).rowcount or 0)
+        return rows
 
     def client_for_site_key(self, key: str) -> str | None:
         """The client id a site key sends hits for, or None (unknown, revoked, or not a site key)."""

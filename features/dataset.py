@@ -31,7 +31,6 @@ import pyarrow.parquet as pq
 
 from core.errors import Conflict, InvalidInput, NotFound, NotReady
 from core.files import atomic_write, fsync_dir
-from core.goals import GoalStore
 from core.layout import StorageLayout, check_client_id
 from core.settings import Settings
 from core.tenants import TenantRegistry
@@ -45,6 +44,7 @@ from features.anonymize import (
     training_rows,
 )
 from features.definitions import CATEGORICAL_FEATURES, FEATURES, as_category, feature_definitions_hash
+from features.goals import GoalStore
 from features.kanonymity import (
     DEFAULT_K,
     PrivacyReport,

@@ -1,8 +1,9 @@
 """Every model feature, defined once, and the one transformation that serves training and scoring.
 
-``prepare_features`` turns session records into the model's input. Training calls it on the frame of
-:func:`features.sessions.build_sessions`; the scoring API calls it on the JSON records a client posts
-(any subset of the session columns). Both paths run this same code, so they cannot drift apart.
+``prepare_features`` turns a frame of session records into the model's input; training calls it on the frame of
+:func:`features.sessions.build_sessions`, and the MLflow model (``models.pyfunc``) on the records it is given.
+``ColumnFeatures`` computes the same features from raw session columns (JSON columns or Arrow, as the scoring
+API receives them) straight into the booster's matrix; tests hold both paths to the same values.
 """
 
 from __future__ import annotations

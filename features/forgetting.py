@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from core.files import remove_tree
 from core.layout import StorageLayout
 from core.settings import Settings
-from privacy.stores import Trace, tree_traces
+from privacy.stores import Trace, folder_client_ids, tree_traces
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class DatasetsClientStore:
 
     def client_traces(self, client_id: str) -> list[Trace]:
         return tree_traces(self.name, StorageLayout.from_settings(self.settings).client_datasets_dir(client_id))
+
+    def held_client_ids(self) -> set[str]:
+        return folder_client_ids(StorageLayout.from_settings(self.settings).datasets_dir)
 
 
 def datasets_store(settings: Settings) -> DatasetsClientStore:

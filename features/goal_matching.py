@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from core.goals import GoalDefinition, glob_to_regex
+from features.goals import GoalDefinition, glob_to_regex
 from tracking.events import EventType
 
 DEFAULT_GOAL_NAME = "goal"

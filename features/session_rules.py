@@ -34,7 +34,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from core.errors import InvalidInput
-from core.goals import GoalDefinition
+from features.goals import GoalDefinition
 from tracking.events import EventType
 
 SESSION_TIMEOUT_MINUTES = 30

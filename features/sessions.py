@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 
 from core.errors import InvalidInput
-from core.goals import GoalDefinition
 from core.layout import StorageLayout
 from features.goal_matching import goal_sql
+from features.goals import GoalDefinition
 from features.session_rules import (
     EVENT_TYPES,
     SESSION_TIMEOUT_MINUTES,

@@ -11,16 +11,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-from sklearn.utils import Tags
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
+
+from models.frame_classifier import FrameClassifier
 
 MISSING_CATEGORY = "__missing__"
 
@@ -35,61 +33,7 @@ def _as_object(frame: pd.DataFrame) -> np.ndarray:
     return frame.astype(object).where(frame.notna(), np.nan).to_numpy(dtype=object)
 
 
-class _FrameClassifier(ClassifierMixin, BaseEstimator):
-    """Shared plumbing: DataFrame or array input, 0/1 encoding of two classes, probabilities out."""
-
-    def __sklearn_tags__(self) -> Tags:
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.allow_nan = True
-        return tags
-
-    def _frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
-        """DataFrames keep their categoricals; anything else is validated as a numeric array."""
-        if isinstance(X, pd.DataFrame):
-            if reset:
-                self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-                self.n_features_in_ = X.shape[1]
-            else:
-                missing = set(self.feature_names_in_) - set(X.columns)
-                if missing:
-                    raise ValueError(f"X lacks the features {sorted(missing)}")
-                X = X[list(self.feature_names_in_)]
-            return X
-        array = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
-        return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-
-    def _encode_y(self, frame: pd.DataFrame, y: Any) -> np.ndarray:
-        """``y`` as 0/1 (``classes_`` keeps the labels); ValueError unless there are exactly two classes."""
-        y_arr = column_or_1d(np.asarray(y), warn=True)
-        check_consistent_length(frame, y_arr)
-        check_classification_targets(y_arr)
-        if len(np.unique(y_arr)) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs 2 classes (sessions with and without conversions); got 1 class"
-            )
-        target_type = type_of_target(y_arr)
-        if target_type != "binary":
-            raise ValueError(f"Only binary classification is supported. The type of the target is {target_type}.")
-        self.classes_, encoded = np.unique(y_arr, return_inverse=True)
-        return np.asarray(encoded)
-
-    def _positive_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        raise NotImplementedError
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Columns: P(no conversion), P(conversion)."""
-        check_is_fitted(self, "classes_")
-        p = np.asarray(self._positive_proba(self._frame(X, reset=False)), dtype=np.float64)
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """The more likely class."""
-        proba = self.predict_proba(X)
-        return self.classes_[(proba[:, 1] >= 0.5).astype(int)]
-
-
-class LogisticBaseline(_FrameClassifier):
+class LogisticBaseline(FrameClassifier):
     """Logistic regression on one-hot categories and scaled numbers.
 
     Numbers: median imputation plus a missing indicator, then standard scaling. Categories: missing
@@ -128,7 +72,7 @@ class LogisticBaseline(_FrameClassifier):
         return np.asarray(self.pipeline_.predict_proba(frame)[:, 1])
 
 
-class HistGradientBoostingBaseline(_FrameClassifier):
+class HistGradientBoostingBaseline(FrameClassifier):
     """scikit-learn's histogram gradient boosting with native categoricals (``categorical_features="from_dtype"``).
 
     With ``eval_set`` it stops early on that set's loss (``n_iter_no_change`` rounds); without one it uses

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Final, Literal, cast, get_args
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -61,64 +62,72 @@ def _labels(p: np.ndarray, y: Any) -> np.ndarray:
     return labels
 
 
-class Calibrator:
+def _method(method: Any) -> Method:
+    if method not in METHODS:
+        raise InvalidInput(f"unknown calibration method {method!r}: use one of {', '.join(METHODS)}")
+    return cast(Method, method)
+
+
+class Calibrator(BaseEstimator):
     """A map from raw to calibrated probabilities: ``method`` is "isotonic", "sigmoid" (Platt) or "none".
 
-    ``fit(p_raw, y)`` learns it from held-out predictions; ``transform(p_raw)`` applies it. ``scores`` holds
-    the cross-validated log loss of each candidate when :func:`choose_calibration` made it (else empty).
+    A scikit-learn estimator: ``__init__`` stores ``method`` only; ``fit(p_raw, y)`` checks it and learns the
+    map from held-out predictions; ``transform(p_raw)`` applies it. ``scores_`` holds the cross-validated log
+    loss of each candidate when :func:`choose_calibration` made it (else empty). "none" needs no fit.
     """
 
     def __init__(self, method: Method = "isotonic") -> None:
-        if method not in METHODS:
-            raise InvalidInput(f"unknown calibration method {method!r}: use one of {', '.join(METHODS)}")
-        self.method: Method = method
-        self.scores: dict[str, float] = {}
-        self.x_: np.ndarray | None = None  # isotonic thresholds: raw probabilities ...
-        self.y_: np.ndarray | None = None  # ... and their calibrated values
-        self.coef_: float | None = None  # Platt: sigmoid(coef_ * logit(p) + intercept_)
-        self.intercept_: float | None = None
-
-    def __repr__(self) -> str:
-        return f"Calibrator(method={self.method!r})"
+        self.method = method
 
     @property
     def fitted(self) -> bool:
         """Whether ``transform`` can run (a "none" calibrator always can)."""
         if self.method == "isotonic":
-            return self.x_ is not None
+            return getattr(self, "x_", None) is not None
         if self.method == "sigmoid":
-            return self.coef_ is not None
+            return getattr(self, "coef_", None) is not None
         return True
+
+    @property
+    def scores_(self) -> dict[str, float]:
+        """Cross-validated log loss per candidate method (set by :func:`choose_calibration`; else empty)."""
+        return dict(getattr(self, "_scores", {}))
+
+    @scores_.setter
+    def scores_(self, scores: dict[str, float]) -> None:
+        self._scores = dict(scores)
 
     def fit(self, p_raw: Any, y: Any) -> Calibrator:
         """Learn the map from raw probabilities and 0/1 outcomes of held-out sessions."""
+        method = _method(self.method)
         p = _probabilities(p_raw)
         labels = _labels(p, y)
-        if self.method == "isotonic":
+        if method == "isotonic":
             iso = IsotonicRegression(y_min=EPS, y_max=1 - EPS, out_of_bounds="clip").fit(p, labels)
-            self.x_ = np.asarray(iso.X_thresholds_, dtype=np.float64)
-            self.y_ = np.asarray(iso.y_thresholds_, dtype=np.float64)
-        elif self.method == "sigmoid":
+            self.x_ = np.asarray(iso.X_thresholds_, dtype=np.float64)  # thresholds: raw probabilities ...
+            self.y_ = np.asarray(iso.y_thresholds_, dtype=np.float64)  # ... and their calibrated values
+        elif method == "sigmoid":
             platt = LogisticRegression(C=_PLATT_C, max_iter=1000).fit(_logit(p).reshape(-1, 1), labels)
-            self.coef_ = float(platt.coef_[0, 0])
+            self.coef_ = float(platt.coef_[0, 0])  # sigmoid(coef_ * logit(p) + intercept_)
             self.intercept_ = float(platt.intercept_[0])
         return self
 
     @property
     def keeps_order(self) -> bool:
         """Whether calibrated probabilities rank sessions as the raw ones do (a Platt slope <= 0 reverses them)."""
-        return self.method != "sigmoid" or self.coef_ is None or self.coef_ > 0
+        return self.method != "sigmoid" or getattr(self, "coef_", None) is None or self.coef_ > 0
 
     def transform(self, p_raw: Any) -> np.ndarray:
         """Calibrated probabilities of raw ones (a "none" calibrator returns them unchanged)."""
         p = _probabilities(p_raw)
+        _method(self.method)
         if not self.fitted:
             raise NotFittedError(f"this {self.method} Calibrator is not fitted yet: call fit first")
         if self.method == "isotonic":
             # np.interp holds the end values outside the thresholds: out-of-range inputs are clipped.
-            return np.clip(np.interp(p, cast(np.ndarray, self.x_), cast(np.ndarray, self.y_)), EPS, 1 - EPS)
+            return np.clip(np.interp(p, self.x_, self.y_), EPS, 1 - EPS)
         if self.method == "sigmoid":
-            z = cast(float, self.coef_) * _logit(p) + cast(float, self.intercept_)
+            z = self.coef_ * _logit(p) + self.intercept_
             return np.clip(1.0 / (1.0 + np.exp(-z)), EPS, 1 - EPS)
         return p
 
@@ -128,19 +137,19 @@ class Calibrator:
             raise NotFittedError(f"this {self.method} Calibrator is not fitted yet: call fit first")
         data: dict[str, Any] = {"method": self.method}
         if self.method == "isotonic":
-            data["x"] = cast(np.ndarray, self.x_).tolist()
-            data["y"] = cast(np.ndarray, self.y_).tolist()
+            data["x"] = self.x_.tolist()
+            data["y"] = self.y_.tolist()
         elif self.method == "sigmoid":
             data["coef"] = self.coef_
             data["intercept"] = self.intercept_
-        if self.scores:
-            data["scores"] = dict(self.scores)
+        if self.scores_:
+            data["scores"] = self.scores_
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibrator:
         """A calibrator from ``to_dict`` output; InvalidInput when it is malformed."""
-        calibrator = cls(data.get("method", "none"))
+        calibrator = cls(_method(data.get("method", "none")))
         try:
             if calibrator.method == "isotonic":
                 x = np.asarray(data["x"], dtype=np.float64)
@@ -151,7 +160,7 @@ class Calibrator:
             elif calibrator.method == "sigmoid":
                 calibrator.coef_ = float(data["coef"])
                 calibrator.intercept_ = float(data["intercept"])
-            calibrator.scores = {str(k): float(v) for k, v in data.get("scores", {}).items()}
+            calibrator.scores_ = {str(k): float(v) for k, v in data.get("scores", {}).items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"malformed {calibrator.method} calibration: {exc}") from exc
         return calibrator
@@ -177,7 +186,7 @@ def choose_calibration(
     validation set and scored on the held-out fold. A more flexible method wins only when it lowers the
     log loss by more than ``tolerance`` (relative) below the best simpler one, so a well-calibrated model
     stays untouched. Platt scaling with a slope <= 0 (on a fold or on all sessions) would reverse the model's
-    ranking and is never chosen. The result's ``scores`` hold each candidate's cross-validated log loss
+    ranking and is never chosen. The result's ``scores_`` hold each candidate's cross-validated log loss
     (infinite for a Platt fit that reversed the ranking on some fold). With fewer
     than two sessions in the rarer class there is nothing to cross-validate and "none" is returned.
     """
@@ -188,7 +197,7 @@ def choose_calibration(
     k = min(folds, int(np.bincount(y).min()))
     if k < 2:
         chosen = Calibrator("none")
-        chosen.scores = {"none": float(log_loss(y, np.clip(p, EPS, 1 - EPS), labels=[0, 1]))}
+        chosen.scores_ = {"none": float(log_loss(y, np.clip(p, EPS, 1 - EPS), labels=[0, 1]))}
         return chosen
     splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(p.reshape(-1, 1), y))
     scores: dict[str, float] = {method: _cv_log_loss(method, p, y, splits) for method in METHODS}
@@ -202,5 +211,5 @@ def choose_calibration(
         if chosen.keeps_order:  # "none" always does, so this ends
             break
         candidates[best] = float("inf")  # a calibration must never turn the model's ranking upside down
-    chosen.scores = scores
+    chosen.scores_ = scores
     return chosen

@@ -8,10 +8,9 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import Tags
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted
+
+from models.frame_classifier import FrameClassifier
 
 # Features where more engagement never lowers the score (``monotone=True``); every other feature is free.
 MONOTONE_INCREASING: tuple[str, ...] = ("pageviews", "clicks", "duration_s", "prev_conversions")
@@ -22,7 +21,7 @@ def monotone_constraints(columns: Any) -> list[int]:
     return [1 if str(column) in MONOTONE_INCREASING else 0 for column in columns]
 
 
-class ConversionModel(ClassifierMixin, BaseEstimator):
+class ConversionModel(FrameClassifier):
     """Probability that a session converts, from the features of ``features.definitions``.
 
     ``X`` is a DataFrame; ``category`` columns are used as LightGBM categoricals. Hyperparameters are
@@ -61,7 +60,8 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.monotone = monotone
 
-    def _lgbm_params(self, columns: Any) -> dict[str, Any]:
+    def lgbm_params(self, columns: Any) -> dict[str, Any]:
+        """LightGBM's own parameters for these settings and feature columns (also what a Dask fit is given)."""
         params: dict[str, Any] = {
             "objective": "binary",
             "n_estimators": self.n_estimators,
@@ -86,42 +86,11 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             params["monotone_constraints_method"] = "advanced"
         return params
 
-    def __sklearn_tags__(self) -> Tags:
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.allow_nan = True
-        return tags
-
-    def _frame(self, X: Any, *, reset: bool) -> pd.DataFrame:
-        """DataFrames keep their categoricals; anything else is validated as a numeric array."""
-        if isinstance(X, pd.DataFrame):
-            if reset:
-                self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-                self.n_features_in_ = X.shape[1]
-            else:
-                missing = set(self.feature_names_in_) - set(X.columns)
-                if missing:
-                    raise ValueError(f"X lacks the features {sorted(missing)}")
-                X = X[list(self.feature_names_in_)]
-            return X
-        array = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
-        return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-
     def fit(self, X: Any, y: Any, eval_set: tuple[Any, Any] | None = None) -> ConversionModel:
         """Fit on ``X``/``y`` (two classes); with ``eval_set`` stop early on its log loss."""
         frame = self._frame(X, reset=True)
-        y_arr = column_or_1d(np.asarray(y), warn=True)
-        check_consistent_length(frame, y_arr)
-        check_classification_targets(y_arr)
-        if len(np.unique(y_arr)) < 2:
-            raise ValueError(
-                "the conversion model needs 2 classes (sessions with and without conversions); got 1 class"
-            )
-        target_type = type_of_target(y_arr)
-        if target_type != "binary":
-            raise ValueError(f"Only binary classification is supported. The type of the target is {target_type}.")
-        self.classes_, encoded = np.unique(y_arr, return_inverse=True)
-        model = lgb.LGBMClassifier(**self._lgbm_params(frame.columns))
+        encoded = self._encode_y(frame, y)
+        model = lgb.LGBMClassifier(**self.lgbm_params(frame.columns))
         callbacks: list[Callable[..., Any]] = []
         fit_kwargs: dict[str, Any] = {}
         if eval_set is not None and self.early_stopping_rounds:
@@ -148,18 +117,9 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         model.n_features_in_ = len(feature_names)
         return model
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Columns: P(no conversion), P(conversion)."""
+    def _positive_proba(self, frame: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "booster_")
-        p = np.asarray(
-            self.booster_.predict(self._frame(X, reset=False), num_iteration=self.best_iteration_), dtype=np.float64
-        )
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """The more likely class (0 or 1)."""
-        proba = self.predict_proba(X)
-        return self.classes_[(proba[:, 1] >= 0.5).astype(int)]
+        return np.asarray(self.booster_.predict(frame, num_iteration=self.best_iteration_), dtype=np.float64)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-feature contributions to the log-odds (LightGBM ``pred_contrib``), plus ``bias``."""

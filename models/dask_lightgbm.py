@@ -1,7 +1,7 @@
 """The conversion model trained on a Dask cluster: ``lightgbm.dask`` when the data outgrow one machine.
 
 ``fit_dask_booster`` trains the same LightGBM binary model as :class:`models.conversion.ConversionModel`
-(pass it ``ConversionModel(...)._lgbm_params()``) with ``DaskLGBMClassifier``: every worker holds its share
+(pass it ``ConversionModel(...).lgbm_params()``) with ``DaskLGBMClassifier``: every worker holds its share
 of the rows and LightGBM's data-parallel tree learner merges their histograms, so the data are never
 gathered into one process. ``dask_frame_from_dataset`` reads a training set's ``data/part-*.parquet`` files
 as a Dask dataframe, one partition per file.
@@ -429,7 +429,7 @@ def fit_dask_booster(
 
     ``train`` (and ``valid``) hold ``feature_names`` and ``y_column`` (0/1); text or categorical features are
     LightGBM categoricals, recoded to one set of categories collected from ``train`` and ``valid`` (see the
-    module docstring), the rest are numbers. ``params`` are LightGBM's, as ``ConversionModel._lgbm_params``
+    module docstring), the rest are numbers. ``params`` are LightGBM's, as ``ConversionModel.lgbm_params``
     gives them; ``n_jobs`` is ignored (each worker trains with its own threads), and ``n_estimators`` trees are
     always trained. With ``valid`` and ``early_stopping_rounds`` > 0 the best iteration is chosen by replaying
     LightGBM's early stopping on the validation log loss; otherwise it is ``n_estimators``.

@@ -40,12 +40,11 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from core.errors import InvalidInput
+from models.adstock import adstock_decay_derivative, geometric_adstock
 from models.mediamix_design import (
     MIN_DAYS,
     BaseDesign,
     MediaMixData,
-    adstock,
-    adstock_decay_derivative,
     prediction_inputs,
     validate_frame,
 )
@@ -90,7 +89,9 @@ class ChannelResponse:
 
     def predict(self, spend: np.ndarray) -> np.ndarray:
         """This channel's daily effect along a spend sequence (carry-over included, settled at the first day)."""
-        return self.beta * hill(adstock(np.asarray(spend, dtype=float), self.decay), self.half_saturation, self.shape)
+        return self.beta * hill(
+            geometric_adstock(np.asarray(spend, dtype=float), self.decay), self.half_saturation, self.shape
+        )
 
 
 def fit_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
@@ -139,7 +140,7 @@ class _Problem:
     def media(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Saturated carry-over per channel ``(n, C)`` and the carried spend itself."""
         decay, half, shape = self.split(theta)
-        carried = np.column_stack([adstock(self.spend[:, j], decay[j]) for j in range(self.n_channels)])
+        carried = np.column_stack([geometric_adstock(self.spend[:, j], decay[j]) for j in range(self.n_channels)])
         return hill(carried, half, shape), carried
 
     def _solve(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -292,7 +293,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         """Baseline (with controls) and per-channel effects, in scaled KPI units."""
         c = spend.shape[1]
         decay, half, shape = fit.theta[:c], np.exp(fit.theta[c : 2 * c]), fit.theta[2 * c :]
-        carried = np.column_stack([adstock(spend[:, j], decay[j]) for j in range(c)])
+        carried = np.column_stack([geometric_adstock(spend[:, j], decay[j]) for j in range(c)])
         effects = hill(carried, half, shape) * fit.beta
         base = design.matrix(dates, controls) @ fit.base_coef
         return base, effects
@@ -410,7 +411,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         for i, draw in enumerate(self.draws_):
             for j in range(spend.shape[1]):
                 beta, half, shape, decay = draw[j]
-                out[i, j] = beta * hill(adstock(spend[:, j], decay), half, shape).sum()
+                out[i, j] = beta * hill(geometric_adstock(spend[:, j], decay), half, shape).sum()
         return out
 
     def _report(

@@ -11,32 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.signal import lfilter
 
 from core.errors import InvalidInput
 
 MIN_DAYS = 56  # eight weeks: fewer days cannot separate carry-over, saturation, trend and weekdays
 YEAR_DAYS = 365.25
-
-
-def adstock(spend: np.ndarray, decay: float) -> np.ndarray:
-    """Normalized geometric carry-over: ``a[t] = (1 - decay) * s[t] + decay * a[t-1]``, settled at ``s[0]``.
-
-    The weights sum to one, so a constant daily spend ``s`` settles at ``a = s`` and every steady-state
-    answer is in daily spend units (the convention of :func:`models.response.geometric_adstock`).
-    """
-    spend = np.asarray(spend, dtype=float)
-    if len(spend) == 0:
-        return spend.copy()
-    out, _ = lfilter([1.0 - decay], [1.0, -decay], spend, zi=[decay * spend[0]])
-    return np.asarray(out, dtype=float)
-
-
-def adstock_decay_derivative(spend: np.ndarray, carried: np.ndarray, decay: float) -> np.ndarray:
-    """``d a[t] / d decay`` of :func:`adstock`: ``g[t] = a[t-1] - s[t] + decay * g[t-1]`` with ``g[0] = 0``."""
-    previous = np.concatenate(([carried[0]], carried[:-1]))
-    out, _ = lfilter([1.0], [1.0, -decay], previous - spend, zi=[0.0])
-    return np.asarray(out, dtype=float)
 
 
 @dataclass(frozen=True)

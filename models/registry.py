@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from core.errors import NotReady
 from core.layout import StorageLayout, check_client_id
 from core.locks import file_lock
 from core.settings import Settings
@@ -56,3 +58,12 @@ def ensure_experiment(client: MlflowClient, settings: Settings, client_id: str) 
     return client.create_experiment(
         name, artifact_location=location.resolve().as_uri(), tags={"xmo.client_id": client_id}
     )
+
+
+def version_scorer(name: str, version: str) -> Any:
+    """The ``ConversionScorer`` of a registered version; ``NotReady`` when its artifacts cannot be loaded."""
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+        return model.unwrap_python_model().scorer
+    except Exception as exc:  # a corrupt or missing artifact surfaces as many exception types
+        raise NotReady(f"{name} version {version} cannot be loaded ({type(exc).__name__}: {exc})") from exc

@@ -22,9 +22,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
-from scipy.signal import lfilter
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
+
+from models.adstock import adstock_matrix, geometric_adstock
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -32,25 +33,6 @@ DEFAULT_DECAYS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8
 DEFAULT_SHAPES: tuple[float, ...] = (0.5, 0.6, 0.7, 0.85, 1.0, 1.2, 1.4, 1.7, 2.0, 2.5, 3.0)
 HALF_SATURATION_RANGE = (0.1, 10.0)  # grid of half-saturation points, as multiples of the mean positive spend
 MIN_DAYS = 7
-
-
-def geometric_adstock(spend: npt.ArrayLike, decay: float) -> FloatArray:
-    """Carry-over with weights summing to one: ``a[t] = (1 - decay) * s[t] + decay * a[t-1]``.
-
-    A constant spend ``s`` settles at ``a = s``, so steady-state answers are in spend units. The series
-    starts settled at the first day's spend. (The simulator's ``a = s + decay * a_prev`` is the same model
-    with the half saturation divided by ``1 - decay``.)
-    """
-    values = np.asarray(spend, dtype=float)
-    if values.size == 0:
-        return values.copy()
-    out, _ = lfilter([1.0 - decay], [1.0, -decay], values, zi=[decay * values[0]])
-    return np.asarray(out, dtype=float)
-
-
-def adstock_matrix(spend: npt.ArrayLike, decays: npt.ArrayLike) -> FloatArray:
-    """:func:`geometric_adstock` for each decay: shape ``(len(decays), len(spend))``."""
-    return np.vstack([geometric_adstock(spend, float(d)) for d in np.asarray(decays, dtype=float)])
 
 
 def hill(x: npt.ArrayLike, half_saturation: npt.ArrayLike, shape: npt.ArrayLike) -> FloatArray:

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from core.errors import XmoError
 from core.files import atomic_write, create_exclusive
 from core.layout import StorageLayout, check_client_id
-from core.masterkey import load_master_key
 from core.settings import Settings
+from privacy.masterkey import load_master_key
 
 CLIENT_KEY_BYTES = 32
 _FORMAT_V1 = "xmo-wrapped-key-v1"  # one wrap: {"nonce", "sealed"}

@@ -18,9 +18,9 @@ from core.database import get_engine
 from core.errors import Conflict
 from core.files import atomic_write
 from core.layout import StorageLayout
-from core.masterkey import MASTER_KEY_BYTES, encode_key, load_master_key
 from core.settings import Settings
 from privacy.keyvault import KeyVault, KeyVaultError
+from privacy.masterkey import MASTER_KEY_BYTES, encode_key, load_master_key
 
 
 @dataclass(frozen=True)

@@ -16,21 +16,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 
 from core import audit
+from core.audit import PURGE_STARTED, PURGE_STEP, PURGED
 from core.database import get_engine, vacuum_sqlite
 from core.errors import NotFound, XmoError
 from core.layout import check_client_id
-from core.schema import api_keys, audit_log, clients, goals
+from core.schema import audit_log, clients
 from core.settings import Settings
+from core.tenants import TenantRegistry
 from privacy.keyvault import KeyVault
 from privacy.scan import scan_client
 from privacy.stores import ClientStore, client_stores
 
-PURGE_STARTED = "client.purge.started"
-PURGE_STEP = "client.purge.step"
-PURGED = "client.purge"
 API_KEYS_STEP = "API keys"
 CLIENT_KEY_STEP = "client key (crypto-shredded)"
 REGISTRY_STEP = "registry (client, goals)"
@@ -105,21 +104,6 @@ def _client_exists(engine: Engine, client_id: str) -> bool:
         return connection.execute(select(clients.c.id).where(clients.c.id == client_id)).first() is not None
 
 
-def _delete_rows(engine: Engine, client_id: str, *tables: Any) -> int:
-    with engine.begin() as connection:
-        return sum(
-            int(connection.execute(delete(table).where(table.c.client_id == client_id)).rowcount or 0)
-            for table in tables
-        )
-
-
-def _delete_registry(engine: Engine, client_id: str) -> int:
-    with engine.begin() as connection:
-        rows = int(connection.execute(delete(goals).where(goals.c.client_id == client_id)).rowcount or 0)
-        rows += int(connection.execute(delete(clients).where(clients.c.id == client_id)).rowcount or 0)
-    return rows
-
-
 def purge_client(
     settings: Settings,
     client_id: str,
@@ -170,11 +154,12 @@ def purge_client(
                 details={"certificate_id": certificate_id, "store": name, "count": count},
             )
 
-    step(API_KEYS_STEP, lambda: _delete_rows(engine, client_id, api_keys))
+    tenants = TenantRegistry(engine)
+    step(API_KEYS_STEP, lambda: tenants.delete_api_keys(client_id))
     step(CLIENT_KEY_STEP, lambda: int(KeyVault.from_settings(settings).destroy(client_id)))
     for store in chosen:
         step(store.name, lambda store=store: store.forget_client(client_id))  # type: ignore[misc]
-    step(REGISTRY_STEP, lambda: _delete_registry(engine, client_id))
+    step(REGISTRY_STEP, lambda: tenants.delete_client(client_id))
     vacuum_sqlite(settings.effective_database_url)
     result = scan_client(settings, client_id, chosen)
     if not result.clean:

@@ -20,17 +20,16 @@ import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
 from core import audit
-from core.database import get_engine
+from core.database import get_engine, sqlite_file
 from core.files import TOMBSTONE_PREFIX
 from core.layout import CLIENT_ID_PATTERN, StorageLayout, check_client_id
 from core.schema import api_keys, clients, goals
 from core.settings import Settings
 from privacy.keyvault import key_file
-from privacy.stores import ClientStore, Trace, client_stores
+from privacy.stores import ClientStore, ListsClients, Trace, client_stores
 
 TEXT_SUFFIXES = frozenset({".json", ".csv", ".log", ".txt", ".md", ".yaml", ".yml", ".jsonl", ".html"})
 MAX_TEXT_BYTES = 64 << 20
-_PURGED = "client.purge"
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def _parquet_rows_of(path: Path, client_id: str) -> int:
 
 def _file_traces(settings: Settings, client_id: str) -> tuple[list[Trace], list[Trace]]:
     home = settings.home
-    registry_file = Path(settings.effective_database_url.removeprefix("sqlite:///"))
+    registry_file = sqlite_file(settings.effective_database_url)
     token = re.compile(rf"(?<![A-Za-z0-9]){re.escape(client_id)}(?![A-Za-z0-9-])".encode())
     traces: list[Trace] = []
     mentions: list[Trace] = []
@@ -134,15 +133,9 @@ def scan_client(settings: Settings, client_id: str, stores: Sequence[ClientStore
     return ScanResult(client_id, traces, mentions)
 
 
-def _orphan_candidates(layout: StorageLayout) -> set[str]:
-    """Client ids that folders and key files under XMO_HOME are named after."""
-    ids: set[str] = set()
-    for parent in (layout.events_dir, layout.spend_dir, layout.lake_dir / "kpi"):
-        if parent.exists():
-            ids |= {p.name.removeprefix(TOMBSTONE_PREFIX).removeprefix("client_id=") for p in parent.iterdir()}
-    for parent in (layout.datasets_dir, layout.mlartifacts_dir):
-        if parent.exists():
-            ids |= {p.name.removeprefix(TOMBSTONE_PREFIX) for p in parent.iterdir() if p.is_dir()}
+def _orphan_candidates(layout: StorageLayout, stores: Sequence[ClientStore]) -> set[str]:
+    """Client ids the stores hold anything of, and those key files are named after."""
+    ids = {client_id for store in stores if isinstance(store, ListsClients) for client_id in store.held_client_ids()}
     if layout.keys_dir.exists():
         ids |= {p.stem for p in layout.keys_dir.glob("*.key")}
     return ids
@@ -153,9 +146,9 @@ def scan_home(settings: Settings) -> list[ScanResult]:
     engine = get_engine(settings)
     with engine.connect() as connection:
         live = set(connection.execute(select(clients.c.id)).scalars())
-    purged = {e.client_id for e in audit.entries(engine) if e.action == _PURGED and e.client_id}
-    candidates = (purged | _orphan_candidates(StorageLayout.from_settings(settings))) - live
+    purged = {e.client_id for e in audit.entries(engine) if e.action == audit.PURGED and e.client_id}
     stores = client_stores(settings)
+    candidates = (purged | _orphan_candidates(StorageLayout.from_settings(settings), stores)) - live
     results = []
     for client_id in sorted(candidates):
         if not CLIENT_ID_PATTERN.fullmatch(client_id):

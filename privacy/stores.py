@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 import pyarrow as pa
 
 from core.errors import XmoError
-from core.files import tombstone_of
+from core.files import TOMBSTONE_PREFIX, tombstone_of
 from core.settings import Settings
 
 ENTRY_POINT_GROUP = "xmo.privacy.stores"
@@ -70,6 +70,17 @@ def tree_traces(store: str, folder: Path) -> list[Trace]:
     ]
 
 
+def folder_client_ids(*parents: Path) -> set[str]:
+    """The client ids that the folders under ``parents`` are named after (``<id>``, ``client_id=<id>``, tombstones)."""
+    return {
+        path.name.removeprefix(TOMBSTONE_PREFIX).removeprefix("client_id=")
+        for parent in parents
+        if parent.exists()
+        for path in parent.iterdir()
+        if path.is_dir()
+    }
+
+
 @runtime_checkable
 class ClientStore(Protocol):
     """A store that can forget a whole client and report what it still holds of one."""
@@ -83,6 +94,15 @@ class ClientStore(Protocol):
 
     def client_traces(self, client_id: str) -> list[Trace]:
         """What this store still holds of the client (empty after ``forget_client``)."""
+        ...
+
+
+@runtime_checkable
+class ListsClients(Protocol):
+    """A client store that can also say which clients it holds anything of (the scan looks for orphans there)."""
+
+    def held_client_ids(self) -> set[str]:
+        """Every client id this store holds data of, live or not."""
         ...
 
 

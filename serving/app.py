@@ -87,7 +87,7 @@ def _add_operational_middlewares(app: FastAPI, settings: Settings, metrics: Serv
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     if settings.rate_limit_per_minute > 0:
         limiter = TokenBucketLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-        app.add_middleware(RateLimitMiddleware, limiter=limiter)
+        app.add_middleware(RateLimitMiddleware, limiter=limiter, dashboard_cookie=settings.dashboard_cookie_name)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -132,6 +132,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         runtime.settings.model_reload_interval_s,
                         lambda: asyncio.to_thread(lambda: runtime.models.refresh_all(_client_ids(runtime))),
                         "model reload",
+                    )
+                )
+            )
+        if runtime.settings.purge_watch_interval_s > 0:
+            tasks.append(
+                asyncio.create_task(
+                    _every(
+                        runtime.settings.purge_watch_interval_s,
+                        lambda: asyncio.to_thread(runtime.forget_purged_clients),
+                        "purge watch",
                     )
                 )
             )

@@ -1,4 +1,4 @@
-"""Dependencies of the routes, in one place; tests swap them with ``app.dependency_overrides``."""
+"""Dependencies of the routes, in one place: the runtime, the caller's key or dashboard sign-in, its client."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from core.audit import key_actor
 from core.errors import NotReady
 from core.settings import Settings
 from core.tenants import Principal
-from serving.dashboard.sessions import session_client
+from serving.dashboard.sign_in import signed_in_client
 from serving.model_store import LoadedModel
 from serving.runtime import ServiceRuntime
 
@@ -41,11 +41,11 @@ def get_tenant(runtime: RuntimeDep, credentials: BearerDep, request: Request) ->
     """The client id an API key belongs to (401 without a valid key, 403 for another kind of key).
 
     Without an ``Authorization: Bearer`` header, the dashboard's session cookie may name the client instead
-    (``serving.dashboard.sessions``). A plain function on purpose: it queries the registry, so FastAPI runs
+    (``serving.dashboard.sign_in``). A plain function on purpose: it queries the registry, so FastAPI runs
     it in the thread pool.
     """
     if credentials is None:
-        client_id = session_client(request, runtime.settings, runtime.registry)
+        client_id = signed_in_client(request, runtime.settings, runtime.registry)
         if client_id is not None:
             request.state.client_id = client_id  # for the access log
             return client_id

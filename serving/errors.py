@@ -39,6 +39,42 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+# Request errors raised by routes and their plumbing (serving.request_body, serving.json_body) ------------------
+class MalformedBody(XmoError):
+    """A body that is not UTF-8 JSON within xmo's limits."""
+
+    code = "invalid_json"
+    http_status = 400
+
+
+class UnsupportedMediaType(XmoError):
+    """A body of a content type the route does not read."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class InvalidBatch(XmoError):
+    """A ``POST /v1/events`` body of the wrong shape (not an array)."""
+
+    code = "invalid_request"
+    http_status = 422
+
+
+class InvalidTimestamp(XmoError):
+    """A ``ts`` parameter that is not a time."""
+
+    code = "invalid_timestamp"
+    http_status = 400
+
+
+class UnknownLinkClient(XmoError):
+    """A link naming no live client."""
+
+    code = "unknown_client"
+    http_status = 400
+
+
 FASTAPI_BODY_ERROR = "There was an error parsing the body"  # FastAPI's 400 for a body that is not JSON
 _ERROR_REF = "#/components/schemas/ErrorResponse"  # document_errors adds the component
 _VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")

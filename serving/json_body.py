@@ -13,19 +13,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import XmoError
+from serving.errors import MalformedBody
 
 MAX_DEPTH = 32  # arrays and objects inside each other; xmo's bodies need 3
 MAX_INTEGER = 2**63 - 1  # integers must fit a signed 64-bit column
 _MAX_INTEGER_DIGITS = len(str(MAX_INTEGER))
 _SHOWN_DIGITS = 30
-
-
-class MalformedBody(XmoError):
-    """A body that is not UTF-8 JSON within xmo's limits."""
-
-    code = "invalid_json"
-    http_status = 400
 
 
 class _Refused(ValueError):

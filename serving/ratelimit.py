@@ -21,7 +21,6 @@ from starlette.requests import cookie_parser
 from core.apikeys import hash_key
 from serving.errors import error_body
 
-DASHBOARD_COOKIE = "xmo_dashboard"  # serving.dashboard.sessions.COOKIE_NAME (not imported: the dashboard imports deps)
 SIGN_IN_PATH = "/sign-in"
 EXEMPT_PATHS = frozenset({"/t.gif", "/r", "/v1/events", "/healthz", "/readyz", "/metrics"})
 
@@ -80,14 +79,14 @@ def cookie_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
     return None
 
 
-def credential(scope: Any) -> str | None:
+def credential(scope: Any, dashboard_cookie: str) -> str | None:
     """What a request is limited by: its bearer key, else its dashboard session cookie, else (sign-in only)
     the peer address, kept hashed in memory and never logged."""
     headers = scope["headers"]
     token = bearer_token(headers)
     if token is not None:
         return token
-    session = cookie_value(headers, DASHBOARD_COOKIE)
+    session = cookie_value(headers, dashboard_cookie)
     if session is not None:
         return "cookie:" + session
     if scope["path"] == SIGN_IN_PATH and scope.get("client"):
@@ -108,14 +107,17 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
 class RateLimitMiddleware:
     """Answers 429 (JSON, ``Retry-After``) when a key has spent its bucket; other requests pass untouched."""
 
-    def __init__(self, app: Any, limiter: TokenBucketLimiter, exempt: frozenset[str] = EXEMPT_PATHS) -> None:
+    def __init__(
+        self, app: Any, limiter: TokenBucketLimiter, dashboard_cookie: str, exempt: frozenset[str] = EXEMPT_PATHS
+    ) -> None:
         self.app = app
         self.limiter = limiter
+        self.dashboard_cookie = dashboard_cookie
         self.exempt = exempt
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] not in self.exempt:
-            token = credential(scope)
+            token = credential(scope, self.dashboard_cookie)
             if token is not None:
                 wait = self.limiter.acquire(hash_key(token))
                 if wait > 0:

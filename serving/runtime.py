@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.settings import Settings
 from core.tenants import TenantRegistry
 from models.registry import configure_mlflow
 from privacy.keyvault import KeyVault
+from privacy.purge import purged_client_ids
 from serving.metrics import ServiceMetrics
 from serving.model_store import ModelStore
 from serving.session_cache import SessionCache
@@ -28,6 +29,7 @@ class ServiceRuntime:
     sessions: SessionCache
     metrics: ServiceMetrics
     domains: ClientDomains
+    _forgotten: frozenset[str] = field(default=frozenset(), repr=False)  # purged clients already dropped
 
     @classmethod
     def build(cls, settings: Settings, metrics: ServiceMetrics) -> ServiceRuntime:
@@ -53,4 +55,26 @@ class ServiceRuntime:
             SessionCache(settings),
             metrics,
             ClientDomains(registry),
+            purged_client_ids(registry.engine),  # nothing of these is cached yet
         )
+
+    def forget_client(self, client_id: str) -> None:
+        """Drop everything this process cached of a purged client: its key, model, sessions, policies, domains."""
+        self.vault.destroy(client_id)  # this process's cached copy of the destroyed key
+        self.models.forget(client_id)
+        self.sessions.forget(client_id)
+        self.collector.policies.forget()
+        self.domains.forget()
+
+    def forget_purged_clients(self) -> frozenset[str]:
+        """Drop the caches of clients purged since the last look (by any process, e.g. ``xmo client purge``).
+
+        Returns the clients dropped now. A client created again under a purged id and purged once more is
+        dropped again.
+        """
+        purged = purged_client_ids(self.registry.engine)
+        new = purged - self._forgotten
+        for client_id in sorted(new):
+            self.forget_client(client_id)
+        self._forgotten = purged
+        return new

@@ -9,8 +9,8 @@ import pandas as pd
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Client
+from strategy.sessions import client_sessions
 from tracking.lake import event_files
-from training.strategy_data import client_sessions
 
 
 class SessionCache:

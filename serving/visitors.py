@@ -14,6 +14,8 @@ from tracking.edge import VISITOR_ID_PATTERN, EdgePolicy
 
 _VISITOR_ID = re.compile(VISITOR_ID_PATTERN)
 
+NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}  # pixel and redirect answers
+
 
 @dataclass(frozen=True)
 class Signals:

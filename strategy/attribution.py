@@ -1,6 +1,6 @@
 """Attribution reports of a client (the job behind `xmo attribution` and `GET /v1/attribution`).
 
-Sessions come from :func:`training.strategy_data.load_sessions_with`; journeys from
+Sessions come from :func:`strategy.sessions.load_sessions_with`; journeys from
 :func:`features.paths.touchpoint_paths`. ``since`` and ``until`` are dates in the client's time zone and
 select journeys by the day of their last touchpoint (the conversion, for a converting journey); touchpoints
 before ``since`` still count within the lookback window, sessions after ``until`` are ignored (a journey
@@ -28,7 +28,7 @@ from models.attribution import (
     check_model,
     daily_attributed_outcomes,
 )
-from training.strategy_data import SessionLoader, load_sessions_with
+from strategy.sessions import SessionLoader, load_sessions_with
 
 ALL_MODELS = "all"
 MODEL_CHOICES: tuple[str, ...] = (*MODELS, ALL_MODELS)

@@ -20,9 +20,8 @@ from core.settings import Settings
 from core.tenants import Client
 from models.audiences import AudienceRanker, audience_frame
 from models.pyfunc import ConversionScorer
-from models.registry import CHAMPION, configure_mlflow, conversion_model_name
-from training.promotion import version_scorer
-from training.strategy_data import SessionLoader, load_sessions_with
+from models.registry import CHAMPION, configure_mlflow, conversion_model_name, version_scorer
+from strategy.sessions import SessionLoader, load_sessions_with
 
 MAX_TOP = 500
 

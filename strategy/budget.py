@@ -9,7 +9,7 @@ Two modes give the allocator (:mod:`models.budget`) its curves:
   same block-bootstrap resamples so the draws stay aligned. ``fit_on="outcome"`` fits the daily outcome
   directly. The outcome per day comes from a pluggable :data:`OutcomeSource`: each session's own
   conversions (the default) or an attribution model over touchpoint paths (``attribution="markov"`` …).
-- **media-mix** (channels pixels cannot see): the channel curves of :func:`training.media_mix.fit_media_mix`.
+- **media-mix** (channels pixels cannot see): the channel curves of :func:`strategy.media_mix.fit_media_mix`.
 
 Amounts in the output are per ``period`` (day, week = 7 days, month = 30 days); the models work in days.
 """
@@ -31,8 +31,8 @@ from core.tenants import Client
 from models.budget import BudgetPlan, Target, TargetBasis, allocate_budget, plan_for_target, plan_sentences
 from models.curve_plots import response_curves_figure
 from models.response import MIN_DAYS, ResponseCurve, ScaledResponse, SpendResponse, rate_on_resamples
+from strategy.sessions import SessionLoader, load_sessions_with
 from tracking.spend import channel_level, read_spend
-from training.strategy_data import SessionLoader, load_sessions_with
 
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 RECENT_DAYS = 7  # today's spend: the mean of the last week with spend data
@@ -407,7 +407,7 @@ def _media_mix(
     settings: Settings, client: Client, outcome: Outcome | None, kpi: str | None
 ) -> tuple[CampaignCurves, int, list[str], dict[str, Any], Outcome]:
     """Channel curves of a media-mix fit; without an ``outcome`` it follows the KPI (revenue: value)."""
-    from training.media_mix import COUNT_KPIS, VALUE_KPIS, fit_media_mix
+    from strategy.media_mix import COUNT_KPIS, VALUE_KPIS, fit_media_mix
 
     if kpi is None and outcome is not None:
         from tracking.kpi import read_kpi

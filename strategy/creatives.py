@@ -15,7 +15,7 @@ from core.settings import Settings
 from core.tenants import Client
 from features.channels import classify_channel
 from models.creatives import ALL_SEGMENTS, MAX_SESSIONS_NEEDED, CreativeSelector
-from training.strategy_data import SessionLoader, load_sessions_with
+from strategy.sessions import SessionLoader, load_sessions_with
 
 SegmentBy = Literal["device", "returning", "region", "channel"]
 SEGMENT_BYS: tuple[str, ...] = get_args(SegmentBy)

@@ -37,14 +37,14 @@ from sqlalchemy import Engine
 from core import audit
 from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
-from core.masterkey import load_master_key
 from core.settings import Settings
 from core.tenants import Client, TenantRegistry
 from features.channels import CHANNELS, classify_channel
 from models import intervals
 from privacy.aggregates import CONTRIBUTOR, Pooled, Thresholds, check_epsilon, noise_generator, pool
+from privacy.masterkey import load_master_key
+from strategy.sessions import client_sessions
 from tracking.spend import read_spend
-from training.strategy_data import client_sessions
 
 GROUPINGS: tuple[str, ...] = ("channel", "device")
 SESSION_CAP = 20

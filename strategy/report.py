@@ -13,9 +13,9 @@ from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Client
-from models.effectiveness import GROUPINGS, EffectivenessReport, effectiveness
+from strategy.effectiveness import GROUPINGS, EffectivenessReport, effectiveness
+from strategy.sessions import SessionLoader, days_between, load_sessions_with, period_text
 from tracking.spend import read_spend
-from training.strategy_data import SessionLoader, days_between, load_sessions_with, period_text
 
 
 @dataclass(frozen=True)

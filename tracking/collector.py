@@ -15,7 +15,7 @@ from core.tenants import TenantRegistry
 from privacy.keyvault import KeyVault
 from tracking.edge import DropReason, Edge, EdgeResult
 from tracking.policies import ClientPolicies, build_edge
-from tracking.spool import Spool, encode_rows
+from tracking.spool import EncodedBatch, Spool, encode_rows
 
 CountListener = Callable[[int, int, dict[DropReason, int]], None]
 
@@ -75,11 +75,27 @@ class Collector:
         return cls(edge, Spool.from_settings(settings), policies)
 
     def ingest(self, raw: pd.DataFrame | Sequence[Mapping[str, Any]]) -> EdgeResult:
-        """Edge then spool; when this returns, accepted events are durable."""
-        result = self.edge.process(raw)
-        self.spool.append(result.events)
-        self.counters.add(result)
+        """Edge then spool; when this returns, accepted events are durable.
+
+        The two halves, :meth:`judge` and :meth:`store`, are what the group committer runs for the pixel (the
+        edge on the event loop, the write in a thread): every hit passes the same steps whichever way it came.
+        """
+        result = self.judge(raw)
+        self.store(result, encode_rows(result.rows))
         return result
+
+    def judge(self, raw: pd.DataFrame | Sequence[Mapping[str, Any]]) -> EdgeResult:
+        """The edge's steps over raw hits: what survives, and what was dropped and why."""
+        return self.edge.process(raw)
+
+    def store(self, result: EdgeResult, encoded: list[EncodedBatch]) -> None:
+        """Append the survivors (``encoded`` by ``encode_rows``) to the spool durably, then count the batch."""
+        self.spool.write(encoded)
+        self.counters.add(result)
+
+    def drop(self, reason: DropReason, n: int = 1) -> None:
+        """Count hits a route dropped before the edge (``tracking.admission``), with the edge's own reasons."""
+        self.counters.count_drop(reason, n)
 
 
 class GroupCommitter:
@@ -139,10 +155,8 @@ class GroupCommitter:
         try:
             # The edge runs here, on the loop: a thread would fight the loop for the GIL and stretch both;
             # SQLite releases the GIL while it writes and syncs, so only that goes to a thread.
-            result = self.collector.edge.process([hit for hit, _ in batch])
-            encoded = encode_rows(result.rows)
-            await asyncio.to_thread(self.collector.spool.write, encoded)
-            self.collector.counters.add(result)
+            result = self.collector.judge([hit for hit, _ in batch])
+            await asyncio.to_thread(self.collector.store, result, encode_rows(result.rows))
         except Exception as exc:  # the write failed: every waiting request learns it
             for _, future in batch:
                 if not future.done():

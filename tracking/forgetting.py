@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from core.files import remove_tree
 from core.layout import StorageLayout, check_client_id
 from core.settings import Settings
-from privacy.stores import Trace, tree_traces
+from privacy.stores import Trace, folder_client_ids, tree_traces
 from tracking.lake import compaction_lock
 from tracking.spool import Spool
 
@@ -77,6 +77,9 @@ class LakeClientStore:
         layout = StorageLayout.from_settings(self.settings)
         return tree_traces(self.name, layout.client_events_dir(client_id))
 
+    def held_client_ids(self) -> set[str]:
+        return folder_client_ids(StorageLayout.from_settings(self.settings).events_dir)
+
 
 @dataclass(frozen=True)
 class TablesClientStore:
@@ -99,6 +102,10 @@ class TablesClientStore:
 
     def client_traces(self, client_id: str) -> list[Trace]:
         return [trace for folder in self._folders(client_id) for trace in tree_traces(self.name, folder)]
+
+    def held_client_ids(self) -> set[str]:
+        layout = StorageLayout.from_settings(self.settings)
+        return folder_client_ids(layout.spend_dir, layout.kpi_dir)
 
 
 def spool_store(settings: Settings) -> SpoolClientStore:

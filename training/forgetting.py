@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from core.database import vacuum_sqlite
+from core.database import absent_sqlite_file, vacuum_sqlite
 from core.files import remove_tree
 from core.layout import StorageLayout, check_client_id
 from core.settings import Settings
-from privacy.stores import Trace, tree_traces
+from privacy.stores import Trace, folder_client_ids, tree_traces
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -32,11 +32,6 @@ logger = logging.getLogger(__name__)
 
 def _tracking_store(client: MlflowClient) -> Any:
     return client._tracking_client.store  # the store ``mlflow gc`` hard-deletes through
-
-
-def _absent_sqlite(url: str) -> bool:
-    """Whether ``url`` names a SQLite file that does not exist (nothing was ever stored there)."""
-    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
 
 
 def _local_path(uri: str | None) -> Path | None:
@@ -69,7 +64,7 @@ class MlflowClientStore:
 
         from models.registry import experiment_name
 
-        if _absent_sqlite(self.settings.effective_mlflow_tracking_uri):
+        if absent_sqlite_file(self.settings.effective_mlflow_tracking_uri):
             remove_tree(self._artifact_root(client_id))
             return 0  # no run was ever logged: do not create an MLflow database just to look
         client = self._client()
@@ -138,7 +133,7 @@ class MlflowClientStore:
 
         from models.registry import conversion_model_name, experiment_name
 
-        if _absent_sqlite(self.settings.effective_mlflow_tracking_uri):
+        if absent_sqlite_file(self.settings.effective_mlflow_tracking_uri):
             return tree_traces(self.name, self._artifact_root(client_id))
         client = self._client()
         traces = []
@@ -159,6 +154,10 @@ class MlflowClientStore:
         traces += tree_traces(self.name, self._artifact_root(client_id))
         return traces
 
+    def held_client_ids(self) -> set[str]:
+        """Clients with an artifact folder (a client's experiment is found through its id, see client_traces)."""
+        return folder_client_ids(StorageLayout.from_settings(self.settings).mlartifacts_dir)
+
 
 @dataclass(frozen=True)
 class OptunaClientStore:
@@ -171,10 +170,10 @@ class OptunaClientStore:
     def _studies(self, client_id: str) -> list[str]:
         import optuna
 
-        from training.tuning import client_of_study
+        from training.study_storage import client_of_study
 
         storage = self.settings.effective_optuna_storage
-        if _absent_sqlite(storage):
+        if absent_sqlite_file(storage):
             return []  # nothing was ever tuned: do not create an empty storage just to look
         names = optuna.study.get_all_study_names(storage=storage)
         return [name for name in names if client_of_study(name) == check_client_id(client_id)]

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import mlflow
 import numpy as np
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -22,7 +21,7 @@ from core.database import get_engine
 from core.errors import InvalidInput, NotFound, NotReady
 from core.settings import Settings
 from features.dataset import load_dataset
-from models.registry import CHALLENGER, CHAMPION, configure_mlflow, conversion_model_name
+from models.registry import CHALLENGER, CHAMPION, configure_mlflow, conversion_model_name, version_scorer
 from training.comparison import MetricComparison, compare_predictions, promotion_verdict
 
 PREVIOUS_CHAMPION = "previous-champion"
@@ -72,15 +71,6 @@ def _version(client: MlflowClient, name: str, version: str) -> Any:
         return client.get_model_version(name, version)
     except MlflowException as exc:
         raise NotFound(f"{name} has no version {version!r} (see `xmo models`)") from exc
-
-
-def version_scorer(name: str, version: str) -> Any:
-    """The ``ConversionScorer`` of a registered version; ``NotReady`` when its artifacts cannot be loaded."""
-    try:
-        model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-        return model.unwrap_python_model().scorer
-    except Exception as exc:  # a corrupt or missing artifact surfaces as many exception types
-        raise NotReady(f"{name} version {version} cannot be loaded ({type(exc).__name__}: {exc})") from exc
 
 
 def _record(settings: Settings, client: MlflowClient, result: PromotionResult, actor: str) -> None:

@@ -116,7 +116,7 @@ def _log_evaluation(content: RunContent) -> None:
     mlflow.log_metrics(_finite(content.metrics, "test_"))
     for name, values in content.baselines.items():
         mlflow.log_metrics(_finite(values, f"baseline_{name}_test_"))
-    mlflow.log_metrics(_finite(content.calibrator.scores, "calibration_cv_log_loss_"))
+    mlflow.log_metrics(_finite(content.calibrator.scores_, "calibration_cv_log_loss_"))
     if not content.slices.empty:
         mlflow.log_table(content.slices, artifact_file="evaluation/slice_metrics.json")
     contributions = content.model.contributions(content.X_test)

@@ -22,12 +22,12 @@ from core.errors import InvalidInput
 from core.settings import Settings
 from features.dataset import Dataset, load_dataset
 from models.baselines import HistGradientBoostingBaseline, LogisticBaseline
-from models.calibration import Calibrator, choose_calibration
-from models.conversion import ConversionModel
 from training.checks import Splits, check_dataset, split_frames
 from training.evaluation import classification_metrics, slice_metrics
+from training.fitting import fit_local, fit_on_dask
 from training.run_logging import RunContent, log_and_register, preflight
-from training.tuning import TuningResult, study_name_for, tune
+from training.study_storage import study_name_for
+from training.tuning import TuningResult, tune
 
 SLICE_COLUMNS = ("channel", "campaign_id", "device_class", "is_returning")
 Engine = Literal["local", "dask"]
@@ -68,16 +68,6 @@ class TrainingResult:
         }
 
 
-@dataclass
-class FittedModel:
-    """The final LightGBM booster (local or Dask), its calibrator and the raw validation/test scores."""
-
-    model: ConversionModel
-    calibrator: Calibrator
-    p_test: np.ndarray
-    fit_seconds: float
-
-
 def _check_options(trials: int | None, timeout: float | None, engine: str) -> None:
     if trials is not None and trials < 1:
         raise InvalidInput("--trials must be at least 1")
@@ -114,23 +104,6 @@ def _tune(
         progress=report,
         fixed_params={"monotone": True} if monotone else None,
     )
-
-
-def _fit_local(params: dict[str, Any], splits: Splits, monotone: bool) -> FittedModel:
-    started = time.perf_counter()
-    model = ConversionModel(**{**params, "monotone": monotone})
-    model.fit(splits.X_train, splits.y_train, eval_set=(splits.X_valid, splits.y_valid))
-    seconds = time.perf_counter() - started
-    calibrator = choose_calibration(model.predict_proba(splits.X_valid)[:, 1], splits.y_valid)
-    return FittedModel(model, calibrator, model.predict_proba(splits.X_test)[:, 1], seconds)
-
-
-def _fit_dask(
-    params: dict[str, Any], dataset: Dataset, splits: Splits, monotone: bool, scheduler: str | None
-) -> FittedModel:
-    from training.dask_training import fit_on_dask  # Dask only when asked for
-
-    return fit_on_dask(params, dataset, splits, monotone=monotone, scheduler=scheduler)
 
 
 def _baselines(splits: Splits, progress: Progress) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
@@ -185,9 +158,9 @@ def train_conversion_model(
         chosen = {**tuning.best_params, **chosen}
     progress(f"fitting LightGBM on {len(splits.y_train):,} sessions ({engine})")
     if engine == "dask":
-        fitted = _fit_dask(chosen, dataset, splits, monotone, dask_scheduler)
+        fitted = fit_on_dask(chosen, dataset, splits, monotone=monotone, scheduler=dask_scheduler)
     else:
-        fitted = _fit_local(chosen, splits, monotone)
+        fitted = fit_local(chosen, splits, monotone=monotone)
     p_test = fitted.calibrator.transform(fitted.p_test)
     metrics = {**classification_metrics(splits.y_test, p_test), "fit_seconds": fitted.fit_seconds}
     columns = [c for c in SLICE_COLUMNS if c in splits.X_test]

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from core.apikeys import KeyKind
-from core.errors import Forbidden, NotFound, TooLarge, Unauthorized
+from core.errors import Forbidden, NotFound, Unauthorized
 from serving.dashboard.model_health import model_health
 from serving.dashboard.pages import PAGE_HEADERS, STATIC_TYPES, dashboard_page, sign_in_page, static_file
-from serving.dashboard.sessions import COOKIE_NAME, same_origin, signer_of
+from serving.dashboard.sign_in import same_origin, signer_of
 from serving.dashboard.trend import daily_trend
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.query_params import DayParam, day_query
+from serving.request_body import read_form
 from serving.runtime import ServiceRuntime
-from training.strategy_data import load_sessions_with
+from strategy.sessions import load_sessions_with
 
 router = APIRouter(tags=["dashboard"])
-MAX_FORM_BYTES = 4096
 SIGNED_OUT = "You are signed out."
 WRONG_KEY = "That API key was not accepted: check it and try again (it starts with xmo_api_)."
 
@@ -36,27 +35,20 @@ def _redirect(path: str) -> RedirectResponse:
 
 
 def _signed_in_client(request: Request, runtime: ServiceRuntime) -> str | None:
-    token = request.cookies.get(COOKIE_NAME)
+    token = request.cookies.get(runtime.settings.dashboard_cookie_name)
     if not token:
         return None
     session = signer_of(request, runtime.settings).verify(runtime.registry, token)
     return session.client_id if session else None
 
 
-async def _form(request: Request) -> dict[str, str]:
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return {}
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise TooLarge(f"the sign-in form has at most {MAX_FORM_BYTES} bytes")
-    return dict(parse_qsl(body.decode("utf-8", "replace")))
-
-
-def _forget_cookie(response: Response, request: Request) -> None:
+def _forget_cookie(response: Response, request: Request, runtime: ServiceRuntime) -> None:
     response.delete_cookie(
-        COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        runtime.settings.dashboard_cookie_name,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
     )
 
 
@@ -66,8 +58,8 @@ async def home(request: Request, runtime: RuntimeDep) -> Response:
     client_id = await asyncio.to_thread(_signed_in_client, request, runtime)
     if client_id is None:
         response: Response = _redirect("/sign-in")
-        if request.cookies.get(COOKIE_NAME):
-            _forget_cookie(response, request)
+        if request.cookies.get(runtime.settings.dashboard_cookie_name):
+            _forget_cookie(response, request, runtime)
         return response
     client = await asyncio.to_thread(runtime.registry.get_client, client_id)
     return _html(dashboard_page(client.id, client.name))
@@ -86,7 +78,7 @@ async def sign_in(request: Request, runtime: RuntimeDep) -> Response:
     """Check the API key; on success set the session cookie and go to the dashboard."""
     if not same_origin(request, required=False):
         return _html(sign_in_page("Sign in from this site's own sign-in page.", error=True), 403)
-    key = (await _form(request)).get("api_key", "").strip()
+    key = (await read_form(request, "sign-in")).get("api_key", "").strip()
     if not key:
         return _html(sign_in_page("Enter your API key.", error=True), 400)
     try:
@@ -98,7 +90,7 @@ async def sign_in(request: Request, runtime: RuntimeDep) -> Response:
     token, _ = signer.issue(principal.client_id, key)
     response = _redirect("/")
     response.set_cookie(
-        COOKIE_NAME,
+        runtime.settings.dashboard_cookie_name,
         token,
         max_age=signer.ttl_s,
         path="/",
@@ -114,11 +106,11 @@ async def sign_out(request: Request, runtime: RuntimeDep) -> Response:
     """End the session: the cookie is cleared and its token refused from now on."""
     if not same_origin(request, required=False):
         raise Forbidden("sign out from the dashboard's own page")
-    token = request.cookies.get(COOKIE_NAME)
+    token = request.cookies.get(runtime.settings.dashboard_cookie_name)
     if token:
         signer_of(request, runtime.settings).revoke(token)
     response = _redirect("/sign-in?signed_out=true")
-    _forget_cookie(response, request)
+    _forget_cookie(response, request, runtime)
     return response
 
 

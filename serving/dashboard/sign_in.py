@@ -1,4 +1,4 @@
-"""Dashboard sessions: a signed cookie naming the client, checked against the registry on every request.
+"""Dashboard sign-ins: a signed cookie naming the client, checked against the registry on every request.
 
 The cookie holds ``v1.<payload>.<signature>``: the client id, a random session id, the expiry and a
 *fingerprint* of the API key that signed in (an HMAC under the session secret, never the key or its stored
@@ -26,20 +26,19 @@ from sqlalchemy import select
 
 from core.apikeys import KeyKind, hash_key
 from core.errors import Forbidden, Unauthorized
-from core.masterkey import load_master_key
 from core.schema import api_keys
 from core.settings import Settings
 from core.tenants import TenantRegistry
+from privacy.masterkey import load_master_key
 
-COOKIE_NAME = "xmo_dashboard"
-SESSION_TTL_S = 8 * 3600
+SIGN_IN_TTL_S = 8 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _VERSION = "v1"
 _PURPOSE = b"xmo:dashboard-session"
 
 
 @dataclass(frozen=True)
-class DashboardSession:
+class SignIn:
     """What a valid cookie says."""
 
     client_id: str
@@ -55,17 +54,17 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class SessionSigner:
+class SignInSigner:
     """Issues, checks and revokes dashboard session tokens."""
 
-    def __init__(self, secret: bytes, ttl_s: int = SESSION_TTL_S) -> None:
+    def __init__(self, secret: bytes, ttl_s: int = SIGN_IN_TTL_S) -> None:
         self._secret = secret
         self.ttl_s = ttl_s
         self._revoked: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SessionSigner:
+    def from_settings(cls, settings: Settings) -> SignInSigner:
         """A signer whose secret is derived from the master key (shared by every worker)."""
         return cls(hmac.new(load_master_key(settings), _PURPOSE, hashlib.sha256).digest())
 
@@ -76,22 +75,22 @@ class SessionSigner:
         """A short keyed digest of an API key's stored hash: ties a session to one key, reveals nothing."""
         return _b64(hmac.new(self._secret, f"key:{key_hash}".encode(), hashlib.sha256).digest()[:16])
 
-    def issue(self, client_id: str, api_key: str, now: float | None = None) -> tuple[str, DashboardSession]:
+    def issue(self, client_id: str, api_key: str, now: float | None = None) -> tuple[str, SignIn]:
         """A fresh token for ``client_id``, signed in with ``api_key`` (already authenticated)."""
         expires = (time.time() if now is None else now) + self.ttl_s
-        session = DashboardSession(client_id, secrets.token_urlsafe(18), expires)
+        session = SignIn(client_id, secrets.token_urlsafe(18), expires)
         body = {"c": client_id, "s": session.session_id, "e": int(expires), "k": self.fingerprint(hash_key(api_key))}
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
         return f"{_VERSION}.{payload}.{self._sign(payload)}", session
 
-    def decode(self, token: str, now: float | None = None) -> tuple[DashboardSession, str] | None:
+    def decode(self, token: str, now: float | None = None) -> tuple[SignIn, str] | None:
         """The session and key fingerprint of a well-signed, unexpired, not signed-out token, else None."""
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != _VERSION or not hmac.compare_digest(self._sign(parts[1]), parts[2]):
             return None
         try:
             body: Any = json.loads(_unb64(parts[1]))
-            session = DashboardSession(str(body["c"]), str(body["s"]), float(body["e"]))
+            session = SignIn(str(body["c"]), str(body["s"]), float(body["e"]))
             fingerprint = str(body["k"])
         except (ValueError, KeyError, TypeError, binascii.Error):
             return None
@@ -113,7 +112,7 @@ class SessionSigner:
             self._revoked = {sid: exp for sid, exp in self._revoked.items() if exp > now}
             self._revoked[decoded[0].session_id] = decoded[0].expires_at
 
-    def verify(self, registry: TenantRegistry, token: str) -> DashboardSession | None:
+    def verify(self, registry: TenantRegistry, token: str) -> SignIn | None:
         """The session of ``token`` if it is valid and the API key it came from is still live."""
         decoded = self.decode(token)
         if decoded is None:
@@ -134,13 +133,13 @@ class SessionSigner:
 _signer_lock = threading.Lock()
 
 
-def signer_of(request: Request, settings: Settings) -> SessionSigner:
+def signer_of(request: Request, settings: Settings) -> SignInSigner:
     """The app's signer, made on first use (the master key is read once per process)."""
     state = request.app.state
     with _signer_lock:
-        signer: SessionSigner | None = getattr(state, "dashboard_signer", None)
+        signer: SignInSigner | None = getattr(state, "dashboard_signer", None)
         if signer is None:
-            signer = SessionSigner.from_settings(settings)
+            signer = SignInSigner.from_settings(settings)
             state.dashboard_signer = signer
     return signer
 
@@ -160,13 +159,13 @@ def same_origin(request: Request, *, required: bool) -> bool:
     return not required
 
 
-def session_client(request: Request, settings: Settings, registry: TenantRegistry) -> str | None:
+def signed_in_client(request: Request, settings: Settings, registry: TenantRegistry) -> str | None:
     """The client id of the request's dashboard cookie; None without a cookie.
 
     Raises ``Unauthorized`` for a cookie that is expired, signed out or from a rotated key, and ``Forbidden``
     for a state-changing request that does not come from this service's own pages (CSRF).
     """
-    token = request.cookies.get(COOKIE_NAME)
+    token = request.cookies.get(settings.dashboard_cookie_name)
     if not token:
         return None
     session = signer_of(request, settings).verify(registry, token)

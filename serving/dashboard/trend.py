@@ -10,7 +10,7 @@ import pandas as pd
 
 from core.errors import NotReady
 from models import intervals
-from training.strategy_data import days_between, period_text
+from strategy.sessions import days_between, period_text
 
 
 def daily_trend(

@@ -11,7 +11,7 @@ from models.attribution import LEVELS
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.query_params import DayParam, day_query
-from training.attribution import MODEL_CHOICES, attribution_report
+from strategy.attribution import MODEL_CHOICES, attribution_report
 
 router = APIRouter(prefix="/v1", tags=["attribution"])
 

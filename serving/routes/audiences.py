@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.query_params import DayParam, day_query
-from training.audience_recommendation import MAX_TOP, Champion, recommend_audiences
+from strategy.audiences import MAX_TOP, Champion, recommend_audiences
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 

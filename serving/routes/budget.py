@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.runtime import ServiceRuntime
-from training.budget_recommendation import BudgetRecommendation, FitOn, Mode, Outcome, Period, recommend_budget
+from strategy.budget import BudgetRecommendation, FitOn, Mode, Outcome, Period, recommend_budget
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 

@@ -2,8 +2,9 @@
 
 The purge revokes the client's keys, destroys its vault key, deletes its data from every store and certifies
 the result after a verification scan; this process then drops what it cached of the client (model, sessions,
-policies, link domains). Other workers' caches of its keys expire within 30 s; hits they accept in that time
-are dropped by compaction (the client is purged), and a purge run again deletes anything that still arrived.
+policies, link domains). Other workers (and every worker after ``xmo client purge``) drop theirs within
+``XMO_PURGE_WATCH_INTERVAL_S`` (5 s); hits they accept in that time are dropped by compaction (the client is
+purged), and a purge run again deletes anything that still arrived.
 """
 
 from __future__ import annotations
@@ -42,11 +43,7 @@ class CertificateOut(BaseModel):
 
 def _purge(runtime: ServiceRuntime, client_id: str, actor: str) -> DeletionCertificate:
     certificate = purge_client(runtime.settings, client_id, actor=actor)
-    runtime.vault.destroy(client_id)  # this process's cached copy of the destroyed key
-    runtime.models.forget(client_id)
-    runtime.sessions.forget(client_id)
-    runtime.collector.policies.forget()
-    runtime.domains.forget()
+    runtime.forget_client(client_id)
     return certificate
 
 

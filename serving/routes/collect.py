@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
-from core.errors import XmoError
 from serving.errors import error_responses
 from serving.query_params import ParamSpec, openapi_parameters, parse_query, query_dict
+from serving.request_body import parse_event_time
 from serving.runtime import ServiceRuntime
-from serving.visitors import browser_hit, read_signals, read_visitor, remember_visitor
-from tracking.edge import EARLIEST_EVENT_TIME, DropReason
+from serving.visitors import NO_STORE, browser_hit, read_signals, read_visitor, remember_visitor
+from tracking.admission import backdating_drop
 from tracking.events import EventType, HitSource
 
 router = APIRouter(tags=["collect"])
@@ -22,42 +21,6 @@ PIXEL_GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
     b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
-NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
-BACKDATE_LIMIT = timedelta(hours=24)
-
-
-_EPOCH_MS = re.compile(r"[0-9]{1,15}")  # ASCII digits only (\d would also take other scripts' digits)
-
-
-def parse_event_time(value: str | None) -> datetime | None:
-    """Epoch milliseconds or ISO 8601 (with zone) → UTC datetime; None when absent.
-
-    ``InvalidTimestamp`` for anything else, including times before 1970 and times that no UTC datetime can hold
-    (``0001-01-01T00:00:00+14:00`` is in year 0 in UTC).
-    """
-    if value is None or value == "":
-        return None
-    try:
-        if _EPOCH_MS.fullmatch(value):
-            return datetime.fromtimestamp(int(value) / 1000, UTC)
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            raise InvalidTimestamp("ts: an ISO 8601 time needs a zone, e.g. 2026-01-31T12:00:00Z")
-        parsed = parsed.astimezone(UTC)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise InvalidTimestamp(
-            f"ts: {value!r} is neither epoch milliseconds nor an ISO 8601 time (years 1970-9999 in UTC)"
-        ) from exc
-    if parsed < EARLIEST_EVENT_TIME:
-        raise InvalidTimestamp(f"ts: {value!r} is before 1970")
-    return parsed
-
-
-class InvalidTimestamp(XmoError):
-    """A ``ts`` parameter that is not a time."""
-
-    code = "invalid_timestamp"
-    http_status = 400
 
 
 def _bearer_token(request: Request) -> str | None:
@@ -142,8 +105,9 @@ async def record_pixel(request: Request) -> Response:
     signals = read_signals(request, settings)
     visitor = read_visitor(request, settings)
 
-    if now - event_time > BACKDATE_LIMIT and not _may_backdate(runtime, request, client_id):
-        runtime.collector.counters.count_drop(DropReason.INVALID_TIMESTAMP)
+    backdated = backdating_drop(event_time, now, may_backdate=_may_backdate(runtime, request, client_id))
+    if backdated is not None:
+        runtime.collector.drop(backdated)
     else:
         hit = browser_hit(
             request,

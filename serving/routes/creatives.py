@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
-from training.creative_recommendation import SegmentBy, creative_report
+from strategy.creatives import SegmentBy, creative_report
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 

@@ -10,7 +10,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,19 +18,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
 from core.apikeys import KeyKind, kind_of
-from core.errors import NotFound, TooLarge, Unauthorized, XmoError
+from core.errors import NotFound, TooLarge, Unauthorized
 from serving.deps import RuntimeDep
-from serving.errors import ErrorResponse
+from serving.errors import ErrorResponse, InvalidBatch
 from serving.json_body import OutOfRange, parse_json
-from serving.routes.collect import InvalidTimestamp, parse_event_time
+from serving.request_body import EVENTS_BODY_BYTES, parse_json_timestamp, read_body, require_json
 from serving.runtime import ServiceRuntime
+from tracking.admission import BatchAdmission
 from tracking.edge import (
     CURRENCY_PATTERN,
     EVENT_ID_PATTERN,
     MAX_VALUE,
     VISITOR_ID_PATTERN,
     DropReason,
-    EdgeConfig,
     raw_frame,
 )
 from tracking.events import EventType, HitSource
@@ -39,12 +39,7 @@ from tracking.rawhits import decimal_number
 router = APIRouter(tags=["collect"])
 
 MAX_EVENTS = 1000
-MAX_BODY_BYTES = 1 << 20  # 1 MiB
 MAX_ERRORS_SHOWN = 20
-TOO_OLD = DropReason.TOO_OLD.value
-INVALID_TIMESTAMP = DropReason.INVALID_TIMESTAMP.value
-MAX_FUTURE_SKEW = EdgeConfig.max_future_skew  # what the edge would drop later, dropped here with an error entry
-_MAX_EPOCH_MS = 10**15
 
 _site_bearer = HTTPBearer(
     auto_error=False,
@@ -75,20 +70,6 @@ EXAMPLE_EVENT: dict[str, Any] = {
     "ip": "203.0.113.77",
     "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0",
 }
-
-
-class UnsupportedMediaType(XmoError):
-    """A body that is not ``application/json``."""
-
-    code = "unsupported_media_type"
-    http_status = 415
-
-
-class InvalidBatch(XmoError):
-    """JSON of the wrong shape (not an array)."""
-
-    code = "invalid_request"
-    http_status = 422
 
 
 class ServerEvent(BaseModel):
@@ -146,7 +127,7 @@ class ServerEvent(BaseModel):
     @field_validator("timestamp", mode="before")
     @classmethod
     def _parse_timestamp(cls, value: Any) -> datetime | None:
-        return parse_timestamp(value)
+        return parse_json_timestamp(value)
 
     @field_validator("value", mode="before")
     @classmethod
@@ -202,29 +183,6 @@ class EventsAccepted(BaseModel):
     )
 
 
-def parse_timestamp(value: Any) -> datetime | None:
-    """Epoch milliseconds (number or digits) or ISO 8601 with a zone → UTC datetime; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValueError("a timestamp is ISO 8601 with a zone or epoch milliseconds, not a boolean")
-    if isinstance(value, int | float):
-        if not 0 <= value <= _MAX_EPOCH_MS:  # NaN and infinities too
-            raise ValueError("epoch milliseconds out of range")
-        try:
-            return datetime.fromtimestamp(value / 1000, UTC)
-        except (ValueError, OverflowError, OSError):
-            raise ValueError("epoch milliseconds past year 9999") from None
-    if isinstance(value, str):
-        try:
-            return parse_event_time(value)
-        except InvalidTimestamp as exc:
-            raise ValueError(
-                "a timestamp is ISO 8601 with a zone (e.g. 2026-01-31T12:00:00Z) or epoch ms, from 1970 to 9999 in UTC"
-            ) from exc
-    raise ValueError("a timestamp is ISO 8601 with a zone or epoch milliseconds")
-
-
 # whole-request checks -----------------------------------------------------------------------------
 def client_for_site_key(runtime: ServiceRuntime, token: str | None) -> str:
     """The client a site key belongs to; ``Unauthorized`` (missing/unknown) or ``Forbidden`` (another kind)."""
@@ -234,28 +192,6 @@ def client_for_site_key(runtime: ServiceRuntime, token: str | None) -> str:
     if token is not None and kind_of(token) not in (None, KeyKind.SITE):
         runtime.registry.authenticate(token, KeyKind.SITE)  # raises Forbidden for a live key of another kind
     raise Unauthorized("missing or unknown site key: send Authorization: Bearer xmo_site_…")
-
-
-def check_content_type(request: Request) -> None:
-    """Only ``application/json`` (UTF-8) is accepted."""
-    media_type, *params = request.headers.get("content-type", "").split(";")
-    options = dict(p.strip().lower().partition("=")[::2] for p in params)
-    charset = options.get("charset", "utf-8").strip('"')
-    if media_type.strip().lower() != "application/json" or charset not in ("utf-8", "utf8"):
-        raise UnsupportedMediaType("send the events as Content-Type: application/json (UTF-8)")
-
-
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The body, refusing more than ``limit`` bytes whatever ``Content-Length`` claims."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the body is larger than {limit:,} bytes; send smaller batches")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge(f"the body is larger than {limit:,} bytes; send smaller batches")
-    return bytes(body)
 
 
 def parse_batch(body: bytes) -> list[Any]:
@@ -329,9 +265,7 @@ def prepare_batch(
 ) -> PreparedBatch:
     """Validate each event; drop malformed ones, those past retention and repeated event ids, with reasons."""
     batch = PreparedBatch(received=len(items))
-    oldest = received_at - timedelta(days=retention_days) if retention_days is not None else None
-    latest = received_at + MAX_FUTURE_SKEW
-    seen_ids: set[str] = set()
+    admission = BatchAdmission(received_at, retention_days)
     for index, item in enumerate(items):
         if isinstance(item, dict) and (huge := _number_out_of_range(item)) is not None:
             name, problem = huge
@@ -342,17 +276,13 @@ def prepare_batch(
         except ValidationError as exc:
             batch.drop(index, *_first_error(exc))
             continue
-        if event.timestamp is not None and event.timestamp > latest:
-            batch.drop(index, INVALID_TIMESTAMP, "timestamp", f"more than {MAX_FUTURE_SKEW} after it was received")
+        if (time_drop := admission.time_drop(event.timestamp)) is not None:
+            reason, message = time_drop
+            batch.drop(index, reason.value, "timestamp", message)
             continue
-        if oldest is not None and event.timestamp is not None and event.timestamp < oldest:
-            batch.drop(index, TOO_OLD, "timestamp", f"older than the client's retention of {retention_days} days")
+        if admission.repeated(event.event_id):
+            batch.drop(index, DropReason.DUPLICATE.value, "event_id", "event_id repeated within the batch")
             continue
-        if event.event_id is not None:
-            if event.event_id in seen_ids:
-                batch.drop(index, DropReason.DUPLICATE.value, "event_id", "event_id repeated within the batch")
-                continue
-            seen_ids.add(event.event_id)
         batch.hits.append(raw_hit(event, client_id, received_at))
     return batch
 
@@ -368,14 +298,6 @@ def read_batch(runtime: ServiceRuntime, client_id: str, body: bytes, received_at
     """Parse the body and judge each event (blocking: JSON, pydantic and one registry query)."""
     items = parse_batch(body)
     return prepare_batch(items, client_id, received_at, _retention_days(runtime, client_id))
-
-
-def _count_early_drops(runtime: ServiceRuntime, dropped: Counter[str]) -> None:
-    """Add drops decided here to the service's counters (the reasons the edge also counts)."""
-    known = {reason.value for reason in DropReason}
-    for reason, n in dropped.items():
-        if reason in known:
-            runtime.collector.counters.count_drop(DropReason(reason), n)
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -400,7 +322,7 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 _REQUEST_BODY = {
     "requestBody": {
         "required": True,
-        "description": f"A JSON array of at most {MAX_EVENTS:,} events, at most {MAX_BODY_BYTES:,} bytes.",
+        "description": f"A JSON array of at most {MAX_EVENTS:,} events, at most {EVENTS_BODY_BYTES:,} bytes.",
         "content": {
             "application/json": {
                 "schema": {
@@ -424,7 +346,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The body is not UTF-8 JSON"},
     401: {"model": ErrorResponse, "description": "Missing or unknown site key"},
     403: {"model": ErrorResponse, "description": "A key of another kind"},
-    413: {"model": ErrorResponse, "description": f"Over {MAX_BODY_BYTES:,} bytes or {MAX_EVENTS:,} events"},
+    413: {"model": ErrorResponse, "description": f"Over {EVENTS_BODY_BYTES:,} bytes or {MAX_EVENTS:,} events"},
     415: {"model": ErrorResponse, "description": "Not Content-Type: application/json"},
     422: {"model": ErrorResponse, "description": "The body is not a JSON array"},
 }
@@ -442,10 +364,11 @@ async def post_events(request: Request, runtime: RuntimeDep, credentials: SiteCr
     """Record a batch of events from the client's servers; answered once the accepted events are durable."""
     token = credentials.credentials if credentials else None
     client_id = await asyncio.to_thread(client_for_site_key, runtime, token)
-    check_content_type(request)
-    body = await read_body(request)
+    require_json(request, "send the events as Content-Type: application/json (UTF-8)")
+    body = await read_body(request, EVENTS_BODY_BYTES)
     batch = await asyncio.to_thread(read_batch, runtime, client_id, body, datetime.now(UTC))
-    _count_early_drops(runtime, batch.dropped)
+    for reason, n in batch.dropped.items():
+        runtime.collector.drop(DropReason(reason), n)
     dropped = Counter(batch.dropped)
     accepted = 0
     if batch.hits:

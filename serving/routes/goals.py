@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.goals import DEFAULT_RULE, MAX_GOALS_PER_CLIENT, MAX_PATTERN_LENGTH, GoalDefinition, GoalKind, GoalStore
+from features.goals import DEFAULT_RULE, MAX_GOALS_PER_CLIENT, MAX_PATTERN_LENGTH, GoalDefinition, GoalKind, GoalStore
 from serving.deps import ActorDep, RuntimeDep, TenantDep
-from serving.routes.events import ErrorResponse
+from serving.errors import ErrorResponse
 from serving.runtime import ServiceRuntime
 from tracking.events import EventType
 

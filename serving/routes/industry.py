@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from serving.deps import ActorDep, RuntimeDep, TenantDep
 from serving.errors import error_responses
-from training.industry import industry_benchmarks, record_publication
+from strategy.industry import industry_benchmarks, record_publication
 
 router = APIRouter(prefix="/v1/benchmarks", tags=["benchmarks"])
 

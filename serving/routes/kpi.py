@@ -12,16 +12,14 @@ from pydantic import BaseModel, Field
 from core.layout import StorageLayout
 from serving.deps import ActorDep, RuntimeDep, TenantDep
 from serving.query_params import AnyDayParam
-from serving.routes.spend import (
+from serving.request_body import TABLE_BODY_BYTES, TABLE_MAX_ROWS, read_table
+from serving.table_routes import (
     AUTH_ERRORS,
     DELETE_ERRORS,
     DRY_RUN,
     IMPORT_ERRORS,
-    MAX_BODY_BYTES,
-    MAX_ROWS,
     SINCE,
     UNTIL,
-    table_from_request,
 )
 from tracking.kpi import delete_kpi, import_kpi, kpi_summary_records, read_kpi
 
@@ -77,14 +75,14 @@ class KpiSummary(BaseModel):
 _REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": f"Rows as JSON or a CSV file (header: date and numeric columns); at most {MAX_ROWS:,} rows "
-        f"and {MAX_BODY_BYTES:,} bytes.",
+        "description": "Rows as JSON or a CSV file (header: date and numeric columns); "
+        f"at most {TABLE_MAX_ROWS:,} rows and {TABLE_BODY_BYTES:,} bytes.",
         "content": {
             "application/json": {
                 "schema": {
                     "type": "object",
                     "required": ["rows"],
-                    "properties": {"rows": {"type": "array", "maxItems": MAX_ROWS, "items": {"type": "object"}}},
+                    "properties": {"rows": {"type": "array", "maxItems": TABLE_MAX_ROWS, "items": {"type": "object"}}},
                 },
                 "example": {"rows": [{"date": "2026-01-31", "revenue": 18250.0, "conversions": 212, "promo": 1}]},
             },
@@ -105,7 +103,7 @@ _REQUEST_BODY: dict[str, Any] = {
 @router.post("", response_model=KpiImported, responses=IMPORT_ERRORS, openapi_extra=_REQUEST_BODY)
 async def post_kpi(request: Request, runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
     """Import daily KPIs; the request's columns replace stored values of its dates, one bad row stores nothing."""
-    frame = await table_from_request(request)
+    frame = await read_table(request)
     layout = StorageLayout.from_settings(runtime.settings)
     report = await asyncio.to_thread(import_kpi, layout, client_id, frame)
     return report.to_dict()

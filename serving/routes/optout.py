@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from core.errors import Forbidden, TooLarge
+from core.errors import Forbidden
 from core.settings import Settings
 from serving.deps import RuntimeDep
 from serving.errors import error_responses
 from serving.optout_page import PAGE_HEADERS, render_optout_page
+from serving.request_body import FORM_BODY_BYTES, read_form
 from serving.runtime import ServiceRuntime
 from tracking.links import InvalidDestination, check_destination
 
@@ -22,7 +23,6 @@ router = APIRouter(tags=["privacy"])
 
 # Browsers keep a cookie at most 400 days; the opt-out holds no personal data, so it lives that long.
 OPTOUT_MAX_AGE_S = 400 * 86400
-MAX_FORM_BYTES = 4096
 _RELATIVE = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
 
 
@@ -62,17 +62,6 @@ def _same_origin(request: Request) -> bool:
         return fetch_site in ("same-origin", "none")
     origin = request.headers.get("origin")
     return origin is None or urlsplit(origin).netloc == request.headers.get("host")
-
-
-async def _form(request: Request) -> dict[str, str]:
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return {}
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise TooLarge(f"the opt-out form has at most {MAX_FORM_BYTES} bytes")
-    return dict(parse_qsl(body.decode("utf-8", "replace")))
 
 
 def _answer(request: Request, runtime: ServiceRuntime, opted_out: bool, return_url: str | None) -> Response:
@@ -131,7 +120,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 _CHANGE_RESPONSES = {
     **_RESPONSES,
     **error_responses(
-        403, 413, e403="Opting back in from another site's page", e413=f"A form over {MAX_FORM_BYTES} bytes"
+        403, 413, e403="Opting back in from another site's page", e413=f"A form over {FORM_BODY_BYTES} bytes"
     ),
 }
 
@@ -145,7 +134,7 @@ async def optout_page(request: Request, runtime: RuntimeDep) -> Response:
 @router.post("/optout", response_class=HTMLResponse, responses=_CHANGE_RESPONSES)
 async def opt_out(request: Request, runtime: RuntimeDep) -> Response:
     """Opt this browser out (form field ``choice=in`` from the page opts back in); deletes the visitor cookie."""
-    form = await _form(request)
+    form = await read_form(request, "opt-out")
     return_url = form.get("return") or request.query_params.get("return")
     if form.get("choice") == "in":
         if not _same_origin(request):

@@ -11,12 +11,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from core.errors import InvalidInput, XmoError
+from core.errors import InvalidInput
 from core.layout import CLIENT_ID_PATTERN, check_client_id
 from serving.deps import RuntimeDep
-from serving.errors import error_responses
-from serving.routes.collect import NO_STORE
-from serving.visitors import browser_hit, read_signals, read_visitor, remember_visitor
+from serving.errors import UnknownLinkClient, error_responses
+from serving.visitors import NO_STORE, browser_hit, read_signals, read_visitor, remember_visitor
 from tracking.events import EventType, HitSource
 from tracking.links import (
     LINK_KEY_PURPOSE,
@@ -29,13 +28,6 @@ from tracking.links import (
 router = APIRouter(tags=["collect"])
 
 CampaignField = Annotated[str | None, Query(max_length=200)]
-
-
-class UnknownLinkClient(XmoError):
-    """A link naming no live client."""
-
-    code = "unknown_client"
-    http_status = 400
 
 
 @router.get(

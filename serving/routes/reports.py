@@ -11,7 +11,7 @@ from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.query_params import DayParam, day_query
 from serving.runtime import ServiceRuntime
-from training.report import effectiveness_report
+from strategy.report import effectiveness_report
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

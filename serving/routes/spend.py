@@ -6,51 +6,17 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-import pandas as pd
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from core.errors import InvalidInput, TooLarge
 from core.layout import StorageLayout
 from serving.deps import ActorDep, RuntimeDep, TenantDep
-from serving.json_body import MalformedBody, parse_json
 from serving.query_params import AnyDayParam
-from serving.routes.events import ErrorResponse, UnsupportedMediaType, read_body
+from serving.request_body import TABLE_BODY_BYTES, TABLE_MAX_ROWS, read_table
+from serving.table_routes import AUTH_ERRORS, DELETE_ERRORS, DRY_RUN, IMPORT_ERRORS, SINCE, UNTIL
 from tracking.spend import MAX_ID_LENGTH, delete_spend, import_spend, read_spend, spend_summary_records
-from tracking.table_files import csv_frame, json_rows_frame
 
 router = APIRouter(prefix="/v1/spend", tags=["spend"])
-
-MAX_BODY_BYTES = 4 << 20  # 4 MiB: about 50,000 CSV rows
-MAX_ROWS = 50_000
-
-
-async def table_from_request(
-    request: Request, *, max_bytes: int = MAX_BODY_BYTES, max_rows: int = MAX_ROWS
-) -> pd.DataFrame:
-    """The rows of a ``{"rows": [...]}`` JSON body or a ``text/csv`` body, as a DataFrame.
-
-    415 for another content type, 413 over ``max_bytes`` or ``max_rows``, 400 for bad UTF-8, JSON or CSV (JSON
-    within the limits of :func:`serving.json_body.parse_json`: nesting, integer and number range).
-    """
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in ("application/json", "text/csv"):
-        raise UnsupportedMediaType('send {"rows": [...]} as application/json, or a CSV file as text/csv')
-    body = await read_body(request, max_bytes)
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MalformedBody("the body is not valid UTF-8") from exc
-    if media_type == "text/csv":
-        if text.count("\n") > max_rows + 1:
-            raise TooLarge(f"at most {max_rows:,} rows per request; send smaller files")
-        return csv_frame(text)
-    data = parse_json(text)
-    if not isinstance(data, dict) or set(data) != {"rows"}:
-        raise InvalidInput('the body must be an object {"rows": [...]}')
-    if isinstance(data["rows"], list) and len(data["rows"]) > max_rows:
-        raise TooLarge(f"at most {max_rows:,} rows per request; send smaller batches")
-    return json_rows_frame(data["rows"])
 
 
 class SpendImported(BaseModel):
@@ -113,38 +79,19 @@ _REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": f"Rows as JSON or a CSV file (header: date, campaign_id or campaign, channel, spend, "
-        f"impressions, clicks); at most {MAX_ROWS:,} rows and {MAX_BODY_BYTES:,} bytes.",
+        f"impressions, clicks); at most {TABLE_MAX_ROWS:,} rows and {TABLE_BODY_BYTES:,} bytes.",
         "content": {
             "application/json": {
                 "schema": {
                     "type": "object",
                     "required": ["rows"],
-                    "properties": {"rows": {"type": "array", "maxItems": MAX_ROWS, "items": {"type": "object"}}},
+                    "properties": {"rows": {"type": "array", "maxItems": TABLE_MAX_ROWS, "items": {"type": "object"}}},
                 },
                 "example": {"rows": _EXAMPLE_ROWS},
             },
             "text/csv": {"schema": {"type": "string"}, "example": "date,campaign,spend\n2026-01-31,brand,120.5\n"},
         },
     }
-}
-AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
-    403: {"model": ErrorResponse, "description": "A key of another kind"},
-}
-DELETE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **AUTH_ERRORS,
-    400: {"model": ErrorResponse, "description": "No filter (or all with filters), or since after until"},
-    404: {"model": ErrorResponse, "description": "No stored row matches; nothing was deleted"},
-    422: {"model": ErrorResponse, "description": "A parameter that is not a YYYY-MM-DD date, a flag or a short text"},
-}
-SINCE = Query(description="First day, inclusive (YYYY-MM-DD; any date, also one an import would refuse)")
-UNTIL = Query(description="Last day, inclusive (YYYY-MM-DD; any date)")
-DRY_RUN = Query(description="Count what would be deleted; delete nothing")
-IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
-    **AUTH_ERRORS,
-    400: {"model": ErrorResponse, "description": "A bad row (the message names it); nothing was stored"},
-    413: {"model": ErrorResponse, "description": f"Over {MAX_BODY_BYTES:,} bytes or {MAX_ROWS:,} rows"},
-    415: {"model": ErrorResponse, "description": "Neither application/json nor text/csv"},
 }
 
 
@@ -159,7 +106,7 @@ IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post("", response_model=SpendImported, responses=IMPORT_ERRORS, openapi_extra=_REQUEST_BODY)
 async def post_spend(request: Request, runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
     """Import daily spend; a stored (date, campaign) is replaced, and one bad row stores nothing."""
-    frame = await table_from_request(request)
+    frame = await read_table(request)
     layout = StorageLayout.from_settings(runtime.settings)
     report = await asyncio.to_thread(import_spend, layout, client_id, frame)
     return report.to_dict()

@@ -19,7 +19,6 @@ from core.settings import Settings, get_settings
 from core.tenants import TenantRegistry
 from features.dataset import build_dataset
 from serving.app import create_app
-from serving.dashboard.sessions import COOKIE_NAME
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
@@ -125,7 +124,7 @@ def test_sign_in_see_the_api_numbers_change_the_budget_and_sign_out(
         assert page.url == f"{server.url}/"
         assert page.locator("#client-name").inner_text() == "Sim <b>Shop</b>"  # shown as text, not markup
 
-        cookie = next(c for c in context.cookies() if c["name"] == COOKIE_NAME)
+        cookie = next(c for c in context.cookies() if c["name"] == "xmo_dashboard")
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and home.api_key not in cookie["value"]
         assert page.evaluate("document.cookie") == ""  # the script cannot read the session
 
@@ -186,7 +185,7 @@ def test_sign_in_see_the_api_numbers_change_the_budget_and_sign_out(
         page.click("#sign-out")
         page.wait_for_url(f"{server.url}/sign-in?signed_out=true")
         assert page.locator("#notice").inner_text() == "You are signed out."
-        assert all(c["name"] != COOKIE_NAME for c in context.cookies())
+        assert all(c["name"] != "xmo_dashboard" for c in context.cookies())
         page.goto(f"{server.url}/")
         assert page.url == f"{server.url}/sign-in"
         context.close()

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from core.masterkey import MASTER_KEY_BYTES, encode_key, load_master_key
 from core.settings import Settings, get_settings
+from privacy.masterkey import MASTER_KEY_BYTES, encode_key, load_master_key
 
 
 def test_defaults_live_under_home(tmp_path: Path) -> None:

@@ -13,11 +13,11 @@ import pytest
 from dask.distributed import LocalCluster
 
 from core.errors import NotReady
-from core.goals import GoalDefinition, GoalStore
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import TenantRegistry
 from features.dataset import build_dataset, load_dataset, load_privacy_report
+from features.goals import GoalDefinition, GoalStore
 from features.kanonymity import QUASI_IDENTIFIERS, min_group_size
 from features.session_rules import SessionOptions
 from features.sessions import input_quality, lake_files, sessions_from_files

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.goals import GoalDefinition, GoalKind
 from features.goal_matching import goal_sql, match_goals
+from features.goals import GoalDefinition, GoalKind
 
 NASTY = [
     "purchase",

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from core import audit
 from core.database import get_engine
 from core.errors import Conflict, InvalidInput, NotFound
-from core.goals import MAX_GOALS_PER_CLIENT, GoalDefinition, GoalKind, GoalStore, glob_to_regex
 from core.schema import clients, goals
 from core.settings import Settings
 from core.tenants import TenantRegistry
+from features.goals import MAX_GOALS_PER_CLIENT, GoalDefinition, GoalKind, GoalStore, glob_to_regex
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import InvalidInput
-from core.goals import GoalDefinition
 from core.layout import StorageLayout
+from features.goals import GoalDefinition
 from features.session_schema import SCORING_COLUMNS
 from features.sessions import SESSION_COLUMNS, build_sessions, empty_sessions
 from tracking.lake import event_files

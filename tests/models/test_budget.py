@@ -9,8 +9,9 @@ import pytest
 from scipy.optimize import minimize
 
 from core.errors import InvalidInput
+from models.adstock import geometric_adstock
 from models.budget import Target, allocate_budget, plan_for_target, plan_sentences
-from models.response import ResponseCurve, geometric_adstock, hill
+from models.response import ResponseCurve, hill
 
 
 class Hill:

@@ -47,8 +47,8 @@ def test_choose_calibration_picks_a_calibration_for_a_miscalibrated_score() -> N
     true_test, y_test = outcomes(8000, 4)
     chosen = choose_calibration(true_valid**2, y_valid, folds=5, seed=0)
     assert chosen.method != "none"
-    assert set(chosen.scores) == {"none", "sigmoid", "isotonic"}
-    assert chosen.scores[chosen.method] < chosen.scores["none"]
+    assert set(chosen.scores_) == {"none", "sigmoid", "isotonic"}
+    assert chosen.scores_[chosen.method] < chosen.scores_["none"]
     raw_ece = expected_calibration_error(y_test, true_test**2)
     assert expected_calibration_error(y_test, chosen.transform(true_test**2)) < raw_ece / 3
 
@@ -73,7 +73,7 @@ def test_a_calibrated_score_is_left_alone() -> None:
         true_p, y = outcomes(5000, 10 + seed)
         chosen = choose_calibration(true_p, y, seed=seed)
         probe = np.linspace(0.01, 0.9, 50)
-        assert chosen.method == "none" or np.max(np.abs(chosen.transform(probe) - probe)) < 0.03, chosen.scores
+        assert chosen.method == "none" or np.max(np.abs(chosen.transform(probe) - probe)) < 0.03, chosen.scores_
     # "none" returns the very same numbers
     p = np.array([0.0, 0.2, 1.0])
     np.testing.assert_array_equal(Calibrator("none").fit(p, [0, 1, 1]).transform(p), p)
@@ -83,11 +83,11 @@ def test_a_calibrated_score_is_left_alone() -> None:
 def test_json_round_trip_gives_the_same_probabilities(method: str) -> None:
     true_p, y = outcomes(3000, 20)
     calibrator = Calibrator(method).fit(true_p**1.5, y)  # type: ignore[arg-type]
-    calibrator.scores = {"none": 0.4, "isotonic": 0.3}
+    calibrator.scores_ = {"none": 0.4, "isotonic": 0.3}
     restored = Calibrator.from_dict(json.loads(json.dumps(calibrator.to_dict())))
     probe = np.random.default_rng(21).random(500)
     assert restored.method == method
-    assert restored.scores == calibrator.scores
+    assert restored.scores_ == calibrator.scores_
     np.testing.assert_array_equal(restored.transform(probe), calibrator.transform(probe))
 
 
@@ -95,7 +95,7 @@ def test_chosen_calibrator_round_trips_with_its_scores() -> None:
     true_p, y = outcomes(4000, 22)
     chosen = choose_calibration(true_p**2, y)
     restored = Calibrator.from_dict(json.loads(json.dumps(chosen.to_dict())))
-    assert restored.method == chosen.method and restored.scores == chosen.scores
+    assert restored.method == chosen.method and restored.scores_ == chosen.scores_
     np.testing.assert_array_equal(restored.transform(true_p), chosen.transform(true_p))
 
 
@@ -112,7 +112,7 @@ def test_bad_input_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="0/1"):
         Calibrator("isotonic").fit(p, [0, 2, 1, 0])
     with pytest.raises(InvalidInput, match="unknown calibration method"):
-        Calibrator("beta")  # type: ignore[arg-type]
+        Calibrator("beta").fit([0.1, 0.9], [0, 1])  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match=r"\[0, 1\]"):
         Calibrator("none").transform([-0.1])
     with pytest.raises(InvalidInput, match="folds"):
@@ -133,7 +133,7 @@ def test_too_few_conversions_to_cross_validate_means_none() -> None:
     y[-1] = 1
     chosen = choose_calibration(p, y)
     assert chosen.method == "none"
-    assert set(chosen.scores) == {"none"}
+    assert set(chosen.scores_) == {"none"}
 
 
 def test_a_reversed_score_is_never_turned_upside_down() -> None:
@@ -144,6 +144,19 @@ def test_a_reversed_score_is_never_turned_upside_down() -> None:
     assert Calibrator("sigmoid").fit(reversed_valid, y_valid).keeps_order is False
     chosen = choose_calibration(reversed_valid, y_valid, folds=5, seed=0)
     assert chosen.method != "sigmoid" and chosen.keeps_order
-    assert chosen.scores["sigmoid"] == float("inf"), "a Platt fit that reversed the ranking is ruled out"
+    assert chosen.scores_["sigmoid"] == float("inf"), "a Platt fit that reversed the ranking is ruled out"
     grid = np.linspace(0.001, 0.999, 101)
     assert np.all(np.diff(chosen.transform(grid)) >= 0), "the chosen calibration keeps the model's ranking"
+
+
+def test_the_calibrator_follows_the_scikit_learn_estimator_contract() -> None:
+    from sklearn.base import clone
+
+    calibrator = Calibrator("sigmoid")
+    assert calibrator.get_params() == {"method": "sigmoid"} and vars(calibrator) == {"method": "sigmoid"}
+    fitted = calibrator.fit(np.array([0.1, 0.4, 0.8, 0.3, 0.7, 0.2]), [0, 0, 1, 0, 1, 1])
+    assert fitted is calibrator and fitted.coef_ > 0
+    fresh = clone(fitted)
+    assert fresh.get_params() == {"method": "sigmoid"} and not fresh.fitted
+    unchecked = Calibrator("beta")  # type: ignore[arg-type]
+    assert unchecked.get_params() == {"method": "beta"}, "__init__ only stores; fit checks"

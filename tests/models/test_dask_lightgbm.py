@@ -152,7 +152,7 @@ def local_frame(training_set: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fitted(client: Client, training_set: Path) -> DaskFitResult:
-    params = ConversionModel(n_estimators=TREES, n_jobs=1)._lgbm_params(FEATURES)
+    params = ConversionModel(n_estimators=TREES, n_jobs=1).lgbm_params(FEATURES)
     train = dask_frame_from_dataset(training_set, "train", FEATURES)
     valid = dask_frame_from_dataset(training_set, "valid", FEATURES)
     return fit_dask_booster(client, train, "converted", FEATURES, params, valid=valid)
@@ -310,7 +310,7 @@ def test_every_row_reaches_lightgbm_when_dask_fuses_small_files(client: Client, 
 def test_early_stopping_is_replayed_on_the_whole_validation_set(
     client: Client, training_set: Path, local_frame: pd.DataFrame
 ) -> None:
-    params = ConversionModel(n_estimators=60, learning_rate=0.3, num_leaves=63, n_jobs=1)._lgbm_params(FEATURES)
+    params = ConversionModel(n_estimators=60, learning_rate=0.3, num_leaves=63, n_jobs=1).lgbm_params(FEATURES)
     train = dask_frame_from_dataset(training_set, "train", FEATURES)
     valid = dask_frame_from_dataset(training_set, "valid", FEATURES)
 

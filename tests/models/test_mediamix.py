@@ -12,9 +12,8 @@ from sklearn.exceptions import NotFittedError
 
 from core.errors import InvalidInput
 from models.mediamix import MediaMixModel, _Problem, fit_metrics
-from models.mediamix_design import BaseDesign, adstock, validate_frame
+from models.mediamix_design import BaseDesign, validate_frame
 from models.mediamix_simulation import MediaMixWorld, simulate_media_mix
-from models.response import geometric_adstock
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +24,6 @@ def world() -> MediaMixWorld:
 @pytest.fixture(scope="module")
 def fitted(world: MediaMixWorld) -> MediaMixModel:
     return MediaMixModel(controls=world.controls, n_draws=30).fit(world.X, world.y)
-
-
-def test_adstock_is_normalized_and_matches_the_response_module() -> None:
-    spend = np.random.default_rng(1).gamma(2.0, 100.0, 60)
-    assert np.allclose(adstock(spend, 0.6), geometric_adstock(spend, 0.6))
-    assert np.allclose(adstock(np.full(30, 250.0), 0.8), 250.0)  # a constant spend settles at itself
-    assert np.allclose(adstock(spend, 0.0), spend)
 
 
 def test_variable_projection_jacobian_matches_finite_differences() -> None:

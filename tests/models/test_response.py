@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from models.adstock import geometric_adstock
 from models.response import (
     ResponseCurve,
     ScaledResponse,
     adstock_matrix,
     block_bootstrap_weights,
-    geometric_adstock,
     hill,
     hill_derivative,
     rate_on_resamples,

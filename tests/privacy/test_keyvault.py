@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.masterkey import encode_key
 from core.settings import Settings
 from privacy.keyvault import KeyVault, KeyVaultError
+from privacy.masterkey import encode_key
 
 
 def test_client_key_is_created_once_wrapped_and_private(tmp_path: Path) -> None:

@@ -12,10 +12,10 @@ from core import audit
 from core.database import get_engine
 from core.errors import Conflict
 from core.layout import StorageLayout
-from core.masterkey import encode_key, load_master_key
 from core.settings import Settings, get_settings
 from privacy.keyvault import KeyVault, KeyVaultError
 from privacy.master_rotation import finish_master_rotation, rotate_master_key
+from privacy.masterkey import encode_key, load_master_key
 from privacy.pseudonyms import IdentifierKind, pseudonymize
 from xmo.cli import main
 

@@ -22,12 +22,12 @@ from fastapi import FastAPI
 
 from core.apikeys import KeyKind
 from core.database import dispose_engines
-from core.goals import GoalDefinition, GoalStore
 from core.layout import StorageLayout
 from core.settings import Settings, get_settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
 from features.definitions import EXAMPLE_SESSIONS
+from features.goals import GoalDefinition, GoalStore
 from privacy.keyvault import KeyVault
 from privacy.pseudonyms import IdentifierKind, pseudonymize
 from privacy.scan import scan_client, scan_home

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core import audit
+from core.audit import PURGE_STEP
 from core.database import get_engine
 from core.errors import NotFound
 from core.layout import StorageLayout
@@ -19,7 +20,7 @@ from core.settings import Settings, get_settings
 from core.tenants import TenantRegistry
 from features.dataset import build_dataset
 from privacy.keyvault import KeyVault
-from privacy.purge import PURGE_STEP, purge_client
+from privacy.purge import purge_client
 from privacy.scan import scan_client
 from privacy.stores import ClientStore, Trace, client_stores
 from tracking.compactor import compact_all

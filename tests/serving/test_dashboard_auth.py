@@ -18,7 +18,9 @@ from core.apikeys import KeyKind, hash_key
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
-from serving.dashboard.sessions import COOKIE_NAME, SESSION_TTL_S, SessionSigner
+from serving.dashboard.sign_in import SIGN_IN_TTL_S, SignInSigner
+
+COOKIE_NAME = "acme_dashboard_test"  # not the default: the server must take it from its settings
 
 KEYED_GETS = (
     "/v1/models",
@@ -40,6 +42,7 @@ class Api:
 
 @pytest.fixture
 def api(settings: Settings, live_server_factory: Any) -> Iterator[Api]:
+    settings = settings.model_copy(update={"dashboard_cookie_name": COOKIE_NAME})  # the name comes from settings
     registry = TenantRegistry.from_settings(settings)
     acme = registry.create_client("Acme <script>alert(1)</script>", ["acme.example.com"], client_id="acme")
     other = registry.create_client("Other", ["other.example.com"])
@@ -69,12 +72,12 @@ def test_sign_in_sets_a_strict_http_only_cookie_without_the_key(api: Api) -> Non
     header = response.headers["set-cookie"]
     flags = {part.strip().split("=")[0].lower() for part in header.split(";")[1:]}
     assert {"httponly", "path", "max-age", "samesite"} <= flags
-    assert "samesite=strict" in header.lower() and f"max-age={SESSION_TTL_S}" in header.lower()
+    assert "samesite=strict" in header.lower() and f"max-age={SIGN_IN_TTL_S}" in header.lower()
     assert "secure" not in flags  # plain http on loopback: a Secure cookie would never come back
     assert api.acme.api_key not in token and hash_key(api.acme.api_key) not in token
     payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
     assert payload["c"] == "acme" and set(payload) == {"c", "s", "e", "k"}
-    assert payload["e"] == pytest.approx(time.time() + SESSION_TTL_S, abs=60)
+    assert payload["e"] == pytest.approx(time.time() + SIGN_IN_TTL_S, abs=60)
 
 
 def test_the_cookie_is_secure_behind_https(api: Api) -> None:
@@ -144,17 +147,17 @@ def test_sign_out_clears_the_cookie_and_ends_the_session(api: Api) -> None:
 
 
 def test_expired_tampered_or_rotated_sessions_are_refused(api: Api, settings: Settings) -> None:
-    signer = SessionSigner.from_settings(settings)  # the server's secret: derived from the same master key
+    signer = SignInSigner.from_settings(settings)  # the server's secret: derived from the same master key
     fresh, _ = signer.issue("acme", api.acme.api_key)
     assert api.http.get("/v1/models", headers=with_cookie(fresh)).json()["client_id"] == "acme"
-    expired, _ = signer.issue("acme", api.acme.api_key, now=time.time() - SESSION_TTL_S - 1)
+    expired, _ = signer.issue("acme", api.acme.api_key, now=time.time() - SIGN_IN_TTL_S - 1)
     assert api.http.get("/v1/models", headers=with_cookie(expired)).status_code == 401
     version, payload, signature = fresh.split(".")
     body = json.loads(base64.urlsafe_b64decode(payload + "=="))
     forged = base64.urlsafe_b64encode(json.dumps({**body, "c": api.other.client.id}).encode()).decode().rstrip("=")
     assert api.http.get("/v1/models", headers=with_cookie(f"{version}.{forged}.{signature}")).status_code == 401
     assert api.http.get("/v1/models", headers=with_cookie("garbage")).status_code == 401
-    other_secret, _ = SessionSigner(b"another secret" * 3).issue("acme", api.acme.api_key)
+    other_secret, _ = SignInSigner(b"another secret" * 3).issue("acme", api.acme.api_key)
     assert api.http.get("/v1/models", headers=with_cookie(other_secret)).status_code == 401
     # A session signed in with a key dies when that key is rotated
     api.registry.rotate_key(KeyKind.API, "acme")

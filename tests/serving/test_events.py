@@ -20,7 +20,8 @@ from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
-from serving.routes.events import MAX_BODY_BYTES, MAX_EVENTS, ServerEvent, parse_timestamp, prepare_batch
+from serving.request_body import EVENTS_BODY_BYTES, parse_json_timestamp
+from serving.routes.events import MAX_EVENTS, ServerEvent, prepare_batch
 from tracking.compactor import compact_all
 from tracking.events import RAW_BOOL_COLUMNS, RAW_FLOAT_COLUMNS, RAW_STRING_COLUMNS
 from tracking.lake import event_files
@@ -70,12 +71,12 @@ def test_the_model_documents_every_raw_field_it_forwards() -> None:
 
 
 def test_timestamps_are_iso_with_zone_or_epoch_ms() -> None:
-    assert parse_timestamp("2026-01-31T12:00:00+01:00") == datetime(2026, 1, 31, 11, tzinfo=UTC)
-    assert parse_timestamp(1769860800000) == datetime(2026, 1, 31, 12, tzinfo=UTC)
-    assert parse_timestamp("1769860800000") == datetime(2026, 1, 31, 12, tzinfo=UTC)
+    assert parse_json_timestamp("2026-01-31T12:00:00+01:00") == datetime(2026, 1, 31, 11, tzinfo=UTC)
+    assert parse_json_timestamp(1769860800000) == datetime(2026, 1, 31, 12, tzinfo=UTC)
+    assert parse_json_timestamp("1769860800000") == datetime(2026, 1, 31, 12, tzinfo=UTC)
     for bad in ("2026-01-31T12:00:00", "yesterday", True, -5, 10**16, [1]):
         with pytest.raises(ValueError):
-            parse_timestamp(bad)
+            parse_json_timestamp(bad)
 
 
 def test_only_a_site_key_may_send_events(api: tuple[httpx.Client, NewClient], settings: Settings) -> None:
@@ -167,7 +168,7 @@ def test_mixed_batch_counts_each_event_and_stores_the_valid_ones(
 
 REJECTED: dict[str, tuple[str | bytes, dict[str, str], int, str]] = {
     "1001-events": (json.dumps([event()] * (MAX_EVENTS + 1)), {}, 413, "too_large"),
-    "over-1MiB": (b"[" + b" " * MAX_BODY_BYTES + b"]", {}, 413, "too_large"),
+    "over-1MiB": (b"[" + b" " * EVENTS_BODY_BYTES + b"]", {}, 413, "too_large"),
     "text-plain": (json.dumps([event()]), {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
     "no-content-type": (json.dumps([event()]), {"Content-Type": ""}, 415, "unsupported_media_type"),
     "latin-1": (
@@ -218,8 +219,8 @@ def test_a_client_that_lies_about_the_length_is_cut_off(
 
     response = http.post("/v1/events", content=chunks(), headers={"Content-Type": "application/json", **auth(created)})
     assert response.status_code == 413 and error_of(response)["code"] == "too_large"
-    just_fits = b"[" + b" " * (MAX_BODY_BYTES - 200) + json.dumps(event()).encode() + b"]"
-    assert len(just_fits) <= MAX_BODY_BYTES
+    just_fits = b"[" + b" " * (EVENTS_BODY_BYTES - 200) + json.dumps(event()).encode() + b"]"
+    assert len(just_fits) <= EVENTS_BODY_BYTES
     headers = {"Content-Type": "Application/JSON; Charset=UTF-8", **auth(created)}
     ok = http.post("/v1/events", content=just_fits, headers=headers)
     assert ok.status_code == 202 and ok.json()["accepted"] == 1

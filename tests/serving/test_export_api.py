@@ -164,7 +164,7 @@ def test_the_operator_discloses_with_a_recipient_and_a_legal_basis(home: Home, h
 
 HOSTILE = {
     "utm_campaign": "=cmd|' /C calc'!A0",
-    "utm_source": "=HYPERLINK(\"https://evil.example\",\"x\")",  # an @ would not get this far: the edge redacts it
+    "utm_source": '=HYPERLINK("https://evil.example","x")',  # an @ would not get this far: the edge redacts it
     "utm_medium": "+1+1",
     "utm_content": '-2+3+HYPERLINK("https://evil.example","x")',
     "utm_term": "\t=1+1",

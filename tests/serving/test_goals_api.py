@@ -10,9 +10,9 @@ import pytest
 
 from core import audit
 from core.apikeys import display_prefix
-from core.goals import GoalStore
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
+from features.goals import GoalStore
 from serving.app import create_app
 
 Api = tuple[httpx.Client, NewClient, NewClient]

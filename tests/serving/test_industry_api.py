@@ -17,9 +17,9 @@ from core.database import dispose_engines
 from core.settings import Settings, get_settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
+from strategy.industry import industry_benchmarks
 from tests.conftest import LiveServer
 from tracking.compactor import compact_all
-from training.industry import industry_benchmarks
 from xmo.simulator.cli import run_simulation
 
 POOLED = ("alpha7q", "bravo3k", "charl9z")

@@ -28,11 +28,11 @@ from hypothesis import HealthCheck, Phase
 
 from core.apikeys import KeyKind
 from core.database import dispose_engines
-from core.goals import GoalDefinition, GoalStore
 from core.layout import CLIENT_ID_PATTERN
 from core.settings import Settings, get_settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
+from features.goals import GoalDefinition, GoalStore
 from serving.app import create_app
 from serving.deps import get_admin
 from tracking.compactor import compact_all

@@ -15,8 +15,8 @@ from core.database import dispose_engines
 from core.settings import Settings, get_settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
+from strategy.report import effectiveness_report
 from tracking.compactor import compact_all
-from training.report import effectiveness_report
 from xmo.simulator.cli import run_simulation
 
 PATH = "/v1/reports/effectiveness"

@@ -16,7 +16,7 @@ from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
-from serving.routes.spend import MAX_BODY_BYTES, MAX_ROWS
+from serving.request_body import TABLE_BODY_BYTES, TABLE_MAX_ROWS
 from tracking.kpi import read_kpi
 from tracking.spend import read_spend
 
@@ -93,10 +93,10 @@ def test_bad_rows_are_400_and_store_nothing(api: Api, settings: Settings) -> Non
 
 def test_limits(api: Api) -> None:
     http, acme, _ = api
-    too_many = [{"date": "2026-01-01", "campaign_id": f"c{i}", "spend": 1} for i in range(MAX_ROWS + 1)]
+    too_many = [{"date": "2026-01-01", "campaign_id": f"c{i}", "spend": 1} for i in range(TABLE_MAX_ROWS + 1)]
     response = http.post("/v1/spend", json={"rows": too_many}, headers=auth(acme))
     assert response.status_code == 413 and error_of(response)["code"] == "too_large"
-    huge = b"date,campaign,spend\n" + b"2026-01-01,a,1\n" * (MAX_BODY_BYTES // 15 + 1)
+    huge = b"date,campaign,spend\n" + b"2026-01-01,a,1\n" * (TABLE_BODY_BYTES // 15 + 1)
     response = http.post("/v1/spend", content=huge, headers={**auth(acme), "Content-Type": "text/csv"})
     assert response.status_code == 413
 

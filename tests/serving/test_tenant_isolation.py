@@ -18,11 +18,11 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from core.apikeys import KeyKind
 from core.database import dispose_engines
-from core.goals import GoalDefinition, GoalStore
 from core.settings import Settings, get_settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
 from features.definitions import EXAMPLE_SESSIONS
+from features.goals import GoalDefinition, GoalStore
 from serving.app import create_app
 from serving.deps import get_admin, get_tenant
 from tracking.compactor import compact_all

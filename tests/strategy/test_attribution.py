@@ -14,7 +14,7 @@ from core.settings import Settings
 from core.tenants import Client, TenantRegistry
 from features.sessions import empty_sessions
 from models.attribution import MODELS
-from training.attribution import attribution_report, client_daily_attributed_outcomes
+from strategy.attribution import attribution_report, client_daily_attributed_outcomes
 
 T0 = pd.Timestamp("2024-06-01 10:00", tz="UTC")
 SEARCH = {"utm_source": "google", "utm_medium": "cpc", "campaign_id": "cmp-search"}

@@ -16,15 +16,15 @@ from core.tenants import Client, TenantRegistry
 from models.budget import allocate_budget
 from models.mediamix_simulation import simulate_media_mix
 from models.response import hill
-from tracking.compactor import compact_all
-from tracking.kpi import import_kpi
-from tracking.spend import read_spend, upsert_spend
-from training.budget_recommendation import (
+from strategy.budget import (
     daily_campaign_table,
     fit_campaign_curves,
     own_session_outcomes,
     recommend_budget,
 )
+from tracking.compactor import compact_all
+from tracking.kpi import import_kpi
+from tracking.spend import read_spend, upsert_spend
 from xmo.simulator.cli import run_simulation
 from xmo.simulator.traffic import simulate
 from xmo.simulator.world import ResponseCurve as TrueResponse

@@ -12,7 +12,7 @@ import pytest
 from core.errors import InvalidInput, NotFound, NotReady
 from core.settings import Settings
 from core.tenants import Client, TenantRegistry
-from training.creative_recommendation import creative_report, recommend_creatives
+from strategy.creatives import creative_report, recommend_creatives
 from xmo.simulator.traffic import simulate
 from xmo.simulator.world import World, build_world
 

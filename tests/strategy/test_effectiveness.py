@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import InvalidInput
 from models import intervals
-from models.effectiveness import LOSER, NO_DIFFERENCE, WINNER, effectiveness, validate_planned_splits
+from strategy.effectiveness import LOSER, NO_DIFFERENCE, WINNER, effectiveness, validate_planned_splits
 
 SEARCH = {"utm_source": "google", "utm_medium": "cpc"}
 SOCIAL = {"utm_source": "facebook", "utm_medium": "paid_social"}

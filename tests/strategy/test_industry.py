@@ -17,10 +17,10 @@ from core.errors import InvalidInput
 from core.layout import StorageLayout
 from core.settings import Settings, get_settings
 from core.tenants import Client, TenantRegistry
+from strategy.industry import SESSION_CAP, client_contribution, industry_benchmarks
+from strategy.sessions import client_sessions
 from tracking.compactor import compact_all
 from tracking.spend import read_spend
-from training.industry import SESSION_CAP, client_contribution, industry_benchmarks
-from training.strategy_data import client_sessions
 from xmo.simulator.cli import run_simulation
 
 POOLED = ("alpha7q", "bravo3k", "charl9z")

@@ -13,9 +13,9 @@ from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Client, TenantRegistry
 from models.mediamix_simulation import MediaMixWorld, simulate_media_mix
+from strategy.media_mix import RECENT_DAYS, daily_channel_spend, fit_media_mix, pick_kpi
 from tracking.kpi import import_kpi
 from tracking.spend import upsert_spend
-from training.media_mix import RECENT_DAYS, daily_channel_spend, fit_media_mix, pick_kpi
 
 N_DAYS = 400
 

@@ -25,15 +25,13 @@ from sklearn.metrics import log_loss
 from core.errors import InvalidInput, NotReady
 from core.settings import Settings
 from models.conversion import ConversionModel
+from training.study_storage import mask_storage_url, open_storage, study_name_for
 from training.tuning import (
     TUNED_PARAMS,
     LightGBMPruningCallback,
     TrialSummary,
     default_params,
-    mask_storage_url,
-    open_storage,
     search_space,
-    study_name_for,
     tune,
 )
 

@@ -18,9 +18,9 @@ from core.settings import Settings, get_settings
 from core.tenants import Client, TenantRegistry
 from features.dataset import build_dataset
 from models.audiences import AudienceRanker
+from strategy.audiences import load_champion, recommend_audiences
+from strategy.sessions import client_sessions
 from tracking.compactor import compact_all
-from training.audience_recommendation import load_champion, recommend_audiences
-from training.strategy_data import client_sessions
 from training.train import train_conversion_model
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation

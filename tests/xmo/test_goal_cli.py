@@ -9,8 +9,8 @@ import pytest
 
 from core import audit
 from core.database import get_engine
-from core.goals import GoalStore
 from core.settings import Settings
+from features.goals import GoalStore
 from xmo.cli import main
 
 

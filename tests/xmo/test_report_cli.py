@@ -15,8 +15,8 @@ from core.database import dispose_engines
 from core.errors import InvalidInput, NotReady
 from core.settings import Settings, get_settings
 from core.tenants import Client, TenantRegistry
-from training.report import effectiveness_report
-from training.strategy_data import client_sessions
+from strategy.report import effectiveness_report
+from strategy.sessions import client_sessions
 from xmo import console
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation

@@ -91,7 +91,7 @@ def attribution(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Credit conversions and value to channels or campaigns with an attribution model."""
-    from training.attribution import attribution_report
+    from strategy.attribution import attribution_report
 
     report = attribution_report(
         load_settings(),

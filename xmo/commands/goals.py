@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from core.goals import DEFAULT_RULE, GoalDefinition, GoalKind, GoalStore
+from features.goals import DEFAULT_RULE, GoalDefinition, GoalKind, GoalStore
 from tracking.events import EventType
 from xmo.commands.common import existing_client, load_settings
 from xmo.console import emit_json, out

@@ -45,7 +45,7 @@ def industry(
 ) -> None:
     """Pooled conversion rate and CPA per channel or device; small or dominated cells are suppressed."""
     from core import audit
-    from training.industry import industry_benchmarks, record_publication
+    from strategy.industry import industry_benchmarks, record_publication
 
     settings = load_settings()
     tenants = registry()

@@ -74,7 +74,7 @@ def audiences(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Audience segments ranked by the champion model's predicted conversion rate: bid up, keep or exclude."""
-    from training.audience_recommendation import recommend_audiences
+    from strategy.audiences import recommend_audiences
 
     result = recommend_audiences(
         load_settings(),

@@ -82,7 +82,7 @@ def budget(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Split a budget across campaigns to maximize expected conversions or value, or find the spend for a target."""
-    from training.budget_recommendation import recommend_budget
+    from strategy.budget import recommend_budget
 
     for name, value, allowed in (
         ("--period", period, ("day", "week", "month")),

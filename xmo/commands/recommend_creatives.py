@@ -73,7 +73,7 @@ def creatives(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Which creative to run per campaign and segment, the traffic split while testing, and what to pause."""
-    from training.creative_recommendation import SEGMENT_BYS, creative_report
+    from strategy.creatives import SEGMENT_BYS, creative_report
 
     if segment not in SEGMENT_BYS:
         raise typer.BadParameter(f"use one of {', '.join(SEGMENT_BYS)}", param_hint="--segment")

@@ -148,7 +148,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
 ) -> None:
     """Sessions, conversions, value, CPA and ROAS with intervals, and which creatives and campaigns win."""
-    from training.report import effectiveness_report
+    from strategy.report import effectiveness_report
 
     if by not in ("campaign", "creative", "channel", "segment"):
         raise typer.BadParameter("use campaign, creative, channel or segment", param_hint="--by")
