@@ -8,7 +8,8 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,38 @@ import uvicorn
 from core.database import dispose_engines
 from core.settings import Settings, get_settings
 
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]
+_STORE_VARIABLES = ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE")
+
+
+@contextmanager
+def _isolated_home(home: Path) -> Iterator[Settings]:
+    """XMO_HOME at ``home`` for the block, no store URL or key from outside, background intervals off."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XMO_HOME", str(home))
+        for name in _STORE_VARIABLES:
+            patch.delenv(name, raising=False)
+        get_settings.cache_clear()
+        try:
+            yield Settings(home=home, compact_interval_s=0, model_reload_interval_s=0)
+        finally:
+            get_settings.cache_clear()
+            dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def home_at() -> HomeAt:
+    """``with home_at(path) as settings: …`` — an isolated XMO_HOME, for module fixtures that build data once."""
+    return _isolated_home
+
 
 @pytest.fixture
 def xmo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh XMO_HOME for this test, visible to code that reads the environment."""
+    """A fresh XMO_HOME for this test, visible to code that reads the environment (through the test's own
+    ``monkeypatch``, so that a test changing the same variables has them undone in one order)."""
     home = tmp_path / "xmo-home"
     monkeypatch.setenv("XMO_HOME", str(home))
-    for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
+    for name in _STORE_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield home

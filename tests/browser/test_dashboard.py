@@ -5,7 +5,8 @@ refused on the page. A full-page screenshot is kept under ``$XMO_TEST_ARTIFACTS`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,15 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from core.database import dispose_engines
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import TenantRegistry
 from features.dataset import build_dataset
 from serving.app import create_app
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,15 +45,10 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     """A simulated client with spend and a tiny champion model (its name needs escaping on the page)."""
     path = tmp_path_factory.mktemp("dashboard") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         created = registry.create_client("Sim <b>Shop</b>", ["sim.example"], client_id=CLIENT)
         fresh = registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
@@ -60,8 +57,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         build_dataset(settings, CLIENT)
         train_conversion_model(settings, CLIENT, params=TINY, baselines=False)
         yield Home(settings, created.api_key, fresh.api_key)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import hashlib
 import io
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,10 +21,10 @@ import pytest
 
 from core import audit
 from core.audit import CLI_ACTOR
-from core.database import dispose_engines, get_engine
+from core.database import get_engine
 from core.errors import Conflict, InvalidInput, NotFound
 from core.layout import StorageLayout
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import TenantRegistry
 from features.dataset import build_dataset, list_datasets
 from privacy.export import (
@@ -40,6 +41,8 @@ from tracking.compactor import compact_all
 from tracking.lake import count_events, event_files
 from xmo.simulator.cli import run_simulation
 
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
+
 
 @dataclass(frozen=True)
 class Home:
@@ -55,15 +58,10 @@ def visitors(layout: StorageLayout, client_id: str) -> frozenset[str]:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     """alpha: a week of traffic and a training set; bravo: three days of its own traffic."""
     path = tmp_path_factory.mktemp("export") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         registry.create_client("Alpha", ["alpha.example"], client_id="alpha")
         registry.create_client("Bravo", ["bravo.example"], client_id="bravo")
@@ -75,8 +73,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         alpha, bravo = visitors(layout, "alpha"), visitors(layout, "bravo")
         assert alpha and bravo and not alpha & bravo
         yield Home(settings, layout, alpha, bravo)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 def entries(settings: Settings) -> list[audit.AuditEntry]:

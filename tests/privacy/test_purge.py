@@ -7,7 +7,8 @@ keyed pseudonyms, its visitor ids and its IP prefix. The other client's data and
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,9 +22,8 @@ import pytest
 from fastapi import FastAPI
 
 from core.apikeys import KeyKind
-from core.database import dispose_engines
 from core.layout import StorageLayout
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
 from features.definitions import EXAMPLE_SESSIONS
@@ -38,6 +38,8 @@ from tracking.lake import event_files
 from tracking.spool import Spool, decode_events
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 TARGET, KEEPER = "purge7x", "keeper4m"
 TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
@@ -86,14 +88,9 @@ def _visitor_ids(settings: Settings, client_id: str, limit: int = 200) -> set[st
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     path = tmp_path_factory.mktemp("purge") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         target = registry.create_client("Purge Target", ["purge.example"], client_id=TARGET, collect_pii=True)
         keeper = registry.create_client("Keeper", ["keeper.example"], client_id=KEEPER)
@@ -118,8 +115,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for visitor in _visitor_ids(settings, TARGET):
             needles[f"visitor {visitor}"] = visitor.encode()
         yield World(settings, target, keeper, admin_key, needles)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 @pytest.fixture(scope="module")

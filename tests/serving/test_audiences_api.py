@@ -4,14 +4,15 @@ no key, another kind of key, another client's key or no champion give clear erro
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from core.database import dispose_engines
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
 from serving.app import create_app
@@ -19,21 +20,18 @@ from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
 
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
+
 TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
 PATH = "/v1/recommendations/audiences"
 Home = tuple[Settings, NewClient, NewClient]
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     """Client ``sim`` with simulated traffic and a champion model; client ``fresh`` with neither."""
     path = tmp_path_factory.mktemp("audiences-api") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         sim = registry.create_client("Sim", ["sim.example"], client_id="sim")
         fresh = registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
@@ -42,8 +40,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         build_dataset(settings, "sim")
         train_conversion_model(settings, "sim", params=TINY, baselines=False)
         yield settings, sim, fresh
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from __future__ import annotations
 import io
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,9 +22,9 @@ import pytest
 
 from core import audit
 from core.apikeys import display_prefix
-from core.database import dispose_engines, get_engine
+from core.database import get_engine
 from core.layout import StorageLayout
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
 from serving.logs import configure_logging
@@ -31,6 +32,8 @@ from tests.conftest import LiveServer
 from tracking.collector import Collector
 from tracking.compactor import compact_all
 from tracking.lake import event_files
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 
 @dataclass
@@ -70,15 +73,10 @@ def _hits(visitor: str, n: int, prefix: str, **extra: Any) -> list[dict[str, Any
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def api(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """One server for the module (starting one takes seconds); each test brings its own people."""
     home = tmp_path_factory.mktemp("erasure-api") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(home))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=home, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(home) as settings:
         registry = TenantRegistry.from_settings(settings)
         acme = registry.create_client("Acme", ["acme.example"], client_id="acme", collect_pii=True)
         other = registry.create_client("Other", ["other.example"], client_id="other")
@@ -91,8 +89,6 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             finally:
                 for handler in [h for h in logging.getLogger().handlers if getattr(h, "_xmo_handler", False)]:
                     logging.getLogger().removeHandler(handler)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 @pytest.fixture

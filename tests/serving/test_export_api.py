@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,14 +20,16 @@ import pytest
 
 from core import audit
 from core.apikeys import KeyKind, display_prefix
-from core.database import dispose_engines, get_engine
+from core.database import get_engine
 from core.layout import StorageLayout
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
 from tracking.compactor import compact_all
 from tracking.lake import count_events, event_files
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 
 @dataclass(frozen=True)
@@ -38,13 +42,9 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     path = tmp_path_factory.mktemp("export-api") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
+    with home_at(path) as _settings:
         settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
         registry = TenantRegistry.from_settings(settings)
         alpha = registry.create_client("Alpha", ["alpha.example"], client_id="alpha")
@@ -59,8 +59,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         }
         assert not visitors["alpha"] & visitors["bravo"]
         yield Home(settings, alpha, bravo, registry.rotate_key(KeyKind.ADMIN), visitors)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 @pytest.fixture

@@ -4,23 +4,26 @@ thresholds can only be raised, the operator's epsilon adds consistent noise, and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from core import audit
-from core.database import dispose_engines
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
 from strategy.industry import industry_benchmarks
 from tests.conftest import LiveServer
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 POOLED = ("alpha7q", "bravo3k", "charl9z")
 READER = "reader8m"  # no data, not opted in: may read, contributes nothing
@@ -34,14 +37,9 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     path = tmp_path_factory.mktemp("industry-api") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         for seed, client_id in enumerate(POOLED, start=1):
             registry.create_client(client_id, [f"{client_id}.example"], client_id=client_id, benchmarks_opt_in=True)
@@ -49,8 +47,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         reader = registry.create_client("Reader", ["reader.example"], client_id=READER)
         compact_all(settings)
         yield Home(settings, registry, reader)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 @pytest.fixture(scope="module")

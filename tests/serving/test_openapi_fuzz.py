@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,9 +29,8 @@ from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, Phase
 
 from core.apikeys import KeyKind
-from core.database import dispose_engines
 from core.layout import CLIENT_ID_PATTERN
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
 from features.goals import GoalDefinition, GoalStore
@@ -38,6 +39,8 @@ from serving.deps import get_admin
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
 MAX_EXAMPLES = 20
@@ -73,13 +76,9 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     path = tmp_path_factory.mktemp("openapi-fuzz") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
+    with home_at(path) as _settings:
         # the limiter has its own tests; here every generated request should reach its route
         settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
         registry = TenantRegistry.from_settings(settings)
@@ -91,8 +90,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         train_conversion_model(settings, "sim", params=TINY, baselines=False)
         GoalStore(registry.engine).add_goal("sim", GoalDefinition.create("purchase"))
         yield Home(settings, sim, admin_key)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:

@@ -3,21 +3,24 @@ own client only, and JSON errors for bad parameters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from core.database import dispose_engines
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from serving.app import create_app
 from strategy.report import effectiveness_report
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 PATH = "/v1/reports/effectiveness"
 
@@ -30,23 +33,16 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     """Client ``sim`` with a week of simulated traffic and spend; client ``fresh`` with nothing."""
     path = tmp_path_factory.mktemp("reports-api") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         sim = registry.create_client("Sim", ["sim.example"], client_id="sim")
         fresh = registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
         run_simulation(settings, "sim", days=7, visitors_per_day=200, seed=5, start=date(2026, 4, 6))
         compact_all(settings)
         yield Home(settings, sim, fresh)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ the raw log-odds, and answers bad input with clear 4xx JSON."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,9 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from core.database import dispose_engines
 from core.layout import StorageLayout
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
 from features.definitions import FEATURE_NAMES, example_session_records
@@ -29,6 +30,8 @@ from tests.conftest import LiveServer
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
 TIMEZONE = "Europe/Berlin"
@@ -43,13 +46,9 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     path = tmp_path_factory.mktemp("scoring-api") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
+    with home_at(path) as _settings:
         settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
         registry = TenantRegistry.from_settings(settings)
         sim = registry.create_client("Sim", ["sim.example"], client_id="sim", timezone=TIMEZONE)
@@ -60,8 +59,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         train_conversion_model(settings, "sim", params=TINY, baselines=False)
         sessions = build_sessions(StorageLayout.from_settings(settings), "sim", timezone=TIMEZONE)
         yield Home(settings, sim, fresh, sessions)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 @pytest.fixture(scope="module")

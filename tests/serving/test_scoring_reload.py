@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,8 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.tracking import MlflowClient
 
-from core.database import dispose_engines
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
 from features.definitions import EXAMPLE_SESSIONS
@@ -32,6 +33,8 @@ from training.promotion import promote
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
 
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
+
 NAME = conversion_model_name("sim")
 BODY = {"sessions": [dict(s) for s in EXAMPLE_SESSIONS]}
 WORKERS = 4
@@ -39,14 +42,10 @@ SWAP_TIMEOUT_S = 60.0
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, NewClient]]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, NewClient]]:
     """Client ``sim`` with two registered versions: 1 is the champion, 2 (different trees) the challenger."""
     path = tmp_path_factory.mktemp("scoring-reload") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
+    with home_at(path) as _settings:
         settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
         sim = TenantRegistry.from_settings(settings).create_client("Sim", ["sim.example"], client_id="sim")
         run_simulation(settings, "sim", days=7, visitors_per_day=150, seed=24)
@@ -66,8 +65,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, N
         )
         assert (first.aliases, second.aliases) == (["champion"], ["challenger"])
         yield settings, sim
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 def champion_version(settings: Settings) -> str:

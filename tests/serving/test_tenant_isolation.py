@@ -6,8 +6,10 @@ key never sees or changes the first client's data. A route that takes no key mus
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,8 +19,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from core.apikeys import KeyKind
-from core.database import dispose_engines
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
 from features.definitions import EXAMPLE_SESSIONS
@@ -28,6 +29,8 @@ from serving.deps import get_admin, get_tenant
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
 A_ID, B_ID = "alpha7q", "bravo3k"
@@ -96,15 +99,10 @@ class Operation:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     """Client A with a week of traffic, spend, a goal and a champion; client B with nothing; the admin key."""
     path = tmp_path_factory.mktemp("isolation") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         a = registry.create_client("Alpha", ["alpha.example"], client_id=A_ID)
         b = registry.create_client("Bravo", ["bravo.example"], client_id=B_ID)
@@ -115,8 +113,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         train_conversion_model(settings, A_ID, params=TINY, baselines=False)
         GoalStore(registry.engine).add_goal(A_ID, GoalDefinition.create(A_GOAL))
         yield Home(settings, a, b, admin_key)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 @pytest.fixture

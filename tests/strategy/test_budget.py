@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +13,7 @@ import pytest
 
 from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import Client, TenantRegistry
 from models.budget import allocate_budget
 from models.mediamix_simulation import simulate_media_mix
@@ -29,6 +31,8 @@ from xmo.simulator.cli import run_simulation
 from xmo.simulator.traffic import simulate
 from xmo.simulator.world import ResponseCurve as TrueResponse
 from xmo.simulator.world import World, build_world
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 
 def sessions_frame(rows: list[tuple[str, str | None, bool, float]]) -> pd.DataFrame:
@@ -164,21 +168,15 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     path = tmp_path_factory.mktemp("budget") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         client = registry.create_client("Sim", ["sim.example"], client_id="sim").client
         empty = registry.create_client("Empty", ["empty.example"], client_id="empty").client
         run_simulation(settings, "sim", days=21, visitors_per_day=300, seed=21)
         compact_all(settings)
         yield Home(settings, client, empty)
-        get_settings.cache_clear()
 
 
 def test_recommendation_end_to_end_keeps_the_demo_keys(home: Home) -> None:

@@ -4,24 +4,27 @@ out, cells with fewer than the required clients are suppressed, and the noise is
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core.database import dispose_engines
 from core.errors import InvalidInput
 from core.layout import StorageLayout
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import Client, TenantRegistry
 from strategy.industry import SESSION_CAP, client_contribution, industry_benchmarks
 from strategy.sessions import client_sessions
 from tracking.compactor import compact_all
 from tracking.spend import read_spend
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 POOLED = ("alpha7q", "bravo3k", "charl9z")
 OUTSIDER = "delta5x"  # has traffic, did not opt in
@@ -43,14 +46,9 @@ class Home:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     path = tmp_path_factory.mktemp("industry") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         for seed, client_id in enumerate((*POOLED, OUTSIDER), start=1):
             registry.create_client(client_id, [f"{client_id}.example"], client_id=client_id)
@@ -60,8 +58,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
             registry.update_client(client_id, benchmarks_opt_in=True)
         compact_all(settings)
         yield Home(settings, registry)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 def _contributions(home: Home, ids: tuple[str, ...], by: str) -> pd.DataFrame:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from core.database import dispose_engines
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import TenantRegistry
 from features.dataset import build_dataset
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 CLIENT = "sim"
 FAST = {"n_estimators": 80, "learning_rate": 0.1, "early_stopping_rounds": 20}
@@ -29,21 +31,14 @@ class SimulatedClient:
 
 
 @pytest.fixture(scope="module")
-def simulated_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedClient]:
+def simulated_client(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedClient]:
     home = tmp_path_factory.mktemp("training") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(home))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=home, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(home) as settings:
         TenantRegistry.from_settings(settings).create_client("Sim", ["sim.example"], client_id=CLIENT)
         run_simulation(settings, CLIENT, days=14, visitors_per_day=300, seed=21)
         compact_all(settings)
         manifest = build_dataset(settings, CLIENT)
         yield SimulatedClient(settings, CLIENT, manifest.dataset_id)
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 def dataset_folder(client: SimulatedClient) -> Path:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
 from dask.distributed import LocalCluster
 
-from core.database import dispose_engines
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import TenantRegistry
 from features.dataset import build_dataset
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
+
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 
 pytestmark = pytest.mark.slow  # simulates two weeks of traffic, trains and registers two models
 
@@ -29,21 +32,14 @@ VISITORS_PER_DAY = 6000
 
 
 @pytest.fixture(scope="module")
-def large_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, str]]:
+def large_client(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, str]]:
     """A home with a registered client and a lake of two weeks of simulated sessions."""
     home = tmp_path_factory.mktemp("dask-training") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(home))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=home, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(home) as settings:
         TenantRegistry.from_settings(settings).create_client("Sim", ["sim.example"], client_id=CLIENT)
         run_simulation(settings, CLIENT, days=14, visitors_per_day=VISITORS_PER_DAY, seed=21)
         compact_all(settings)
         yield settings, CLIENT
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core.database import dispose_engines
 from core.errors import InvalidInput, NotReady
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import Client, TenantRegistry
 from features.dataset import build_dataset
 from models.audiences import AudienceRanker
@@ -25,21 +26,18 @@ from training.train import train_conversion_model
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation
 
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
+
 CLIENT = "sim"
 TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
 VISITOR_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A home with client ``sim`` (simulated traffic, a champion model) and client ``fresh`` (nothing)."""
     path = tmp_path_factory.mktemp("audiences") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         registry.create_client("Sim", ["sim.example"], client_id=CLIENT)
         registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
@@ -48,8 +46,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         build_dataset(settings, CLIENT)
         train_conversion_model(settings, CLIENT, params=TINY, baselines=False)
         yield settings
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 def sim_client(settings: Settings) -> Client:

@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
-from core.database import dispose_engines
 from core.settings import Settings, get_settings
 from core.tenants import TenantRegistry
 from tracking.compactor import compact_all
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation
 
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("budget-cli") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         TenantRegistry.from_settings(settings).create_client("Sim", ["sim.example"], client_id="sim")
         run_simulation(settings, "sim", days=21, visitors_per_day=300, seed=21)
         compact_all(settings)
         yield path
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 def run(

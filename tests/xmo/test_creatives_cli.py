@@ -4,36 +4,32 @@ people, segment and campaign options, and bad input as one line on stderr."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 import pytest
 
-from core.database import dispose_engines
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import TenantRegistry
 from tracking.compactor import compact_all
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation
 from xmo.simulator.world import build_world
 
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
+
 DAYS, VISITORS, SEED = 14, 1500, 21
 
 
 @pytest.fixture(scope="module")
-def client_id(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def client_id(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("creatives") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(home))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=home, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(home) as settings:
         TenantRegistry.from_settings(settings).create_client("Acme", ["acme.example.com"], client_id="acme")
         run_simulation(settings, "acme", days=DAYS, visitors_per_day=VISITORS, seed=SEED)
         compact_all(settings)
         yield "acme"
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

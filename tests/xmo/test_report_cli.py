@@ -4,16 +4,16 @@ ranges, planned splits, and one-line errors for bad input or a client without da
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from core.database import dispose_engines
 from core.errors import InvalidInput, NotReady
-from core.settings import Settings, get_settings
+from core.settings import Settings
 from core.tenants import Client, TenantRegistry
 from strategy.report import effectiveness_report
 from strategy.sessions import client_sessions
@@ -21,21 +21,18 @@ from xmo import console
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation
 
+HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
+
 CLIENT = "sim"
 START = date(2026, 3, 2)
 DAYS = 7
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A home with client ``sim`` (a week of simulated traffic and spend) and client ``fresh`` (nothing)."""
     path = tmp_path_factory.mktemp("report") / "xmo-home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XMO_HOME", str(path))
-        for name in ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE"):
-            patch.delenv(name, raising=False)
-        get_settings.cache_clear()
-        settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0)
+    with home_at(path) as settings:
         registry = TenantRegistry.from_settings(settings)
         registry.create_client("Sim", ["sim.example"], client_id=CLIENT)
         registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
@@ -44,8 +41,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
         compact_all(settings)
         yield settings
-        get_settings.cache_clear()
-        dispose_engines()
 
 
 def sim_client(settings: Settings) -> Client:
