@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -133,3 +135,18 @@ class LiveServer:
 def live_server_factory() -> Iterator[type[LiveServer]]:
     """``with live_server_factory(app) as server: …`` — a real HTTP server on 127.0.0.1."""
     yield LiveServer
+
+
+@contextmanager
+def _serve(settings: Settings, **client_options: Any) -> Iterator[httpx.Client]:
+    """xmo's app on a real server on 127.0.0.1, and an HTTP client pointed at it (``base_url`` is the server)."""
+    from serving.app import create_app
+
+    with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, **client_options) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def serve() -> Callable[..., AbstractContextManager[httpx.Client]]:
+    """``with serve(settings, timeout=60) as http: http.get("/v1/…")`` — the API fixture every test shares."""
+    return _serve

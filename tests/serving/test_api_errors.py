@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -19,9 +21,9 @@ def test_session_record_accepts_exactly_the_scoring_columns() -> None:
 
 
 @pytest.fixture
-def api(settings: Settings, live_server_factory):  # type: ignore[no-untyped-def]
+def api(serve: Any, settings: Settings):  # type: ignore[no-untyped-def]
     created = TenantRegistry.from_settings(settings).create_client("Shop", ["shop.example.com"])
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         yield http, created
 
 

@@ -11,7 +11,6 @@ import pytest
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from models.attribution import MODELS
-from serving.app import create_app
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
 
@@ -19,13 +18,13 @@ Api = tuple[httpx.Client, NewClient, NewClient]
 
 
 @pytest.fixture
-def api(settings: Settings, live_server_factory: Any) -> Iterator[Api]:
+def api(settings: Settings, serve: Any) -> Iterator[Api]:
     registry = TenantRegistry.from_settings(settings)
     sim = registry.create_client("Sim", ["sim.example"], client_id="sim")
     other = registry.create_client("Other", ["other.example.com"])
     run_simulation(settings, "sim", days=10, visitors_per_day=150, seed=21)
     compact_all(settings)
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+    with serve(settings, timeout=60) as http:
         yield http, sim, other
 
 

@@ -15,7 +15,6 @@ import pytest
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from features.dataset import build_dataset
-from serving.app import create_app
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
@@ -43,8 +42,8 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture
-def http(home: Home, live_server_factory: Any) -> Iterator[httpx.Client]:
-    with live_server_factory(create_app(home[0])) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+def http(home: Home, serve: Any) -> Iterator[httpx.Client]:
+    with serve(home[0], timeout=60) as client:
         yield client
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
-from serving.app import create_app
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
 
@@ -18,13 +17,13 @@ Api = tuple[httpx.Client, NewClient, NewClient]
 
 
 @pytest.fixture
-def api(settings: Settings, live_server_factory: Any) -> Iterator[Api]:
+def api(settings: Settings, serve: Any) -> Iterator[Api]:
     registry = TenantRegistry.from_settings(settings)
     sim = registry.create_client("Sim", ["sim.example"], client_id="sim")
     other = registry.create_client("Other", ["other.example"], client_id="other")
     run_simulation(settings, "sim", days=21, visitors_per_day=300, seed=21)
     compact_all(settings)
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=120) as http:
+    with serve(settings, timeout=120) as http:
         yield http, sim, other
 
 

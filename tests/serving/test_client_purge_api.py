@@ -12,18 +12,17 @@ import pytest
 from core.apikeys import KeyKind
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
-from serving.app import create_app
 
 Api = tuple[httpx.Client, str, NewClient]
 EVENT = {"event_type": "pageview", "visitor_id": "v" * 32, "url": "https://acme.example.com/"}
 
 
 @pytest.fixture
-def api(settings: Settings, live_server_factory: Any) -> Iterator[Api]:
+def api(settings: Settings, serve: Any) -> Iterator[Api]:
     registry = TenantRegistry.from_settings(settings)
     admin_key = registry.rotate_key(KeyKind.ADMIN)
     acme = registry.create_client("Acme", ["acme.example.com"])
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+    with serve(settings, timeout=60) as http:
         yield http, admin_key, acme
 
 

@@ -12,18 +12,17 @@ from core import audit
 from core.apikeys import KeyKind, display_prefix
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
-from serving.app import create_app
 
 Api = tuple[httpx.Client, TenantRegistry, str, NewClient]
 EVENT = {"event_type": "pageview", "visitor_id": "v" * 32}
 
 
 @pytest.fixture
-def api(settings: Settings, live_server_factory: Any) -> Iterator[Api]:
+def api(settings: Settings, serve: Any) -> Iterator[Api]:
     registry = TenantRegistry.from_settings(settings)
     admin_key = registry.rotate_key(KeyKind.ADMIN)
     acme = registry.create_client("Acme", ["acme.example.com"])
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with serve(settings, timeout=30) as http:
         yield http, registry, admin_key, acme
 
 

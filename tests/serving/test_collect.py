@@ -7,6 +7,7 @@ import re
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow as pa
@@ -15,7 +16,6 @@ import pytest
 
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
-from serving.app import create_app
 from serving.routes.collect import PIXEL_GIF
 from tracking.compactor import compact_all
 from tracking.spool import Spool
@@ -37,9 +37,9 @@ def all_bytes(home: Path) -> bytes:
 
 
 def test_pixel_answers_gif_sets_cookie_and_stores_only_safe_fields(
-    settings: Settings, client: NewClient, live_server_factory
+    serve: Any, settings: Settings, client: NewClient
 ) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         response = http.get(
             "/t.gif",
             params={
@@ -80,14 +80,14 @@ def test_pixel_answers_gif_sets_cookie_and_stores_only_safe_fields(
     [({"Sec-GPC": "1"}, {}, "gpc"), ({}, {"xmo_optout": "1"}, "opt_out")],
 )
 def test_opted_out_hits_are_dropped_and_get_no_cookie(
+    serve: Any,
     settings: Settings,
     client: NewClient,
-    live_server_factory,
     headers: dict[str, str],
     cookies: dict[str, str],
     reason: str,
 ) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         cookie_header = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
         response = http.get(
             "/t.gif", params={"k": client.site_key}, headers={**headers, **cookie_header, "User-Agent": RAW_UA}
@@ -98,21 +98,19 @@ def test_opted_out_hits_are_dropped_and_get_no_cookie(
     assert Spool.from_settings(settings).pending_events() == 0
 
 
-def test_unknown_site_key_is_answered_but_not_stored(
-    settings: Settings, client: NewClient, live_server_factory
-) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+def test_unknown_site_key_is_answered_but_not_stored(serve: Any, settings: Settings, client: NewClient) -> None:
+    with serve(settings) as http:
         response = http.get("/t.gif", params={"k": "xmo_site_doesnotexist"})
         assert response.status_code == 200 and "set-cookie" not in response.headers
         assert http.get("/readyz").json()["checks"]["ingest"]["dropped"] == {"unknown_site_key": 1}
 
 
-def test_backdated_hits_need_the_clients_api_key(settings: Settings, client: NewClient, live_server_factory) -> None:
+def test_backdated_hits_need_the_clients_api_key(serve: Any, settings: Settings, client: NewClient) -> None:
     other = TenantRegistry.from_settings(settings).create_client("Other", ["other.example.com"])
     old = int((datetime.now(UTC) - timedelta(days=10)).timestamp() * 1000)
     params = {"k": client.site_key, "ts": str(old)}
     cookie = {"Cookie": "xmo_id=" + "a" * 32}
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         http.get("/t.gif", params=params, headers=cookie)
         http.get("/t.gif", params=params, headers={**cookie, "Authorization": f"Bearer {other.api_key}"})
         http.get("/t.gif", params=params, headers={**cookie, "Authorization": f"Bearer {client.api_key}"})
@@ -121,8 +119,8 @@ def test_backdated_hits_need_the_clients_api_key(settings: Settings, client: New
     assert ingest["accepted"] == 1
 
 
-def test_bad_parameters_get_json_errors(settings: Settings, client: NewClient, live_server_factory) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+def test_bad_parameters_get_json_errors(serve: Any, settings: Settings, client: NewClient) -> None:
+    with serve(settings) as http:
         missing = http.get("/t.gif")
         bad_type = http.get("/t.gif", params={"k": client.site_key, "e": "explode"})
         bad_ts = http.get("/t.gif", params={"k": client.site_key, "ts": "yesterday"})
@@ -133,10 +131,8 @@ def test_bad_parameters_get_json_errors(settings: Settings, client: NewClient, l
     assert "k" in missing.json()["error"]["message"]
 
 
-def test_metrics_count_hits_by_reason_and_requests_by_route(
-    settings: Settings, client: NewClient, live_server_factory
-) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+def test_metrics_count_hits_by_reason_and_requests_by_route(serve: Any, settings: Settings, client: NewClient) -> None:
+    with serve(settings) as http:
         http.get("/t.gif", params={"k": client.site_key}, headers={"User-Agent": RAW_UA})
         http.get("/t.gif", params={"k": client.site_key}, headers={"User-Agent": RAW_UA, "Sec-GPC": "1"})
         http.get("/t.gif", params={"k": client.site_key, "em": EMAIL}, headers={"User-Agent": "Googlebot/2.1"})
@@ -163,9 +159,9 @@ REFUSED_PARAMS: list[dict[str, str]] = [
 
 
 def test_times_and_numbers_python_would_stretch_to_read_are_400s(
-    settings: Settings, client: NewClient, live_server_factory
+    serve: Any, settings: Settings, client: NewClient
 ) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         for params in REFUSED_PARAMS:
             for key in ("xmo_site_unknown", client.site_key):
                 response = http.get("/t.gif", params={"k": key, "e": "goal", **params})
@@ -176,10 +172,8 @@ def test_times_and_numbers_python_would_stretch_to_read_are_400s(
     assert ingest["received"] == ingest["accepted"] == 1
 
 
-def test_head_answers_the_headers_and_records_nothing(
-    settings: Settings, client: NewClient, live_server_factory
-) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+def test_head_answers_the_headers_and_records_nothing(serve: Any, settings: Settings, client: NewClient) -> None:
+    with serve(settings) as http:
         head = http.head("/t.gif", params={"k": client.site_key}, headers={"User-Agent": RAW_UA})
         assert head.status_code == 200 and head.headers["content-type"] == "image/gif"
         assert "no-store" in head.headers["cache-control"] and "set-cookie" not in head.headers
@@ -189,8 +183,8 @@ def test_head_answers_the_headers_and_records_nothing(
     assert Spool.from_settings(settings).pending_events() == 0
 
 
-def test_emails_in_kept_parameters_never_reach_disk(settings: Settings, client: NewClient, live_server_factory) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+def test_emails_in_kept_parameters_never_reach_disk(serve: Any, settings: Settings, client: NewClient) -> None:
+    with serve(settings) as http:
         response = http.get(
             "/t.gif",
             params={
@@ -216,10 +210,10 @@ def test_emails_in_kept_parameters_never_reach_disk(settings: Settings, client: 
 
 
 def test_a_page_url_whose_port_is_no_port_is_recorded_without_it(
-    settings: Settings, client: NewClient, live_server_factory
+    serve: Any, settings: Settings, client: NewClient
 ) -> None:
     """It used to fail the hit, and every hit committed with it, with a 500."""
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         response = http.get("/t.gif", params={"k": client.site_key, "url": "https://shop.example.com:99999/"})
         assert response.status_code == 200
         assert http.get("/readyz").json()["checks"]["ingest"]["accepted"] == 1

@@ -11,7 +11,6 @@ import pytest
 
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
-from serving.app import create_app
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
 from xmo.simulator.world import build_world
@@ -21,13 +20,13 @@ Api = tuple[httpx.Client, NewClient, NewClient]
 
 
 @pytest.fixture
-def api(settings: Settings, live_server_factory: Any) -> Iterator[Api]:
+def api(settings: Settings, serve: Any) -> Iterator[Api]:
     registry = TenantRegistry.from_settings(settings)
     acme = registry.create_client("Acme", ["acme.example.com"])
     other = registry.create_client("Other", ["other.example.com"])
     run_simulation(settings, acme.client.id, days=DAYS, visitors_per_day=VISITORS, seed=SEED)
     compact_all(settings)
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+    with serve(settings, timeout=60) as http:
         yield http, acme, other
 
 

@@ -19,7 +19,6 @@ from core.apikeys import KeyKind
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
-from serving.app import create_app
 from serving.request_body import EVENTS_BODY_BYTES, parse_json_timestamp
 from serving.routes.events import MAX_EVENTS, ServerEvent, prepare_batch
 from tracking.compactor import compact_all
@@ -40,11 +39,11 @@ def event(**fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def api(settings: Settings, live_server_factory: Any) -> Iterator[tuple[httpx.Client, NewClient]]:
+def api(settings: Settings, serve: Any) -> Iterator[tuple[httpx.Client, NewClient]]:
     created = TenantRegistry.from_settings(settings).create_client(
         "Server Shop", ["shop.example.com"], retention_days=30
     )
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with serve(settings, timeout=30) as http:
         yield http, created
 
 

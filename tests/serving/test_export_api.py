@@ -24,7 +24,6 @@ from core.database import get_engine
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
-from serving.app import create_app
 from tracking.compactor import compact_all
 from tracking.lake import count_events, event_files
 from xmo.simulator.cli import run_simulation
@@ -62,8 +61,8 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture
-def http(home: Home, live_server_factory: Any) -> Iterator[httpx.Client]:
-    with live_server_factory(create_app(home.settings)) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+def http(home: Home, serve: Any) -> Iterator[httpx.Client]:
+    with serve(home.settings, timeout=60) as c:
         yield c
 
 
@@ -169,12 +168,10 @@ HOSTILE = {
 }
 
 
-def test_a_csv_export_does_not_run_formulas_hidden_in_campaign_names(
-    settings: Settings, live_server_factory: Any
-) -> None:
+def test_a_csv_export_does_not_run_formulas_hidden_in_campaign_names(settings: Settings, serve: Any) -> None:
     created = TenantRegistry.from_settings(settings).create_client("Delta", ["delta.example"], client_id="delta")
     event = {"event_type": "goal", "visitor_id": "v" * 20, "goal": "purchase", "value": 3.5, **HOSTILE}
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+    with serve(settings, timeout=60) as http:
         sent = http.post("/v1/events", json=[event], headers=bearer(created.site_key))
         assert sent.status_code == 202 and sent.json()["accepted"] == 1, sent.text
         compact_all(settings)

@@ -13,17 +13,16 @@ from core.apikeys import display_prefix
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from features.goals import GoalStore
-from serving.app import create_app
 
 Api = tuple[httpx.Client, NewClient, NewClient]
 
 
 @pytest.fixture
-def api(settings: Settings, live_server_factory: Any) -> Iterator[Api]:
+def api(settings: Settings, serve: Any) -> Iterator[Api]:
     registry = TenantRegistry.from_settings(settings)
     acme = registry.create_client("Acme", ["acme.example.com"])
     other = registry.create_client("Other", ["other.example.com"])
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with serve(settings, timeout=30) as http:
         yield http, acme, other
 
 

@@ -134,10 +134,10 @@ def test_requests_log_routes_and_clients_never_personal_data(
     )
 
 
-def test_text_format(settings: Settings, live_server_factory: Any, restore_logging: Any) -> None:
+def test_text_format(settings: Settings, serve: Any, restore_logging: Any) -> None:
     acme = TenantRegistry.from_settings(settings).create_client("Acme", ["acme.example.com"])
     buffer = io.StringIO()
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         configure_logging("text", "INFO", stream=buffer)
         http.get("/v1/goals", headers={"Authorization": f"Bearer {acme.api_key}"})
     line = next(line for line in buffer.getvalue().splitlines() if "xmo.access" in line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -32,9 +33,9 @@ def max_age(cookie: str) -> int:
 
 
 def test_page_shows_the_state_and_needs_nothing_from_elsewhere(
-    settings: Settings, client: NewClient, live_server_factory
+    serve: Any, settings: Settings, client: NewClient
 ) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         counted = http.get("/optout")
         opted_out = http.get("/optout", headers={"Cookie": "xmo_optout=1"})
         gpc = http.get("/optout", headers={"Sec-GPC": "1"})
@@ -118,10 +119,8 @@ RETURN_URLS = [
 ]
 
 
-def test_return_link_only_to_relative_or_allow_listed_urls(
-    settings: Settings, client: NewClient, live_server_factory
-) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+def test_return_link_only_to_relative_or_allow_listed_urls(serve: Any, settings: Settings, client: NewClient) -> None:
+    with serve(settings) as http:
         for value, shown in RETURN_URLS:
             page = http.get("/optout", params={"return": value}).text
             posted = http.post("/optout", data={"return": value}).text
@@ -132,8 +131,8 @@ def test_return_link_only_to_relative_or_allow_listed_urls(
                     assert f'href="{value}"' in html and f'name="return" value="{value}"' in html
 
 
-def test_pixel_hits_after_opting_out_are_dropped(settings: Settings, client: NewClient, live_server_factory) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+def test_pixel_hits_after_opting_out_are_dropped(serve: Any, settings: Settings, client: NewClient) -> None:
+    with serve(settings) as http:
         assert http.get("/t.gif", params={"k": client.site_key}).status_code == 200
         assert "xmo_id" in http.cookies
         http.post("/optout")  # the cookie jar keeps the opt-out cookie and loses the visitor id

@@ -10,7 +10,6 @@ import pytest
 
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
-from serving.app import create_app
 from serving.ratelimit import TokenBucketLimiter, bearer_token
 
 
@@ -59,14 +58,14 @@ Live = tuple[httpx.Client, NewClient, NewClient]
 
 
 @pytest.fixture
-def live(xmo_home: Any, live_server_factory: Any) -> Iterator[Live]:
+def live(xmo_home: Any, serve: Any) -> Iterator[Live]:
     settings = Settings(
         home=xmo_home, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=6, rate_limit_burst=3
     )
     registry = TenantRegistry.from_settings(settings)
     acme = registry.create_client("Acme", ["acme.example.com"])
     other = registry.create_client("Other", ["other.example.com"])
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with serve(settings, timeout=30) as http:
         yield http, acme, other
 
 
@@ -98,10 +97,10 @@ def test_collection_probes_and_keyless_requests_are_not_limited(live: Live) -> N
     assert http.get("/v1/goals", headers=bearer(acme.api_key)).status_code == 200, "the pixel spent none of its budget"
 
 
-def test_off_when_the_limit_is_zero(xmo_home: Any, live_server_factory: Any) -> None:
+def test_off_when_the_limit_is_zero(xmo_home: Any, serve: Any) -> None:
     settings = Settings(home=xmo_home, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
     acme = TenantRegistry.from_settings(settings).create_client("Acme", ["acme.example.com"])
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         codes = {http.get("/v1/goals", headers=bearer(acme.api_key)).status_code for _ in range(30)}
     assert codes == {200}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -16,7 +17,6 @@ from core.schema import clients
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
 from privacy.keyvault import KeyVault
-from serving.app import create_app
 from tracking.compactor import compact_all
 from tracking.lake import event_files
 from tracking.links import LINK_KEY_PURPOSE, link_params
@@ -53,7 +53,7 @@ def lake(settings: Settings, client_id: str) -> pa.Table:
 
 
 def test_allow_listed_destinations_redirect_without_a_signature(
-    settings: Settings, shop: NewClient, live_server_factory
+    serve: Any, settings: Settings, shop: NewClient
 ) -> None:
     destinations = [
         SHOP,
@@ -61,7 +61,7 @@ def test_allow_listed_destinations_redirect_without_a_signature(
         "https://a.b.cdn.example.net/",
         "https://SHOP.example.com/",
     ]
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         for url in destinations:
             response = http.get("/r", params={"c": "shop", "u": url})
             assert response.status_code == 302, (url, response.text)
@@ -71,7 +71,7 @@ def test_allow_listed_destinations_redirect_without_a_signature(
 
 
 def test_signed_foreign_destination_redirects_and_forgeries_do_not(
-    settings: Settings, shop: NewClient, other: NewClient, live_server_factory
+    serve: Any, settings: Settings, shop: NewClient, other: NewClient
 ) -> None:
     good = signed(settings, "shop", FOREIGN, campaign_id="spring", creative_id="b1")
     forgeries = [
@@ -85,7 +85,7 @@ def test_signed_foreign_destination_redirects_and_forgeries_do_not(
         {**good, "c": "other"},  # another client claiming the link
         {**good, "s": good["s"] + "x"},
     ]
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         ok = http.get("/r", params=good)
         assert ok.status_code == 302 and ok.headers["location"] == FOREIGN
         for params in forgeries:
@@ -136,9 +136,9 @@ OPEN_REDIRECT_TRICKS = [
 
 
 def test_open_redirect_tricks_are_refused_and_nothing_is_recorded(
-    settings: Settings, shop: NewClient, live_server_factory
+    serve: Any, settings: Settings, shop: NewClient
 ) -> None:
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         for trick in OPEN_REDIRECT_TRICKS:
             response = http.get("/r", params={"c": "shop", "u": trick})
             assert response.status_code == 400, trick
@@ -157,14 +157,14 @@ def test_open_redirect_tricks_are_refused_and_nothing_is_recorded(
 
 
 def test_a_public_suffix_stored_before_it_was_refused_allows_nothing(
-    settings: Settings, shop: NewClient, live_server_factory
+    serve: Any, settings: Settings, shop: NewClient
 ) -> None:
     registry = TenantRegistry.from_settings(settings)
     with registry.engine.begin() as connection:  # as a registry that accepted them left it
         connection.execute(
             update(clients).where(clients.c.id == "shop").values(allowed_domains=["shop.example.com", "*.com", "co.uk"])
         )
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         for url in ("https://evil.com/", "https://attacker.co.uk/"):
             response = http.get("/r", params={"c": "shop", "u": url})
             assert response.status_code == 400 and "location" not in response.headers, url
@@ -173,10 +173,10 @@ def test_a_public_suffix_stored_before_it_was_refused_allows_nothing(
 
 
 def test_click_is_recorded_with_campaign_creative_and_the_visitor_cookie(
-    settings: Settings, shop: NewClient, live_server_factory
+    serve: Any, settings: Settings, shop: NewClient
 ) -> None:
     link = signed(settings, "shop", FOREIGN + "?utm_medium=email", campaign_id="spring", creative_id="banner-1")
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         first = http.get("/r", params=link, headers={"Referer": "https://news.example.com/issue?id=7"})
         cookie = re.search(r"xmo_id=([0-9a-f]{32})", first.headers["set-cookie"])
         assert cookie and "samesite=lax" in first.headers["set-cookie"].lower()
@@ -196,11 +196,9 @@ def test_click_is_recorded_with_campaign_creative_and_the_visitor_cookie(
     assert events[1]["url"] == "https://shop.example.com/sale?utm_source=news", "non-allow-listed parameters dropped"
 
 
-def test_opted_out_visitors_are_redirected_but_not_recorded(
-    settings: Settings, shop: NewClient, live_server_factory
-) -> None:
+def test_opted_out_visitors_are_redirected_but_not_recorded(serve: Any, settings: Settings, shop: NewClient) -> None:
     link = signed(settings, "shop", FOREIGN, campaign_id="c")
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url) as http:
+    with serve(settings) as http:
         for headers in ({"Sec-GPC": "1"}, {"Cookie": "xmo_optout=1"}, {"Cookie": "xmo_optout=1; xmo_id=" + "a" * 32}):
             response = http.get("/r", params=link, headers=headers)
             assert response.status_code == 302 and response.headers["location"] == FOREIGN

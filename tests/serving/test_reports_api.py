@@ -15,7 +15,6 @@ import pytest
 
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
-from serving.app import create_app
 from strategy.report import effectiveness_report
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
@@ -46,8 +45,8 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture
-def http(home: Home, live_server_factory: Any) -> Iterator[httpx.Client]:
-    with live_server_factory(create_app(home.settings)) as server, httpx.Client(base_url=server.url, timeout=60) as c:
+def http(home: Home, serve: Any) -> Iterator[httpx.Client]:
+    with serve(home.settings, timeout=60) as c:
         yield c
 
 

@@ -15,7 +15,6 @@ from core.database import get_engine
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import NewClient, TenantRegistry
-from serving.app import create_app
 from serving.request_body import TABLE_BODY_BYTES, TABLE_MAX_ROWS
 from tracking.kpi import read_kpi
 from tracking.spend import read_spend
@@ -24,11 +23,11 @@ Api = tuple[httpx.Client, NewClient, NewClient]
 
 
 @pytest.fixture
-def api(settings: Settings, live_server_factory: Any) -> Iterator[Api]:
+def api(settings: Settings, serve: Any) -> Iterator[Api]:
     registry = TenantRegistry.from_settings(settings)
     acme = registry.create_client("Acme", ["acme.example.com"])
     other = registry.create_client("Other", ["other.example.com"])
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with serve(settings, timeout=30) as http:
         yield http, acme, other
 
 

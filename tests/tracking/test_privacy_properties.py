@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlencode
 
-import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import HealthCheck, Phase, given
@@ -32,7 +31,6 @@ from core.settings import Settings
 from core.tenants import TenantRegistry
 from privacy.keyvault import KeyVault
 from privacy.pseudonyms import IdentifierKind, pseudonymize
-from serving.app import create_app
 from tracking.collector import Collector
 from tracking.compactor import compact_all
 from tracking.edge import Edge, EdgeConfig, EdgePolicy, raw_frame
@@ -257,11 +255,11 @@ def test_collector_never_stores_raw_values(settings: Settings) -> None:
         collector.spool.close()
 
 
-def test_server_events_never_store_raw_values(settings: Settings, live_server_factory: Any) -> None:
+def test_server_events_never_store_raw_values(settings: Settings, serve: Any) -> None:
     home = make_home(settings)
     registry = TenantRegistry.from_settings(settings)
     site_keys = {client: registry.rotate_key(KeyKind.SITE, client) for client in ("pii", "plain")}
-    with live_server_factory(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with serve(settings, timeout=30) as http:
 
         @EXAMPLES
         @given(batch=batches)
