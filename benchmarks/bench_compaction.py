@@ -17,18 +17,16 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pyarrow as pa
 from machine import cpu_model, load_avg
 from targets import at_most, holds, target_lines
+from watched import run_watched
 
 from core.layout import StorageLayout
 from tracking.edge import Edge, EdgeConfig, EdgePolicy, event_table, raw_frame
@@ -93,20 +91,10 @@ def spool_mb(home: Path) -> float:
 
 def run_measured(argv: list[str], env: dict[str, str]) -> dict[str, float]:
     """Wall time and peak RSS (sampled every 20 ms) of a command."""
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    watched = psutil.Process(process.pid)
-    peak = 0
-    while process.poll() is None:
-        try:
-            peak = max(peak, watched.memory_info().rss)
-        except psutil.Error:
-            break
-        time.sleep(0.02)
-    _, stderr = process.communicate()
-    if process.returncode:
-        sys.exit(f"{argv[:4]} failed: {stderr.decode()[-2000:]}")
-    return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak / 2**20}
+    run = run_watched(argv, env=env, sample_s=0.02)
+    if run.returncode:
+        sys.exit(f"{argv[:4]} failed: {chr(10).join(run.stderr)[-2000:]}")
+    return {"seconds": run.wall_s, "peak_rss_mb": run.tree_peak_bytes / 2**20}
 
 
 def measure(size: int, batch: int, template: pa.Table) -> dict[str, Any]:

@@ -23,13 +23,10 @@ the pandas reference, peak ≤ 4 GB. Prints a table, then one line of JSON with 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from machine import cpu_model
+from watched import child_status, high_water_mark, run_watched
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -200,103 +198,29 @@ def child(engine: str, home: Path, client_id: str, profile: bool) -> None:
     )
 
 
-def high_water_mark(pid: int | str) -> int:
-    """A process's peak RSS in bytes (``VmHWM``: unlike ``ru_maxrss``, it does not carry over the parent's
-    peak through fork and exec), 0 when it cannot be read."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def tree_rss(root: Any, peaks: dict[int, int]) -> tuple[int, int]:
-    """Summed RSS of a process and all its descendants, and how many they are; ``peaks`` keeps each one's
-    high-water mark by pid."""
-    import psutil
-
-    total = count = 0
-    try:
-        processes = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0, 0
-    for process in processes:
-        try:
-            total += process.memory_info().rss
-            count += 1
-        except psutil.Error:
-            continue
-        peaks[process.pid] = max(peaks.get(process.pid, 0), high_water_mark(process.pid))
-    return total, count
-
-
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # the child leads its own session: workers go with it
-    proc.wait()
-
-
 def run_engine(
     engine: str, home: Path, client_id: str, timeout_s: float, memory_cap: int, profile: bool
 ) -> dict[str, Any]:
     """``build_dataset`` with ``engine`` in a fresh process, watched for time and memory."""
-    import psutil
-
     command = [sys.executable, str(Path(__file__).resolve()), "--child-engine", engine]
     command += ["--home", str(home), "--child-client", client_id] + (["--profile"] * profile)
-    figures: dict[str, Any] = {"engine": engine, "status": "ok"}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=err, start_new_session=True, env=_child_env(home))
-        root = psutil.Process(proc.pid)
-        peak = processes = 0
-        peaks: dict[int, int] = {}
-        stopped: str | None = None
-        try:
-            while proc.poll() is None:
-                rss, count = tree_rss(root, peaks)
-                peak, processes = max(peak, rss), max(processes, count)
-                if rss > memory_cap:
-                    stopped = f"out of memory (stopped above the {memory_cap / GB:.1f} GB cap)"
-                elif time.perf_counter() - started > timeout_s:
-                    stopped = f"timed out (stopped after {timeout_s:.0f} s)"
-                if stopped:
-                    _kill_tree(proc)
-                    break
-                time.sleep(SAMPLE_S)
-        finally:
-            if proc.poll() is None:
-                _kill_tree(proc)
-        wall = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode(errors="replace").strip().splitlines()
-        stderr = err.read().decode(errors="replace").strip().splitlines()
-    figures.update(
-        tree_peak_bytes=peak, summed_process_peaks_bytes=sum(peaks.values()), processes=processes, process_wall_s=wall
+    run = run_watched(
+        command, env=_child_env(home), timeout_s=timeout_s, memory_cap_bytes=memory_cap, sample_s=SAMPLE_S
     )
-    result: dict[str, Any] = {}
-    if stdout:
-        try:
-            result = json.loads(stdout[-1])
-        except json.JSONDecodeError:
-            result = {}
-        figures["profile"] = "\n".join(stdout[:-1]) if result else "\n".join(stdout)
-    if stopped:
-        figures["status"] = stopped
-    elif "error" in result:
-        figures["status"] = result["error"]
-    elif proc.returncode == -signal.SIGKILL:
-        figures["status"] = "out of memory (killed by SIGKILL, likely the kernel's OOM killer)"
-    elif proc.returncode != 0 or not result:
-        memory = any("MemoryError" in line or "Unable to allocate" in line for line in stderr)
-        last = next((line for line in reversed(stderr) if line.strip()), f"exit status {proc.returncode}")
-        figures["status"] = "out of memory (MemoryError)" if memory else f"failed: {last.strip()[:200]}"
-    else:
+    figures: dict[str, Any] = {
+        "engine": engine,
+        "status": child_status(run),
+        "tree_peak_bytes": run.tree_peak_bytes,
+        "summed_process_peaks_bytes": sum(run.process_peaks.values()),
+        "processes": run.processes,
+        "process_wall_s": run.wall_s,
+    }
+    result = run.result
+    if run.stdout:
+        figures["profile"] = "\n".join(run.stdout[:-1]) if result else "\n".join(run.stdout)
+    if figures["status"] == "ok":
         figures.update(result)
-        figures["peak_bytes"] = max(peak, int(result["self_peak_bytes"]))
+        figures["peak_bytes"] = max(run.tree_peak_bytes, int(result["self_peak_bytes"]))
     return figures
 
 

@@ -62,7 +62,6 @@ import pickle
 import platform
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from machine import cpu_model, load_avg
+from watched import child_status, high_water_mark, run_watched
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -529,89 +529,32 @@ def child(task: str, path: Path, options: dict[str, Any]) -> None:
     print(json.dumps(figures, default=float), flush=True)
 
 
-def high_water_mark(pid: int | str) -> int:
-    """A process's peak RSS in bytes (``VmHWM``, not carried over from the parent as ``ru_maxrss`` is)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _tree_rss(root: Any) -> int:
-    import psutil
-
-    total = 0
-    try:
-        processes = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            total += process.memory_info().rss
-    return total
-
-
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
 def run_child(task: str, path: Path, options: dict[str, Any], timeout_s: float, memory_cap: int) -> dict[str, Any]:
     """``task`` in a fresh process pinned to ``CPUS`` CPUs, watched for time and memory (stderr passes through)."""
-    import psutil
-
     command = [sys.executable, str(Path(__file__).resolve()), "--child", task, "--child-data", str(path)]
     command += ["--child-options", json.dumps(options)]
     cpus = pinned_cpus()
     env = {**os.environ, "OMP_NUM_THREADS": str(len(cpus)), "PYTHONWARNINGS": "ignore::UserWarning"}
     figures: dict[str, Any] = {"task": task, "status": "ok", "load_avg_before": load_avg()}
-    with tempfile.TemporaryFile() as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, start_new_session=True, env=env)
-        if hasattr(os, "sched_setaffinity"):
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(proc.pid, cpus)  # before it imports numpy: thread pools see 2 CPUs
-        root = psutil.Process(proc.pid)
-        peak = 0
-        stopped: str | None = None
-        try:
-            while proc.poll() is None:
-                rss = _tree_rss(root)
-                peak = max(peak, rss)
-                if rss > memory_cap:
-                    stopped = f"out of memory (stopped above the {memory_cap / GB:.1f} GB cap)"
-                elif time.perf_counter() - started > timeout_s:
-                    stopped = f"timed out (stopped after {timeout_s:.0f} s)"
-                if stopped:
-                    _kill_tree(proc)
-                    break
-                time.sleep(SAMPLE_S)
-        finally:
-            if proc.poll() is None:
-                _kill_tree(proc)
-        figures["process_wall_s"] = time.perf_counter() - started
-        out.seek(0)
-        lines = out.read().decode(errors="replace").strip().splitlines()
-    result: dict[str, Any] = {}
-    if lines:
-        with contextlib.suppress(json.JSONDecodeError):
-            result = json.loads(lines[-1])
-    figures["sampled_peak_bytes"] = peak
-    if stopped:
-        figures["status"] = stopped
-    elif "error" in result:
-        figures["status"] = result["error"]
-    elif proc.returncode == -signal.SIGKILL:
-        figures["status"] = "out of memory (killed by SIGKILL, likely the kernel's OOM killer)"
-    elif proc.returncode != 0 or not result:
-        figures["status"] = f"failed: exit status {proc.returncode} (its traceback is above)"
-    else:
+    run = run_watched(
+        command,
+        env=env,
+        timeout_s=timeout_s,
+        memory_cap_bytes=memory_cap,
+        cpus=cpus,
+        capture_stderr=False,
+        sample_s=SAMPLE_S,
+    )
+    figures["process_wall_s"] = run.wall_s
+    figures["sampled_peak_bytes"] = run.tree_peak_bytes
+    status = child_status(run)
+    if status.startswith("failed"):
+        status = f"failed: exit status {run.returncode} (its traceback is above)"
+    figures["status"] = status
+    if status == "ok":
+        result = run.result
         figures.update(result)
-        figures["peak_bytes"] = max(peak, int(result["self_peak_bytes"]))
+        figures["peak_bytes"] = max(run.tree_peak_bytes, int(result["self_peak_bytes"]))
     return figures
 
 
