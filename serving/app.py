@@ -17,9 +17,10 @@ from serving.dashboard import routes as dashboard
 from serving.errors import ErrorResponse, ErrorShieldMiddleware, install_error_handlers
 from serving.fastpath import FastPathMiddleware
 from serving.limits import BodySizeLimitMiddleware
-from serving.logs import AccessLogMiddleware, ClientIds, configure_logging
+from serving.logs import configure_logging
 from serving.metrics import ServiceMetrics
 from serving.ratelimit import RateLimitMiddleware, TokenBucketLimiter
+from serving.request_observer import ClientIds, RequestObserver
 from serving.routes import (
     attribution,
     audiences,
@@ -60,16 +61,6 @@ async def _every(interval_s: float, job: Callable[[], Awaitable[object]], name: 
             logger.error("%s failed: %s", name, type(exc).__name__)
 
 
-class MetricsMiddleware:
-    """Counts and times every HTTP request (by route template, never by URL)."""
-
-    def __init__(self, app: Any, metrics: ServiceMetrics) -> None:
-        self.app = metrics.middleware(app)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-
-
 # Every keyed API route may answer these (the middlewares below), so the OpenAPI document says so
 API_LIMIT_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "The request body is over XMO_MAX_REQUEST_BYTES"},
@@ -82,7 +73,8 @@ API_LIMIT_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _add_operational_middlewares(app: FastAPI, settings: Settings, metrics: ServiceMetrics) -> None:
-    """Outermost first: metrics, the pixel's fast path, access log, CORS, rate limit, body size, error shield."""
+    """Outermost first: the request observer (metrics, access log), the pixel's fast path, CORS, rate limit, body
+    size, error shield."""
     app.add_middleware(ErrorShieldMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     if settings.rate_limit_per_minute > 0:
@@ -101,9 +93,8 @@ def _add_operational_middlewares(app: FastAPI, settings: Settings, metrics: Serv
     def registry() -> Any:  # the runtime exists once the lifespan has run
         return getattr(getattr(app.state, "runtime", None), "registry", None)
 
-    app.add_middleware(AccessLogMiddleware, client_ids=ClientIds(registry))
-    app.add_middleware(FastPathMiddleware, handlers={"/t.gif": collect.record_pixel})  # ahead of all but metrics
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts fast-path requests too
+    app.add_middleware(FastPathMiddleware, handlers={"/t.gif": collect.record_pixel})  # ahead of all but the observer
+    app.add_middleware(RequestObserver, metrics=metrics, client_ids=ClientIds(registry))  # outermost: sees every one
 
 
 def _client_ids(runtime: ServiceRuntime) -> list[str]:

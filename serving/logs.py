@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object (or one text line) per record, and one access line per API request.
+"""Structured logs: one JSON object (or one text line) per record (the access line of each request comes from
+:class:`serving.request_observer.RequestObserver`).
 
 Nothing personal reaches a log line: access lines name the route template (never the URL or its query
 string), the status, the duration and the client id, never addresses, user agents or keys; every message
@@ -8,20 +9,13 @@ and stack frames, never their message (which may quote request data).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 import sys
-import time
 import traceback
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, Any
-
-from core.apikeys import hash_key
-from core.tenants import TenantRegistry
-from serving.ratelimit import bearer_token
 
 ACCESS_LOGGER = "xmo.access"
 ACCESS_FIELDS = ("method", "route", "status", "duration_ms", "client_id")
@@ -101,7 +95,8 @@ def configure_logging(log_format: str = "json", level: str = "INFO", stream: IO[
     xmo's loggers log from ``level``; other libraries keep their own levels (Python's default: WARNING).
 
     Called by the app's lifespan, so each worker process configures itself; uvicorn's own access log (which
-    would carry addresses and query strings) is switched off in favour of :class:`AccessLogMiddleware`.
+    would carry addresses and query strings) is switched off in favour of
+    :class:`serving.request_observer.RequestObserver`.
     """
     handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
@@ -119,98 +114,3 @@ def configure_logging(log_format: str = "json", level: str = "INFO", stream: IO[
         uvicorn_logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     return handler
-
-
-class ClientIds:
-    """Which client a presented key belongs to, for log lines (cached by key hash, one registry query a minute)."""
-
-    def __init__(
-        self, registry_of: Callable[[], TenantRegistry | None], ttl_s: float = 60.0, max_entries: int = 10_000
-    ) -> None:
-        self._registry_of = registry_of  # None until the lifespan has built the runtime
-        self._ttl = ttl_s
-        self._max = max_entries
-        self._cache: dict[str, tuple[float, str | None]] = {}
-
-    def cached(self, token: str) -> tuple[str, str | None] | None:
-        """(key hash, client id) when known and fresh; None when the registry must be asked."""
-        digest = hash_key(token)
-        entry = self._cache.get(digest)
-        if entry is not None and entry[0] > time.monotonic():
-            return digest, entry[1]
-        return None
-
-    def lookup(self, token: str) -> str | None:
-        """Ask the registry (blocking) and remember the answer."""
-        registry: TenantRegistry | None = self._registry_of()
-        client_id = None
-        if registry is not None:
-            try:
-                client_id = registry.authenticate(token).client_id
-            except Exception:  # unknown, revoked or malformed: no client to name
-                client_id = None
-        if len(self._cache) >= self._max:
-            self._cache.clear()
-        self._cache[hash_key(token)] = (time.monotonic() + self._ttl, client_id)
-        return client_id
-
-
-class AccessLogMiddleware:
-    """One log line per request: method, route template, status, duration and the caller's client id.
-
-    The collection and probe paths (:data:`QUIET_PATHS`) are logged only when they fail with a 5xx.
-    """
-
-    def __init__(self, app: Any, client_ids: ClientIds) -> None:
-        self.app = app
-        self.client_ids = client_ids
-        self.logger = logging.getLogger(ACCESS_LOGGER)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        except Exception:
-            self._log(scope, 500, started, None)
-            raise
-        if scope["path"] in QUIET_PATHS and status < 500:
-            return
-        self._log(scope, status, started, await self._client_id(scope, status))
-
-    async def _client_id(self, scope: Any, status: int) -> str | None:
-        state = scope.get("state") or {}
-        if state.get("client_id"):
-            return str(state["client_id"])
-        if status == 401:
-            return None
-        token = bearer_token(scope["headers"])
-        if token is None:
-            return None
-        known = self.client_ids.cached(token)
-        if known is not None:
-            return known[1]
-        return await asyncio.to_thread(self.client_ids.lookup, token)
-
-    def _log(self, scope: Any, status: int, started: float, client_id: str | None) -> None:
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
-        level = logging.ERROR if status >= 500 else logging.INFO
-        if self.logger.isEnabledFor(level):
-            fields = {
-                "method": scope["method"],
-                "route": route,
-                "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                "client_id": client_id,
-            }
-            self.logger.log(level, "%s %s %d", scope["method"], route, status, extra=fields)

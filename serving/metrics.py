@@ -7,8 +7,6 @@ With several workers (``xmo serve --workers N``), ``PROMETHEUS_MULTIPROC_DIR`` i
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -16,11 +14,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from tracking.edge import DropReason
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
@@ -79,35 +72,15 @@ class ServiceMetrics:
             counters = generate_latest(shared)
         return counters + generate_latest(self._state)
 
-    def middleware(self, app: ASGIApp) -> ASGIApp:
-        """An ASGI wrapper counting requests by route template and timing them."""
-
-        async def measured(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            started = time.perf_counter()
-            status = 500
-
-            async def record_status(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = int(message["status"])
-                await send(message)
-
-            try:
-                await app(scope, receive, record_status)
-            finally:
-                name = getattr(scope.get("route"), "path", "unmatched")
-                key = (name, scope["method"], status)
-                children = self._children.get(key)
-                if children is None:  # resolving labels costs more than counting: once per combination
-                    children = (
-                        self.requests.labels(route=name, method=key[1], status=str(status)),
-                        self.latency.labels(route=name),
-                    )
-                    self._children[key] = children
-                children[0].inc()
-                children[1].observe(time.perf_counter() - started)
-
-        return measured
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one HTTP request by route template, method and status, and time it."""
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:  # resolving labels costs more than counting: once per combination
+            children = (
+                self.requests.labels(route=route, method=method, status=str(status)),
+                self.latency.labels(route=route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
