@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from pydantic import ValidationError
 
 from core.errors import InvalidInput
 from core.settings import Settings, get_settings
 from core.tenants import Client, TenantRegistry
+
+R = TypeVar("R")
 
 
 def load_settings() -> Settings:
@@ -27,3 +32,16 @@ def registry() -> TenantRegistry:
 def existing_client(client_id: str) -> Client:
     """The client, or a clear ``NotFound``."""
     return registry().get_client(client_id)
+
+
+def confirmed_deletion(delete: Callable[[bool], R], describe: Callable[[R], str], *, dry_run: bool, yes: bool) -> R:
+    """Run ``delete(preview=True)`` first; delete for real only with ``--yes``, never with ``--dry-run``.
+
+    Without either, ``InvalidInput`` says what would go (``describe`` of the preview) and how to confirm.
+    """
+    report = delete(True)
+    if not dry_run and not yes:
+        raise InvalidInput(
+            f"deleting {describe(report)} cannot be undone; add --yes to confirm (or --dry-run to only count)"
+        )
+    return report if dry_run else delete(False)

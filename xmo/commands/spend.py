@@ -11,9 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from core.audit import CLI_ACTOR
-from core.errors import InvalidInput
 from core.layout import StorageLayout
-from xmo.commands.common import existing_client, load_settings, registry
+from xmo.commands.common import confirmed_deletion, existing_client, load_settings, registry
 from xmo.console import emit_json, err, out
 
 if TYPE_CHECKING:
@@ -137,13 +136,7 @@ def delete(
             dry_run=preview,
         )
 
-    report = run(preview=True)
-    if not dry_run and not yes:
-        raise InvalidInput(
-            f"deleting {_deletion_text(report)} cannot be undone; add --yes to confirm (or --dry-run to only count)"
-        )
-    if not dry_run:
-        report = run(preview=False)
+    report = confirmed_deletion(run, _deletion_text, dry_run=dry_run, yes=yes)
     if as_json:
         emit_json(report.to_dict())
         return
