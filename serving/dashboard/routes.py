@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from core.apikeys import KeyKind
 from core.errors import Forbidden, NotFound, Unauthorized
+from serving.answers import DailyTrendOut, ModelHealthOut
 from serving.dashboard.model_health import model_health
 from serving.dashboard.pages import PAGE_HEADERS, STATIC_TYPES, dashboard_page, sign_in_page, static_file
 from serving.dashboard.sign_in import same_origin, signer_of
@@ -130,6 +131,8 @@ async def static(name: str) -> Response:
 
 @router.get(
     "/dashboard/api/trend",
+    response_model=DailyTrendOut,
+    response_model_exclude_unset=True,
     responses=error_responses(400, 409, e400="since after until", e409="No sessions in the window yet"),
 )
 async def trend(
@@ -148,7 +151,7 @@ async def trend(
     return await asyncio.to_thread(job)
 
 
-@router.get("/dashboard/api/model-health")
+@router.get("/dashboard/api/model-health", response_model=ModelHealthOut, response_model_exclude_unset=True)
 async def health_of_model(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
     """The champion the caller is scored with: version, test AUC, log loss, ECE and calibration table."""
     loaded = runtime.models.get(client_id)

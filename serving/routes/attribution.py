@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from models.attribution import LEVELS
+from serving.answers import AttributionReportOut
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.query_params import DayParam, day_query
@@ -18,6 +19,8 @@ router = APIRouter(prefix="/v1", tags=["attribution"])
 
 @router.get(
     "/attribution",
+    response_model=AttributionReportOut,
+    response_model_exclude_unset=True,
     responses=error_responses(
         400,
         409,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from serving.answers import AudienceRecommendationOut
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.query_params import DayParam, day_query
@@ -17,6 +18,8 @@ router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
 @router.get(
     "/audiences",
+    response_model=AudienceRecommendationOut,
+    response_model_exclude_unset=True,
     responses=error_responses(
         400, 409, e400="since after until", e409="No champion model, or no sessions in the window, yet"
     ),

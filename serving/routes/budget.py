@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from serving.answers import BudgetRecommendationOut
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.runtime import ServiceRuntime
@@ -98,7 +99,7 @@ _ERRORS = error_responses(
 )
 
 
-@router.get("/budget", responses=_ERRORS)
+@router.get("/budget", response_model=BudgetRecommendationOut, response_model_exclude_unset=True, responses=_ERRORS)
 async def budget(runtime: RuntimeDep, client_id: TenantDep, q: QueryDep) -> dict[str, Any]:
     """Where to move budget: a split that maximizes expected conversions or value, with intervals and sentences."""
     return (await _recommend(runtime, client_id, q)).to_dict()

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from serving.answers import CreativeReportOut
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from strategy.creatives import SegmentBy, creative_report
@@ -16,6 +17,8 @@ router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
 @router.get(
     "/creatives",
+    response_model=CreativeReportOut,
+    response_model_exclude_unset=True,
     responses=error_responses(
         404,
         409,

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from serving.answers import EffectivenessReportOut
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.query_params import DayParam, day_query
@@ -29,6 +30,8 @@ async def _report(runtime: ServiceRuntime, client_id: str, since: DayParam, unti
 
 @router.get(
     "/effectiveness",
+    response_model=EffectivenessReportOut,
+    response_model_exclude_unset=True,
     responses=error_responses(400, 409, e400="since after until", e409="No sessions in the window yet"),
 )
 async def effectiveness(
@@ -51,6 +54,8 @@ async def effectiveness(
 
 @router.get(
     "/campaigns",
+    response_model=EffectivenessReportOut,
+    response_model_exclude_unset=True,
     responses=error_responses(400, 409, e400="since after until", e409="No sessions in the window yet"),
 )
 async def campaigns(

@@ -1,0 +1,526 @@
+"""What the report, attribution, recommendation and dashboard routes answer: the contract of their JSON.
+
+The strategy jobs build their answers as plain dicts (``to_dict()``, shared with the CLI); each route declares
+one of these models as its ``response_model``, so that ``/openapi.json`` describes the answer and FastAPI checks
+every answer against it. Fields follow the order in which the jobs write them, and keys a job writes only for
+some requests (the grouping's columns, a model's own columns, the outcome's figures) are optional here: the
+routes answer with ``response_model_exclude_unset=True``, so that such a key stays out of the JSON when the job
+did not write it, as before. Numbers are kept as the job gave them (a ``float`` field here is a float there, an
+``int`` field an int), so the JSON is the one the routes wrote when they declared ``dict[str, Any]``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, WithJsonSchema
+
+from models.attribution import MODELS
+from models.audiences import SUGGESTIONS
+from models.budget import TargetBasis, TargetKind
+from models.creatives import ACTIONS, DECISIONS
+from strategy.attribution import MODEL_CHOICES
+from strategy.budget import FitOn, Mode, Outcome, Period
+from strategy.creatives import SegmentBy
+
+Day = Annotated[str, Field(description="A date, YYYY-MM-DD")]
+Pair = Annotated[list[float], Field(min_length=2, max_length=2, description="[low, high]")]
+Bounds = Annotated[
+    list[float | None],
+    Field(min_length=2, max_length=2, description="[low, high]; null where a bound does not exist"),
+]
+# A whole number that pandas may hand over as a float (an integer column with a missing value turns float): kept as
+# given, so that the JSON stays as the job wrote it, and documented as the integer it is.
+WholeNumber = Annotated[int | float, WithJsonSchema({"type": "integer"})]
+
+
+# GET /v1/reports/effectiveness and /v1/reports/campaigns ------------------------------------------------------
+class EffectivenessTotals(BaseModel):
+    """Sessions, conversions, value and spend over the whole period, with rates and their intervals."""
+
+    sessions: int
+    conversions: int
+    conversion_rate: float | None = Field(description="Conversions / sessions (null without sessions)")
+    conversion_rate_interval: Bounds = Field(description="Wilson interval at the report's confidence")
+    value: float = Field(description="Value of the conversions")
+    value_interval: Bounds
+    spend: float | None = Field(description="Recorded spend (null without any)")
+    cpa: float | None = Field(description="Spend / conversions (null without spend or conversions)")
+    cpa_interval: Bounds = Field(description="Null upper bound: no conversion yet, the CPA is unbounded")
+    roas: float | None = Field(description="Value / spend (null without spend)")
+    roas_interval: Bounds
+
+
+class EffectivenessRow(BaseModel):
+    """One group of the report: its key columns (which depend on ``by``), then the figures of the totals."""
+
+    segment: str | None = Field(default=None, description="by=segment: device, visitor or region")
+    segment_value: str | None = Field(default=None, description="by=segment: the segment's value")
+    campaign_id: str | None = Field(default=None, description="by=campaign or creative (null: untagged sessions)")
+    creative_id: str | None = Field(default=None, description="by=creative")
+    channel: str | None = Field(default=None, description="by=channel, and by=campaign: the campaign's channel")
+    sessions: int
+    conversions: int
+    conversion_rate: float | None
+    conversion_rate_interval: Bounds
+    value: float
+    value_interval: Bounds
+    spend: float | None = Field(description="Spend of the group (null when none is recorded for it)")
+    cpa: float | None
+    cpa_interval: Bounds
+    roas: float | None
+    roas_interval: Bounds
+
+
+class ArmComparison(BaseModel):
+    """An arm (a creative within its campaign, or a campaign within its channel) against its group's reference."""
+
+    comparison: Literal["creative", "campaign"]
+    group: str = Field(description="The campaign (comparing creatives) or channel (comparing campaigns)")
+    arm: str
+    reference: str = Field(description="The arm of the group with the highest posterior conversion rate")
+    is_reference: bool
+    sessions: int
+    conversions: int
+    conversion_rate: float | None
+    conversion_rate_interval: Bounds
+    lift: float | None = Field(description="Conversion rate relative to the reference's, minus 1 (null: reference)")
+    lift_interval: Bounds
+    always_valid_lift_interval: Bounds = Field(description="Valid however often the report is read")
+    chance_to_beat_reference: float | None
+    p_value: float | None
+    q_value: float | None = Field(description="Benjamini-Hochberg over every comparison of the report")
+    verdict: str = Field(description="winner, loser, no detectable difference, or not enough data yet (…)")
+    sessions_needed: WholeNumber | None = Field(description="More sessions the verdict waits for (null: unknown)")
+    sample_ratio_mismatch: bool
+
+
+class SampleRatioCheck(BaseModel):
+    """A campaign's planned creative split against the sessions each creative received."""
+
+    campaign_id: str
+    observed_sessions: dict[str, int]
+    planned_shares: dict[str, float]
+    unplanned_sessions: dict[str, int]
+    p_value: float
+    mismatch: bool
+
+
+class EffectivenessReportOut(BaseModel):
+    """Conversion rate, value, CPA and ROAS with intervals per group, and comparisons of creatives and campaigns."""
+
+    client_id: str
+    since: Day = Field(description="First day of the report, UTC")
+    until: Day = Field(description="Last day of the report, UTC")
+    by: Literal["campaign", "creative", "channel", "segment"]
+    confidence: float
+    minimum_detectable_effect: float
+    decision_rule: str = Field(description="The rule behind every verdict, in words")
+    totals: EffectivenessTotals
+    rows: list[EffectivenessRow]
+    comparisons: list[ArmComparison]
+    sample_ratio_checks: list[SampleRatioCheck]
+    warnings: list[str]
+
+
+# GET /v1/attribution ---------------------------------------------------------------------------------------------
+class AttributionCredit(BaseModel):
+    """What one model credits to one channel or campaign (its key column depends on the level)."""
+
+    channel: str | None = Field(default=None, description="by=channel")
+    campaign_id: str | None = Field(
+        default=None, description="by=campaign (a campaign-less session counts as its channel, e.g. <direct>)"
+    )
+    journeys: int = Field(description="Journeys that touched it")
+    converting_journeys: int
+    conversions: float = Field(description="Conversions credited")
+    value: float = Field(description="Value credited")
+    conversion_share: float
+    value_share: float
+    removal_effect: float | None = Field(default=None, description="markov only")
+    conversions_std_error: float | None = Field(default=None, description="shapley only (0 when exact)")
+    value_std_error: float | None = Field(default=None, description="shapley only (0 when exact)")
+
+
+class ModelCredits(BaseModel):
+    """The credits of one attribution model, largest first."""
+
+    model: str = Field(json_schema_extra={"enum": list(MODELS)})
+    level: Literal["channel", "campaign"]
+    method: str = Field(description="How the credits were computed")
+    journeys: int
+    converting_journeys: int
+    conversions: float
+    value: float
+    notes: list[str]
+    credits: list[AttributionCredit]
+
+
+class AttributionReportOut(BaseModel):
+    """Conversions and value credited per channel or campaign by one attribution model, or all side by side."""
+
+    client_id: str
+    model: str = Field(description="The model asked for, or all", json_schema_extra={"enum": list(MODEL_CHOICES)})
+    level: Literal["channel", "campaign"]
+    since: Day | None
+    until: Day | None
+    lookback_days: int
+    journeys: int
+    converting_journeys: int
+    conversions: float = Field(description="Conversions to credit: one per converting journey")
+    value: float = Field(description="Value of the converting journeys")
+    models: dict[str, ModelCredits] = Field(description="Model name → its credits")
+
+
+# GET /v1/recommendations/budget ----------------------------------------------------------------------------------
+class BudgetTarget(BaseModel):
+    """The target the total was chosen for."""
+
+    kind: TargetKind
+    value: float
+    basis: TargetBasis
+    achieved_average: float | None = Field(description="The plan's average CPA or ROAS")
+
+
+class BudgetCampaign(BaseModel):
+    """One campaign (or channel) of the plan; amounts and outcomes per period."""
+
+    campaign_id: str
+    current_spend: float
+    baseline_spend: float = Field(description="Today's split scaled to the total")
+    recommended_spend: float
+    change: float = Field(description="Recommended minus baseline spend")
+    change_ratio: float = Field(description="Recommended over baseline spend")
+    bounds: Pair = Field(description="[lowest, highest] spend allowed")
+    expected_outcome_current: float
+    expected_outcome_baseline: float
+    expected_outcome_recommended: float
+    expected_outcome_interval: Pair
+    expected_change_interval: Pair
+    marginal_outcome_per_unit: float
+    marginal_cpa: float | None
+    marginal_roas: float | None
+    outcome_per_session: float | None = Field(description="Attributed mode, fitted on sessions")
+    warnings: list[str]
+    expected_conversions_baseline: float | None = Field(default=None, description="outcome=conversions")
+    expected_conversions_recommended: float | None = Field(default=None, description="outcome=conversions")
+    expected_conversions_interval: Pair | None = Field(default=None, description="outcome=conversions")
+    conversion_rate: float | None = Field(default=None, description="outcome=conversions: conversions per session")
+
+
+class BudgetMove(BaseModel):
+    """Budget taken from one campaign and given to another, per period."""
+
+    source: str = Field(alias="from")
+    destination: str = Field(alias="to")
+    amount: float
+    expected_gain: float
+    expected_gain_interval: Pair
+    uncertain: bool = Field(description="The interval of the gain includes 0")
+
+
+class AttributedFit(BaseModel):
+    """mode=attributed: how the campaign curves were fitted."""
+
+    fit_on: FitOn
+    attribution: str = Field(description="The attribution model crediting conversions, or own-session")
+    prior_sessions: float = Field(description="Weight of the client's paid average in each outcome per session")
+
+
+class FitMetrics(BaseModel):
+    """How well the media-mix model reproduces the KPI."""
+
+    r2: float | None
+    nrmse: float | None
+    mape: float | None
+
+
+class HoldoutMetrics(BaseModel):
+    """The fit's check on the final days, fitted without them."""
+
+    n_days: int
+    first_day: Day
+    r2: float | None
+    nrmse: float | None
+    mape: float | None
+
+
+class MediaMixChannel(BaseModel):
+    """One channel of the media-mix decomposition (totals over the fitted days)."""
+
+    channel: str
+    spend: float
+    spend_share: float
+    effect: float
+    effect_share: float
+    effect_share_interval: Bounds | None
+    roi: float
+    roi_interval: Bounds | None
+    cost_per_outcome: float | None
+    cost_per_outcome_interval: Bounds | None
+    mean_daily_spend: float
+    beta: float
+    half_saturation: float
+    shape: float
+    decay: float
+
+
+class MediaMixDecomposition(BaseModel):
+    """The KPI's media part and each channel's share of it."""
+
+    media_effect: float
+    media_share_of_kpi: float | None
+    decomp_rssd: float
+    channels: list[MediaMixChannel]
+
+
+class MediaMixFit(BaseModel):
+    """mode=media-mix: the KPI series and the fit of the media-mix model."""
+
+    kpi: str
+    model: str
+    adstock: str
+    saturation: str
+    n_days: int
+    first_day: Day
+    last_day: Day
+    channels: list[str]
+    dropped_channels: list[str]
+    controls: list[str]
+    yearly_seasonality: bool
+    in_sample: FitMetrics
+    holdout: HoldoutMetrics | None
+    decomposition: MediaMixDecomposition
+    n_draws: int
+    interval_level: float
+    fit_seconds: float
+    warnings: list[str]
+
+
+class BudgetRecommendationOut(BaseModel):
+    """A split of the budget that maximizes the expected outcome, with intervals, moves and sentences."""
+
+    client_id: str
+    mode: Mode
+    outcome: Outcome
+    period: Period
+    period_days: int
+    total: float = Field(description="The budget split, per period")
+    requested_total: float = Field(description="The total asked for (with a target: the total found)")
+    current_total: float = Field(description="Today's spend, per period")
+    days_of_data: int
+    target: BudgetTarget | None
+    expected_outcome_current: float
+    expected_outcome_baseline: float
+    expected_outcome_recommended: float
+    expected_outcome_interval: Pair
+    expected_gain: float = Field(description="Recommended minus baseline outcome")
+    expected_gain_interval: Pair
+    gain_uncertain: bool = Field(description="The interval of the gain includes 0")
+    expected_change_vs_current: float
+    expected_change_vs_current_interval: Pair
+    expected_lift: float
+    marginal_outcome_per_unit: float
+    interval_level: float
+    n_draws: int
+    campaigns: list[BudgetCampaign]
+    moves: list[BudgetMove]
+    excluded: list[str] = Field(description="Campaigns left out of the plan (the warnings say why)")
+    sentences: list[str]
+    warnings: list[str]
+    fit: AttributedFit | MediaMixFit
+    expected_conversions_baseline: float | None = Field(default=None, description="outcome=conversions")
+    expected_conversions_recommended: float | None = Field(default=None, description="outcome=conversions")
+    expected_value_baseline: float | None = Field(default=None, description="outcome=value")
+    expected_value_recommended: float | None = Field(default=None, description="outcome=value")
+
+
+# GET /v1/recommendations/creatives -------------------------------------------------------------------------------
+class CreativeStats(BaseModel):
+    """One creative in one cell: its posterior, chance to be best, share of the traffic split and action."""
+
+    creative_id: str
+    sessions: int
+    conversions: int
+    rate: float = Field(description="Observed conversions / sessions")
+    posterior_mean: float
+    ci_low: float
+    ci_high: float
+    chance_to_be_best: float
+    expected_loss: float
+    relative_loss: float
+    lift_vs_leader: float
+    share: float = Field(description="Share of the traffic split")
+    action: str = Field(json_schema_extra={"enum": list(ACTIONS)})
+    more_sessions_needed: int
+
+
+class CreativeCell(BaseModel):
+    """One (campaign, segment) cell (``segment`` all: the campaign over all segments) and its decision."""
+
+    campaign_id: str
+    segment: str
+    best_creative_id: str
+    conversion_rate: float
+    ci_low: float
+    ci_high: float
+    chance_to_be_best: float
+    runner_up_creative_id: str | None
+    sessions: int
+    decision: str = Field(json_schema_extra={"enum": list(DECISIONS)})
+    more_sessions_needed: int
+    conversions: int
+    creatives: list[CreativeStats]
+    expected_loss: float
+    relative_loss: float
+    sentences: list[str]
+
+
+class CreativePrior(BaseModel):
+    """The Beta prior of a campaign's conversion rates."""
+
+    alpha: float
+    beta: float
+    mean: float
+    strength: float = Field(description="Sessions the prior is worth (alpha + beta)")
+    method: Literal["marginal_likelihood", "weak", "fixed"]
+    arms: int
+
+
+class CreativeCampaign(BaseModel):
+    """One campaign's verdict, winners per segment and sentence."""
+
+    campaign_id: str
+    verdict: Literal["segment_winners", "overall_winner", "equivalent", "single_creative", "keep_testing"]
+    winners: dict[str, str] = Field(description="Segment → the creative to run there")
+    sentence: str
+    prior: CreativePrior
+
+
+class CreativeReportOut(BaseModel):
+    """Which creative to run per campaign and segment: posteriors, chance to be best, split and actions."""
+
+    client_id: str
+    segment_by: SegmentBy
+    recommendations: list[CreativeCell]
+    campaigns: list[CreativeCampaign]
+    warnings: list[str]
+
+
+# GET /v1/recommendations/audiences -------------------------------------------------------------------------------
+class AudienceModel(BaseModel):
+    """The champion model version that scored the sessions."""
+
+    name: str
+    version: str
+
+
+class AudienceOverall(BaseModel):
+    """The figures over all sessions of the window, which segments are compared with."""
+
+    sessions: int
+    predicted_rate: float
+    predicted_value_per_session: float
+    average_order_value: float
+    conversions: int
+    observed_rate: float
+    observed_rate_low: float
+    observed_rate_high: float
+
+
+class AudienceSegment(BaseModel):
+    """A segment of one dimension (or pair of dimensions) and what to do with it."""
+
+    dimension: str = Field(description="e.g. device_class, or device_class × channel")
+    segment: str
+    sessions: int
+    share: float
+    predicted_rate: float
+    predicted_lift: float = Field(description="Predicted rate over the overall predicted rate")
+    predicted_value_per_session: float
+    average_order_value: float
+    conversions: int
+    observed_rate: float
+    observed_rate_low: float
+    observed_rate_high: float
+    suggestion: str = Field(json_schema_extra={"enum": list(SUGGESTIONS)})
+    reason: str
+
+
+class AudienceRecommendationOut(BaseModel):
+    """Audience segments ranked by the champion's predicted conversion rate, to bid up or exclude."""
+
+    client_id: str
+    model: AudienceModel
+    since: Day | None
+    until: Day | None
+    k: int = Field(description="Segments with fewer sessions or visitors are hidden")
+    overall: AudienceOverall
+    segments: list[AudienceSegment]
+    bid_up: list[AudienceSegment]
+    exclude: list[AudienceSegment]
+    hidden_segments: int
+    warnings: list[str]
+
+
+# GET /dashboard/api/trend and /dashboard/api/model-health --------------------------------------------------------
+class TrendDay(BaseModel):
+    """One UTC day of the trend chart."""
+
+    date: Day
+    sessions: int
+    conversions: int
+    value: float
+    conversion_rate: float | None = Field(description="Null on a day without sessions")
+    conversion_rate_interval: Bounds = Field(description="Wilson interval; [null, null] without sessions")
+
+
+class DailyTrendOut(BaseModel):
+    """Sessions and conversions per day from the first to the last day with sessions (the report's days)."""
+
+    client_id: str
+    since: Day
+    until: Day
+    confidence: float
+    days: list[TrendDay]
+
+
+class HealthChampion(BaseModel):
+    """The loaded champion, and the training run behind it."""
+
+    name: str
+    version: str
+    alias: str
+    loaded_at: str = Field(description="When this service loaded it (ISO 8601, UTC)")
+    trained_at: str | None = Field(description="When its training run started (ISO 8601, UTC)")
+    dataset_id: str | None = Field(description="The training set it was fitted on")
+
+
+class HealthMetrics(BaseModel):
+    """The training run's metrics on its test split (those it logged)."""
+
+    roc_auc: float | None = None
+    pr_auc: float | None = None
+    log_loss: float | None = None
+    brier: float | None = None
+    ece: float | None = Field(default=None, description="Expected calibration error")
+    lift_at_10: float | None = None
+    conversion_rate: float | None = None
+    sessions: float | None = None
+
+
+class CalibrationBin(BaseModel):
+    """Predicted against observed conversion rate in one equal-count bin of the test split."""
+
+    predicted: float
+    observed: float
+    sessions: float
+
+
+class ModelHealthOut(BaseModel):
+    """The champion the caller is scored with (null before one is trained), its test metrics and calibration."""
+
+    client_id: str
+    champion: HealthChampion | None
+    metrics: HealthMetrics
+    calibration: list[CalibrationBin] = Field(description="Empty when the run logged no calibration table")
