@@ -70,7 +70,7 @@ def generate_lake(home: Path, client_id: str, events: int, seed: int) -> dict[st
     from core.errors import NotFound
     from core.layout import StorageLayout
     from core.settings import Settings
-    from core.tenants import TenantRegistry
+    from core.tenants import Tenants
     from privacy.keyvault import KeyVault
     from tracking.lake import count_events, write_events
     from tracking.policies import ClientPolicies, build_edge
@@ -79,13 +79,13 @@ def generate_lake(home: Path, client_id: str, events: int, seed: int) -> dict[st
 
     settings = Settings(home=home)
     layout = StorageLayout.from_settings(settings).ensure()
-    registry = TenantRegistry.from_settings(settings)
+    tenants = Tenants.from_settings(settings)
     try:
-        registry.get_client(client_id)
+        tenants.get_client(client_id)
     except NotFound:
-        registry.create_client("Bench Shop", [DOMAIN], client_id=client_id, timezone=TIMEZONE)
+        tenants.create_client("Bench Shop", [DOMAIN], client_id=client_id, timezone=TIMEZONE)
     shutil.rmtree(layout.client_events_dir(client_id), ignore_errors=True)  # a run cut short leaves a partial lake
-    edge = build_edge(settings, ClientPolicies(registry), KeyVault.from_settings(settings))
+    edge = build_edge(settings, ClientPolicies(tenants), KeyVault.from_settings(settings))
 
     started = time.perf_counter()
     calibration = simulate(build_world(seed, DAYS, CALIBRATION_VISITORS_PER_DAY), client_id, DOMAIN)

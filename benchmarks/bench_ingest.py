@@ -27,7 +27,7 @@ from targets import at_least, at_most, target_lines
 
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.compactor import compact_all
 from tracking.lake import count_events
 from xmo.server_process import ServerProcess, free_port
@@ -113,7 +113,7 @@ def main() -> None:
     load = run_wrk if shutil.which("wrk") else run_asyncio
     home = Path(tempfile.mkdtemp(prefix="xmo-bench-ingest-"))
     settings = Settings(home=home)
-    site_key = TenantRegistry.from_settings(settings).create_client("Bench", ["shop.example.com"]).site_key
+    site_key = Tenants.from_settings(settings).create_client("Bench", ["shop.example.com"]).site_key
     query = urlencode({"k": site_key, "url": "https://shop.example.com/p?utm_source=news&utm_medium=email"})
 
     bare_port = free_port()

@@ -54,14 +54,14 @@ ERASED_DAYS = (3, 41, 77)
 
 def _template(settings: Any) -> pa.Table:
     """About a day's worth of realistic stored events (simulated, through the edge)."""
-    from core.tenants import TenantRegistry
+    from core.tenants import Tenants
     from privacy.keyvault import KeyVault
     from tracking.policies import ClientPolicies, build_edge
     from xmo.simulator.traffic import simulate
     from xmo.simulator.world import build_world
 
-    registry = TenantRegistry.from_settings(settings)
-    edge = build_edge(settings, ClientPolicies(registry), KeyVault.from_settings(settings))
+    tenants = Tenants.from_settings(settings)
+    edge = build_edge(settings, ClientPolicies(tenants), KeyVault.from_settings(settings))
     traffic = simulate(build_world(7, TEMPLATE_DAYS, TEMPLATE_VISITORS_PER_DAY), TARGET, DOMAIN)
     return edge.process(traffic.hit_frame(0, traffic.n_hits)).events
 
@@ -250,7 +250,7 @@ def main() -> None:
         args.events = 1_000_000
     from core.layout import StorageLayout
     from core.settings import Settings
-    from core.tenants import TenantRegistry
+    from core.tenants import Tenants
     from privacy.keyvault import KeyVault
 
     load_start = load_avg()
@@ -258,9 +258,9 @@ def main() -> None:
         home = Path(tmp) / "home"
         os.environ["XMO_HOME"] = str(home)
         settings = Settings(home=home, compact_interval_s=0, model_reload_interval_s=0)
-        registry = TenantRegistry.from_settings(settings)
+        tenants = Tenants.from_settings(settings)
         for client_id in (TARGET, OTHER, "bench-floor"):
-            registry.create_client(client_id, [DOMAIN], client_id=client_id)
+            tenants.create_client(client_id, [DOMAIN], client_id=client_id)
             KeyVault.from_settings(settings).client_key(client_id)
         template = _template(settings)
         lake = make_lake(settings, template, TARGET, args.events, args.days, args.files_per_day, args.seed)

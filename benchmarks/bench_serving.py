@@ -81,15 +81,15 @@ def percentile(values: list[float], q: float) -> float:
 def prepare_model(home: Path, days: int, visitors_per_day: int, seed: int) -> tuple[Any, str, str]:
     """A home with client ``bench``, its lake and a trained champion; returns (settings, API key, model name)."""
     from core.settings import Settings
-    from core.tenants import TenantRegistry
+    from core.tenants import Tenants
     from features.dataset import build_dataset
     from tracking.compactor import compact_all
     from training.train import train_conversion_model
     from xmo.simulator.cli import run_simulation
 
     settings = Settings(home=home, compact_interval_s=0, model_reload_interval_s=0)
-    registry = TenantRegistry.from_settings(settings)
-    created = registry.create_client("Bench", ["bench.example"], client_id=CLIENT, timezone=TIMEZONE)
+    tenants = Tenants.from_settings(settings)
+    created = tenants.create_client("Bench", ["bench.example"], client_id=CLIENT, timezone=TIMEZONE)
     run_simulation(settings, CLIENT, days=days, visitors_per_day=visitors_per_day, seed=seed)
     compact_all(settings)
     manifest = build_dataset(settings, CLIENT)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.database import dispose_engines
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.collector import Collector
 from tracking.edge import raw_frame
 from xmo.simulator.catalog import (
@@ -186,9 +186,9 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="xmo-bench-sim-"))
     os.environ["XMO_HOME"] = str(home)
     settings = Settings(home=home)
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("Bench Shop", [DOMAIN], client_id=CLIENT, collect_pii=True)
-    collector = Collector.from_settings(settings, registry)
+    tenants = Tenants.from_settings(settings)
+    tenants.create_client("Bench Shop", [DOMAIN], client_id=CLIENT, collect_pii=True)
+    collector = Collector.from_settings(settings, tenants)
     collector.ingest(simulate(build_world(1, 1, 50), CLIENT, DOMAIN).hit_frame(0, 50))  # warm caches and the key
 
     start = datetime.now(UTC).date() - timedelta(days=DAYS)

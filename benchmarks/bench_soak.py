@@ -42,7 +42,7 @@ from targets import at_most, target_lines
 
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.compactor import compact_all
 from tracking.lake import event_files
 from xmo.server_process import ServerProcess, free_port
@@ -259,7 +259,7 @@ def main() -> None:
     out = home / "acked"
     out.mkdir()
     settings = Settings(home=home)
-    site_key = TenantRegistry.from_settings(settings).create_client("Soak", ["shop.example.com"]).site_key
+    site_key = Tenants.from_settings(settings).create_client("Soak", ["shop.example.com"]).site_key
     query = urlencode({"k": site_key, "url": "https://shop.example.com/p?utm_source=news&utm_medium=email"})
     os.environ["XMO_COMPACT_INTERVAL_S"] = "0"
     with ServerProcess(home, port=free_port(), log_file=home / "server.log", workers=args.workers) as server:

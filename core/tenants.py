@@ -1,4 +1,4 @@
-"""The tenant registry: clients, their policies and keys."""
+"""Tenants: the clients, their policies and API keys, in the tenant database (`XMO_DATABASE_URL`)."""
 
 from __future__ import annotations
 
@@ -142,14 +142,14 @@ def _check_retention(days: int) -> int:
     return days
 
 
-class TenantRegistry:
+class Tenants:
     """Create, find and authenticate clients; every change is audited."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TenantRegistry:
+    def from_settings(cls, settings: Settings) -> Tenants:
         """The registry in the database ``settings`` name (migrated on first use)."""
         return cls(get_engine(settings))
 

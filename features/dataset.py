@@ -33,7 +33,7 @@ from core.errors import Conflict, InvalidInput, NotFound, NotReady
 from core.files import atomic_write, fsync_dir
 from core.layout import StorageLayout, check_client_id
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.anonymize import (
     DATASET_COLUMNS,
     IDENTIFIER_COLUMNS_REMOVED,
@@ -153,7 +153,7 @@ def session_options(
 
     ``NotFound`` for an unknown client; arguments given here override the stored values.
     """
-    client = TenantRegistry.from_settings(settings).get_client(client_id)
+    client = Tenants.from_settings(settings).get_client(client_id)
     return SessionOptions(
         timeout_minutes=settings.session_timeout_minutes if timeout_minutes is None else timeout_minutes,
         timezone=timezone or client.timezone,

@@ -21,7 +21,7 @@ from core.database import get_engine
 from core.errors import InvalidInput, NotFound
 from core.layout import check_client_id
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.keyvault import KeyVault
 from privacy.pseudonyms import VISITOR_ID_PATTERN, IdentifierKind, pseudonymize
 from privacy.stores import Subject, SubjectStore, subject_stores
@@ -104,7 +104,7 @@ def subject_for(
     emails: Iterable[str] = (),
     member_ids: Iterable[str] = (),
     vault: KeyVault | None = None,
-    registry: TenantRegistry | None = None,
+    tenants: Tenants | None = None,
 ) -> Subject:
     """The person of ``client_id`` these identifiers name, with e-mails and member ids as keyed pseudonyms.
 
@@ -113,7 +113,7 @@ def subject_for(
     pseudonyms, so its e-mails and member ids match nothing.
     """
     client_id = check_client_id(client_id)
-    (registry or TenantRegistry.from_settings(settings)).get_client(client_id)
+    (tenants or Tenants.from_settings(settings)).get_client(client_id)
     visitors = _cleaned(visitor_ids, "visitor id", 64, _VISITOR_ID)
     mails = _cleaned(emails, "e-mail address", MAX_EMAIL_CHARS)
     members = _cleaned(member_ids, "member id", MAX_MEMBER_ID_CHARS)

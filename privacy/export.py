@@ -35,7 +35,7 @@ from core.database import get_engine
 from core.errors import Conflict, InvalidInput
 from core.files import fsync_dir
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.stores import StoreDiscoveryError
 
 ENTRY_POINT_GROUP = "xmo.privacy.exporters"
@@ -263,7 +263,7 @@ def export_client(
     check fails (unknown client or kind, a recipient without a legal basis or the reverse, a non-empty folder).
     """
     to = disclosure(recipient, legal_basis)
-    client = TenantRegistry.from_settings(settings).get_client(client_id)
+    client = Tenants.from_settings(settings).get_client(client_id)
     exporters = select_exporters(settings, what)
     target = _check_out_dir(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -364,7 +364,7 @@ def stream_export(
 ) -> ExportStream:
     """One Parquet or CSV file of the client's ``what`` (events, sessions), audited before the first byte."""
     to = disclosure(recipient, legal_basis)
-    client = TenantRegistry.from_settings(settings).get_client(client_id)
+    client = Tenants.from_settings(settings).get_client(client_id)
     exporter = select_exporters(settings, [what])[what]
     if not isinstance(exporter, TableExporter):
         raise InvalidInput(f"{what} cannot be streamed as one file (choose {' or '.join(streamable(settings))})")

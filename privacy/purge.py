@@ -25,7 +25,7 @@ from core.errors import NotFound, XmoError
 from core.layout import check_client_id
 from core.schema import audit_log, clients
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.keyvault import KeyVault
 from privacy.scan import scan_client
 from privacy.stores import ClientStore, client_stores
@@ -154,7 +154,7 @@ def purge_client(
                 details={"certificate_id": certificate_id, "store": name, "count": count},
             )
 
-    tenants = TenantRegistry(engine)
+    tenants = Tenants(engine)
     step(API_KEYS_STEP, lambda: tenants.delete_api_keys(client_id))
     step(CLIENT_KEY_STEP, lambda: int(KeyVault.from_settings(settings).destroy(client_id)))
     for store in chosen:

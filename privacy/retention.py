@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from core import audit
 from core.database import get_engine
 from core.settings import Settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 from privacy.stores import RetentionStore, retention_stores
 
 SCHEDULER_ACTOR = "scheduler"  # the retention task of `xmo serve`
@@ -127,8 +127,8 @@ def apply_retention(
     the log with entries that record no change), and a dry run deletes and audits nothing. ``NotFound`` for an
     unknown ``client_id``.
     """
-    registry = TenantRegistry.from_settings(settings)
-    clients = [registry.get_client(client_id)] if client_id is not None else registry.list_clients()
+    tenants = Tenants.from_settings(settings)
+    clients = [tenants.get_client(client_id)] if client_id is not None else tenants.list_clients()
     day = today or datetime.now(UTC).date()
     report = RetentionReport(today=day, dry_run=dry_run)
     if not clients:

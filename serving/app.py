@@ -90,15 +90,15 @@ def _add_operational_middlewares(app: FastAPI, settings: Settings, metrics: Serv
             max_age=600,
         )
 
-    def registry() -> Any:  # the runtime exists once the lifespan has run
-        return getattr(getattr(app.state, "runtime", None), "registry", None)
+    def tenants() -> Any:  # the runtime exists once the lifespan has run
+        return getattr(getattr(app.state, "runtime", None), "tenants", None)
 
     app.add_middleware(FastPathMiddleware, handlers={"/t.gif": collect.record_pixel})  # ahead of all but the observer
-    app.add_middleware(RequestObserver, metrics=metrics, client_ids=ClientIds(registry))  # outermost: sees every one
+    app.add_middleware(RequestObserver, metrics=metrics, client_ids=ClientIds(tenants))  # outermost: sees every one
 
 
 def _client_ids(runtime: ServiceRuntime) -> list[str]:
-    return [c.id for c in runtime.registry.list_clients()]
+    return [c.id for c in runtime.tenants.list_clients()]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

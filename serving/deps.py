@@ -45,11 +45,11 @@ def get_tenant(runtime: RuntimeDep, credentials: BearerDep, request: Request) ->
     it in the thread pool.
     """
     if credentials is None:
-        client_id = signed_in_client(request, runtime.settings, runtime.registry)
+        client_id = signed_in_client(request, runtime.settings, runtime.tenants)
         if client_id is not None:
             request.state.client_id = client_id  # for the access log
             return client_id
-    principal = runtime.registry.authenticate(credentials.credentials if credentials else None, KeyKind.API)
+    principal = runtime.tenants.authenticate(credentials.credentials if credentials else None, KeyKind.API)
     assert principal.client_id is not None
     request.state.client_id = principal.client_id
     return principal.client_id
@@ -73,7 +73,7 @@ ActorDep = Annotated[str, Depends(get_actor)]
 
 def get_admin(runtime: RuntimeDep, credentials: BearerDep) -> Principal:
     """The operator, authenticated by the admin key."""
-    return runtime.registry.authenticate(credentials.credentials if credentials else None, KeyKind.ADMIN)
+    return runtime.tenants.authenticate(credentials.credentials if credentials else None, KeyKind.ADMIN)
 
 
 AdminDep = Annotated[Principal, Depends(get_admin)]

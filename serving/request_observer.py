@@ -13,17 +13,17 @@ from collections.abc import Callable
 from typing import Any
 
 from core.apikeys import hash_key
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from serving.logs import ACCESS_LOGGER, QUIET_PATHS
 from serving.metrics import ServiceMetrics
 from serving.ratelimit import bearer_token
 
 
 class ClientIds:
-    """Which client a presented key belongs to, for log lines (cached by key hash, one registry query a minute)."""
+    """Which client a presented key belongs to, for log lines (cached by key hash, one tenants query a minute)."""
 
     def __init__(
-        self, registry_of: Callable[[], TenantRegistry | None], ttl_s: float = 60.0, max_entries: int = 10_000
+        self, registry_of: Callable[[], Tenants | None], ttl_s: float = 60.0, max_entries: int = 10_000
     ) -> None:
         self._registry_of = registry_of  # None until the lifespan has built the runtime
         self._ttl = ttl_s
@@ -31,7 +31,7 @@ class ClientIds:
         self._cache: dict[str, tuple[float, str | None]] = {}
 
     def cached(self, token: str) -> tuple[str, str | None] | None:
-        """(key hash, client id) when known and fresh; None when the registry must be asked."""
+        """(key hash, client id) when known and fresh; None when the tenants must be asked."""
         digest = hash_key(token)
         entry = self._cache.get(digest)
         if entry is not None and entry[0] > time.monotonic():
@@ -39,12 +39,12 @@ class ClientIds:
         return None
 
     def lookup(self, token: str) -> str | None:
-        """Ask the registry (blocking) and remember the answer."""
-        registry: TenantRegistry | None = self._registry_of()
+        """Ask the tenants (blocking) and remember the answer."""
+        tenants: Tenants | None = self._registry_of()
         client_id = None
-        if registry is not None:
+        if tenants is not None:
             try:
-                client_id = registry.authenticate(token).client_id
+                client_id = tenants.authenticate(token).client_id
             except Exception:  # unknown, revoked or malformed: no client to name
                 client_id = None
         if len(self._cache) >= self._max:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from models.registry import configure_mlflow
 from privacy.keyvault import KeyVault
 from privacy.purge import purged_client_ids
@@ -21,7 +21,7 @@ class ServiceRuntime:
     """Long-lived objects shared by requests."""
 
     settings: Settings
-    registry: TenantRegistry
+    tenants: Tenants
     vault: KeyVault
     collector: Collector
     committer: GroupCommitter
@@ -34,9 +34,9 @@ class ServiceRuntime:
     @classmethod
     def build(cls, settings: Settings, metrics: ServiceMetrics) -> ServiceRuntime:
         """Open the stores ``settings`` name (no models are loaded yet); hits are counted in ``metrics``."""
-        registry = TenantRegistry.from_settings(settings)
+        tenants = Tenants.from_settings(settings)
         vault = KeyVault.from_settings(settings)
-        collector = Collector.from_settings(settings, registry, vault)
+        collector = Collector.from_settings(settings, tenants, vault)
         committer = GroupCommitter(
             collector,
             settings.group_commit_max_delay_ms / 1000,
@@ -47,15 +47,15 @@ class ServiceRuntime:
         collector.counters.listeners.append(metrics.count_edge)
         return cls(
             settings,
-            registry,
+            tenants,
             vault,
             collector,
             committer,
             models,
             SessionCache(settings),
             metrics,
-            ClientDomains(registry),
-            purged_client_ids(registry.engine),  # nothing of these is cached yet
+            ClientDomains(tenants),
+            purged_client_ids(tenants.engine),  # nothing of these is cached yet
         )
 
     def forget_client(self, client_id: str) -> None:
@@ -72,7 +72,7 @@ class ServiceRuntime:
         Returns the clients dropped now. A client created again under a purged id and purged once more is
         dropped again.
         """
-        purged = purged_client_ids(self.registry.engine)
+        purged = purged_client_ids(self.tenants.engine)
         new = purged - self._forgotten
         for client_id in sorted(new):
             self.forget_client(client_id)

@@ -38,7 +38,7 @@ from core import audit
 from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 from features.channels import CHANNELS, classify_channel
 from models import intervals
 from privacy.aggregates import CONTRIBUTOR, Pooled, Thresholds, check_epsilon, noise_generator, pool
@@ -270,7 +270,7 @@ def industry_benchmarks(
     epsilon: float | None = None,
     min_visitors: int | None = None,
     min_clients: int | None = None,
-    registry: TenantRegistry | None = None,
+    tenants: Tenants | None = None,
     load_sessions: SessionLoader | None = None,
     rng: np.random.Generator | None = None,
 ) -> IndustryBenchmarks:
@@ -281,10 +281,10 @@ def industry_benchmarks(
     thresholds = Thresholds.raised(
         settings.benchmark_min_visitors, settings.benchmark_min_clients, min_visitors, min_clients
     )
-    registry = registry or TenantRegistry.from_settings(settings)
+    tenants = tenants or Tenants.from_settings(settings)
     layout = StorageLayout.from_settings(settings)
     contributions = []
-    for client in registry.list_clients():
+    for client in tenants.list_clients():
         if not client.benchmarks_opt_in:
             continue
         try:

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.keyvault import KeyVault
 from tracking.edge import DropReason, Edge, EdgeResult
 from tracking.policies import ClientPolicies, build_edge
@@ -66,11 +66,11 @@ class Collector:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, registry: TenantRegistry | None = None, vault: KeyVault | None = None
+        cls, settings: Settings, tenants: Tenants | None = None, vault: KeyVault | None = None
     ) -> Collector:
-        """A collector on this process's spool, with policies from the registry."""
-        registry = registry or TenantRegistry.from_settings(settings)
-        policies = ClientPolicies(registry)
+        """A collector on this process's spool, with policies from the tenants."""
+        tenants = tenants or Tenants.from_settings(settings)
+        policies = ClientPolicies(tenants)
         edge = build_edge(settings, policies, vault or KeyVault.from_settings(settings))
         return cls(edge, Spool.from_settings(settings), policies)
 

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from core import audit
 from core.errors import InvalidInput
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.keyvault import KeyVault
 from tracking.collector import Collector
 from tracking.edge import EVENT_ID_PATTERN, VISITOR_ID_PATTERN, DropReason
@@ -298,14 +298,14 @@ def import_events(
     """
     if chunk_rows < 1:
         raise InvalidInput("chunk_rows must be at least 1")
-    registry = TenantRegistry.from_settings(settings)
-    client = registry.get_client(client_id)
+    tenants = Tenants.from_settings(settings)
+    client = tenants.get_client(client_id)
     fmt = detect_format(check_file(path), fmt)
     columns, ignored = check_columns(file_columns(path, fmt))
     vault = KeyVault.from_settings(settings)
     ids = KeyedIds(vault.derived_key(client.id, KEY_PURPOSE))
     oldest = (now or datetime.now(UTC)) - timedelta(days=client.retention_days)
-    collector = Collector.from_settings(settings, registry, vault)
+    collector = Collector.from_settings(settings, tenants, vault)
     report = ImportReport(client_id=client.id, format=fmt, ignored_columns=ignored)
     try:
         for chunk in read_chunks(path, fmt, columns, chunk_rows):
@@ -323,7 +323,7 @@ def import_events(
         raise InvalidInput(f"stopped after {report.rows_read:,} rows: {path.name} is unreadable there: {exc}") from exc
     finally:
         collector.spool.close()
-        with registry.engine.begin() as connection:
+        with tenants.engine.begin() as connection:
             audit.record(
                 connection,
                 actor=actor,

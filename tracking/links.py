@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from core.errors import InvalidInput, NotFound, XmoError
-from core.tenants import TenantRegistry, is_public_suffix
+from core.tenants import Tenants, is_public_suffix
 from tracking.policies import TtlCache
 
 LINK_PATH = "/r"
@@ -174,19 +174,19 @@ def own_domains(allowed_domains: Iterable[str]) -> tuple[str, ...]:
 class ClientDomains:
     """Cached answers about clients' allowed domains (a redirect asks on every click)."""
 
-    def __init__(self, registry: TenantRegistry, ttl_s: float = 30.0) -> None:
-        self.registry = registry
+    def __init__(self, tenants: Tenants, ttl_s: float = 30.0) -> None:
+        self.tenants = tenants
         self._clients: TtlCache[str, tuple[str, ...] | None] = TtlCache(self._load, ttl_s)
         self._all: TtlCache[None, frozenset[str]] = TtlCache(self._load_all, ttl_s)
 
     def _load(self, client_id: str) -> tuple[str, ...] | None:
         try:
-            return own_domains(self.registry.get_client(client_id).allowed_domains)
+            return own_domains(self.tenants.get_client(client_id).allowed_domains)
         except NotFound:
             return None
 
     def _load_all(self, _key: None) -> frozenset[str]:
-        return frozenset(d for client in self.registry.list_clients() for d in own_domains(client.allowed_domains))
+        return frozenset(d for client in self.tenants.list_clients() for d in own_domains(client.allowed_domains))
 
     def of(self, client_id: str) -> tuple[str, ...] | None:
         """The allowed domains of a live client, or None for an unknown one."""

@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 from core.apikeys import KeyKind
 from core.errors import Forbidden, NotFound, Unauthorized
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.keyvault import KeyVault
 from tracking.edge import Edge, EdgeConfig, EdgePolicy
 
@@ -47,17 +47,17 @@ class TtlCache(Generic[K, V]):
 
 
 class ClientPolicies:
-    """Site-key resolution and edge policies, read from the registry and cached briefly."""
+    """Site-key resolution and edge policies, read from the tenants and cached briefly."""
 
-    def __init__(self, registry: TenantRegistry, ttl_s: float = 30.0) -> None:
-        self.registry = registry
-        self._site_keys: TtlCache[str, str | None] = TtlCache(registry.client_for_site_key, ttl_s)
+    def __init__(self, tenants: Tenants, ttl_s: float = 30.0) -> None:
+        self.tenants = tenants
+        self._site_keys: TtlCache[str, str | None] = TtlCache(tenants.client_for_site_key, ttl_s)
         self._api_keys: TtlCache[str, str | None] = TtlCache(self._load_api_key_client, ttl_s)
         self._policies: TtlCache[str, EdgePolicy | None] = TtlCache(self._load_policy, ttl_s)
 
     def _load_policy(self, client_id: str) -> EdgePolicy | None:
         try:
-            client = self.registry.get_client(client_id)
+            client = self.tenants.get_client(client_id)
         except NotFound:
             return None
         return EdgePolicy(
@@ -69,7 +69,7 @@ class ClientPolicies:
 
     def _load_api_key_client(self, api_key: str) -> str | None:
         try:
-            return self.registry.authenticate(api_key, KeyKind.API).client_id
+            return self.tenants.authenticate(api_key, KeyKind.API).client_id
         except (Unauthorized, Forbidden):
             return None
 

@@ -23,7 +23,7 @@ from core.database import dispose_engines
 from core.errors import Conflict, XmoError
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.dataset import build_dataset
 from features.definitions import example_session_records
 from privacy.keyvault import KeyVault
@@ -201,27 +201,27 @@ def run_pipeline(
 
 def create_demo_client(settings: Settings) -> dict[str, str]:
     """The demo client with PII collection on (pseudonyms only), and an admin key."""
-    registry = TenantRegistry.from_settings(settings)
-    created = registry.create_client("Demo Shop", [DEMO_DOMAIN], client_id=DEMO_CLIENT_ID, collect_pii=True)
+    tenants = Tenants.from_settings(settings)
+    created = tenants.create_client("Demo Shop", [DEMO_DOMAIN], client_id=DEMO_CLIENT_ID, collect_pii=True)
     KeyVault.from_settings(settings).client_key(DEMO_CLIENT_ID)
     return {
         "site_key": created.site_key,
         "api_key": created.api_key,
-        "admin_key": registry.rotate_key(KeyKind.ADMIN, actor="demo"),
+        "admin_key": tenants.rotate_key(KeyKind.ADMIN, actor="demo"),
     }
 
 
 def fresh_keys(settings: Settings) -> dict[str, str]:
     """New keys for a reused demo (the old ones were shown once and are not stored)."""
-    registry = TenantRegistry.from_settings(settings)
+    tenants = Tenants.from_settings(settings)
     try:
-        registry.get_client(DEMO_CLIENT_ID)
+        tenants.get_client(DEMO_CLIENT_ID)
     except XmoError as exc:
         raise Conflict(f"the saved demo in {settings.home} lost its client; rerun with --reset") from exc
     return {
-        "site_key": registry.rotate_key(KeyKind.SITE, DEMO_CLIENT_ID, actor="demo"),
-        "api_key": registry.rotate_key(KeyKind.API, DEMO_CLIENT_ID, actor="demo"),
-        "admin_key": registry.rotate_key(KeyKind.ADMIN, actor="demo"),
+        "site_key": tenants.rotate_key(KeyKind.SITE, DEMO_CLIENT_ID, actor="demo"),
+        "api_key": tenants.rotate_key(KeyKind.API, DEMO_CLIENT_ID, actor="demo"),
+        "admin_key": tenants.rotate_key(KeyKind.ADMIN, actor="demo"),
     }
 
 

@@ -39,7 +39,7 @@ def _signed_in_client(request: Request, runtime: ServiceRuntime) -> str | None:
     token = request.cookies.get(runtime.settings.dashboard_cookie_name)
     if not token:
         return None
-    session = signer_of(request, runtime.settings).verify(runtime.registry, token)
+    session = signer_of(request, runtime.settings).verify(runtime.tenants, token)
     return session.client_id if session else None
 
 
@@ -62,7 +62,7 @@ async def home(request: Request, runtime: RuntimeDep) -> Response:
         if request.cookies.get(runtime.settings.dashboard_cookie_name):
             _forget_cookie(response, request, runtime)
         return response
-    client = await asyncio.to_thread(runtime.registry.get_client, client_id)
+    client = await asyncio.to_thread(runtime.tenants.get_client, client_id)
     return _html(dashboard_page(client.id, client.name))
 
 
@@ -83,7 +83,7 @@ async def sign_in(request: Request, runtime: RuntimeDep) -> Response:
     if not key:
         return _html(sign_in_page("Enter your API key.", error=True), 400)
     try:
-        principal = await asyncio.to_thread(runtime.registry.authenticate, key, KeyKind.API)
+        principal = await asyncio.to_thread(runtime.tenants.authenticate, key, KeyKind.API)
     except (Unauthorized, Forbidden):
         return _html(sign_in_page(WRONG_KEY, error=True), 401)
     assert principal.client_id is not None
@@ -142,7 +142,7 @@ async def trend(
     until: Annotated[DayParam, day_query("Last day, UTC, inclusive")] = None,
 ) -> dict[str, Any]:
     """Sessions and conversions per day (the effectiveness report's days and period), for the trend chart."""
-    client = runtime.registry.get_client(client_id)
+    client = runtime.tenants.get_client(client_id)
 
     def job() -> dict[str, Any]:
         sessions = load_sessions_with(runtime.settings, client, runtime.sessions.sessions)

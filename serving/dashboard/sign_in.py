@@ -28,7 +28,7 @@ from core.apikeys import KeyKind, hash_key
 from core.errors import Forbidden, Unauthorized
 from core.schema import api_keys
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.masterkey import load_master_key
 
 SIGN_IN_TTL_S = 8 * 3600
@@ -112,13 +112,13 @@ class SignInSigner:
             self._revoked = {sid: exp for sid, exp in self._revoked.items() if exp > now}
             self._revoked[decoded[0].session_id] = decoded[0].expires_at
 
-    def verify(self, registry: TenantRegistry, token: str) -> SignIn | None:
+    def verify(self, tenants: Tenants, token: str) -> SignIn | None:
         """The session of ``token`` if it is valid and the API key it came from is still live."""
         decoded = self.decode(token)
         if decoded is None:
             return None
         session, fingerprint = decoded
-        with registry.engine.connect() as connection:
+        with tenants.engine.connect() as connection:
             hashes = connection.execute(
                 select(api_keys.c.key_hash).where(
                     api_keys.c.client_id == session.client_id,
@@ -159,7 +159,7 @@ def same_origin(request: Request, *, required: bool) -> bool:
     return not required
 
 
-def signed_in_client(request: Request, settings: Settings, registry: TenantRegistry) -> str | None:
+def signed_in_client(request: Request, settings: Settings, tenants: Tenants) -> str | None:
     """The client id of the request's dashboard cookie; None without a cookie.
 
     Raises ``Unauthorized`` for a cookie that is expired, signed out or from a rotated key, and ``Forbidden``
@@ -168,7 +168,7 @@ def signed_in_client(request: Request, settings: Settings, registry: TenantRegis
     token = request.cookies.get(settings.dashboard_cookie_name)
     if not token:
         return None
-    session = signer_of(request, settings).verify(registry, token)
+    session = signer_of(request, settings).verify(tenants, token)
     if session is None:
         raise Unauthorized("the dashboard session has expired or was signed out; sign in again")
     if request.method not in SAFE_METHODS and not same_origin(request, required=True):

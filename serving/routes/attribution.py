@@ -52,7 +52,7 @@ async def attribution(
     ] = 30,
 ) -> dict[str, Any]:
     """Conversions and value credited per channel or campaign by an attribution model."""
-    client = runtime.registry.get_client(client_id)
+    client = runtime.tenants.get_client(client_id)
 
     def job() -> dict[str, Any]:
         return attribution_report(

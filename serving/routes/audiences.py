@@ -32,7 +32,7 @@ async def audiences(
     until: Annotated[DayParam, day_query("Last day (client's time zone)")] = None,
 ) -> dict[str, Any]:
     """Audience segments ranked by the champion model's predicted conversion rate, to bid up or exclude."""
-    client = runtime.registry.get_client(client_id)
+    client = runtime.tenants.get_client(client_id)
     loaded = runtime.models.get(client_id)
 
     def job() -> dict[str, Any]:

@@ -66,7 +66,7 @@ async def read_audit_log(
     start: datetime | None = since
     page = await asyncio.to_thread(
         audit.entries,
-        runtime.registry.engine,
+        runtime.tenants.engine,
         client_id,
         action_prefix=action,
         since=start,

@@ -67,7 +67,7 @@ QueryDep = Annotated[BudgetQuery, Depends()]
 
 
 async def _recommend(runtime: ServiceRuntime, client_id: str, q: BudgetQuery) -> BudgetRecommendation:
-    client = runtime.registry.get_client(client_id)
+    client = runtime.tenants.get_client(client_id)
 
     def job() -> BudgetRecommendation:
         return recommend_budget(

@@ -127,7 +127,7 @@ class RotatedKeys(BaseModel):
 
 
 def _create(runtime: ServiceRuntime, body: ClientIn, actor: str) -> NewClient:
-    created = runtime.registry.create_client(
+    created = runtime.tenants.create_client(
         body.name,
         body.domains,
         client_id=body.client_id,
@@ -158,7 +158,7 @@ async def create_client(body: ClientIn, runtime: RuntimeDep, admin: AdminDep) ->
 @router.get("", response_model=ClientList, responses=_ADMIN_ERRORS)
 async def list_clients(runtime: RuntimeDep, _admin: AdminDep) -> dict[str, Any]:
     """Every client and its privacy policy."""
-    clients = await asyncio.to_thread(runtime.registry.list_clients)
+    clients = await asyncio.to_thread(runtime.tenants.list_clients)
     return {"clients": [c.public() for c in clients]}
 
 
@@ -172,7 +172,7 @@ async def update_client(
 ) -> dict[str, Any]:
     """Change a client's benchmarks opt-in and/or retention; audited with the old and new values."""
     client = await asyncio.to_thread(
-        runtime.registry.update_client,
+        runtime.tenants.update_client,
         client_id,
         benchmarks_opt_in=body.benchmarks_opt_in,
         retention_days=body.retention_days,
@@ -184,7 +184,7 @@ async def update_client(
 def _rotate(runtime: ServiceRuntime, client_id: str, kinds: Sequence[str], actor: str) -> dict[str, Any]:
     result: dict[str, Any] = {"client_id": client_id, "revoked": []}
     for kind in dict.fromkeys(kinds):
-        result[f"{kind}_key"] = runtime.registry.rotate_key(KeyKind(kind), client_id, actor=actor)
+        result[f"{kind}_key"] = runtime.tenants.rotate_key(KeyKind(kind), client_id, actor=actor)
         result["revoked"].append(kind)
     runtime.collector.policies.forget()  # this process stops honouring cached answers about the old keys
     return result

@@ -40,7 +40,7 @@ async def creatives(
     segment: Annotated[SegmentBy, Query(description="Segments: device, returning, region or channel")] = "device",
 ) -> dict[str, Any]:
     """Which creative to run per campaign and segment: posteriors, chance to be best, split and actions."""
-    client = runtime.registry.get_client(client_id)
+    client = runtime.tenants.get_client(client_id)
 
     def job() -> dict[str, Any]:
         return creative_report(

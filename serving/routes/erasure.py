@@ -142,7 +142,7 @@ def _subject(runtime: ServiceRuntime, client_id: str, body: SubjectIn) -> Subjec
         emails=body.emails,
         member_ids=body.member_ids,
         vault=runtime.vault,
-        registry=runtime.registry,
+        tenants=runtime.tenants,
     )
 
 

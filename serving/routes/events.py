@@ -190,7 +190,7 @@ def client_for_site_key(runtime: ServiceRuntime, token: str | None) -> str:
     if client_id is not None:
         return client_id
     if token is not None and kind_of(token) not in (None, KeyKind.SITE):
-        runtime.registry.authenticate(token, KeyKind.SITE)  # raises Forbidden for a live key of another kind
+        runtime.tenants.authenticate(token, KeyKind.SITE)  # raises Forbidden for a live key of another kind
     raise Unauthorized("missing or unknown site key: send Authorization: Bearer xmo_site_…")
 
 
@@ -289,7 +289,7 @@ def prepare_batch(
 
 def _retention_days(runtime: ServiceRuntime, client_id: str) -> int | None:
     try:
-        return runtime.registry.get_client(client_id).retention_days
+        return runtime.tenants.get_client(client_id).retention_days
     except NotFound:  # purged since its key was checked: the edge drops the hits as unknown
         return None
 

@@ -104,7 +104,7 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _store(runtime: ServiceRuntime) -> GoalStore:
-    return GoalStore(runtime.registry.engine)
+    return GoalStore(runtime.tenants.engine)
 
 
 @router.get("", response_model=GoalList, responses=_AUTH_ERRORS)

@@ -29,7 +29,7 @@ async def healthz() -> HealthResponse:
 
 
 def _check_database(runtime: ServiceRuntime) -> None:
-    with runtime.registry.engine.connect() as connection:
+    with runtime.tenants.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
 
 

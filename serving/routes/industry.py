@@ -122,10 +122,10 @@ async def industry(
             epsilon=runtime.settings.benchmark_epsilon,
             min_visitors=min_visitors,
             min_clients=min_clients,
-            registry=runtime.registry,
+            tenants=runtime.tenants,
             load_sessions=runtime.sessions.sessions,
         )
-        record_publication(runtime.registry.engine, result, actor=actor, client_id=client_id)
+        record_publication(runtime.tenants.engine, result, actor=actor, client_id=client_id)
         return result.to_dict()
 
     return await asyncio.to_thread(job)

@@ -132,7 +132,7 @@ async def delete_kpi_rows(
     report = await asyncio.to_thread(
         lambda: delete_kpi(
             layout,
-            runtime.registry.engine,
+            runtime.tenants.engine,
             client_id,
             since=since,
             until=until,

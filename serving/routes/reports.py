@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 
 async def _report(runtime: ServiceRuntime, client_id: str, since: DayParam, until: DayParam, by: str) -> Any:
-    client = runtime.registry.get_client(client_id)
+    client = runtime.tenants.get_client(client_id)
 
     def job() -> dict[str, Any]:
         return effectiveness_report(

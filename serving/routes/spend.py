@@ -141,7 +141,7 @@ async def delete_spend_rows(
     report = await asyncio.to_thread(
         lambda: delete_spend(
             layout,
-            runtime.registry.engine,
+            runtime.tenants.engine,
             client_id,
             since=since,
             until=until,

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from privacy.keyvault import KeyVault
 from serving.app import create_app
 from tracking.compactor import compact_all
@@ -88,9 +88,7 @@ def lake(settings: Settings, client_id: str) -> list[dict[str, Any]]:
 def test_pixel_click_optout_and_gpc_in_a_real_browser(
     settings: Settings, live_server_factory: Any, browser: Browser
 ) -> None:
-    shop: NewClient = TenantRegistry.from_settings(settings).create_client(
-        "Shop", ["shop.example.com"], client_id="shop"
-    )
+    shop: NewClient = Tenants.from_settings(settings).create_client("Shop", ["shop.example.com"], client_id="shop")
     key = KeyVault.from_settings(settings).derived_key("shop", LINK_KEY_PURPOSE)
     config = {"site_key": shop.site_key}
     with live_server_factory(create_app(settings)) as xmo, live_server_factory(client_site(config)) as site:

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.dataset import build_dataset
 from serving.app import create_app
 from tracking.compactor import compact_all
@@ -49,9 +49,9 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """A simulated client with spend and a tiny champion model (its name needs escaping on the page)."""
     path = tmp_path_factory.mktemp("dashboard") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
-        created = registry.create_client("Sim <b>Shop</b>", ["sim.example"], client_id=CLIENT)
-        fresh = registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
+        tenants = Tenants.from_settings(settings)
+        created = tenants.create_client("Sim <b>Shop</b>", ["sim.example"], client_id=CLIENT)
+        fresh = tenants.create_client("Fresh", ["fresh.example"], client_id="fresh")
         run_simulation(settings, CLIENT, days=10, visitors_per_day=200, seed=21)
         compact_all(settings)
         build_dataset(settings, CLIENT)

@@ -14,16 +14,16 @@ from core.database import get_engine
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from core.schema import api_keys
 from core.settings import Settings
-from core.tenants import TenantRegistry, _public_suffix_list, is_public_suffix, normalize_domain, slugify
+from core.tenants import Tenants, _public_suffix_list, is_public_suffix, normalize_domain, slugify
 
 
 @pytest.fixture
-def registry(database_url: str, settings: Settings) -> TenantRegistry:
-    return TenantRegistry(get_engine(settings.model_copy(update={"database_url": database_url})))
+def tenants(database_url: str, settings: Settings) -> Tenants:
+    return Tenants(get_engine(settings.model_copy(update={"database_url": database_url})))
 
 
-def test_create_client_issues_keys_and_stores_only_hashes(registry: TenantRegistry) -> None:
-    created = registry.create_client("Acme Shop", ["Shop.Example.com", "https://www.example.com/x"])
+def test_create_client_issues_keys_and_stores_only_hashes(tenants: Tenants) -> None:
+    created = tenants.create_client("Acme Shop", ["Shop.Example.com", "https://www.example.com/x"])
     assert created.client.id == "acme-shop"
     assert created.client.allowed_domains == ("shop.example.com", "www.example.com")
     assert created.client.collect_pii is False
@@ -31,26 +31,26 @@ def test_create_client_issues_keys_and_stores_only_hashes(registry: TenantRegist
     assert kind_of(created.site_key) is KeyKind.SITE and kind_of(created.api_key) is KeyKind.API
     # at least 128 random bits after the prefix
     assert len(created.api_key.split("_", 2)[2]) >= 22
-    with registry.engine.connect() as connection:
+    with tenants.engine.connect() as connection:
         stored = [tuple(r) for r in connection.execute(api_keys.select())]
     flat = repr(stored)
     assert created.site_key not in flat and created.api_key not in flat
     assert hash_key(created.api_key) in flat
 
 
-def test_authenticate_by_kind_and_client(registry: TenantRegistry) -> None:
-    a = registry.create_client("A", ["a.example.com"])
-    b = registry.create_client("B", ["b.example.com"])
-    assert registry.authenticate(a.api_key, KeyKind.API).client_id == "a"
-    assert registry.authenticate(b.api_key, KeyKind.API).client_id == "b"
+def test_authenticate_by_kind_and_client(tenants: Tenants) -> None:
+    a = tenants.create_client("A", ["a.example.com"])
+    b = tenants.create_client("B", ["b.example.com"])
+    assert tenants.authenticate(a.api_key, KeyKind.API).client_id == "a"
+    assert tenants.authenticate(b.api_key, KeyKind.API).client_id == "b"
     with pytest.raises(Forbidden):
-        registry.authenticate(a.site_key, KeyKind.API)
+        tenants.authenticate(a.site_key, KeyKind.API)
     with pytest.raises(Unauthorized):
-        registry.authenticate(a.api_key[:-2] + "xx", KeyKind.API)
+        tenants.authenticate(a.api_key[:-2] + "xx", KeyKind.API)
     with pytest.raises(Unauthorized):
-        registry.authenticate(None, KeyKind.API)
-    assert registry.client_for_site_key(b.site_key) == "b"
-    assert registry.client_for_site_key(b.api_key) is None
+        tenants.authenticate(None, KeyKind.API)
+    assert tenants.client_for_site_key(b.site_key) == "b"
+    assert tenants.client_for_site_key(b.api_key) is None
 
 
 PUBLIC_SUFFIXES = ["*", "*.", "*.com", "com", "co.uk", "*.co.uk", "github.io", "*.github.io", "*.s3.amazonaws.com"]
@@ -58,11 +58,11 @@ PUBLIC_SUFFIXES += ["localhost", "https://*.com/", "*.COM."]
 
 
 @pytest.mark.parametrize("domain", PUBLIC_SUFFIXES)
-def test_a_public_suffix_or_a_bare_wildcard_is_refused(registry: TenantRegistry, domain: str) -> None:
+def test_a_public_suffix_or_a_bare_wildcard_is_refused(tenants: Tenants, domain: str) -> None:
     with pytest.raises(InvalidInput, match=r"invalid domain .*(public suffix|bare wildcard)") as refused:
-        registry.create_client("Wide", ["shop.example.com", domain])
+        tenants.create_client("Wide", ["shop.example.com", domain])
     assert "\n" not in str(refused.value)
-    assert registry.list_clients() == []  # nothing stored
+    assert tenants.list_clients() == []  # nothing stored
 
 
 @pytest.mark.parametrize(
@@ -96,45 +96,45 @@ def test_the_public_suffix_list_is_read_from_the_package_without_the_network(mon
         _public_suffix_list.cache_clear()
 
 
-def test_duplicate_and_bad_input_are_clear(registry: TenantRegistry) -> None:
-    registry.create_client("Acme", ["acme.example.com"])
+def test_duplicate_and_bad_input_are_clear(tenants: Tenants) -> None:
+    tenants.create_client("Acme", ["acme.example.com"])
     with pytest.raises(Conflict, match="already exists"):
-        registry.create_client("Acme", ["acme.example.com"])
+        tenants.create_client("Acme", ["acme.example.com"])
     with pytest.raises(InvalidInput, match="domain"):
-        registry.create_client("Other", ["not a domain"])
+        tenants.create_client("Other", ["not a domain"])
     with pytest.raises(InvalidInput, match="at least one domain"):
-        registry.create_client("Other", [])
+        tenants.create_client("Other", [])
     with pytest.raises(InvalidInput, match="time zone"):
-        registry.create_client("Other", ["o.example.com"], timezone="Mars/Olympus")
+        tenants.create_client("Other", ["o.example.com"], timezone="Mars/Olympus")
     with pytest.raises(InvalidInput, match="client id"):
-        registry.create_client("Other", ["o.example.com"], client_id="../etc")
+        tenants.create_client("Other", ["o.example.com"], client_id="../etc")
     with pytest.raises(NotFound, match="unknown client"):
-        registry.get_client("nobody")
-    assert [c.id for c in registry.list_clients()] == ["acme"]
+        tenants.get_client("nobody")
+    assert [c.id for c in tenants.list_clients()] == ["acme"]
 
 
-def test_rotation_revokes_old_key_and_is_audited(registry: TenantRegistry) -> None:
-    first = registry.rotate_key(KeyKind.ADMIN)
-    assert registry.authenticate(first, KeyKind.ADMIN).client_id is None
-    second = registry.rotate_key(KeyKind.ADMIN)
+def test_rotation_revokes_old_key_and_is_audited(tenants: Tenants) -> None:
+    first = tenants.rotate_key(KeyKind.ADMIN)
+    assert tenants.authenticate(first, KeyKind.ADMIN).client_id is None
+    second = tenants.rotate_key(KeyKind.ADMIN)
     with pytest.raises(Unauthorized):
-        registry.authenticate(first, KeyKind.ADMIN)
-    assert registry.authenticate(second, KeyKind.ADMIN).kind is KeyKind.ADMIN
-    client = registry.create_client("C", ["c.example.com"])
-    new_api = registry.rotate_key(KeyKind.API, "c")
+        tenants.authenticate(first, KeyKind.ADMIN)
+    assert tenants.authenticate(second, KeyKind.ADMIN).kind is KeyKind.ADMIN
+    client = tenants.create_client("C", ["c.example.com"])
+    new_api = tenants.rotate_key(KeyKind.API, "c")
     with pytest.raises(Unauthorized):
-        registry.authenticate(client.api_key, KeyKind.API)
-    assert registry.authenticate(new_api, KeyKind.API).client_id == "c"
-    assert registry.client_for_site_key(client.site_key) == "c", "rotating the API key keeps the site key"
-    actions = [e.action for e in audit.entries(registry.engine)]
+        tenants.authenticate(client.api_key, KeyKind.API)
+    assert tenants.authenticate(new_api, KeyKind.API).client_id == "c"
+    assert tenants.client_for_site_key(client.site_key) == "c", "rotating the API key keeps the site key"
+    actions = [e.action for e in audit.entries(tenants.engine)]
     assert actions == ["key.rotate.admin", "key.rotate.admin", "client.create", "key.rotate.api"]
-    assert all(first not in repr(e.details) for e in audit.entries(registry.engine))
+    assert all(first not in repr(e.details) for e in audit.entries(tenants.engine))
 
 
-def test_created_at_is_timezone_aware(registry: TenantRegistry) -> None:
-    created = registry.create_client("Z", ["z.example.com"]).client
+def test_created_at_is_timezone_aware(tenants: Tenants) -> None:
+    created = tenants.create_client("Z", ["z.example.com"]).client
     assert created.created_at.tzinfo is not None
-    assert registry.get_client("z").created_at.utcoffset().total_seconds() == 0
+    assert tenants.get_client("z").created_at.utcoffset().total_seconds() == 0
 
 
 def test_slugify() -> None:
@@ -143,34 +143,34 @@ def test_slugify() -> None:
         slugify("!!!")
 
 
-def test_benchmarks_opt_in_defaults_off_and_updates_are_audited(registry: TenantRegistry) -> None:
-    assert registry.create_client("Off", ["off.example.com"]).client.benchmarks_opt_in is False
-    assert registry.create_client("On", ["on.example.com"], benchmarks_opt_in=True).client.benchmarks_opt_in is True
-    updated = registry.update_client("off", benchmarks_opt_in=True, retention_days=30, actor="key:xmo_adm_x…")
+def test_benchmarks_opt_in_defaults_off_and_updates_are_audited(tenants: Tenants) -> None:
+    assert tenants.create_client("Off", ["off.example.com"]).client.benchmarks_opt_in is False
+    assert tenants.create_client("On", ["on.example.com"], benchmarks_opt_in=True).client.benchmarks_opt_in is True
+    updated = tenants.update_client("off", benchmarks_opt_in=True, retention_days=30, actor="key:xmo_adm_x…")
     assert updated.benchmarks_opt_in is True and updated.retention_days == 30
-    assert registry.get_client("off") == updated
-    assert registry.update_client("off", benchmarks_opt_in=False).benchmarks_opt_in is False
-    entry = next(e for e in audit.entries(registry.engine, "off") if e.action == "client.update")
+    assert tenants.get_client("off") == updated
+    assert tenants.update_client("off", benchmarks_opt_in=False).benchmarks_opt_in is False
+    entry = next(e for e in audit.entries(tenants.engine, "off") if e.action == "client.update")
     assert entry.actor == "key:xmo_adm_x…"
     assert entry.details == {
         "benchmarks_opt_in": {"from": False, "to": True},
         "retention_days": {"from": 395, "to": 30},
     }
-    assert registry.get_client("on").public()["benchmarks_opt_in"] is True
+    assert tenants.get_client("on").public()["benchmarks_opt_in"] is True
 
 
-def test_bad_updates_change_nothing(registry: TenantRegistry) -> None:
-    registry.create_client("Keep", ["keep.example.com"])
-    before = registry.get_client("keep")
-    entries = len(audit.entries(registry.engine))
+def test_bad_updates_change_nothing(tenants: Tenants) -> None:
+    tenants.create_client("Keep", ["keep.example.com"])
+    before = tenants.get_client("keep")
+    entries = len(audit.entries(tenants.engine))
     with pytest.raises(InvalidInput, match="nothing to change"):
-        registry.update_client("keep")
+        tenants.update_client("keep")
     with pytest.raises(InvalidInput, match="retention days"):
-        registry.update_client("keep", benchmarks_opt_in=True, retention_days=0)
+        tenants.update_client("keep", benchmarks_opt_in=True, retention_days=0)
     with pytest.raises(NotFound, match="unknown client"):
-        registry.update_client("nobody", benchmarks_opt_in=True)
-    assert registry.get_client("keep") == before
-    assert len(audit.entries(registry.engine)) == entries
+        tenants.update_client("nobody", benchmarks_opt_in=True)
+    assert tenants.get_client("keep") == before
+    assert len(audit.entries(tenants.engine)) == entries
 
 
 def _alembic(connection: sa.Connection, verb: str, revision: str) -> None:
@@ -204,10 +204,10 @@ def test_the_opt_in_migration_keeps_existing_clients_out_and_reverses(database_u
             _alembic(connection, "upgrade", "head")
             kept = connection.execute(sa.text("SELECT count(*) FROM api_keys")).scalar_one()
             assert kept == 1, "the migration must not rebuild clients (the cascade would delete every key)"
-        registry = TenantRegistry(engine)
-        assert registry.get_client("old").benchmarks_opt_in is False, "existing clients do not join silently"
-        registry.update_client("old", benchmarks_opt_in=True)
-        assert registry.get_client("old").benchmarks_opt_in is True
+        tenants = Tenants(engine)
+        assert tenants.get_client("old").benchmarks_opt_in is False, "existing clients do not join silently"
+        tenants.update_client("old", benchmarks_opt_in=True)
+        assert tenants.get_client("old").benchmarks_opt_in is True
         with engine.begin() as connection:
             _alembic(connection, "downgrade", "0002")
             columns = {c["name"] for c in sa.inspect(connection).get_columns("clients")}
@@ -215,6 +215,6 @@ def test_the_opt_in_migration_keeps_existing_clients_out_and_reverses(database_u
             assert connection.execute(sa.text("SELECT name FROM clients")).scalar_one() == "Old"
             assert connection.execute(sa.text("SELECT count(*) FROM api_keys")).scalar_one() == 1
             _alembic(connection, "upgrade", "head")
-        assert registry.get_client("old").benchmarks_opt_in is False
+        assert tenants.get_client("old").benchmarks_opt_in is False
     finally:
         engine.dispose()

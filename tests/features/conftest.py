@@ -15,7 +15,7 @@ import pytest
 
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.events import EVENT_SCHEMA
 from tracking.lake import partition_dir, write_events, write_parquet_atomically
 
@@ -85,5 +85,5 @@ def layout(settings: Settings) -> StorageLayout:
 @pytest.fixture
 def lake(settings: Settings, layout: StorageLayout) -> LakeWriter:
     """A writer of hand-built events into the fresh home's lake, for the registered client ``shop``."""
-    TenantRegistry.from_settings(settings).create_client("Shop", ["shop.example"], client_id=LakeWriter.client_id)
+    Tenants.from_settings(settings).create_client("Shop", ["shop.example"], client_id=LakeWriter.client_id)
     return LakeWriter(layout)

@@ -15,7 +15,7 @@ from dask.distributed import LocalCluster
 from core.errors import NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.dataset import build_dataset, load_dataset, load_privacy_report
 from features.goals import GoalDefinition, GoalStore
 from features.kanonymity import QUASI_IDENTIFIERS, min_group_size
@@ -53,9 +53,7 @@ def cluster() -> Iterator[str]:
 @pytest.fixture
 def simulated(settings: Settings) -> date:
     """A client ``sim`` (Europe/Berlin) with eight days of simulated traffic in the lake; returns day one."""
-    TenantRegistry.from_settings(settings).create_client(
-        "Sim", ["sim.example"], client_id=SIM, timezone="Europe/Berlin"
-    )
+    Tenants.from_settings(settings).create_client("Sim", ["sim.example"], client_id=SIM, timezone="Europe/Berlin")
     outcome = run_simulation(settings, SIM, days=8, visitors_per_day=120, seed=11)
     compact_all(settings)
     return outcome.world.start

@@ -12,19 +12,19 @@ from core.database import get_engine
 from core.errors import Conflict, InvalidInput, NotFound
 from core.schema import clients, goals
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.goals import MAX_GOALS_PER_CLIENT, GoalDefinition, GoalKind, GoalStore, glob_to_regex
 
 
 @pytest.fixture
-def registry(database_url: str, settings: Settings) -> TenantRegistry:
-    return TenantRegistry(get_engine(settings.model_copy(update={"database_url": database_url})))
+def tenants(database_url: str, settings: Settings) -> Tenants:
+    return Tenants(get_engine(settings.model_copy(update={"database_url": database_url})))
 
 
 @pytest.fixture
-def store(registry: TenantRegistry) -> GoalStore:
-    registry.create_client("Acme", ["acme.example.com"])
-    return GoalStore(registry.engine)
+def store(tenants: Tenants) -> GoalStore:
+    tenants.create_client("Acme", ["acme.example.com"])
+    return GoalStore(tenants.engine)
 
 
 # definitions ---------------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def test_add_list_remove_in_creation_order(store: GoalStore) -> None:
     assert store.list_goals("nobody") == ()
 
 
-def test_duplicates_unknowns_and_the_limit(store: GoalStore, registry: TenantRegistry) -> None:
+def test_duplicates_unknowns_and_the_limit(store: GoalStore, tenants: Tenants) -> None:
     store.add_goal("acme", GoalDefinition.create("purchase"))
     with pytest.raises(Conflict, match="already has a goal named 'purchase'"):
         store.add_goal("acme", GoalDefinition.create("purchase", match="other"))
@@ -131,7 +131,7 @@ def test_duplicates_unknowns_and_the_limit(store: GoalStore, registry: TenantReg
         store.remove_goal("acme", "enquiry")
     with pytest.raises(NotFound, match="unknown client"):
         store.remove_goal("nobody", "purchase")
-    registry.create_client("Other", ["other.example.com"])
+    tenants.create_client("Other", ["other.example.com"])
     store.add_goal("other", GoalDefinition.create("purchase"))  # names are per client
     for i in range(MAX_GOALS_PER_CLIENT - 1):
         store.add_goal("acme", GoalDefinition.create(f"g{i}"))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from core.errors import InvalidInput
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.channels import CHANNELS
 from features.paths import PATH_COLUMNS, PATH_COUNT_COLUMNS, empty_paths, path_counts, touchpoint_paths
 from features.sessions import build_sessions, empty_sessions
@@ -306,9 +306,9 @@ def test_every_session_is_in_exactly_one_journey(touches: list[tuple[str, int, s
 
 def test_paths_of_simulated_sessions_keep_their_invariants(settings: Settings) -> None:
     client = "sim-shop"
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("Sim Shop", ["shop.example.com"], client_id=client)
-    collector = Collector.from_settings(settings, registry)
+    tenants = Tenants.from_settings(settings)
+    tenants.create_client("Sim Shop", ["shop.example.com"], client_id=client)
+    collector = Collector.from_settings(settings, tenants)
     start = datetime.now(UTC).date() - timedelta(days=10)
     traffic = simulate(build_world(seed=5, days=10, visitors_per_day=120, start=start), client, "shop.example.com")
     ingest_traffic(traffic, collector)

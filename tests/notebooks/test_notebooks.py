@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 
 from core.database import dispose_engines
 from core.settings import Settings, get_settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.dataset import build_dataset
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
@@ -60,7 +60,7 @@ def notebook_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Notebook
             patch.delenv(name, raising=False)
         get_settings.cache_clear()
         settings = Settings(home=home, compact_interval_s=0, model_reload_interval_s=0)
-        TenantRegistry.from_settings(settings).create_client("Demo Shop", ["shop.example"], client_id=DEMO_CLIENT_ID)
+        Tenants.from_settings(settings).create_client("Demo Shop", ["shop.example"], client_id=DEMO_CLIENT_ID)
         run_simulation(settings, DEMO_CLIENT_ID, days=14, visitors_per_day=300, seed=21)
         compact_all(settings)
         manifest = build_dataset(settings, DEMO_CLIENT_ID)

@@ -18,7 +18,7 @@ from core.database import get_engine
 from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.erasure import ERASE_ACTION, EXPORT_ACTION, erase_subject, export_subject, subject_for
 from privacy.keyvault import KeyVault
 from privacy.stores import subject_stores
@@ -52,10 +52,10 @@ def _hits(visitor: str, n: int, prefix: str, email: str | None = None, member: s
 @pytest.fixture
 def home(settings: Settings) -> Iterator[Settings]:
     """Client acme (collects pseudonyms with consent) and client zeta; Ann and Bob in acme's lake and spool."""
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("Acme", ["acme.example"], client_id="acme", collect_pii=True)
-    registry.create_client("Zeta", ["zeta.example"], client_id="zeta")
-    collector = Collector.from_settings(settings, registry)
+    tenants = Tenants.from_settings(settings)
+    tenants.create_client("Acme", ["acme.example"], client_id="acme", collect_pii=True)
+    tenants.create_client("Zeta", ["zeta.example"], client_id="zeta")
+    collector = Collector.from_settings(settings, tenants)
     collector.ingest(_hits(ANN, 6, "ann") + _hits(BOB, 5, "bob"))
     collector.ingest(_hits(ANN, 2, "ann-mail", email=ANN_EMAIL) + _hits(ANN, 1, "ann-member", member=ANN_MEMBER))
     compact_all(settings)
@@ -163,7 +163,7 @@ def test_bad_identifiers_are_refused_without_quoting_them(home: Settings) -> Non
 
 
 def test_a_client_without_a_key_gets_none_made(settings: Settings, xmo_home: Path) -> None:
-    TenantRegistry.from_settings(settings).create_client("Keyless", ["k.example"], client_id="keyless")
+    Tenants.from_settings(settings).create_client("Keyless", ["k.example"], client_id="keyless")
     subject = subject_for(settings, "keyless", emails=[ANN_EMAIL])
     assert subject.is_empty() and not KeyVault.from_settings(settings).has_key("keyless")
     with pytest.raises(NotFound):

@@ -25,7 +25,7 @@ from core.database import get_engine
 from core.errors import Conflict, InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.dataset import build_dataset, list_datasets
 from privacy.export import (
     OWN_ACTION,
@@ -62,9 +62,9 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """alpha: a week of traffic and a training set; bravo: three days of its own traffic."""
     path = tmp_path_factory.mktemp("export") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
-        registry.create_client("Alpha", ["alpha.example"], client_id="alpha")
-        registry.create_client("Bravo", ["bravo.example"], client_id="bravo")
+        tenants = Tenants.from_settings(settings)
+        tenants.create_client("Alpha", ["alpha.example"], client_id="alpha")
+        tenants.create_client("Bravo", ["bravo.example"], client_id="bravo")
         run_simulation(settings, "alpha", days=7, visitors_per_day=150, seed=5, start=date(2026, 4, 6))
         run_simulation(settings, "bravo", days=3, visitors_per_day=40, seed=9, start=date(2026, 4, 6))
         compact_all(settings)
@@ -219,7 +219,7 @@ def test_the_streamed_form_is_one_readable_file(home: Home, fmt: ExportFormat) -
 
 
 def test_a_client_without_data_streams_an_empty_file_with_the_columns(home: Home) -> None:
-    TenantRegistry.from_settings(home.settings).create_client("Charlie", ["charlie.example"], client_id="charlie")
+    Tenants.from_settings(home.settings).create_client("Charlie", ["charlie.example"], client_id="charlie")
     stream = stream_export(home.settings, "charlie", "sessions", ExportFormat.PARQUET, actor=CLI_ACTOR)
     table = pq.read_table(io.BytesIO(b"".join(stream.chunks)))
     assert stream.rows == table.num_rows == 0 and "visitor_id" in table.column_names

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from core.apikeys import KeyKind
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from features.dataset import build_dataset
 from features.definitions import EXAMPLE_SESSIONS
 from features.goals import GoalDefinition, GoalStore
@@ -91,10 +91,10 @@ def _visitor_ids(settings: Settings, client_id: str, limit: int = 200) -> set[st
 def world(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     path = tmp_path_factory.mktemp("purge") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
-        target = registry.create_client("Purge Target", ["purge.example"], client_id=TARGET, collect_pii=True)
-        keeper = registry.create_client("Keeper", ["keeper.example"], client_id=KEEPER)
-        admin_key = registry.rotate_key(KeyKind.ADMIN)
+        tenants = Tenants.from_settings(settings)
+        target = tenants.create_client("Purge Target", ["purge.example"], client_id=TARGET, collect_pii=True)
+        keeper = tenants.create_client("Keeper", ["keeper.example"], client_id=KEEPER)
+        admin_key = tenants.rotate_key(KeyKind.ADMIN)
         for client_id, seed in ((TARGET, 5), (KEEPER, 6)):
             run_simulation(settings, client_id, days=7, visitors_per_day=150, seed=seed, start=date(2026, 4, 6))
         compact_all(settings)
@@ -102,7 +102,7 @@ def world(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         build_dataset(settings, KEEPER)
         train_conversion_model(settings, TARGET, trials=2, baselines=False)  # an Optuna study too
         train_conversion_model(settings, KEEPER, params=TINY, baselines=False)
-        GoalStore(registry.engine).add_goal(TARGET, GoalDefinition.create("purge7x-goal"))
+        GoalStore(tenants.engine).add_goal(TARGET, GoalDefinition.create("purge7x-goal"))
         vault = KeyVault.from_settings(settings)
         pseudonym_key = vault.derived_key(TARGET, "pseudonym")
         needles = {"client id": TARGET.encode(), "ip prefix": PLANTED_PREFIX.encode()}

@@ -17,7 +17,7 @@ from core.database import get_engine
 from core.errors import NotFound
 from core.layout import StorageLayout
 from core.settings import Settings, get_settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.dataset import build_dataset
 from privacy.keyvault import KeyVault
 from privacy.purge import purge_client
@@ -54,9 +54,9 @@ def home(database_url: str, xmo_home: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("XMO_DATABASE_URL", database_url)
     get_settings.cache_clear()
     settings = Settings(home=xmo_home, database_url=database_url, compact_interval_s=0, model_reload_interval_s=0)
-    registry = TenantRegistry.from_settings(settings)
+    tenants = Tenants.from_settings(settings)
     for client_id in (CLIENT, OTHER):
-        registry.create_client(client_id.title(), [f"{client_id}.example"], client_id=client_id)
+        tenants.create_client(client_id.title(), [f"{client_id}.example"], client_id=client_id)
         KeyVault.from_settings(settings).client_key(client_id)
         run_simulation(settings, client_id, days=3, visitors_per_day=60, seed=3, start=date(2026, 3, 2))
     compact_all(settings)

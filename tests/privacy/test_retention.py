@@ -16,7 +16,7 @@ from core.errors import NotFound
 from core.layout import StorageLayout
 from core.schema import clients
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.retention import ACTION, apply_retention
 from tracking.compactor import compact_all
 from tracking.lake import count_events, event_files
@@ -29,13 +29,13 @@ TODAY = date(2026, 4, 12)
 @pytest.fixture
 def layout(settings: Settings) -> StorageLayout:
     """alpha keeps 4 days (cutoff 04-08), bravo 5 (cutoff 04-07), charlie the default 395 (nothing expires)."""
-    registry = TenantRegistry.from_settings(settings)
+    tenants = Tenants.from_settings(settings)
     for cid in ("alpha", "bravo", "charlie"):
-        registry.create_client(cid.title(), [f"{cid}.example"], client_id=cid)
+        tenants.create_client(cid.title(), [f"{cid}.example"], client_id=cid)
         run_simulation(settings, cid, days=4, visitors_per_day=25, seed=11, start=START)
     compact_all(settings)
     # shortened after collection: the edge refuses hits already past a client's retention
-    with registry.engine.begin() as connection:
+    with tenants.engine.begin() as connection:
         for cid, days in (("alpha", 4), ("bravo", 5)):
             connection.execute(update(clients).where(clients.c.id == cid).values(retention_days=days))
     return StorageLayout.from_settings(settings)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.definitions import SCORING_COLUMNS
 from serving.app import create_app
 from serving.schemas import SessionRecord
@@ -22,7 +22,7 @@ def test_session_record_accepts_exactly_the_scoring_columns() -> None:
 
 @pytest.fixture
 def api(serve: Any, settings: Settings):  # type: ignore[no-untyped-def]
-    created = TenantRegistry.from_settings(settings).create_client("Shop", ["shop.example.com"])
+    created = Tenants.from_settings(settings).create_client("Shop", ["shop.example.com"])
     with serve(settings) as http:
         yield http, created
 

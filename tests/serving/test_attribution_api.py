@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from models.attribution import MODELS
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
@@ -19,9 +19,9 @@ Api = tuple[httpx.Client, NewClient, NewClient]
 
 @pytest.fixture
 def api(settings: Settings, serve: Any) -> Iterator[Api]:
-    registry = TenantRegistry.from_settings(settings)
-    sim = registry.create_client("Sim", ["sim.example"], client_id="sim")
-    other = registry.create_client("Other", ["other.example.com"])
+    tenants = Tenants.from_settings(settings)
+    sim = tenants.create_client("Sim", ["sim.example"], client_id="sim")
+    other = tenants.create_client("Other", ["other.example.com"])
     run_simulation(settings, "sim", days=10, visitors_per_day=150, seed=21)
     compact_all(settings)
     with serve(settings, timeout=60) as http:

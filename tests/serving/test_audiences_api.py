@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from features.dataset import build_dataset
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
@@ -31,9 +31,9 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """Client ``sim`` with simulated traffic and a champion model; client ``fresh`` with neither."""
     path = tmp_path_factory.mktemp("audiences-api") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
-        sim = registry.create_client("Sim", ["sim.example"], client_id="sim")
-        fresh = registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
+        tenants = Tenants.from_settings(settings)
+        sim = tenants.create_client("Sim", ["sim.example"], client_id="sim")
+        fresh = tenants.create_client("Fresh", ["fresh.example"], client_id="fresh")
         run_simulation(settings, "sim", days=10, visitors_per_day=200, seed=22)
         compact_all(settings)
         build_dataset(settings, "sim")

@@ -11,7 +11,7 @@ import pytest
 
 from core.apikeys import KeyKind
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 
 Api = tuple[httpx.Client, str, NewClient]
 EVENT = {"event_type": "pageview", "visitor_id": "v" * 32, "url": "https://acme.example.com/"}
@@ -19,9 +19,9 @@ EVENT = {"event_type": "pageview", "visitor_id": "v" * 32, "url": "https://acme.
 
 @pytest.fixture
 def api(settings: Settings, serve: Any) -> Iterator[Api]:
-    registry = TenantRegistry.from_settings(settings)
-    admin_key = registry.rotate_key(KeyKind.ADMIN)
-    acme = registry.create_client("Acme", ["acme.example.com"])
+    tenants = Tenants.from_settings(settings)
+    admin_key = tenants.rotate_key(KeyKind.ADMIN)
+    acme = tenants.create_client("Acme", ["acme.example.com"])
     with serve(settings, timeout=60) as http:
         yield http, admin_key, acme
 

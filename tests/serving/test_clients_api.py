@@ -11,19 +11,19 @@ import pytest
 from core import audit
 from core.apikeys import KeyKind, display_prefix
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 
-Api = tuple[httpx.Client, TenantRegistry, str, NewClient]
+Api = tuple[httpx.Client, Tenants, str, NewClient]
 EVENT = {"event_type": "pageview", "visitor_id": "v" * 32}
 
 
 @pytest.fixture
 def api(settings: Settings, serve: Any) -> Iterator[Api]:
-    registry = TenantRegistry.from_settings(settings)
-    admin_key = registry.rotate_key(KeyKind.ADMIN)
-    acme = registry.create_client("Acme", ["acme.example.com"])
+    tenants = Tenants.from_settings(settings)
+    admin_key = tenants.rotate_key(KeyKind.ADMIN)
+    acme = tenants.create_client("Acme", ["acme.example.com"])
     with serve(settings, timeout=30) as http:
-        yield http, registry, admin_key, acme
+        yield http, tenants, admin_key, acme
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from serving.routes.collect import PIXEL_GIF
 from tracking.compactor import compact_all
 from tracking.spool import Spool
@@ -29,7 +29,7 @@ MEMBER = "M-PIXEL-0042"
 
 @pytest.fixture
 def client(settings: Settings) -> NewClient:
-    return TenantRegistry.from_settings(settings).create_client("Pixel Shop", ["shop.example.com"], collect_pii=True)
+    return Tenants.from_settings(settings).create_client("Pixel Shop", ["shop.example.com"], collect_pii=True)
 
 
 def all_bytes(home: Path) -> bytes:
@@ -106,7 +106,7 @@ def test_unknown_site_key_is_answered_but_not_stored(serve: Any, settings: Setti
 
 
 def test_backdated_hits_need_the_clients_api_key(serve: Any, settings: Settings, client: NewClient) -> None:
-    other = TenantRegistry.from_settings(settings).create_client("Other", ["other.example.com"])
+    other = Tenants.from_settings(settings).create_client("Other", ["other.example.com"])
     old = int((datetime.now(UTC) - timedelta(days=10)).timestamp() * 1000)
     params = {"k": client.site_key, "ts": str(old)}
     cookie = {"Cookie": "xmo_id=" + "a" * 32}

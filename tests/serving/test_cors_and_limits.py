@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from serving.app import create_app
 
 ALLOWED = "https://dashboard.acme.example"
@@ -18,7 +18,7 @@ PREFLIGHT = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Hea
 
 def serve(xmo_home: Any, live_server_factory: Any, **overrides: Any) -> tuple[Any, NewClient]:
     settings = Settings(home=xmo_home, compact_interval_s=0, model_reload_interval_s=0, **overrides)
-    acme = TenantRegistry.from_settings(settings).create_client("Acme", ["acme.example.com"])
+    acme = Tenants.from_settings(settings).create_client("Acme", ["acme.example.com"])
     return live_server_factory(create_app(settings)), acme
 
 

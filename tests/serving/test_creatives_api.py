@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
 from xmo.simulator.world import build_world
@@ -21,9 +21,9 @@ Api = tuple[httpx.Client, NewClient, NewClient]
 
 @pytest.fixture
 def api(settings: Settings, serve: Any) -> Iterator[Api]:
-    registry = TenantRegistry.from_settings(settings)
-    acme = registry.create_client("Acme", ["acme.example.com"])
-    other = registry.create_client("Other", ["other.example.com"])
+    tenants = Tenants.from_settings(settings)
+    acme = tenants.create_client("Acme", ["acme.example.com"])
+    other = tenants.create_client("Other", ["other.example.com"])
     run_simulation(settings, acme.client.id, days=DAYS, visitors_per_day=VISITORS, seed=SEED)
     compact_all(settings)
     with serve(settings, timeout=60) as http:

@@ -16,7 +16,7 @@ import pytest
 
 from core.apikeys import KeyKind, hash_key
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from serving.app import create_app
 from serving.dashboard.sign_in import SIGN_IN_TTL_S, SignInSigner
 
@@ -37,20 +37,20 @@ class Api:
     url: str
     acme: NewClient
     other: NewClient
-    registry: TenantRegistry
+    tenants: Tenants
 
 
 @pytest.fixture
 def api(settings: Settings, live_server_factory: Any) -> Iterator[Api]:
     settings = settings.model_copy(update={"dashboard_cookie_name": COOKIE_NAME})  # the name comes from settings
-    registry = TenantRegistry.from_settings(settings)
-    acme = registry.create_client("Acme <script>alert(1)</script>", ["acme.example.com"], client_id="acme")
-    other = registry.create_client("Other", ["other.example.com"])
+    tenants = Tenants.from_settings(settings)
+    acme = tenants.create_client("Acme <script>alert(1)</script>", ["acme.example.com"], client_id="acme")
+    other = tenants.create_client("Other", ["other.example.com"])
     with (
         live_server_factory(create_app(settings)) as server,
         httpx.Client(base_url=server.url, timeout=30, follow_redirects=False) as http,
     ):
-        yield Api(http, server.url, acme, other, registry)
+        yield Api(http, server.url, acme, other, tenants)
 
 
 def sign_in(api: Api, key: str, **headers: str) -> httpx.Response:
@@ -88,7 +88,7 @@ def test_the_cookie_is_secure_behind_https(api: Api) -> None:
 
 
 def test_a_wrong_or_non_api_key_gets_a_message_and_no_cookie(api: Api, settings: Settings) -> None:
-    admin_key = api.registry.rotate_key(KeyKind.ADMIN)
+    admin_key = api.tenants.rotate_key(KeyKind.ADMIN)
     for key in ("xmo_api_" + "x" * 32, "not a key", admin_key):
         response = sign_in(api, key)
         assert response.status_code == 401
@@ -160,7 +160,7 @@ def test_expired_tampered_or_rotated_sessions_are_refused(api: Api, settings: Se
     other_secret, _ = SignInSigner(b"another secret" * 3).issue("acme", api.acme.api_key)
     assert api.http.get("/v1/models", headers=with_cookie(other_secret)).status_code == 401
     # A session signed in with a key dies when that key is rotated
-    api.registry.rotate_key(KeyKind.API, "acme")
+    api.tenants.rotate_key(KeyKind.API, "acme")
     assert api.http.get("/v1/models", headers=with_cookie(fresh)).status_code == 401
 
 

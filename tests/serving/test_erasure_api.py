@@ -25,7 +25,7 @@ from core.apikeys import display_prefix
 from core.database import get_engine
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from serving.app import create_app
 from serving.logs import configure_logging
 from tests.conftest import LiveServer
@@ -77,9 +77,9 @@ def api(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     """One server for the module (starting one takes seconds); each test brings its own people."""
     home = tmp_path_factory.mktemp("erasure-api") / "xmo-home"
     with home_at(home) as settings:
-        registry = TenantRegistry.from_settings(settings)
-        acme = registry.create_client("Acme", ["acme.example"], client_id="acme", collect_pii=True)
-        other = registry.create_client("Other", ["other.example"], client_id="other")
+        tenants = Tenants.from_settings(settings)
+        acme = tenants.create_client("Acme", ["acme.example"], client_id="acme", collect_pii=True)
+        other = tenants.create_client("Other", ["other.example"], client_id="other")
         log = io.StringIO()
         server = LiveServer(create_app(settings))
         with server, httpx.Client(base_url=server.url, timeout=60) as http:
@@ -96,8 +96,8 @@ def people(api: Api) -> People:
     """Ann's 6 lake events and 1 spooled one, Bob's 3 lake events, under ids no other test uses."""
     tag = secrets.token_hex(6)
     who = People(f"ann-{tag}-visitor", f"bob-{tag}-visitor", f"ann.{tag}@example.com", f"member-{tag}")
-    registry = TenantRegistry.from_settings(api.settings)
-    collector = Collector.from_settings(api.settings, registry)
+    tenants = Tenants.from_settings(api.settings)
+    collector = Collector.from_settings(api.settings, tenants)
     collector.ingest(_hits(who.ann, 4, f"ann-{tag}") + _hits(who.bob, 3, f"bob-{tag}"))
     collector.ingest(_hits(who.ann, 2, f"ann-id-{tag}", email=who.email, member_id=who.member))
     compact_all(api.settings)

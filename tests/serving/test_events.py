@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from core.apikeys import KeyKind
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from serving.request_body import EVENTS_BODY_BYTES, parse_json_timestamp
 from serving.routes.events import MAX_EVENTS, ServerEvent, prepare_batch
 from tracking.compactor import compact_all
@@ -40,9 +40,7 @@ def event(**fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def api(settings: Settings, serve: Any) -> Iterator[tuple[httpx.Client, NewClient]]:
-    created = TenantRegistry.from_settings(settings).create_client(
-        "Server Shop", ["shop.example.com"], retention_days=30
-    )
+    created = Tenants.from_settings(settings).create_client("Server Shop", ["shop.example.com"], retention_days=30)
     with serve(settings, timeout=30) as http:
         yield http, created
 
@@ -87,7 +85,7 @@ def test_only_a_site_key_may_send_events(api: tuple[httpx.Client, NewClient], se
     assert unknown.status_code == 401
     api_key = http.post("/v1/events", json=body, headers={"Authorization": f"Bearer {created.api_key}"})
     assert api_key.status_code == 403 and error_of(api_key)["code"] == "forbidden"
-    admin = TenantRegistry.from_settings(settings).rotate_key(KeyKind.ADMIN)
+    admin = Tenants.from_settings(settings).rotate_key(KeyKind.ADMIN)
     assert http.post("/v1/events", json=body, headers={"Authorization": f"Bearer {admin}"}).status_code == 403
     assert Spool.from_settings(settings).pending_events() == 0
 

@@ -23,7 +23,7 @@ from core.apikeys import KeyKind, display_prefix
 from core.database import get_engine
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from tracking.compactor import compact_all
 from tracking.lake import count_events, event_files
 from xmo.simulator.cli import run_simulation
@@ -45,9 +45,9 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     path = tmp_path_factory.mktemp("export-api") / "xmo-home"
     with home_at(path) as _settings:
         settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
-        registry = TenantRegistry.from_settings(settings)
-        alpha = registry.create_client("Alpha", ["alpha.example"], client_id="alpha")
-        bravo = registry.create_client("Bravo", ["bravo.example"], client_id="bravo")
+        tenants = Tenants.from_settings(settings)
+        alpha = tenants.create_client("Alpha", ["alpha.example"], client_id="alpha")
+        bravo = tenants.create_client("Bravo", ["bravo.example"], client_id="bravo")
         for seed, cid in enumerate(("alpha", "bravo")):
             run_simulation(settings, cid, days=3, visitors_per_day=40, seed=seed, start=date(2026, 4, 6))
         compact_all(settings)
@@ -57,7 +57,7 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             for cid in ("alpha", "bravo")
         }
         assert not visitors["alpha"] & visitors["bravo"]
-        yield Home(settings, alpha, bravo, registry.rotate_key(KeyKind.ADMIN), visitors)
+        yield Home(settings, alpha, bravo, tenants.rotate_key(KeyKind.ADMIN), visitors)
 
 
 @pytest.fixture
@@ -169,7 +169,7 @@ HOSTILE = {
 
 
 def test_a_csv_export_does_not_run_formulas_hidden_in_campaign_names(settings: Settings, serve: Any) -> None:
-    created = TenantRegistry.from_settings(settings).create_client("Delta", ["delta.example"], client_id="delta")
+    created = Tenants.from_settings(settings).create_client("Delta", ["delta.example"], client_id="delta")
     event = {"event_type": "goal", "visitor_id": "v" * 20, "goal": "purchase", "value": 3.5, **HOSTILE}
     with serve(settings, timeout=60) as http:
         sent = http.post("/v1/events", json=[event], headers=bearer(created.site_key))

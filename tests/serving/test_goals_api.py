@@ -11,7 +11,7 @@ import pytest
 from core import audit
 from core.apikeys import display_prefix
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from features.goals import GoalStore
 
 Api = tuple[httpx.Client, NewClient, NewClient]
@@ -19,9 +19,9 @@ Api = tuple[httpx.Client, NewClient, NewClient]
 
 @pytest.fixture
 def api(settings: Settings, serve: Any) -> Iterator[Api]:
-    registry = TenantRegistry.from_settings(settings)
-    acme = registry.create_client("Acme", ["acme.example.com"])
-    other = registry.create_client("Other", ["other.example.com"])
+    tenants = Tenants.from_settings(settings)
+    acme = tenants.create_client("Acme", ["acme.example.com"])
+    other = tenants.create_client("Other", ["other.example.com"])
     with serve(settings, timeout=30) as http:
         yield http, acme, other
 

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from core.layout import StorageLayout
 from core.maintenance_status import JobStatus, MaintenanceStatus, write_status
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from serving.app import create_app
 from serving.routes import health
 from tracking.edge import Edge, EdgeConfig, EdgePolicy, raw_frame
@@ -28,7 +28,7 @@ Live = tuple[httpx.Client, FastAPI, NewClient]
 
 @pytest.fixture
 def live(settings: Settings, live_server_factory: Any) -> Iterator[Live]:
-    acme = TenantRegistry.from_settings(settings).create_client("Acme", ["acme.example.com"])
+    acme = Tenants.from_settings(settings).create_client("Acme", ["acme.example.com"])
     app = create_app(settings)
     with live_server_factory(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         yield http, app, acme
@@ -77,7 +77,7 @@ def test_ready_counts_what_ended_workers_left_in_their_spools_and_shows_the_back
 
 def test_unreachable_database_is_503_with_the_reason(live: Live, tmp_path: Any) -> None:
     http, app, _ = live
-    registry = app.state.runtime.registry
+    registry = app.state.runtime.tenants
     working = registry.engine
     registry.engine = sa.create_engine(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'xmo.db'}")
     try:

@@ -16,7 +16,7 @@ import pytest
 
 from core import audit
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from serving.app import create_app
 from strategy.industry import industry_benchmarks
 from tests.conftest import LiveServer
@@ -32,7 +32,7 @@ READER = "reader8m"  # no data, not opted in: may read, contributes nothing
 @dataclass(frozen=True)
 class Home:
     settings: Settings
-    registry: TenantRegistry
+    tenants: Tenants
     reader: NewClient
 
 
@@ -40,13 +40,13 @@ class Home:
 def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     path = tmp_path_factory.mktemp("industry-api") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
+        tenants = Tenants.from_settings(settings)
         for seed, client_id in enumerate(POOLED, start=1):
-            registry.create_client(client_id, [f"{client_id}.example"], client_id=client_id, benchmarks_opt_in=True)
+            tenants.create_client(client_id, [f"{client_id}.example"], client_id=client_id, benchmarks_opt_in=True)
             run_simulation(settings, client_id, days=2, visitors_per_day=150, seed=seed, start=date(2026, 4, 6))
-        reader = registry.create_client("Reader", ["reader.example"], client_id=READER)
+        reader = tenants.create_client("Reader", ["reader.example"], client_id=READER)
         compact_all(settings)
-        yield Home(settings, registry, reader)
+        yield Home(settings, tenants, reader)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_any_client_reads_the_pooled_cells_without_client_ids(home: Home, http: 
         "tablet",
         "unknown",
     }
-    entries = [e for e in audit.entries(home.registry.engine, READER) if e.action == "benchmarks.industry"]
+    entries = [e for e in audit.entries(home.tenants.engine, READER) if e.action == "benchmarks.industry"]
     assert entries and entries[0].actor.startswith("key:xmo_api_")
     assert home.reader.api_key not in entries[0].actor
     assert entries[0].details == {

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from serving.app import create_app
 from serving.logs import JsonFormatter, TextFormatter, configure_logging, redact
 
@@ -68,7 +68,7 @@ def test_exceptions_are_logged_by_type_and_frames_never_their_message() -> None:
 def test_requests_log_routes_and_clients_never_personal_data(
     settings: Settings, live_server_factory: Any, restore_logging: Any
 ) -> None:
-    acme = TenantRegistry.from_settings(settings).create_client("Acme", ["acme.example.com"])
+    acme = Tenants.from_settings(settings).create_client("Acme", ["acme.example.com"])
     app = create_app(settings)
 
     async def boom() -> None:
@@ -135,7 +135,7 @@ def test_requests_log_routes_and_clients_never_personal_data(
 
 
 def test_text_format(settings: Settings, serve: Any, restore_logging: Any) -> None:
-    acme = TenantRegistry.from_settings(settings).create_client("Acme", ["acme.example.com"])
+    acme = Tenants.from_settings(settings).create_client("Acme", ["acme.example.com"])
     buffer = io.StringIO()
     with serve(settings) as http:
         configure_logging("text", "INFO", stream=buffer)

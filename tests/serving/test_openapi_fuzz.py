@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, Phase
 from core.apikeys import KeyKind
 from core.layout import CLIENT_ID_PATTERN
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from features.dataset import build_dataset
 from features.goals import GoalDefinition, GoalStore
 from serving.app import create_app
@@ -81,14 +81,14 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with home_at(path) as _settings:
         # the limiter has its own tests; here every generated request should reach its route
         settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
-        registry = TenantRegistry.from_settings(settings)
-        sim = registry.create_client("Sim", ["sim.example"], client_id="sim")
-        admin_key = registry.rotate_key(KeyKind.ADMIN)
+        tenants = Tenants.from_settings(settings)
+        sim = tenants.create_client("Sim", ["sim.example"], client_id="sim")
+        admin_key = tenants.rotate_key(KeyKind.ADMIN)
         run_simulation(settings, "sim", days=7, visitors_per_day=150, seed=5, start=date(2026, 4, 6))
         compact_all(settings)
         build_dataset(settings, "sim")
         train_conversion_model(settings, "sim", params=TINY, baselines=False)
-        GoalStore(registry.engine).add_goal("sim", GoalDefinition.create("purchase"))
+        GoalStore(tenants.engine).add_goal("sim", GoalDefinition.create("purchase"))
         yield Home(settings, sim, admin_key)
 
 

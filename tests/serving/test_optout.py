@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from serving.app import create_app
 
 JSON = {"Accept": "application/json"}
@@ -17,7 +17,7 @@ JSON = {"Accept": "application/json"}
 
 @pytest.fixture
 def client(settings: Settings) -> NewClient:
-    return TenantRegistry.from_settings(settings).create_client("Shop", ["shop.example.com"], client_id="shop")
+    return Tenants.from_settings(settings).create_client("Shop", ["shop.example.com"], client_id="shop")
 
 
 def cookie_header(response: httpx.Response, name: str) -> str:

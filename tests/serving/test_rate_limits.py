@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from serving.ratelimit import TokenBucketLimiter, bearer_token
 
 
@@ -62,9 +62,9 @@ def live(xmo_home: Any, serve: Any) -> Iterator[Live]:
     settings = Settings(
         home=xmo_home, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=6, rate_limit_burst=3
     )
-    registry = TenantRegistry.from_settings(settings)
-    acme = registry.create_client("Acme", ["acme.example.com"])
-    other = registry.create_client("Other", ["other.example.com"])
+    tenants = Tenants.from_settings(settings)
+    acme = tenants.create_client("Acme", ["acme.example.com"])
+    other = tenants.create_client("Other", ["other.example.com"])
     with serve(settings, timeout=30) as http:
         yield http, acme, other
 
@@ -99,7 +99,7 @@ def test_collection_probes_and_keyless_requests_are_not_limited(live: Live) -> N
 
 def test_off_when_the_limit_is_zero(xmo_home: Any, serve: Any) -> None:
     settings = Settings(home=xmo_home, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
-    acme = TenantRegistry.from_settings(settings).create_client("Acme", ["acme.example.com"])
+    acme = Tenants.from_settings(settings).create_client("Acme", ["acme.example.com"])
     with serve(settings) as http:
         codes = {http.get("/v1/goals", headers=bearer(acme.api_key)).status_code for _ in range(30)}
     assert codes == {200}

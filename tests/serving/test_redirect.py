@@ -15,7 +15,7 @@ from sqlalchemy import update
 from core.layout import StorageLayout
 from core.schema import clients
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from privacy.keyvault import KeyVault
 from tracking.compactor import compact_all
 from tracking.lake import event_files
@@ -27,14 +27,14 @@ FOREIGN = "https://partner.example.org/offer"
 
 @pytest.fixture
 def shop(settings: Settings) -> NewClient:
-    return TenantRegistry.from_settings(settings).create_client(
+    return Tenants.from_settings(settings).create_client(
         "Shop", ["shop.example.com", "*.cdn.example.net"], client_id="shop"
     )
 
 
 @pytest.fixture
 def other(settings: Settings) -> NewClient:
-    return TenantRegistry.from_settings(settings).create_client("Other", ["other.example.org"], client_id="other")
+    return Tenants.from_settings(settings).create_client("Other", ["other.example.org"], client_id="other")
 
 
 def signed(settings: Settings, client_id: str, url: str, **fields: str) -> dict[str, str]:
@@ -159,8 +159,8 @@ def test_open_redirect_tricks_are_refused_and_nothing_is_recorded(
 def test_a_public_suffix_stored_before_it_was_refused_allows_nothing(
     serve: Any, settings: Settings, shop: NewClient
 ) -> None:
-    registry = TenantRegistry.from_settings(settings)
-    with registry.engine.begin() as connection:  # as a registry that accepted them left it
+    tenants = Tenants.from_settings(settings)
+    with tenants.engine.begin() as connection:  # as a tenants that accepted them left it
         connection.execute(
             update(clients).where(clients.c.id == "shop").values(allowed_domains=["shop.example.com", "*.com", "co.uk"])
         )

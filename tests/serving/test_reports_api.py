@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from strategy.report import effectiveness_report
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
@@ -36,9 +36,9 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """Client ``sim`` with a week of simulated traffic and spend; client ``fresh`` with nothing."""
     path = tmp_path_factory.mktemp("reports-api") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
-        sim = registry.create_client("Sim", ["sim.example"], client_id="sim")
-        fresh = registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
+        tenants = Tenants.from_settings(settings)
+        sim = tenants.create_client("Sim", ["sim.example"], client_id="sim")
+        fresh = tenants.create_client("Fresh", ["fresh.example"], client_id="fresh")
         run_simulation(settings, "sim", days=7, visitors_per_day=200, seed=5, start=date(2026, 4, 6))
         compact_all(settings)
         yield Home(settings, sim, fresh)
@@ -67,7 +67,7 @@ def test_report_matches_the_job(home: Home, http: httpx.Client) -> None:
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    client = TenantRegistry.from_settings(home.settings).get_client("sim")
+    client = Tenants.from_settings(home.settings).get_client("sim")
     expected = effectiveness_report(
         home.settings, client, by="creative", since=date(2026, 4, 7), until=date(2026, 4, 10)
     ).to_dict()

@@ -19,7 +19,7 @@ import pytest
 
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from features.dataset import build_dataset
 from features.definitions import FEATURE_NAMES, example_session_records
 from features.session_schema import SCORING_COLUMNS
@@ -50,9 +50,9 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     path = tmp_path_factory.mktemp("scoring-api") / "xmo-home"
     with home_at(path) as _settings:
         settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
-        registry = TenantRegistry.from_settings(settings)
-        sim = registry.create_client("Sim", ["sim.example"], client_id="sim", timezone=TIMEZONE)
-        fresh = registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
+        tenants = Tenants.from_settings(settings)
+        sim = tenants.create_client("Sim", ["sim.example"], client_id="sim", timezone=TIMEZONE)
+        fresh = tenants.create_client("Fresh", ["fresh.example"], client_id="fresh")
         run_simulation(settings, "sim", days=7, visitors_per_day=150, seed=23)
         compact_all(settings)
         build_dataset(settings, "sim")

@@ -19,7 +19,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.tracking import MlflowClient
 
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from features.dataset import build_dataset
 from features.definitions import EXAMPLE_SESSIONS
 from models.registry import CHAMPION, configure_mlflow, conversion_model_name
@@ -47,7 +47,7 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     path = tmp_path_factory.mktemp("scoring-reload") / "xmo-home"
     with home_at(path) as _settings:
         settings = Settings(home=path, compact_interval_s=0, model_reload_interval_s=0, rate_limit_per_minute=0)
-        sim = TenantRegistry.from_settings(settings).create_client("Sim", ["sim.example"], client_id="sim")
+        sim = Tenants.from_settings(settings).create_client("Sim", ["sim.example"], client_id="sim")
         run_simulation(settings, "sim", days=7, visitors_per_day=150, seed=24)
         compact_all(settings)
         build_dataset(settings, "sim")

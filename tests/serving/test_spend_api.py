@@ -14,7 +14,7 @@ from core.apikeys import display_prefix
 from core.database import get_engine
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from serving.request_body import TABLE_BODY_BYTES, TABLE_MAX_ROWS
 from tracking.kpi import read_kpi
 from tracking.spend import read_spend
@@ -24,9 +24,9 @@ Api = tuple[httpx.Client, NewClient, NewClient]
 
 @pytest.fixture
 def api(settings: Settings, serve: Any) -> Iterator[Api]:
-    registry = TenantRegistry.from_settings(settings)
-    acme = registry.create_client("Acme", ["acme.example.com"])
-    other = registry.create_client("Other", ["other.example.com"])
+    tenants = Tenants.from_settings(settings)
+    acme = tenants.create_client("Acme", ["acme.example.com"])
+    other = tenants.create_client("Other", ["other.example.com"])
     with serve(settings, timeout=30) as http:
         yield http, acme, other
 

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from core.apikeys import KeyKind
 from core.settings import Settings
-from core.tenants import NewClient, TenantRegistry
+from core.tenants import NewClient, Tenants
 from features.dataset import build_dataset
 from features.definitions import EXAMPLE_SESSIONS
 from features.goals import GoalDefinition, GoalStore
@@ -103,15 +103,15 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """Client A with a week of traffic, spend, a goal and a champion; client B with nothing; the admin key."""
     path = tmp_path_factory.mktemp("isolation") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
-        a = registry.create_client("Alpha", ["alpha.example"], client_id=A_ID)
-        b = registry.create_client("Bravo", ["bravo.example"], client_id=B_ID)
-        admin_key = registry.rotate_key(KeyKind.ADMIN)
+        tenants = Tenants.from_settings(settings)
+        a = tenants.create_client("Alpha", ["alpha.example"], client_id=A_ID)
+        b = tenants.create_client("Bravo", ["bravo.example"], client_id=B_ID)
+        admin_key = tenants.rotate_key(KeyKind.ADMIN)
         run_simulation(settings, A_ID, days=7, visitors_per_day=150, seed=5, start=date(2026, 4, 6))
         compact_all(settings)
         build_dataset(settings, A_ID)
         train_conversion_model(settings, A_ID, params=TINY, baselines=False)
-        GoalStore(registry.engine).add_goal(A_ID, GoalDefinition.create(A_GOAL))
+        GoalStore(tenants.engine).add_goal(A_ID, GoalDefinition.create(A_GOAL))
         yield Home(settings, a, b, admin_key)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import InvalidInput, NotReady
 from core.settings import Settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 from features.sessions import empty_sessions
 from models.attribution import MODELS
 from strategy.attribution import attribution_report, client_daily_attributed_outcomes
@@ -57,9 +57,9 @@ SESSIONS = frame(
 
 @pytest.fixture
 def client(settings: Settings) -> Client:
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("Shop", ["shop.example.com"], client_id="shop")
-    return registry.get_client("shop")
+    tenants = Tenants.from_settings(settings)
+    tenants.create_client("Shop", ["shop.example.com"], client_id="shop")
+    return tenants.get_client("shop")
 
 
 def report(settings: Settings, client: Client, sessions: pd.DataFrame = SESSIONS, **kwargs: Any) -> dict[str, Any]:
@@ -110,9 +110,9 @@ def test_lookback_and_time_zone(settings: Settings, client: Client) -> None:
     short = report(settings, client, model="first", lookback_days=1)
     assert credits(short, "first")["email"] == 1.0  # the search touch two days before is out of the window
 
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("Far", ["far.example.com"], client_id="far", timezone="Pacific/Kiritimati")  # UTC+14
-    far = registry.get_client("far")
+    tenants = Tenants.from_settings(settings)
+    tenants.create_client("Far", ["far.example.com"], client_id="far", timezone="Pacific/Kiritimati")  # UTC+14
+    far = tenants.get_client("far")
     # in Kiritimati, 06-03 runs from 06-02 10:00 to 06-03 10:00 UTC: b's conversion is in it, a's is not
     day = {"model": "last", "since": date(2024, 6, 3), "until": date(2024, 6, 3)}
     assert credits(report(settings, far, **day), "last") == {"social": 1.0}

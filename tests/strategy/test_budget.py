@@ -14,7 +14,7 @@ import pytest
 from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 from models.budget import allocate_budget
 from models.mediamix_simulation import simulate_media_mix
 from models.response import hill
@@ -171,9 +171,9 @@ class Home:
 def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     path = tmp_path_factory.mktemp("budget") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
-        client = registry.create_client("Sim", ["sim.example"], client_id="sim").client
-        empty = registry.create_client("Empty", ["empty.example"], client_id="empty").client
+        tenants = Tenants.from_settings(settings)
+        client = tenants.create_client("Sim", ["sim.example"], client_id="sim").client
+        empty = tenants.create_client("Empty", ["empty.example"], client_id="empty").client
         run_simulation(settings, "sim", days=21, visitors_per_day=300, seed=21)
         compact_all(settings)
         yield Home(settings, client, empty)
@@ -228,7 +228,7 @@ def test_recommendation_with_targets_value_and_attribution(home: Home) -> None:
 
 
 def test_media_mix_mode_allocates_over_channels(settings: Settings) -> None:
-    client = TenantRegistry.from_settings(settings).create_client("Shop", ["shop.example"], client_id="shop").client
+    client = Tenants.from_settings(settings).create_client("Shop", ["shop.example"], client_id="shop").client
     world = simulate_media_mix(300, 3, noise=0.05, seed=8)
     layout = StorageLayout.from_settings(settings)
     rows = [

@@ -11,7 +11,7 @@ import pytest
 
 from core.errors import InvalidInput, NotFound, NotReady
 from core.settings import Settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 from strategy.creatives import creative_report, recommend_creatives
 from xmo.simulator.traffic import simulate
 from xmo.simulator.world import World, build_world
@@ -59,8 +59,8 @@ def world_and_sessions() -> tuple[World, pd.DataFrame]:
 
 @pytest.fixture
 def client(settings: Settings) -> Client:
-    TenantRegistry.from_settings(settings).create_client("Sim", ["sim.example"], client_id="sim")
-    return TenantRegistry.from_settings(settings).get_client("sim")
+    Tenants.from_settings(settings).create_client("Sim", ["sim.example"], client_id="sim")
+    return Tenants.from_settings(settings).get_client("sim")
 
 
 def loader(_client: Client) -> pd.DataFrame:

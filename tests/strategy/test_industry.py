@@ -17,7 +17,7 @@ import pytest
 from core.errors import InvalidInput
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 from strategy.industry import SESSION_CAP, client_contribution, industry_benchmarks
 from strategy.sessions import client_sessions
 from tracking.compactor import compact_all
@@ -35,7 +35,7 @@ START = date(2026, 4, 6)
 @dataclass(frozen=True)
 class Home:
     settings: Settings
-    registry: TenantRegistry
+    tenants: Tenants
     cache: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def sessions(self, client: Client) -> pd.DataFrame:
@@ -49,22 +49,22 @@ class Home:
 def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     path = tmp_path_factory.mktemp("industry") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
+        tenants = Tenants.from_settings(settings)
         for seed, client_id in enumerate((*POOLED, OUTSIDER), start=1):
-            registry.create_client(client_id, [f"{client_id}.example"], client_id=client_id)
+            tenants.create_client(client_id, [f"{client_id}.example"], client_id=client_id)
             run_simulation(settings, client_id, days=3, visitors_per_day=120 * seed, seed=seed, start=START)
-        registry.create_client(EMPTY, [f"{EMPTY}.example"], client_id=EMPTY, benchmarks_opt_in=True)
+        tenants.create_client(EMPTY, [f"{EMPTY}.example"], client_id=EMPTY, benchmarks_opt_in=True)
         for client_id in POOLED:
-            registry.update_client(client_id, benchmarks_opt_in=True)
+            tenants.update_client(client_id, benchmarks_opt_in=True)
         compact_all(settings)
-        yield Home(settings, registry)
+        yield Home(settings, tenants)
 
 
 def _contributions(home: Home, ids: tuple[str, ...], by: str) -> pd.DataFrame:
     layout = StorageLayout.from_settings(home.settings)
     parts = []
     for client_id in ids:
-        sessions = home.sessions(home.registry.get_client(client_id))
+        sessions = home.sessions(home.tenants.get_client(client_id))
         parts.append(client_contribution(sessions, read_spend(layout, client_id), by).assign(client=client_id))
     return pd.concat(parts, ignore_index=True)
 

@@ -11,7 +11,7 @@ import pytest
 from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 from models.mediamix_simulation import MediaMixWorld, simulate_media_mix
 from strategy.media_mix import RECENT_DAYS, daily_channel_spend, fit_media_mix, pick_kpi
 from tracking.kpi import import_kpi
@@ -27,7 +27,7 @@ def world() -> MediaMixWorld:
 
 @pytest.fixture
 def client(settings: Settings) -> Client:
-    return TenantRegistry.from_settings(settings).create_client("Shop", ["shop.example"], client_id="shop").client
+    return Tenants.from_settings(settings).create_client("Shop", ["shop.example"], client_id="shop").client
 
 
 def _store_spend(

@@ -13,7 +13,7 @@ import pytest
 
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.compactor import compact_all
 from tracking.lake import event_files
 from xmo.server_process import ServerProcess, free_port
@@ -45,7 +45,7 @@ async def _send(url: str, site_key: str, ids: list[str], acked: list[str], stop:
 
 
 def test_sigkill_mid_load_loses_no_acknowledged_hit(settings: Settings, tmp_path: Path) -> None:
-    site_key = TenantRegistry.from_settings(settings).create_client("Crash", ["shop.example.com"]).site_key
+    site_key = Tenants.from_settings(settings).create_client("Crash", ["shop.example.com"]).site_key
     first_ids = [f"first-{i}" for i in range(HITS)]
     acked: list[str] = []
     server = ServerProcess(settings.home, port=free_port(), log_file=tmp_path / "server.log").start()

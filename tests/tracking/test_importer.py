@@ -18,7 +18,7 @@ from core import audit
 from core.database import get_engine
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.keyvault import KeyVault
 from tracking.compactor import compact_all
 from tracking.importer import ImportFormat, import_events, parse_timestamps
@@ -36,7 +36,7 @@ RAW_UA = (
 
 @pytest.fixture
 def client_id(settings: Settings) -> str:
-    TenantRegistry.from_settings(settings).create_client("Old Shop", ["shop.example.com"], retention_days=90)
+    Tenants.from_settings(settings).create_client("Old Shop", ["shop.example.com"], retention_days=90)
     return "old-shop"
 
 
@@ -135,7 +135,7 @@ def test_ids_are_stable_across_imports(settings: Settings, client_id: str, tmp_p
     import_events(settings, client_id, other)
     visitors = spooled(settings)["visitor_id"]
     assert visitors.nunique() == 2, "session ids map to the same visitor ids in every file"
-    key_of_other_client = TenantRegistry.from_settings(settings).create_client("New", ["new.example.com"]).client.id
+    key_of_other_client = Tenants.from_settings(settings).create_client("New", ["new.example.com"]).client.id
     import_events(settings, key_of_other_client, other)
     latest = spooled(settings)
     assert latest.loc[latest["client_id"] == key_of_other_client, "visitor_id"].iloc[0] not in set(visitors)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from core.errors import InvalidInput
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.keyvault import KeyVault
 from tracking.links import (
     LINK_KEY_PURPOSE,
@@ -187,7 +187,7 @@ def test_host_allowed_matches_exact_hosts_and_wildcard_subdomains(host: str, all
 
 def test_cli_prints_a_link_signed_with_the_clients_key(xmo_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     settings = Settings(home=xmo_home)
-    TenantRegistry.from_settings(settings).create_client("Acme", ["shop.example.com"], client_id="acme")
+    Tenants.from_settings(settings).create_client("Acme", ["shop.example.com"], client_id="acme")
     assert main(["link", "sign", "acme", URL, "--campaign", "spring", "--creative", "banner-1", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["link"].startswith("http://127.0.0.1:8000/r?c=acme&")
@@ -210,7 +210,7 @@ def test_cli_prints_a_link_signed_with_the_clients_key(xmo_home: Path, capsys: p
 def test_cli_errors_are_one_line(
     xmo_home: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    TenantRegistry.from_settings(Settings(home=xmo_home)).create_client("Acme", ["shop.example.com"], client_id="acme")
+    Tenants.from_settings(Settings(home=xmo_home)).create_client("Acme", ["shop.example.com"], client_id="acme")
     assert main(["link", "sign", *args]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from core.apikeys import KeyKind
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.keyvault import KeyVault
 from privacy.pseudonyms import IdentifierKind, pseudonymize
 from tracking.collector import Collector
@@ -157,9 +157,9 @@ class Home:
 
 
 def make_home(settings: Settings) -> Home:
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("PII", ["pii.example.com"], client_id="pii", collect_pii=True)
-    registry.create_client("Plain", ["plain.example.com"], client_id="plain")
+    tenants = Tenants.from_settings(settings)
+    tenants.create_client("PII", ["pii.example.com"], client_id="pii", collect_pii=True)
+    tenants.create_client("Plain", ["plain.example.com"], client_id="plain")
     vault = KeyVault.from_settings(settings)
     return Home(settings, {c: vault.derived_key(c, "pseudonym") for c in ("pii", "plain")})
 
@@ -257,8 +257,8 @@ def test_collector_never_stores_raw_values(settings: Settings) -> None:
 
 def test_server_events_never_store_raw_values(settings: Settings, serve: Any) -> None:
     home = make_home(settings)
-    registry = TenantRegistry.from_settings(settings)
-    site_keys = {client: registry.rotate_key(KeyKind.SITE, client) for client in ("pii", "plain")}
+    tenants = Tenants.from_settings(settings)
+    site_keys = {client: tenants.rotate_key(KeyKind.SITE, client) for client in ("pii", "plain")}
     with serve(settings, timeout=30) as http:
 
         @EXAMPLES

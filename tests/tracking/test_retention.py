@@ -12,7 +12,7 @@ import pytest
 from core.errors import InvalidInput
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from privacy.retention import RetentionPreview
 from privacy.stores import RetentionStore, retention_stores
 from tracking.compactor import compact_all
@@ -33,9 +33,9 @@ def days_of(layout: StorageLayout, client_id: str) -> list[str]:
 
 @pytest.fixture
 def lake(settings: Settings) -> StorageLayout:
-    registry = TenantRegistry.from_settings(settings)
+    tenants = Tenants.from_settings(settings)
     for cid in ("alpha", "bravo"):
-        registry.create_client(cid.title(), [f"{cid}.example"], client_id=cid)
+        tenants.create_client(cid.title(), [f"{cid}.example"], client_id=cid)
         run_simulation(settings, cid, days=4, visitors_per_day=30, seed=3, start=START)
     compact_all(settings)
     layout = StorageLayout.from_settings(settings)

@@ -17,7 +17,7 @@ from core.database import get_engine
 from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.compactor import compact_all
 from tracking.spend import (
     _write,
@@ -257,7 +257,7 @@ def test_json_rows_validate_the_same_way(layout: StorageLayout) -> None:
 
 
 def test_campaigns_never_tracked_are_stored_with_a_warning(settings: Settings, layout: StorageLayout) -> None:
-    TenantRegistry.from_settings(settings).create_client("Shop", ["shop.example"], client_id="shop")
+    Tenants.from_settings(settings).create_client("Shop", ["shop.example"], client_id="shop")
     none_yet = import_spend(layout, "shop", csv_frame("date,campaign,spend\n2026-01-01,cmp-future,1\n"))
     assert none_yet.unknown_campaigns == ("cmp-future",)
     assert "no tracked traffic yet" in none_yet.warnings[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.dataset import build_dataset
 from tracking.compactor import compact_all
 from xmo.simulator.cli import run_simulation
@@ -34,7 +34,7 @@ class SimulatedClient:
 def simulated_client(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedClient]:
     home = tmp_path_factory.mktemp("training") / "xmo-home"
     with home_at(home) as settings:
-        TenantRegistry.from_settings(settings).create_client("Sim", ["sim.example"], client_id=CLIENT)
+        Tenants.from_settings(settings).create_client("Sim", ["sim.example"], client_id=CLIENT)
         run_simulation(settings, CLIENT, days=14, visitors_per_day=300, seed=21)
         compact_all(settings)
         manifest = build_dataset(settings, CLIENT)

@@ -13,7 +13,7 @@ import numpy as np
 
 from core.audit import CLI_ACTOR
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.dataset import build_dataset
 from features.definitions import example_session_records
 from models.registry import conversion_model_name
@@ -27,9 +27,9 @@ TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
 
 
 def test_each_version_is_a_loadable_mlflow_model(settings: Settings, tmp_path: Path) -> None:
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("Alpha", ["alpha.example"], client_id="alpha")
-    registry.create_client("Bravo", ["bravo.example"], client_id="bravo")
+    tenants = Tenants.from_settings(settings)
+    tenants.create_client("Alpha", ["alpha.example"], client_id="alpha")
+    tenants.create_client("Bravo", ["bravo.example"], client_id="bravo")
     run_simulation(settings, "alpha", days=7, visitors_per_day=150, seed=5, start=date(2026, 4, 6))
     compact_all(settings)
     build_dataset(settings, "alpha")

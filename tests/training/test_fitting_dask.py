@@ -10,7 +10,7 @@ import pytest
 from dask.distributed import LocalCluster
 
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.dataset import build_dataset
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
@@ -36,7 +36,7 @@ def large_client(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> I
     """A home with a registered client and a lake of two weeks of simulated sessions."""
     home = tmp_path_factory.mktemp("dask-training") / "xmo-home"
     with home_at(home) as settings:
-        TenantRegistry.from_settings(settings).create_client("Sim", ["sim.example"], client_id=CLIENT)
+        Tenants.from_settings(settings).create_client("Sim", ["sim.example"], client_id=CLIENT)
         run_simulation(settings, CLIENT, days=14, visitors_per_day=VISITORS_PER_DAY, seed=21)
         compact_all(settings)
         yield settings, CLIENT

@@ -19,7 +19,7 @@ from core.database import get_engine
 from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from features.dataset import load_dataset
 from features.definitions import SCORING_COLUMNS, example_session_records, prepare_features
 from features.sessions import build_sessions
@@ -124,7 +124,7 @@ def test_tuning_is_logged_and_resumes(simulated_client: SimulatedClient) -> None
 
 def test_a_training_set_of_another_client_is_refused(simulated_client: SimulatedClient) -> None:
     settings, cid = simulated_client.settings, simulated_client.client_id
-    TenantRegistry.from_settings(settings).create_client("Other", ["other.example"], client_id="other")
+    Tenants.from_settings(settings).create_client("Other", ["other.example"], client_id="other")
     source = settings.home / "datasets" / cid / simulated_client.dataset_id
     shutil.copytree(source, settings.home / "datasets" / "other" / simulated_client.dataset_id)
     before = _versions(settings, cid)

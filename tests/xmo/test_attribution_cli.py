@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from models.attribution import MODELS
 from tracking.compactor import compact_all
 from xmo.cli import main
@@ -25,9 +25,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def simulated(settings: Settings) -> str:
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("Sim", ["sim.example"], client_id=CLIENT)
-    registry.create_client("Empty", ["empty.example"], client_id="empty")
+    tenants = Tenants.from_settings(settings)
+    tenants.create_client("Sim", ["sim.example"], client_id=CLIENT)
+    tenants.create_client("Empty", ["empty.example"], client_id="empty")
     run_simulation(settings, CLIENT, days=10, visitors_per_day=150, seed=21)
     compact_all(settings)
     return CLIENT

@@ -16,7 +16,7 @@ import pytest
 
 from core.errors import InvalidInput, NotReady
 from core.settings import Settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 from features.dataset import build_dataset
 from models.audiences import AudienceRanker
 from strategy.audiences import load_champion, recommend_audiences
@@ -38,9 +38,9 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """A home with client ``sim`` (simulated traffic, a champion model) and client ``fresh`` (nothing)."""
     path = tmp_path_factory.mktemp("audiences") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
-        registry.create_client("Sim", ["sim.example"], client_id=CLIENT)
-        registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
+        tenants = Tenants.from_settings(settings)
+        tenants.create_client("Sim", ["sim.example"], client_id=CLIENT)
+        tenants.create_client("Fresh", ["fresh.example"], client_id="fresh")
         run_simulation(settings, CLIENT, days=10, visitors_per_day=200, seed=21)
         compact_all(settings)
         build_dataset(settings, CLIENT)
@@ -49,7 +49,7 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def sim_client(settings: Settings) -> Client:
-    return TenantRegistry.from_settings(settings).get_client(CLIENT)
+    return Tenants.from_settings(settings).get_client(CLIENT)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

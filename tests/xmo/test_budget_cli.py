@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings, get_settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.compactor import compact_all
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation
@@ -22,7 +22,7 @@ HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixtu
 def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("budget-cli") / "xmo-home"
     with home_at(path) as settings:
-        TenantRegistry.from_settings(settings).create_client("Sim", ["sim.example"], client_id="sim")
+        Tenants.from_settings(settings).create_client("Sim", ["sim.example"], client_id="sim")
         run_simulation(settings, "sim", days=21, visitors_per_day=300, seed=21)
         compact_all(settings)
         yield path

@@ -13,7 +13,7 @@ import pytest
 from core import audit
 from core.apikeys import KeyKind
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from xmo.cli import main
 
 
@@ -28,8 +28,8 @@ def test_client_create_json_and_list(xmo_home: Path, capsys: pytest.CaptureFixtu
     assert code == 0, err
     created = json.loads(out)
     assert set(created) == {"client_id", "site_key", "api_key"} and created["client_id"] == "acme-shop"
-    registry = TenantRegistry.from_settings(Settings(home=xmo_home))
-    assert registry.authenticate(created["api_key"], KeyKind.API).client_id == "acme-shop"
+    tenants = Tenants.from_settings(Settings(home=xmo_home))
+    assert tenants.authenticate(created["api_key"], KeyKind.API).client_id == "acme-shop"
     assert (xmo_home / "keys" / "acme-shop.key").exists(), "the client's key is created with the client"
     code, out, _ = run(capsys, "client", "list", "--json")
     assert code == 0 and [c["client_id"] for c in json.loads(out)] == ["acme-shop"]
@@ -89,9 +89,9 @@ def test_client_benchmarks_opt_in_and_update(xmo_home: Path, capsys: pytest.Capt
     assert json.loads(out)["benchmarks_opt_in"] is True and json.loads(out)["retention_days"] == 90
     code, out, _ = run(capsys, "client", "update", "in", "--no-benchmarks-opt-in")
     assert code == 0 and "benchmarks_opt_in=no" in out
-    registry = TenantRegistry.from_settings(Settings(home=xmo_home))
-    assert registry.get_client("in").benchmarks_opt_in is False
-    updates = [e for e in audit.entries(registry.engine) if e.action == "client.update"]
+    tenants = Tenants.from_settings(Settings(home=xmo_home))
+    assert tenants.get_client("in").benchmarks_opt_in is False
+    updates = [e for e in audit.entries(tenants.engine) if e.action == "client.update"]
     assert [(e.client_id, e.actor) for e in updates] == [("out", "cli"), ("in", "cli")]
 
 
@@ -107,8 +107,8 @@ def test_bad_client_updates_change_nothing(
     xmo_home: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     assert run(capsys, "client", "create", "Keep", "-d", "keep.example.com")[0] == 0
-    registry = TenantRegistry.from_settings(Settings(home=xmo_home))
-    before = registry.get_client("keep")
+    tenants = Tenants.from_settings(Settings(home=xmo_home))
+    before = tenants.get_client("keep")
     code, out, err = run(capsys, *args)
     assert code == 1 and out == "" and err.count("\n") == 1 and message in err
-    assert registry.get_client("keep") == before
+    assert tenants.get_client("keep") == before

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.compactor import compact_all
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation
@@ -26,7 +26,7 @@ DAYS, VISITORS, SEED = 14, 1500, 21
 def client_id(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("creatives") / "xmo-home"
     with home_at(home) as settings:
-        TenantRegistry.from_settings(settings).create_client("Acme", ["acme.example.com"], client_id="acme")
+        Tenants.from_settings(settings).create_client("Acme", ["acme.example.com"], client_id="acme")
         run_simulation(settings, "acme", days=DAYS, visitors_per_day=VISITORS, seed=SEED)
         compact_all(settings)
         yield "acme"

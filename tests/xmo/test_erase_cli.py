@@ -18,7 +18,7 @@ from core import audit
 from core.database import get_engine
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.collector import Collector
 from tracking.compactor import compact_all
 from tracking.lake import event_files
@@ -57,7 +57,7 @@ def acme(settings: Settings, capsys: pytest.CaptureFixture[str]) -> Settings:
     for args in (("Acme", "--id", "acme", "--collect-pii"), ("Zeta", "--id", "zeta")):
         code, _, err = run(capsys, "client", "create", args[0], "--domain", f"{args[2]}.example", *args[1:])
         assert code == 0, err
-    collector = Collector.from_settings(settings, TenantRegistry.from_settings(settings))
+    collector = Collector.from_settings(settings, Tenants.from_settings(settings))
     collector.ingest(_hits(ANN, 3, "ann") + _hits(BOB, 2, "bob"))
     collector.ingest(_hits(ANN, 2, "ann-id", email=EMAIL, member_id=MEMBER))
     compact_all(settings)

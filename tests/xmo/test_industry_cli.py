@@ -11,7 +11,7 @@ import pytest
 
 from core import audit
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.compactor import compact_all
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation
@@ -51,7 +51,7 @@ def test_json_and_table(home: Settings, capsys: pytest.CaptureFixture[str]) -> N
     assert code == 0, err
     assert "visitors" in out and "desktop" in out and "CPA" not in out
     assert "suppressed" in err and "no noise" in err
-    entries = [e for e in audit.entries(TenantRegistry.from_settings(home).engine) if e.action == "benchmarks.industry"]
+    entries = [e for e in audit.entries(Tenants.from_settings(home).engine) if e.action == "benchmarks.industry"]
     assert [(e.actor, e.client_id, e.details["by"]) for e in entries] == [
         ("cli", None, "channel"),
         ("cli", None, "device"),
@@ -85,5 +85,5 @@ def test_bad_input_is_one_line_and_publishes_nothing(
 ) -> None:
     code, out, err = run(capsys, "benchmarks", "industry", *args)
     assert code == 1 and out == "" and err.count("\n") == 1 and message in err, err
-    entries = audit.entries(TenantRegistry.from_settings(Settings(home=xmo_home)).engine)
+    entries = audit.entries(Tenants.from_settings(Settings(home=xmo_home)).engine)
     assert not [e for e in entries if e.action == "benchmarks.industry"]

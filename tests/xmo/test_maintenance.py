@@ -21,7 +21,7 @@ from core.maintenance_status import read_status
 from core.processes import process_is_alive
 from core.schema import clients
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.compactor import compact_all
 from tracking.lake import count_events, partition_dir
 from xmo.maintenance import MaintenanceLoop, service_jobs
@@ -38,14 +38,14 @@ def _wait_for(condition: Callable[[], object], timeout_s: float = 30.0) -> None:
 
 
 def test_the_loop_applies_retention_on_its_schedule_and_reports_each_run(settings: Settings) -> None:
-    registry = TenantRegistry.from_settings(settings)
-    registry.create_client("Gamma", ["gamma.example"], client_id="gamma")
+    tenants = Tenants.from_settings(settings)
+    tenants.create_client("Gamma", ["gamma.example"], client_id="gamma")
     run_simulation(settings, "gamma", days=2, visitors_per_day=20, seed=3, start=date(2026, 4, 6))
     compact_all(settings)
     layout = StorageLayout.from_settings(settings)
     assert count_events(layout, "gamma") > 0
     days = (datetime.now(UTC).date() - date(2026, 4, 9)).days  # every partition (2026-04-06 … 08) expires
-    with registry.engine.begin() as connection:
+    with tenants.engine.begin() as connection:
         connection.execute(update(clients).where(clients.c.id == "gamma").values(retention_days=days))
     stale = partition_dir(layout, "gamma", "2026-04-06") / ".part-x.parquet.999999.tmp"  # a killed writer's
     stale.write_bytes(b"half a file")
@@ -60,7 +60,7 @@ def test_the_loop_applies_retention_on_its_schedule_and_reports_each_run(setting
         loop.stop.set()
         runner.join(timeout=30)
     assert not runner.is_alive(), "the loop stops when asked"
-    (entry,) = [e for e in audit.entries(registry.engine) if e.action == "retention.apply"]
+    (entry,) = [e for e in audit.entries(tenants.engine) if e.action == "retention.apply"]
     assert (entry.actor, entry.client_id) == ("scheduler", "gamma")
     status = read_status(layout)
     assert status is not None and status["pid"] == os.getpid() and status["running"]
@@ -72,7 +72,7 @@ def test_the_loop_applies_retention_on_its_schedule_and_reports_each_run(setting
 def test_xmo_serve_compacts_in_a_supervised_process_that_comes_back_when_killed(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    site_key = TenantRegistry.from_settings(settings).create_client("Soak", ["shop.example.com"]).site_key
+    site_key = Tenants.from_settings(settings).create_client("Soak", ["shop.example.com"]).site_key
     layout = StorageLayout.from_settings(settings)
     monkeypatch.setenv("XMO_COMPACT_INTERVAL_S", "0.3")
     server = ServerProcess(settings.home, port=free_port(), log_file=tmp_path / "server.log").start()

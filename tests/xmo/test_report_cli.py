@@ -14,7 +14,7 @@ import pytest
 
 from core.errors import InvalidInput, NotReady
 from core.settings import Settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 from strategy.report import effectiveness_report
 from strategy.sessions import client_sessions
 from xmo import console
@@ -33,9 +33,9 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """A home with client ``sim`` (a week of simulated traffic and spend) and client ``fresh`` (nothing)."""
     path = tmp_path_factory.mktemp("report") / "xmo-home"
     with home_at(path) as settings:
-        registry = TenantRegistry.from_settings(settings)
-        registry.create_client("Sim", ["sim.example"], client_id=CLIENT)
-        registry.create_client("Fresh", ["fresh.example"], client_id="fresh")
+        tenants = Tenants.from_settings(settings)
+        tenants.create_client("Sim", ["sim.example"], client_id=CLIENT)
+        tenants.create_client("Fresh", ["fresh.example"], client_id="fresh")
         run_simulation(settings, CLIENT, days=DAYS, visitors_per_day=200, seed=21, start=START)
         from tracking.compactor import compact_all
 
@@ -44,7 +44,7 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def sim_client(settings: Settings) -> Client:
-    return TenantRegistry.from_settings(settings).get_client(CLIENT)
+    return Tenants.from_settings(settings).get_client(CLIENT)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -171,7 +171,7 @@ def test_clients_without_data(home: Settings, capsys: pytest.CaptureFixture[str]
     assert status == 1 and "no sessions for client 'fresh'" in err
     status, _, err = run(capsys, "report", "nobody")
     assert status == 1 and "nobody" in err
-    fresh = TenantRegistry.from_settings(home).get_client("fresh")
+    fresh = Tenants.from_settings(home).get_client("fresh")
     with pytest.raises(NotReady):
         effectiveness_report(home, fresh)
     with pytest.raises(InvalidInput, match="unknown grouping"):

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from xmo.server_process import ServerProcess, free_port
 
 
@@ -55,7 +55,7 @@ def _all_answer(url: str, workers: int) -> None:
 def test_new_connections_reach_every_worker_and_a_killed_one_comes_back(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    site_key = TenantRegistry.from_settings(settings).create_client("Many", ["shop.example.com"]).site_key
+    site_key = Tenants.from_settings(settings).create_client("Many", ["shop.example.com"]).site_key
     monkeypatch.setenv("XMO_COMPACT_INTERVAL_S", "0")
     monkeypatch.setenv("XMO_RETENTION_INTERVAL_S", "0")
     with ServerProcess(settings.home, port=free_port(), log_file=tmp_path / "server.log", workers=2) as server:

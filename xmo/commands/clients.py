@@ -10,7 +10,7 @@ from rich.table import Table
 from core import audit
 from core.apikeys import KeyKind
 from privacy.keyvault import KeyVault
-from xmo.commands.common import load_settings, registry
+from xmo.commands.common import load_settings, open_tenants
 from xmo.console import emit_json, err, out
 
 client_app = typer.Typer(help="Create and list clients (tenants).", no_args_is_help=True)
@@ -44,7 +44,7 @@ def create(
 ) -> None:
     """Register a client and print its id and keys (shown once; only hashes are stored)."""
     settings = load_settings()
-    created = registry().create_client(
+    created = open_tenants().create_client(
         name,
         domain,
         client_id=client_id,
@@ -70,7 +70,7 @@ def create(
 @client_app.command("list")
 def list_clients(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List clients and their privacy settings."""
-    clients = registry().list_clients()
+    clients = open_tenants().list_clients()
     if as_json:
         emit_json([c.public() for c in clients])
         return
@@ -104,7 +104,7 @@ def update_client(
     as_json: Annotated[bool, typer.Option("--json", help="Print the updated client as JSON.")] = False,
 ) -> None:
     """Change a client's policy (only the options given); audited."""
-    client = registry().update_client(
+    client = open_tenants().update_client(
         client_id, benchmarks_opt_in=benchmarks_opt_in, retention_days=retention_days, actor=audit.CLI_ACTOR
     )
     if as_json:
@@ -118,7 +118,7 @@ def update_client(
 
 def admin_key(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Create the operator's admin key, revoking any previous one (shown once)."""
-    key = registry().rotate_key(KeyKind.ADMIN)
+    key = open_tenants().rotate_key(KeyKind.ADMIN)
     if as_json:
         emit_json({"admin_key": key})
     else:

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from core.errors import InvalidInput
 from core.settings import Settings, get_settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 
 R = TypeVar("R")
 
@@ -24,14 +24,14 @@ def load_settings() -> Settings:
         raise InvalidInput(f"{name}: {first['msg']}") from exc
 
 
-def registry() -> TenantRegistry:
-    """The tenant registry of the configured database."""
-    return TenantRegistry.from_settings(load_settings())
+def open_tenants() -> Tenants:
+    """The tenants (clients, API keys) of the configured database."""
+    return Tenants.from_settings(load_settings())
 
 
 def existing_client(client_id: str) -> Client:
     """The client, or a clear ``NotFound``."""
-    return registry().get_client(client_id)
+    return open_tenants().get_client(client_id)
 
 
 def confirmed_deletion(delete: Callable[[bool], R], describe: Callable[[R], str], *, dry_run: bool, yes: bool) -> R:

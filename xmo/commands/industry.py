@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from xmo.commands.common import load_settings, registry
+from xmo.commands.common import load_settings, open_tenants
 from xmo.console import emit_json, err, out
 
 benchmarks_app = typer.Typer(help="Cross-client benchmarks that identify neither clients nor users.")
@@ -48,14 +48,14 @@ def industry(
     from strategy.industry import industry_benchmarks, record_publication
 
     settings = load_settings()
-    tenants = registry()
+    tenants = open_tenants()
     result = industry_benchmarks(
         settings,
         by=by,
         epsilon=epsilon if epsilon is not None else settings.benchmark_epsilon,
         min_visitors=min_visitors,
         min_clients=min_clients,
-        registry=tenants,
+        tenants=tenants,
     )
     record_publication(tenants.engine, result, actor=audit.CLI_ACTOR, client_id=None)
     data = result.to_dict()

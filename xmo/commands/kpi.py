@@ -13,7 +13,7 @@ from rich.table import Table
 
 from core.audit import CLI_ACTOR
 from core.layout import StorageLayout
-from xmo.commands.common import confirmed_deletion, existing_client, load_settings, registry
+from xmo.commands.common import confirmed_deletion, existing_client, load_settings, open_tenants
 from xmo.console import emit_json, err, out
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def delete(
     """
     from tracking.kpi import delete_kpi
 
-    tenants = registry()
+    tenants = open_tenants()
     tenants.get_client(client_id)
 
     def run(preview: bool) -> KpiDeletion:

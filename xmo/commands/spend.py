@@ -12,7 +12,7 @@ from rich.table import Table
 
 from core.audit import CLI_ACTOR
 from core.layout import StorageLayout
-from xmo.commands.common import confirmed_deletion, existing_client, load_settings, registry
+from xmo.commands.common import confirmed_deletion, existing_client, load_settings, open_tenants
 from xmo.console import emit_json, err, out
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def delete(
     """
     from tracking.spend import delete_spend
 
-    tenants = registry()
+    tenants = open_tenants()
     tenants.get_client(client_id)
 
     def run(preview: bool) -> SpendDeletion:

@@ -18,7 +18,7 @@ from rich.table import Table
 from core.errors import InvalidInput
 from core.layout import StorageLayout, check_client_id
 from core.settings import Settings
-from core.tenants import Client, TenantRegistry
+from core.tenants import Client, Tenants
 from tracking.collector import Collector
 from tracking.spend import upsert_spend
 from xmo.commands.common import load_settings
@@ -96,7 +96,7 @@ def run_simulation(
     api_key: str | None = None,
     concurrency: int = 64,
     truth_out: Path | None = None,
-    registry: TenantRegistry | None = None,
+    tenants: Tenants | None = None,
 ) -> SimulationOutcome:
     """Simulate a client's traffic, feed it through the edge (directly or via ``{via}/t.gif``), store the spend
     and optionally the truth. Raises ``InvalidInput`` for bad arguments and ``NotFound`` for an unknown client.
@@ -109,8 +109,8 @@ def run_simulation(
                 "--via needs the client's site key and API key (--site-key/--api-key or "
                 "XMO_SITE_KEY/XMO_API_KEY): the pixel takes hits older than 24 h only with the API key"
             )
-    registry = registry or TenantRegistry.from_settings(settings)
-    client = registry.get_client(check_client_id(client_id))
+    tenants = tenants or Tenants.from_settings(settings)
+    client = tenants.get_client(check_client_id(client_id))
     t0 = time.perf_counter()
     world = build_world(seed, days, visitors_per_day, start)
     traffic = simulate(world, client_id=client.id, domain=site_domain(client))
@@ -128,7 +128,7 @@ def run_simulation(
             optout_cookie_name=settings.optout_cookie_name,
         )
     else:
-        collector = Collector.from_settings(settings, registry)
+        collector = Collector.from_settings(settings, tenants)
         try:
             spool_report = ingest_traffic(traffic, collector, generate_s=generate_s)
         finally:

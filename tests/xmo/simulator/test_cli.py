@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.spend import read_spend
 from tracking.spool import Spool
 from xmo.simulator.cli import register, run_simulation
@@ -23,7 +23,7 @@ from xmo.simulator.truth import load_truth
 
 @pytest.fixture
 def shop(settings: Settings) -> str:
-    TenantRegistry.from_settings(settings).create_client("Shop", ["*.shop.example.com"], client_id="shop")
+    Tenants.from_settings(settings).create_client("Shop", ["*.shop.example.com"], client_id="shop")
     return "shop"
 
 

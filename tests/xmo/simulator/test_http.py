@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request, Response
 from core.errors import InvalidInput
 from core.layout import StorageLayout
 from core.settings import Settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from serving.app import create_app
 from tracking.compactor import compact_all
 from tracking.lake import event_files
@@ -128,7 +128,7 @@ def test_only_http_base_urls_are_accepted(url: str) -> None:
 
 
 def test_through_the_real_pixel_into_the_lake(settings: Settings, live_server_factory: Callable[[Any], Any]) -> None:
-    created = TenantRegistry.from_settings(settings).create_client(
+    created = Tenants.from_settings(settings).create_client(
         "Sim Shop", ["shop.example.com"], client_id="sim-shop", collect_pii=True
     )
     world = build_world(seed=3, days=2, visitors_per_day=40, start=recent_start(2))

@@ -17,7 +17,7 @@ import pytest
 from core.database import dispose_engines
 from core.layout import StorageLayout
 from core.settings import Settings, get_settings
-from core.tenants import TenantRegistry
+from core.tenants import Tenants
 from tracking.collector import Collector
 from tracking.compactor import compact_all
 from tracking.lake import event_files
@@ -60,9 +60,9 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, small_world: World) -> It
     get_settings.cache_clear()
     try:
         settings = get_settings()
-        registry = TenantRegistry.from_settings(settings)
-        registry.create_client("Sim Shop", ["shop.example.com"], client_id=CLIENT, collect_pii=True)
-        collector = Collector.from_settings(settings, registry)
+        tenants = Tenants.from_settings(settings)
+        tenants.create_client("Sim Shop", ["shop.example.com"], client_id=CLIENT, collect_pii=True)
+        collector = Collector.from_settings(settings, tenants)
         traffic = simulate(small_world, client_id=CLIENT, domain="shop.example.com")
         report = ingest_traffic(traffic, collector, chunk_hits=1500)
         collector.spool.close()
@@ -140,9 +140,9 @@ def test_simulate_into_spool_reports_generation_and_ingest(
     get_settings.cache_clear()
     try:
         settings = get_settings()
-        registry = TenantRegistry.from_settings(settings)
-        registry.create_client("Other", ["other.example.com"], client_id="other")
-        collector = Collector.from_settings(settings, registry)
+        tenants = Tenants.from_settings(settings)
+        tenants.create_client("Other", ["other.example.com"], client_id="other")
+        collector = Collector.from_settings(settings, tenants)
         report = simulate_into_spool(small_world, collector, "other", chunk_hits=100_000)
         assert report.client_id == "other" and report.chunks == 1
         assert collector.spool.pending_events() == report.accepted > 0
