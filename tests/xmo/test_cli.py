@@ -112,3 +112,10 @@ def test_bad_client_updates_change_nothing(
     code, out, err = run(capsys, *args)
     assert code == 1 and out == "" and err.count("\n") == 1 and message in err
     assert tenants.get_client("keep") == before
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    code, out, err = run(capsys, "--version")
+    assert code == 0 and err == "" and out == f"xmo {version('xmo')}\n"
