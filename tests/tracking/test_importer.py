@@ -236,3 +236,18 @@ def test_cli_prints_a_summary(
     assert summary["rows_read"] == 3 and summary["accepted"] == 2 and summary["dropped"] == {"invalid_event_type": 1}
     assert main(["import", "events", client_id, str(path)]) == 0
     assert capsys.readouterr().out.strip() == "read 3 rows: accepted 2, dropped 1 (invalid_event_type 1)"
+
+
+def test_history_past_the_retention_says_so_and_fails(
+    settings: Settings, client_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Everything older than the client's 90 days: no 'the events are in the spool', a way out, a non-zero exit."""
+    old = [{**row, "timestamp": (NOW - timedelta(days=400)).isoformat()} for row in rows(3)]
+    path = write_csv(tmp_path / "old.csv", old)
+    assert main(["import", "events", client_id, str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "read 3 rows: accepted 0, dropped 3 (too_old 3)"
+    assert "retention of 90 days" in captured.err and "xmo client update old-shop --retention-days" in captured.err
+    assert "no event was accepted" in captured.err and "in the spool" not in captured.err
+    assert main(["import", "events", client_id, str(write_csv(tmp_path / "mixed.csv", [*old, *rows(1)]))]) == 0
+    assert "retention of 90 days" in capsys.readouterr().err, "a partial import explains its drops too"

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from xmo.commands.common import load_settings
+from tracking.edge import DropReason
+from xmo.commands.common import load_settings, open_tenants
 from xmo.console import emit_json, err, out
 
 if TYPE_CHECKING:
@@ -49,11 +50,26 @@ def events(
         )
     if as_json:
         emit_json(report.to_dict())
-        return
-    out.print(_summary(report))
-    if report.ignored_columns:
-        err.print(f"[dim]ignored columns: {escape(', '.join(report.ignored_columns))}[/dim]")
-    err.print("[dim]The events are in the spool; `xmo compact` (or a running server) moves them into the lake.[/dim]")
+    else:
+        out.print(_summary(report))
+        if report.ignored_columns:
+            err.print(f"[dim]ignored columns: {escape(', '.join(report.ignored_columns))}[/dim]")
+    too_old = report.dropped.get(DropReason.TOO_OLD.value, 0)
+    if too_old:
+        retention = open_tenants().get_client(client_id).retention_days
+        err.print(
+            f"{too_old:,} event(s) were older than {escape(client_id)}'s retention of {retention} days and were "
+            f"dropped; to keep older history, raise it (`xmo client update {escape(client_id)} --retention-days N`, "
+            "at most 3650) and import again.",
+            markup=False,
+        )
+    if report.accepted == 0:
+        err.print("xmo: no event was accepted; nothing was stored", markup=False)
+        raise typer.Exit(code=1)
+    if not as_json:
+        err.print(
+            "[dim]The events are in the spool; `xmo compact` (or a running server) moves them into the lake.[/dim]"
+        )
 
 
 def register(app: typer.Typer) -> None:
