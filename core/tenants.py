@@ -142,6 +142,15 @@ def _check_retention(days: int) -> int:
     return days
 
 
+def _key_name(kind: KeyKind) -> str:
+    """How people call a kind of key: site key, API key, admin key."""
+    return f"{'API' if kind is KeyKind.API else kind.value} key"
+
+
+def _with_article(noun: str) -> str:
+    return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
+
+
 class Tenants:
     """Create, find and authenticate clients; every change is audited."""
 
@@ -309,7 +318,8 @@ class Tenants:
             raise Unauthorized("unknown or revoked API key")
         kind = KeyKind(row.kind)
         if allowed and kind not in allowed:
-            raise Forbidden(f"a {kind.value} key cannot do this; use a {' or '.join(k.value for k in allowed)} key")
+            wanted = " or ".join(_with_article(_key_name(k)) for k in allowed)
+            raise Forbidden(f"{_with_article(_key_name(kind))} cannot do this; use {wanted}")
         return Principal(kind=kind, client_id=row.client_id, key_prefix=row.display_prefix)
 
     # forgetting (privacy.purge runs these as steps of a client purge, each audited there) ---------------

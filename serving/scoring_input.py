@@ -8,13 +8,15 @@ Three forms of one request, each read into the same validated columns (``Session
   messages, located as FastAPI locates body errors (``body.sessions.<i>.<field>``);
 * columns, ``{"columns": {field: [value, …]}}`` (``ScoreColumnsRequest``): the same field lists without the
   rows, so there is no object per session to parse; errors at ``body.columns.<field>.<i>``;
-* Arrow IPC (``application/vnd.apache.arrow.stream``): one record batch or more with session fields as
-  columns, checked with pyarrow compute instead of value by value; a value out of bounds is judged (and
-  worded) by the field's pydantic type, so the three forms accept the same values.
+* Arrow IPC (``application/vnd.apache.arrow.stream``; the stream format, or the file format that
+  ``pyarrow.ipc.new_file`` and ``.arrow`` files use): one record batch or more with session fields as columns,
+  checked with pyarrow compute instead of value by value; a value out of bounds is judged (and worded) by the
+  field's pydantic type, so the three forms accept the same values.
 """
 
 from __future__ import annotations
 
+import difflib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +37,8 @@ from features.definitions import INPUT_COLUMNS, EncodedColumn
 from serving.schemas import MAX_SCORE_BATCH, SessionRecord
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+ARROW_FILE_MAGIC = b"ARROW1"  # an Arrow IPC file starts with it (then 2 padding bytes) and ends with it
+ARROW_FILE_HEADER_BYTES = 8
 MAX_REPORTED_ERRORS = 50
 SESSION_FIELDS: tuple[str, ...] = tuple(SessionRecord.model_fields)
 _FIELD_SET = frozenset(SESSION_FIELDS)
@@ -74,7 +78,32 @@ def _column_adapters() -> dict[str, TypeAdapter[list[Any]]]:
 
 
 def _errors(errors: list[ErrorDetails], prefix: tuple[str | int, ...]) -> list[dict[str, Any]]:
-    return [{"loc": (*prefix, *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
+    return [
+        {
+            "loc": (*prefix, *e["loc"]),
+            "msg": _with_suggestion(e["msg"], e["type"], (*prefix, *e["loc"])),
+            "type": e["type"],
+        }
+        for e in errors
+    ]
+
+
+def _with_suggestion(message: str, kind: str, loc: tuple[str | int, ...]) -> str:
+    """pydantic's "Extra inputs are not permitted" for a field of a session (``body.sessions.<i>.<name>``), with
+    the likely field and the list."""
+    if kind != "extra_forbidden" or len(loc) != 4 or loc[1] != "sessions" or not isinstance(loc[-1], str):
+        return message
+    return unknown_field_message(loc[-1])
+
+
+def unknown_field_message(name: str) -> str:
+    """Why ``name`` is refused as a session field: the closest field names, and where the list is."""
+    close = difflib.get_close_matches(name.lower(), SESSION_FIELDS, n=2, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (
+        f"Extra inputs are not permitted: {name!r} is not a session field{hint} "
+        f"(the fields: {', '.join(SESSION_FIELDS)})"
+    )
 
 
 def _invalid(errors: list[dict[str, Any]]) -> RequestValidationError:
@@ -117,6 +146,8 @@ def session_columns(payload: Any) -> SessionColumns:
         raise _refusal((_BODY,), shape, "dict_type")
     if "columns" in payload:
         return _json_columns(payload)
+    if "sessions" not in payload:
+        _refuse_unwrapped(payload)
     try:
         rows = _Envelope.model_validate(payload).sessions
     except ValidationError as exc:
@@ -141,6 +172,18 @@ def session_columns(payload: Any) -> SessionColumns:
     if errors:
         raise _invalid([error for _, _, error in sorted(errors, key=lambda e: (e[0], e[1]))])
     return SessionColumns(columns, len(rows))
+
+
+def _refuse_unwrapped(payload: dict[str, Any]) -> None:
+    """A body without "sessions" or "columns": one session sent bare, or the envelope's key misspelled."""
+    if set(payload) & _FIELD_SET:  # at least one session field: a session sent without its envelope
+        message = 'Input should wrap the session in a list under "sessions": {"sessions": [{…}]} (up to 10000)'
+        raise _refusal((_BODY,), message, "missing_envelope")
+    for key in payload:
+        close = difflib.get_close_matches(key.lower(), ("sessions", "columns"), n=1, cutoff=0.6)
+        if close:
+            message = f'Extra inputs are not permitted: did you mean "{close[0]}"? Send {{"sessions": [...]}}'
+            raise _refusal((_BODY, key), message, "extra_forbidden")
 
 
 def _transpose(rows: list[dict[str, Any]], names: list[str]) -> list[Sequence[Any]]:
@@ -173,7 +216,7 @@ def _check_names_and_length(names: list[str], lengths: list[int]) -> int:
     unknown = [name for name in names if name not in _FIELD_SET]
     if unknown:
         raise _invalid(
-            [{"loc": (*where, n), "msg": "Extra inputs are not permitted", "type": "extra_forbidden"} for n in unknown]
+            [{"loc": (*where, n), "msg": unknown_field_message(n), "type": "extra_forbidden"} for n in unknown]
         )
     n_rows = lengths[0]
     for name, length in zip(names, lengths, strict=True):
@@ -219,11 +262,16 @@ def _json_columns(payload: dict[str, Any]) -> SessionColumns:
 
 
 def arrow_columns(body: bytes) -> SessionColumns:
-    """Validated columns of an Arrow IPC stream (``ARROW_STREAM``) of session fields."""
+    """Validated columns of Arrow IPC (``ARROW_STREAM``) of session fields: a stream, or a file (``.arrow``, the
+    random-access format: its messages are checked like a stream's, then its footer reads them)."""
     buffer = pa.py_buffer(body)
     try:
-        _check_arrow_messages(buffer)
-        table = pa.ipc.open_stream(buffer).read_all()
+        if body.startswith(ARROW_FILE_MAGIC):
+            _check_arrow_messages(buffer.slice(ARROW_FILE_HEADER_BYTES))
+            table = pa.ipc.open_file(buffer).read_all()
+        else:
+            _check_arrow_messages(buffer)
+            table = pa.ipc.open_stream(buffer).read_all()
         table.validate(full=True)
     except (pa.ArrowException, OSError, ValueError, struct.error, IndexError, OverflowError) as exc:
         raise _refusal((_BODY,), f"Input should be an Arrow IPC stream: {exc}", "arrow_invalid") from exc

@@ -43,8 +43,10 @@ def test_authenticate_by_kind_and_client(tenants: Tenants) -> None:
     b = tenants.create_client("B", ["b.example.com"])
     assert tenants.authenticate(a.api_key, KeyKind.API).client_id == "a"
     assert tenants.authenticate(b.api_key, KeyKind.API).client_id == "b"
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden, match=r"^a site key cannot do this; use an API key$"):
         tenants.authenticate(a.site_key, KeyKind.API)
+    with pytest.raises(Forbidden, match=r"^an API key cannot do this; use a site key or an admin key$"):
+        tenants.authenticate(a.api_key, KeyKind.SITE, KeyKind.ADMIN)
     with pytest.raises(Unauthorized):
         tenants.authenticate(a.api_key[:-2] + "xx", KeyKind.API)
     with pytest.raises(Unauthorized):

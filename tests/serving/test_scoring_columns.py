@@ -312,3 +312,39 @@ def test_a_start_at_the_edge_of_the_calendar_is_read() -> None:
     last = datetime(9999, 12, 31, 23, 59, 59)
     read = read_score_body(stream(pa.table({"started_at": pa.array([last], pa.timestamp("s"))})), ARROW_STREAM)
     assert read.columns["started_at"][0] == np.datetime64(last - timedelta(0), "s")
+
+
+def arrow_file(table: pa.Table, *, compression: str | None = None) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression=compression)) as writer:
+        writer.write_table(table, max_chunksize=2)
+    return bytes(sink.getvalue())
+
+
+def test_an_arrow_file_reads_as_the_stream_does(features: ColumnFeatures) -> None:
+    records = sessions()
+    table = arrow_table(records, text="string", numbers="int64")
+    from_file = read_score_body(arrow_file(table), ARROW_STREAM)
+    assert from_file.n_rows == len(records)
+    np.testing.assert_array_equal(
+        matrix(features, from_file), matrix(features, read_score_body(stream(table), ARROW_STREAM))
+    )
+    compressed = refusal(arrow_file(table, compression="zstd"), ARROW_STREAM)
+    assert compressed[0]["type"] == "arrow_compressed", "a file's messages are checked like a stream's"
+
+
+def test_an_unknown_field_names_the_likely_one_and_the_list() -> None:
+    (error,) = refusal(rows_body([{"pageview": 1}]))
+    assert error["loc"] == ("body", "sessions", 0, "pageview")
+    assert "did you mean 'pageviews'?" in error["msg"] and "utm_campaign" in error["msg"]
+    (error,) = refusal(json.dumps({"columns": {"devise_class": ["mobile"]}}).encode())
+    assert "did you mean 'device_class'?" in error["msg"]
+    (error,) = refusal(rows_body([{"email": "a@b.c"}]))
+    assert "'email' is not a session field" in error["msg"] and "did you mean" not in error["msg"]
+
+
+def test_a_bare_session_is_told_to_wrap_it() -> None:
+    (error,) = refusal(json.dumps({"pageviews": 3, "channel": "search"}).encode())
+    assert error["loc"] == ("body",) and '{"sessions": [{' in error["msg"]
+    (error,) = refusal(json.dumps({"session": [{"pageviews": 3}]}).encode())
+    assert error["loc"] == ("body", "session") and 'did you mean "sessions"?' in error["msg"]
