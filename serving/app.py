@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.settings import Settings, get_settings
+from serving.api_docs import add_api_docs
 from serving.dashboard import routes as dashboard
 from serving.errors import ErrorResponse, ErrorShieldMiddleware, install_error_handlers
 from serving.fastpath import FastPathMiddleware
@@ -154,7 +155,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Privacy-first campaign tracking and optimization",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # serving.api_docs serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
+    add_api_docs(app)
     install_error_handlers(app)
     _add_operational_middlewares(app, config, metrics)
     for module in (health, collect, events, redirect, optout):
