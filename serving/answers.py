@@ -89,7 +89,10 @@ class ArmComparison(BaseModel):
     always_valid_lift_interval: Bounds = Field(description="Valid however often the report is read")
     chance_to_beat_reference: float | None
     p_value: float | None
-    q_value: float | None = Field(description="Benjamini-Hochberg over every comparison of the report")
+    q_value: float | None = Field(
+        description="Benjamini-Hochberg within the comparison's family (the arms of one test), not the whole report"
+    )
+    family: str = Field(description='The test whose arms are adjusted together, e.g. "creatives of campaign brand"')
     verdict: str = Field(description="winner, loser, no detectable difference, or not enough data yet (…)")
     sessions_needed: WholeNumber | None = Field(description="More sessions the verdict waits for (null: unknown)")
     sample_ratio_mismatch: bool

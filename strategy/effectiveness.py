@@ -337,9 +337,11 @@ def _comparisons(
     min_sessions: int,
     target_sessions: float,
 ) -> pd.DataFrame:
-    """Every arm against its group's reference, with q-values over all comparisons and verdicts.
+    """Every arm against its group's reference, with q-values and verdicts.
 
-    A campaign belongs to one channel (``channels``), so all its sessions count in that channel's group.
+    A campaign belongs to one channel (``channels``), so all its sessions count in that channel's group. The
+    p-values are adjusted (Benjamini-Hochberg) within each family: the arms of one test (the creatives of one
+    campaign, the campaigns of one channel), never pooled with unrelated tests of the same report.
     """
     alpha = 1 - confidence
     by_campaign_channel = data.assign(channel=data["campaign_id"].map(channels))
@@ -368,7 +370,12 @@ def _comparisons(
     out["always_valid_lift_high"] = np.where(challenger, av_high, np.nan)
     out["chance_to_beat_reference"] = np.where(challenger, intervals.chance_to_beat(x_a, n_a, x_b, n_b), np.nan)
     out["p_value"] = np.where(challenger, intervals.two_proportion_p_value(x_a, n_a, x_b, n_b), np.nan)
-    out["q_value"] = intervals.benjamini_hochberg(out["p_value"].to_numpy())
+    out["family"] = np.where(out["comparison"] == "creative", "creatives of campaign ", "campaigns of channel ")
+    out["family"] = out["family"] + out["group"].astype(str)
+    q_values, p_values = np.full(len(out), np.nan), out["p_value"].to_numpy()
+    for positions in out.groupby("family", sort=False).indices.values():
+        q_values[positions] = intervals.benjamini_hochberg(p_values[positions])
+    out["q_value"] = q_values
     p_ref = (x_a + 0.5) / (n_a + 1)
     need = np.maximum(
         intervals.sessions_per_arm(p_ref, -mde, alpha, POWER, sequential=True, rho=rho), float(min_sessions)
@@ -431,6 +438,7 @@ _COMPARISON_COLUMNS = [
     "chance_to_beat_reference",
     "p_value",
     "q_value",
+    "family",
     "verdict",
     "sessions_needed",
     "sample_ratio_mismatch",

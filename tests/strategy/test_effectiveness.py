@@ -143,7 +143,9 @@ def test_equal_arms_with_enough_data_show_no_detectable_difference() -> None:
     assert [c["sessions_needed"] for c in report["comparisons"]] == [0, 0]
 
 
-def test_q_values_adjust_across_all_comparisons_shown() -> None:
+def test_q_values_adjust_within_each_test_not_across_the_report() -> None:
+    """A campaign's creative test is not made weaker by unrelated tests of other campaigns (its family is its own
+    arms); within a test, the arms' p-values are adjusted together."""
     sessions = frame(
         arm("brand", "a", 2_000, 100),
         arm("brand", "b", 2_000, 130),
@@ -155,8 +157,12 @@ def test_q_values_adjust_across_all_comparisons_shown() -> None:
     assert set(table["comparison"]) == {"creative", "campaign"}  # creatives within campaigns, campaigns within channels
     challengers = table[~table["is_reference"]]
     assert len(challengers) == 3  # brand: a and c against b; search: one campaign only; social: s1 against s2
-    expected = intervals.benjamini_hochberg(challengers["p_value"].to_numpy())
-    np.testing.assert_allclose(challengers["q_value"].to_numpy(), expected)
+    assert set(challengers["family"]) == {"creatives of campaign brand", "campaigns of channel social"}
+    for _, test in challengers.groupby("family"):
+        expected = intervals.benjamini_hochberg(test["p_value"].to_numpy())
+        np.testing.assert_allclose(test["q_value"].to_numpy(), expected)
+    social = challengers[challengers["family"] == "campaigns of channel social"]
+    assert social["q_value"].tolist() == social["p_value"].tolist(), "one comparison in its family: q = p"
     assert (challengers["q_value"] >= challengers["p_value"]).all()
 
 

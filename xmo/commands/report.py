@@ -110,7 +110,7 @@ def _comparison_table(comparisons: list[dict[str, Any]], level: str) -> Table:
         f"lift vs best ({level} CI)",
         "always-valid lift",
         "chance to beat best",
-        "q-value",
+        "q (within its test)",
         "verdict",
         title="Comparisons (each arm against the best arm of its group)",
     )
