@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
@@ -68,7 +69,14 @@ PIXEL_PARAMS: tuple[ParamSpec, ...] = (
         max_length=40,
     ),
     ParamSpec("send_image", "0 answers 204 instead of the GIF", kind="flag", default=True),
+    ParamSpec(
+        "debug",
+        "1 answers why the hit was kept or dropped in the X-Xmo-Hit header (a reason, never personal data)",
+        kind="flag",
+        default=False,
+    ),
 )
+HIT_HEADER = "X-Xmo-Hit"
 
 
 @router.get(
@@ -106,8 +114,10 @@ async def record_pixel(request: Request) -> Response:
     visitor = read_visitor(request, settings)
 
     backdated = backdating_drop(event_time, now, may_backdate=_may_backdate(runtime, request, client_id))
+    outcome = "accepted"
     if backdated is not None:
         runtime.collector.drop(backdated)
+        outcome = f"dropped: {backdated.value}"
     else:
         hit = browser_hit(
             request,
@@ -135,9 +145,15 @@ async def record_pixel(request: Request) -> Response:
             region=q["tz"],
             source=HitSource.PIXEL.value,
         )
-        await runtime.committer.submit(hit)
+        if q["debug"]:  # the same edge and spool, without the group commit, so the answer can say what happened
+            result = await asyncio.to_thread(runtime.collector.ingest, [hit])
+            outcome = "accepted" if result.accepted else f"dropped: {next(iter(result.drops)).value}"
+        else:
+            await runtime.committer.submit(hit)
 
     response = _pixel_response(send_image)
+    if q["debug"]:
+        response.headers[HIT_HEADER] = outcome
     remember_visitor(response, request, settings, visitor, policies.policy(client_id) if client_id else None, signals)
     return response
 

@@ -105,6 +105,26 @@ def test_unknown_site_key_is_answered_but_not_stored(serve: Any, settings: Setti
         assert http.get("/readyz").json()["checks"]["ingest"]["dropped"] == {"unknown_site_key": 1}
 
 
+def test_debug_says_why_a_hit_was_kept_or_dropped(serve: Any, settings: Settings, client: NewClient) -> None:
+    """``debug=1`` answers a reason (never personal data) in X-Xmo-Hit; the hit is recorded as any other would be."""
+    old = int((datetime.now(UTC) - timedelta(days=10)).timestamp() * 1000)
+    with serve(settings) as http:
+        cases = [
+            ({"k": "xmo_site_doesnotexist"}, {}, "dropped: unknown_site_key"),
+            ({"k": client.site_key}, {"Sec-GPC": "1"}, "dropped: gpc"),
+            ({"k": client.site_key, "ts": str(old)}, {}, "dropped: invalid_timestamp"),
+            ({"k": client.site_key}, {"User-Agent": RAW_UA}, "accepted"),
+        ]
+        for params, headers, outcome in cases:
+            response = http.get("/t.gif", params={**params, "debug": "1"}, headers=headers)
+            assert response.status_code == 200 and response.headers["x-xmo-hit"] == outcome, (params, headers)
+        quiet = http.get("/t.gif", params={"k": "xmo_site_doesnotexist"})
+        assert "x-xmo-hit" not in quiet.headers, "only when asked"
+        dropped = http.get("/readyz").json()["checks"]["ingest"]["dropped"]
+    assert dropped == {"unknown_site_key": 2, "gpc": 1, "invalid_timestamp": 1}
+    assert Spool.from_settings(settings).pending_events() == 1
+
+
 def test_backdated_hits_need_the_clients_api_key(serve: Any, settings: Settings, client: NewClient) -> None:
     other = Tenants.from_settings(settings).create_client("Other", ["other.example.com"])
     old = int((datetime.now(UTC) - timedelta(days=10)).timestamp() * 1000)
