@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +43,20 @@ def test_plain_output_and_admin_key(xmo_home: Path, capsys: pytest.CaptureFixtur
     assert code == 0 and "client_id: beta" in out and "api_key:   xmo_api_" in out
     code, out, _ = run(capsys, "admin-key", "--json")
     assert code == 0 and json.loads(out)["admin_key"].startswith("xmo_admin_")
+
+
+def test_client_create_prints_a_pixel_that_works(
+    settings: Settings, serve: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "client", "create", "Gamma", "-d", "gamma.example.com", "--base-url", "http://x.test")
+    assert code == 0 and "xmo link sign gamma https://gamma.example.com/landing" in out
+    (tag,) = re.findall(r'<img src="([^"]+)" width="1" height="1" alt=""[^>]*>', out)
+    assert tag.startswith("http://x.test/t.gif?k=xmo_site_")
+    with serve(settings) as http:
+        answer = http.get(
+            tag.removeprefix("http://x.test") + "&debug=1", headers={"Referer": "https://gamma.example.com/"}
+        )
+    assert answer.status_code == 200 and answer.headers["x-xmo-hit"] == "accepted"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
@@ -40,9 +41,13 @@ def create(
             "--benchmarks-opt-in", help="Pool the client's aggregates into cross-client benchmarks (no ids, P8)."
         ),
     ] = False,
+    base_url: Annotated[
+        str, typer.Option(help="Where xmo is served, for the pixel snippet printed after the keys.")
+    ] = "http://127.0.0.1:8000",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: client_id, site_key, api_key.")] = False,
 ) -> None:
-    """Register a client and print its id and keys (shown once; only hashes are stored)."""
+    """Register a client and print its id and keys (shown once; only hashes are stored), then the snippets to put
+    on its pages."""
     settings = load_settings()
     created = open_tenants().create_client(
         name,
@@ -65,6 +70,21 @@ def create(
         "[dim]Keys are shown once and stored only as hashes. The site key goes into pixels and links; "
         "keep the API key secret.[/dim]"
     )
+    out.print("\npixel (on every page; add &debug=1 while installing to see why a hit is dropped):", markup=False)
+    out.print(pixel_snippet(base_url, created.site_key), markup=False, soft_wrap=True)
+    out.print("\ntracked link (signed, for destinations outside your domains):", markup=False)
+    out.print(
+        f"xmo link sign {created.client.id} https://{domain[0].lstrip('*.')}/landing --campaign CAMPAIGN "
+        f"--creative CREATIVE --base-url {base_url}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def pixel_snippet(base_url: str, site_key: str) -> str:
+    """The 1x1 pixel tag for a client's pages (the page URL comes from the Referer; no cookie banner text here)."""
+    src = f"{base_url.rstrip('/')}/t.gif?k={quote(site_key)}"
+    return f'<img src="{src}" width="1" height="1" alt="" referrerpolicy="no-referrer-when-downgrade">'
 
 
 @client_app.command("list")
