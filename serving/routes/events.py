@@ -7,6 +7,7 @@ its own: a malformed event is dropped with a counted reason and the rest go thro
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,12 +35,16 @@ from tracking.edge import (
     raw_frame,
 )
 from tracking.events import EventType, HitSource
+from tracking.importer import KEY_PURPOSE as IMPORT_KEY_PURPOSE
+from tracking.importer import KeyedIds
 from tracking.rawhits import decimal_number
 
 router = APIRouter(tags=["collect"])
 
 MAX_EVENTS = 1000
 MAX_ERRORS_SHOWN = 20
+MAX_FOREIGN_VISITOR_ID = 256  # longer ids are refused, not hashed
+_XMO_VISITOR_ID = re.compile(VISITOR_ID_PATTERN)
 
 _site_bearer = HTTPBearer(
     auto_error=False,
@@ -261,7 +266,11 @@ def raw_hit(event: ServerEvent, client_id: str, received_at: datetime) -> dict[s
 
 
 def prepare_batch(
-    items: Sequence[Any], client_id: str, received_at: datetime, retention_days: int | None
+    items: Sequence[Any],
+    client_id: str,
+    received_at: datetime,
+    retention_days: int | None,
+    visitor_ids: KeyedIds | None = None,
 ) -> PreparedBatch:
     """Validate each event; drop malformed ones, those past retention and repeated event ids, with reasons."""
     batch = PreparedBatch(received=len(items))
@@ -271,8 +280,9 @@ def prepare_batch(
             name, problem = huge
             batch.drop(index, _REASON_OF_FIELD.get(name, DropReason.INVALID_FIELD).value, name, problem.message)
             continue
+        mapped = _with_xmo_visitor_id(item, visitor_ids) if visitor_ids and isinstance(item, dict) else item
         try:
-            event = ServerEvent.model_validate(item)
+            event = ServerEvent.model_validate(mapped)
         except ValidationError as exc:
             batch.drop(index, *_first_error(exc))
             continue
@@ -287,6 +297,22 @@ def prepare_batch(
     return batch
 
 
+def _with_xmo_visitor_id(item: dict[str, Any], visitor_ids: KeyedIds) -> dict[str, Any]:
+    """The event with a visitor id that is not an xmo cookie value replaced by its keyed hash, as
+    ``xmo import events`` maps it: the same id from either path is the same visitor."""
+    given = item.get("visitor_id")
+    if isinstance(given, int) and not isinstance(given, bool):
+        given = str(given)
+    if (
+        not isinstance(given, str)
+        or not given
+        or len(given) > MAX_FOREIGN_VISITOR_ID
+        or _XMO_VISITOR_ID.fullmatch(given)
+    ):
+        return item
+    return {**item, "visitor_id": visitor_ids.digest("visitor", given)}
+
+
 def _retention_days(runtime: ServiceRuntime, client_id: str) -> int | None:
     try:
         return runtime.tenants.get_client(client_id).retention_days
@@ -297,7 +323,8 @@ def _retention_days(runtime: ServiceRuntime, client_id: str) -> int | None:
 def read_batch(runtime: ServiceRuntime, client_id: str, body: bytes, received_at: datetime) -> PreparedBatch:
     """Parse the body and judge each event (blocking: JSON, pydantic and one registry query)."""
     items = parse_batch(body)
-    return prepare_batch(items, client_id, received_at, _retention_days(runtime, client_id))
+    visitor_ids = KeyedIds(runtime.vault.derived_key(client_id, IMPORT_KEY_PURPOSE))
+    return prepare_batch(items, client_id, received_at, _retention_days(runtime, client_id), visitor_ids)
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

@@ -19,10 +19,12 @@ from core.apikeys import KeyKind
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import NewClient, Tenants
+from privacy.keyvault import KeyVault
 from serving.request_body import EVENTS_BODY_BYTES, parse_json_timestamp
 from serving.routes.events import MAX_EVENTS, ServerEvent, prepare_batch
 from tracking.compactor import compact_all
 from tracking.events import RAW_BOOL_COLUMNS, RAW_FLOAT_COLUMNS, RAW_STRING_COLUMNS
+from tracking.importer import KeyedIds
 from tracking.lake import event_files
 from tracking.spool import Spool
 
@@ -109,7 +111,7 @@ def test_mixed_batch_counts_each_event_and_stores_the_valid_ones(
             consent=True,
         ),
         event(timestamp=int((now - timedelta(hours=1)).timestamp() * 1000)),  # 1: epoch ms: accepted
-        event(visitor_id="short"),  # 2
+        event(visitor_id="short"),  # 2: not an xmo id: stored as its keyed hash, as an import would
         event(event_type="purchase"),  # 3
         event(timestamp="last tuesday"),  # 4
         event(value=-1),  # 5
@@ -127,9 +129,9 @@ def test_mixed_batch_counts_each_event_and_stores_the_valid_ones(
     response = http.post("/v1/events", json=batch, headers=auth(created))
     assert response.status_code == 202, response.text
     body = response.json()
-    assert body["received"] == len(batch) and body["accepted"] == 2
+    assert body["received"] == len(batch) and body["accepted"] == 3
     assert body["dropped"] == {
-        "invalid_visitor_id": 2,
+        "invalid_visitor_id": 1,
         "invalid_event_type": 2,
         "invalid_timestamp": 2,
         "invalid_value": 1,
@@ -141,17 +143,19 @@ def test_mixed_batch_counts_each_event_and_stores_the_valid_ones(
     }
     assert body["accepted"] + sum(body["dropped"].values()) == body["received"]
     errors = {e["index"]: e for e in body["errors"]}
-    assert errors[2]["reason"] == "invalid_visitor_id" and errors[2]["field"] == "visitor_id"
+    assert errors[8]["reason"] == "invalid_visitor_id" and errors[8]["field"] == "visitor_id"
     assert errors[9]["reason"] == "invalid_field" and errors[9]["field"] == "shoe_size"
     assert errors[11]["reason"] == "too_old" and errors[12]["reason"] == "duplicate"
     assert errors[13]["reason"] == "invalid_timestamp" and errors[13]["field"] == "timestamp"
-    assert set(errors) == {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, "the edge's own drops are counted, not listed"
+    assert set(errors) == {3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, "the edge's own drops are counted, not listed"
 
     # durable when answered; in the lake after compaction, as source "server", without raw values
-    assert Spool.from_settings(settings).pending_events() == 2
+    assert Spool.from_settings(settings).pending_events() == 3
     compact_all(settings)
     rows = sorted(lake_rows(settings, created.client.id), key=lambda r: r["ts"])
-    assert [r["source"] for r in rows] == ["server", "server"]
+    assert [r["source"] for r in rows] == ["server", "server", "server"]
+    import_key = KeyVault.from_settings(settings).derived_key(created.client.id, "import")
+    assert KeyedIds(import_key).digest("visitor", "short") in {r["visitor_id"] for r in rows}, "as an import maps it"
     purchase = rows[0]
     assert purchase["event_id"] == "order-1" and purchase["visitor_id"] == VISITOR
     assert purchase["goal"] == "purchase" and purchase["value"] == 59.9 and purchase["currency"] == "EUR"
@@ -321,3 +325,20 @@ def test_any_timestamp_is_kept_in_range_or_dropped_with_its_error(stamps: list[A
     assert all(e.reason == "invalid_timestamp" and e.field == "timestamp" for e in batch.errors)
     for hit in batch.hits:
         assert datetime(1970, 1, 1, tzinfo=UTC) <= hit["ts"] <= RECEIVED + timedelta(days=1)
+
+
+def test_a_visitor_id_from_elsewhere_becomes_the_keyed_hash_an_import_gives_it() -> None:
+    ids = KeyedIds(b"k" * 32)
+    batch = prepare_batch(
+        [event(visitor_id="ga-123"), event(visitor_id=VISITOR), event(visitor_id=123456), event(visitor_id="x" * 300)],
+        "c1",
+        RECEIVED,
+        retention_days=None,
+        visitor_ids=ids,
+    )
+    assert [hit["visitor_id"] for hit in batch.hits] == [
+        ids.digest("visitor", "ga-123"),
+        VISITOR,
+        ids.digest("visitor", "123456"),
+    ]
+    assert batch.dropped == {"invalid_visitor_id": 1}, "a 300-character id is refused, not hashed"
