@@ -346,6 +346,18 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+def _event_schema() -> dict[str, Any]:
+    """``ServerEvent``'s schema as a client sends it: a visitor id from elsewhere is accepted (and hashed)."""
+    schema = _inline_refs(ServerEvent.model_json_schema())
+    schema["properties"]["visitor_id"] = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_FOREIGN_VISITOR_ID,
+        "description": "The visitor's xmo cookie value; any other id is stored as its keyed hash (as an import)",
+    }
+    return schema
+
+
 _REQUEST_BODY = {
     "requestBody": {
         "required": True,
@@ -355,7 +367,7 @@ _REQUEST_BODY = {
                 "schema": {
                     "type": "array",
                     "maxItems": MAX_EVENTS,
-                    "items": _inline_refs(ServerEvent.model_json_schema()),
+                    "items": _event_schema(),
                 },
                 "example": [
                     EXAMPLE_EVENT,
