@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import sys
 from collections.abc import Mapping, Sequence
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -21,7 +21,7 @@ from core.csv_cells import safe_text
 from xmo.console import emit_json
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """What a report or recommendation command prints on stdout."""
 
     TABLE = "table"
