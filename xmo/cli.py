@@ -40,8 +40,28 @@ app = typer.Typer(
     help="Privacy-first campaign tracking and optimization.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion [bash|zsh|fish|powershell]
 )
+
+# The panels of `xmo --help`, in the order a newcomer meets them; every command and group is in one.
+PANELS: dict[str, tuple[str, ...]] = {
+    "Start here": ("demo", "client", "goal", "link", "serve"),
+    "Data in": ("import", "spend", "kpi", "simulate", "compact", "dataset"),
+    "Models": ("train", "models", "promote"),
+    "Recommendations and reports": ("recommend", "report", "attribution", "benchmarks"),
+    "Privacy and operations": (
+        "erase",
+        "subject-export",
+        "export",
+        "audit",
+        "privacy",
+        "retention",
+        "maintain",
+        "keys",
+        "admin-key",
+    ),
+}
+OTHER_PANEL = "Other"
 
 
 def _print_version(value: bool) -> None:
@@ -82,6 +102,21 @@ retention.register(app)
 exports.register(app)
 industry.register(app)
 demo.register(app)
+
+
+def _group_commands(typer_app: typer.Typer) -> None:
+    """Put each registered command and group into its panel of ``PANELS`` (unlisted ones into "Other"), and order
+    them panel by panel, so that the modules that register commands need not know about the help layout."""
+    order = {name: (rank, place) for rank, names in enumerate(PANELS.values()) for place, name in enumerate(names)}
+    panel_of = {name: panel for panel, names in PANELS.items() for name in names}
+    last = (len(PANELS), 0)
+    for info in [*typer_app.registered_commands, *typer_app.registered_groups]:
+        info.rich_help_panel = panel_of.get(info.name or "", OTHER_PANEL)
+    typer_app.registered_commands.sort(key=lambda info: order.get(info.name or "", last))
+    typer_app.registered_groups.sort(key=lambda info: order.get(info.name or "", last))
+
+
+_group_commands(app)
 
 
 def main(argv: list[str] | None = None) -> int:

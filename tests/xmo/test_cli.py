@@ -135,3 +135,34 @@ def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]
 
     code, out, err = run(capsys, "--version")
     assert code == 0 and err == "" and out == f"xmo {version('xmo')}\n"
+
+
+def test_show_completion_prints_a_script_for_the_named_shell(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--show-completion", "bash"])
+    script = capsys.readouterr().out
+    assert exited.value.code == 0
+    assert "_xmo_completion()" in script and "complete_bash" in script and "complete -o default -F" in script
+
+
+@pytest.mark.parametrize("command", [[], ["report"], ["client", "create"], ["spend", "import"]])
+def test_help_names_no_bool_type_beside_flags(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0 and "--help" in out
+    assert "<bool>" not in out, "typer 0.29 shows <bool> beside every flag: see the typer pin in pyproject.toml"
+
+
+def test_help_groups_every_command_into_a_panel(capsys: pytest.CaptureFixture[str]) -> None:
+    from xmo.cli import OTHER_PANEL, PANELS, app
+
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    positions = [out.index(f"─ {panel} ─") for panel in PANELS]
+    assert positions == sorted(positions), "panels appear in the order of PANELS"
+    assert "demo" in out[positions[0] : positions[1]] and "erase" in out[positions[-1] :]
+    registered = [info.name for info in [*app.registered_commands, *app.registered_groups]]
+    unplaced = [
+        info.name for info in [*app.registered_commands, *app.registered_groups] if info.rich_help_panel == OTHER_PANEL
+    ]
+    assert not unplaced, f"add these commands to xmo.cli.PANELS: {unplaced}"
+    assert sorted(registered) == sorted(name for names in PANELS.values() for name in names)
