@@ -12,6 +12,10 @@ Three forms of one request, each read into the same validated columns (``Session
   ``pyarrow.ipc.new_file`` and ``.arrow`` files use): one record batch or more with session fields as columns,
   checked with pyarrow compute instead of value by value; a value out of bounds is judged (and worded) by the
   field's pydantic type, so the three forms accept the same values.
+
+Each form may also carry ``row_id`` (a key of a session, a column): the caller's own id per session, a string of
+1 to 200 characters or a 64-bit integer. It is kept apart from the session fields (``SessionColumns.row_ids``),
+so it is never a model feature, and only echoed back beside each score.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from features.definitions import INPUT_COLUMNS, EncodedColumn
-from serving.schemas import MAX_SCORE_BATCH, SessionRecord
+from serving.schemas import MAX_SCORE_BATCH, ROW_ID, SessionRecord, SessionToScore
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 ARROW_FILE_MAGIC = b"ARROW1"  # an Arrow IPC file starts with it (then 2 padding bytes) and ends with it
@@ -42,6 +46,8 @@ ARROW_FILE_HEADER_BYTES = 8
 MAX_REPORTED_ERRORS = 50
 SESSION_FIELDS: tuple[str, ...] = tuple(SessionRecord.model_fields)
 _FIELD_SET = frozenset(SESSION_FIELDS)
+ACCEPTED_FIELDS: tuple[str, ...] = (*SESSION_FIELDS, ROW_ID)  # the session fields, and the caller's row id
+_ACCEPTED_SET = frozenset(ACCEPTED_FIELDS)
 _BODY = "body"
 _MIN_START = np.datetime64("0001-01-01T00:00:00", "us")
 _MAX_START = np.datetime64("9999-12-31T23:59:59.999999", "us")
@@ -61,17 +67,26 @@ class SessionColumns:
 
     Values are lists of Python values (None for missing) or, read from Arrow, ``EncodedColumn`` for text,
     float64 arrays with NaN for missing numbers and ``datetime64`` UTC instants with NaT for missing starts.
+    ``row_ids`` holds the caller's ``row_id`` per session (None where one was not sent), or is None when no
+    session sent one: it is never a column, so never a feature.
     """
 
     columns: dict[str, Any]
     n_rows: int
+    row_ids: list[str | int | None] | None = None
+
+
+def _split_row_ids(columns: dict[str, Any], n_rows: int) -> SessionColumns:
+    """The validated columns, with the caller's row ids taken out of them."""
+    row_ids = columns.pop(ROW_ID, None)
+    return SessionColumns(columns, n_rows, None if row_ids is None else list(row_ids))
 
 
 @cache
 def _column_adapters() -> dict[str, TypeAdapter[list[Any]]]:
-    """One adapter per field: a list of the field's type with the field's constraints."""
+    """One adapter per field (and ``row_id``): a list of the field's type with the field's constraints."""
     adapters: dict[str, TypeAdapter[list[Any]]] = {}
-    for name, info in SessionRecord.model_fields.items():
+    for name, info in SessionToScore.model_fields.items():
         item: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         adapters[name] = TypeAdapter(list[item])
     return adapters
@@ -98,11 +113,11 @@ def _with_suggestion(message: str, kind: str, loc: tuple[str | int, ...]) -> str
 
 def unknown_field_message(name: str) -> str:
     """Why ``name`` is refused as a session field: the closest field names, and where the list is."""
-    close = difflib.get_close_matches(name.lower(), SESSION_FIELDS, n=2, cutoff=0.6)
+    close = difflib.get_close_matches(name.lower(), ACCEPTED_FIELDS, n=2, cutoff=0.6)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return (
         f"Extra inputs are not permitted: {name!r} is not a session field{hint} "
-        f"(the fields: {', '.join(SESSION_FIELDS)})"
+        f"(the fields: {', '.join(SESSION_FIELDS)}; and {ROW_ID}, your own id per session)"
     )
 
 
@@ -155,9 +170,9 @@ def session_columns(payload: Any) -> SessionColumns:
     if set(map(type, rows)) != {dict}:
         raise _invalid(_row_errors(rows))  # the sessions in question, validated one by one, say what is wrong
     present = set().union(*rows)
-    if not present <= _FIELD_SET:
+    if not present <= _ACCEPTED_SET:
         raise _invalid(_row_errors(rows))
-    names = [name for name in SESSION_FIELDS if name in present]
+    names = [name for name in ACCEPTED_FIELDS if name in present]
     columns: dict[str, Any] = dict(zip(names, _transpose(rows, names), strict=True))
     errors: list[tuple[int, int, dict[str, Any]]] = []
     adapters = _column_adapters()
@@ -171,12 +186,12 @@ def session_columns(payload: Any) -> SessionColumns:
                 errors.append((row, position, located))
     if errors:
         raise _invalid([error for _, _, error in sorted(errors, key=lambda e: (e[0], e[1]))])
-    return SessionColumns(columns, len(rows))
+    return _split_row_ids(columns, len(rows))
 
 
 def _refuse_unwrapped(payload: dict[str, Any]) -> None:
     """A body without "sessions" or "columns": one session sent bare, or the envelope's key misspelled."""
-    if set(payload) & _FIELD_SET:  # at least one session field: a session sent without its envelope
+    if set(payload) & _ACCEPTED_SET:  # at least one session field: a session sent without its envelope
         message = 'Input should wrap the session in a list under "sessions": {"sessions": [{…}]} (up to 10000)'
         raise _refusal((_BODY,), message, "missing_envelope")
     for key in payload:
@@ -196,10 +211,10 @@ def _transpose(rows: list[dict[str, Any]], names: list[str]) -> list[Sequence[An
 def _row_errors(rows: list[Any]) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
     for row, record in enumerate(rows):
-        if type(record) is dict and _FIELD_SET.issuperset(record):
+        if type(record) is dict and _ACCEPTED_SET.issuperset(record):
             continue
         try:
-            SessionRecord.model_validate(record)
+            SessionToScore.model_validate(record)
         except ValidationError as exc:
             errors.extend(_errors(exc.errors(), (_BODY, "sessions", row)))
         if len(errors) >= MAX_REPORTED_ERRORS:
@@ -213,7 +228,7 @@ def _check_names_and_length(names: list[str], lengths: list[int]) -> int:
     where = (_BODY, "columns")
     if not names:
         raise _refusal(where, "Input should name at least one session field", "too_short")
-    unknown = [name for name in names if name not in _FIELD_SET]
+    unknown = [name for name in names if name not in _ACCEPTED_SET]
     if unknown:
         raise _invalid(
             [{"loc": (*where, n), "msg": unknown_field_message(n), "type": "extra_forbidden"} for n in unknown]
@@ -249,7 +264,7 @@ def _json_columns(payload: dict[str, Any]) -> SessionColumns:
     columns: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
     adapters = _column_adapters()
-    for name in SESSION_FIELDS:
+    for name in ACCEPTED_FIELDS:
         if name not in given:
             continue
         try:
@@ -258,7 +273,7 @@ def _json_columns(payload: dict[str, Any]) -> SessionColumns:
             errors.extend(_errors(exc.errors(), (_BODY, "columns", name)))
     if errors:
         raise _invalid(errors)
-    return SessionColumns(columns, n_rows)
+    return _split_row_ids(columns, n_rows)
 
 
 def arrow_columns(body: bytes) -> SessionColumns:
@@ -282,7 +297,7 @@ def arrow_columns(body: bytes) -> SessionColumns:
     n_rows = _check_names_and_length(names, [table.num_rows] * len(names))
     columns: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
-    for name in SESSION_FIELDS:
+    for name in ACCEPTED_FIELDS:
         if name not in names:
             continue
         try:
@@ -298,7 +313,7 @@ def arrow_columns(body: bytes) -> SessionColumns:
             columns[name] = values
     if errors:
         raise _invalid(errors)
-    return SessionColumns(columns, n_rows)
+    return _split_row_ids(columns, n_rows)
 
 
 class _FieldErrors(Exception):
@@ -339,6 +354,8 @@ def _type_error(name: str, expected: str, column: pa.Array) -> _FieldErrors:
 
 def _arrow_field(name: str, column: pa.Array) -> Any:
     """A checked Arrow column as ``SessionColumns`` holds it (None when it is all null by type)."""
+    if name == ROW_ID:
+        return _arrow_row_ids(column)
     if pa.types.is_null(column.type):
         return None
     annotation = SessionRecord.model_fields[name].annotation
@@ -391,6 +408,24 @@ def _arrow_text(name: str, column: pa.Array) -> EncodedColumn | None:
     if too_long.any():
         _judge(name, column, np.isin(codes, np.flatnonzero(too_long)))
     return EncodedColumn(encoded.dictionary.to_pylist(), codes) if name in INPUT_COLUMNS else None
+
+
+def _arrow_row_ids(column: pa.Array) -> list[Any]:
+    """The caller's row ids: strings (or dictionaries of strings) or integers, judged as in JSON."""
+    text = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if not (
+        pa.types.is_null(text)
+        or pa.types.is_string(text)
+        or pa.types.is_large_string(text)
+        or pa.types.is_string_view(text)
+        or pa.types.is_integer(text)
+    ):
+        raise _type_error(ROW_ID, "strings or integers", column)
+    values = column.to_pylist()
+    try:
+        return _column_adapters()[ROW_ID].validate_python(values)
+    except ValidationError as exc:
+        raise _FieldErrors(_errors(exc.errors()[:MAX_REPORTED_ERRORS], (_BODY, "columns", ROW_ID))) from exc
 
 
 def _arrow_starts(name: str, column: pa.Array) -> Any:

@@ -34,7 +34,7 @@ def _request_body() -> dict[str, Any]:
     it)."""
     rows = ScoreRequest.model_json_schema(ref_template="#/$defs/{model}")
     definitions = rows.pop("$defs")
-    rows["properties"]["sessions"]["items"] = definitions["SessionRecord"]  # inline: no $ref to resolve
+    rows["properties"]["sessions"]["items"] = definitions["SessionToScore"]  # inline: no $ref to resolve
     columns = ScoreColumnsRequest.model_json_schema()
     arrow = {"type": "string", "format": "binary"}
     description = (
@@ -42,7 +42,10 @@ def _request_body() -> dict[str, Any]:
         f"large batches), or an Arrow IPC stream (`Content-Type: {ARROW_STREAM}`, the fastest): uncompressed "
         "record batches whose columns are session fields — strings (or dictionaries of strings) for text, "
         "integers or floats for numbers, timestamps (zone-less read as UTC) or ISO 8601 strings for "
-        "`started_at`; nulls are missing values. Every form takes 1 to 10,000 sessions and the same rules."
+        "`started_at`; nulls are missing values. Every form takes 1 to 10,000 sessions and the same rules. "
+        "Each form may carry `row_id`, your own id per session (a string of 1 to 200 characters or a 64-bit "
+        "integer; in Arrow a string or integer column): it is not a model feature, is never logged or stored, "
+        "and comes back unchanged beside the session's score."
     )
     content = {"application/json": {"schema": {"anyOf": [rows, columns]}}, ARROW_STREAM: {"schema": arrow}}
     return {"requestBody": {"required": True, "description": description, "content": content}}
@@ -69,10 +72,14 @@ def _probabilities_json(probabilities: np.ndarray) -> bytes:
 
 
 def scores_json(model: LoadedModel, sessions: SessionColumns, *, explain: bool, top: int) -> bytes:
-    """The ``ScoreResponse`` JSON of validated sessions."""
+    """The ``ScoreResponse`` JSON of validated sessions (with each session's ``row_id`` when any was sent)."""
     scorer = model.scorer
     matrix = scorer.feature_matrix(sessions.columns, sessions.n_rows)
     probabilities = scorer.predict_matrix(matrix)
+    if not explain and sessions.row_ids is not None:
+        pairs = zip(sessions.row_ids, probabilities.tolist(), strict=True)
+        scored = [{"row_id": row_id, "probability": p} for row_id, p in pairs]
+        return pydantic_core.to_json({"model": model.info(), "scores": scored})
     if not explain:
         return (
             b'{"model":'
@@ -87,6 +94,8 @@ def scores_json(model: LoadedModel, sessions: SessionColumns, *, explain: bool, 
         {"probability": p, "contributions": c, "bias": b, "raw_log_odds": r}
         for p, c, b, r in zip(probabilities.tolist(), tops, bias, raw, strict=True)
     ]
+    if sessions.row_ids is not None:
+        scores = [{"row_id": row_id, **score} for row_id, score in zip(sessions.row_ids, scores, strict=True)]
     return pydantic_core.to_json({"model": model.info(), "scores": scores})
 
 
@@ -124,8 +133,9 @@ async def score(
     """Conversion probabilities of raw sessions (one, or a batch of up to 10,000) from the client's champion.
 
     Sessions carry the fields of the feature pipeline (all optional; unknown fields are refused), as JSON
-    rows, JSON columns or an Arrow IPC stream. The answer names the model version that scored, and with
-    ``explain=true`` the features that moved each score.
+    rows, JSON columns or an Arrow IPC stream, and optionally ``row_id``, the caller's id per session, which
+    comes back beside its score. The answer names the model version that scored, and with ``explain=true``
+    the features that moved each score.
     """
     body = await request.body()
     content_type = request.headers.get("content-type")

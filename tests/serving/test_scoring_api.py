@@ -5,6 +5,7 @@ the raw log-odds, and answers bad input with clear 4xx JSON."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -162,6 +163,33 @@ def test_columns_and_arrow_score_exactly_as_rows(home: Home, http: httpx.Client,
     assert explained.status_code == 200 and explained.json() == by_rows.json()
 
 
+def test_row_ids_come_back_beside_the_scores_in_order_and_are_never_logged(
+    home: Home, http: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    records = records_of(home.sessions.head(60))
+    plain = http.post(PATH, json={"sessions": records}, headers=auth(home.sim)).json()["scores"]
+    ids: list[str | int | None] = [f"customer-key-{i}" if i % 3 else i for i in range(len(records))]
+    ids[5] = None  # a session without a row id comes back with null
+    with_ids = [{**r, "row_id": i} for r, i in zip(records, ids, strict=True)]
+    with caplog.at_level(logging.DEBUG):
+        rows = http.post(PATH, json={"sessions": with_ids}, headers=auth(home.sim))
+        columns = http.post(
+            PATH, json={"columns": {**columns_of(records)["columns"], "row_id": ids}}, headers=auth(home.sim)
+        )
+    assert rows.status_code == columns.status_code == 200, rows.text
+    for answer in (rows, columns):
+        scores = answer.json()["scores"]
+        assert [s["row_id"] for s in scores] == ids and [list(s) for s in scores[:1]] == [["row_id", "probability"]]
+        assert [s["probability"] for s in scores] == [s["probability"] for s in plain]  # not a feature
+    assert any(r.name == "xmo.access" for r in caplog.records)  # the requests were logged, the ids were not
+    assert "customer-key" not in caplog.text
+    explained = http.post(PATH, params={"explain": "true"}, json={"sessions": with_ids[:3]}, headers=auth(home.sim))
+    assert [s["row_id"] for s in explained.json()["scores"]] == ids[:3]
+    assert "contributions" in explained.json()["scores"][0]
+    bad = http.post(PATH, json={"sessions": [{"row_id": 1.5}]}, headers=auth(home.sim))
+    assert bad.status_code == 422 and "body.sessions.0.row_id" in error_of(bad)["message"]
+
+
 BAD_COLUMN_BODIES: list[tuple[str, bytes, dict[str, str], str]] = [
     ("ragged columns", b'{"columns": {"pageviews": [1, 2], "clicks": [0]}}', {}, "body.columns.clicks: Columns should"),
     ("an unknown column", b'{"columns": {"email": ["a@b.c"]}}', {}, "body.columns.email: Extra inputs"),
@@ -287,20 +315,25 @@ def test_openapi_documents_the_request_and_response(http: httpx.Client) -> None:
     rows, columns = content["application/json"]["schema"]["anyOf"]
     sessions = rows["properties"]["sessions"]
     assert rows["required"] == ["sessions"] and sessions["maxItems"] == 10_000 and sessions["minItems"] == 1
-    assert set(sessions["items"]["properties"]) == set(SCORING_COLUMNS)
+    assert set(sessions["items"]["properties"]) == {*SCORING_COLUMNS, "row_id"}
+    row_id = sessions["items"]["properties"]["row_id"]
+    assert "returned unchanged beside its score" in row_id["anyOf"][0]["description"]
+    assert row_id["anyOf"][0]["examples"] and rows["examples"][0]["sessions"][0]["row_id"]
     assert sessions["items"]["additionalProperties"] is False and rows["examples"]
     lists = columns["properties"]["columns"]
     assert columns["required"] == ["columns"] and lists["additionalProperties"] is False
-    assert set(lists["properties"]) == set(SCORING_COLUMNS)
+    assert set(lists["properties"]) == {*SCORING_COLUMNS, "row_id"}
     for name, values in lists["properties"].items():  # each list holds what a session's field holds
         assert (
             values["maxItems"] == 10_000 and values["items"]["anyOf"] == sessions["items"]["properties"][name]["anyOf"]
         )
     example = columns["examples"][0]["columns"]
-    assert len({len(values) for values in example.values()}) == 1 and set(example) <= set(SCORING_COLUMNS)
+    assert len({len(values) for values in example.values()}) == 1 and set(example) <= {*SCORING_COLUMNS, "row_id"}
     assert content["application/vnd.apache.arrow.stream"]["schema"] == {"type": "string", "format": "binary"}
     assert "Arrow" in operation["requestBody"]["description"]
     assert "$ref" not in json.dumps(content)
     response = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert response == {"$ref": "#/components/schemas/ScoreResponse"}
+    score = spec["components"]["schemas"]["SessionScore"]["properties"]["row_id"]
+    assert "as sent" in score["description"] and "row_id" in operation["requestBody"]["description"]
     assert {p["name"] for p in operation["parameters"]} == {"explain", "top"}

@@ -348,3 +348,45 @@ def test_a_bare_session_is_told_to_wrap_it() -> None:
     assert error["loc"] == ("body",) and '{"sessions": [{' in error["msg"]
     (error,) = refusal(json.dumps({"session": [{"pageviews": 3}]}).encode())
     assert error["loc"] == ("body", "session") and 'did you mean "sessions"?' in error["msg"]
+
+
+def test_row_ids_are_kept_apart_from_the_features_in_every_form(features: ColumnFeatures) -> None:
+    """A caller's ``row_id`` (string or integer, any session may lack it) comes out as sent, in order, and never
+    reaches the features: the matrix is the one of the same sessions without it."""
+    records = sessions()
+    ids: list[str | int | None] = ["order-1", 2**63 - 1, None, "ünïcode id", -5, "x" * 200, 0, "7"][: len(records)]
+    assert len(ids) == len(records) and None in ids
+    with_ids = [dict(r, row_id=i) if i is not None else dict(r) for r, i in zip(records, ids, strict=True)]
+    expected = matrix(features, read_score_body(rows_body(records)))
+    rows = read_score_body(rows_body(with_ids))
+    columns = read_score_body(json.dumps({"columns": {"row_id": ids, "pageviews": [1] * len(ids)}}).encode())
+    strings = read_score_body(
+        stream(pa.table({"row_id": pa.array(["a", None, "b"]).dictionary_encode()})), ARROW_STREAM
+    )
+    numbers = read_score_body(stream(pa.table({"row_id": pa.array([7, None, 2**63 - 1], pa.uint64())})), ARROW_STREAM)
+    assert rows.row_ids == columns.row_ids == ids
+    assert strings.row_ids == ["a", None, "b"] and numbers.row_ids == [7, None, 2**63 - 1]
+    assert "row_id" not in rows.columns and "row_id" not in columns.columns and strings.columns == {}
+    np.testing.assert_array_equal(matrix(features, rows), expected)
+    assert read_score_body(rows_body(records)).row_ids is None  # none sent: none to echo
+
+
+BAD_ROW_IDS = [True, 1.5, "", "x" * 201, 2**63, [1], {"id": 1}]
+
+
+@pytest.mark.parametrize("row_id", BAD_ROW_IDS, ids=[type(v).__name__ + str(len(str(v))) for v in BAD_ROW_IDS])
+def test_bad_row_ids_are_refused_where_they_are(row_id: Any) -> None:
+    expected = "Input should be a string of 1 to 200 characters or a 64-bit integer (a row id)"
+    (row,) = refusal(rows_body([{"pageviews": 1}, {"row_id": row_id}]))
+    assert row["loc"] == ("body", "sessions", 1, "row_id") and row["msg"] == expected
+    (column,) = refusal(json.dumps({"columns": {"row_id": ["ok", row_id]}}).encode())
+    assert column["loc"] == ("body", "columns", "row_id", 1) and column["msg"] == expected
+
+
+def test_arrow_row_ids_must_be_strings_or_integers_and_a_typo_is_named() -> None:
+    (wrong_type,) = refusal(stream(pa.table({"row_id": [1.5]})), ARROW_STREAM)
+    assert wrong_type["loc"] == ("body", "columns", "row_id") and "strings or integers" in wrong_type["msg"]
+    (too_big,) = refusal(stream(pa.table({"row_id": pa.array([1, 2**63], pa.uint64())})), ARROW_STREAM)
+    assert too_big["loc"] == ("body", "columns", "row_id", 1)
+    (typo,) = refusal(rows_body([{"rowid": "a"}]))
+    assert "did you mean 'row_id'?" in typo["msg"]
