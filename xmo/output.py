@@ -1,6 +1,9 @@
 """How report and recommendation commands print results: ``--format table|csv|json``.
 
-- **table** (the default): rich tables for people; id columns never cut (:func:`id_column`).
+- **table** (the default): rich tables for people. Ids (campaign, creative, channel, segment values, client ids)
+  are what people copy into the next command, so an id column is never cut (:func:`id_column`, :func:`id_header`):
+  :func:`print_table` lets the other columns wrap at word boundaries, and only when the ids and the longest word
+  of every other column cannot fit the terminal (80 columns when stdout is not one) is the table wider than it.
 - **csv**: one header row, then one row per item of the command's main table, for spreadsheets and scripts;
   text cells that a spreadsheet would run as formulas are neutralised (:mod:`core.csv_cells`).
 - **json**: the full result document (what ``--json`` printed before; ``--json`` stays as its shorthand).
@@ -12,13 +15,16 @@ import csv
 import sys
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
-from rich.table import Table
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Column, Table
+from rich.text import Text
 
 from core.csv_cells import safe_text
-from xmo.console import emit_json
+from xmo.console import emit_json, out
 
 
 class OutputFormat(StrEnum):
@@ -84,6 +90,115 @@ def emit(fmt: OutputFormat, document: Any, rows: Sequence[Mapping[str, Any]], co
     return False
 
 
+def spread(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` with each ``x_interval: [low, high]`` as two columns ``x_low`` and ``x_high`` (for csv)."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if key.endswith("_interval") and isinstance(value, (list, tuple)) and len(value) == 2:
+            stem = key.removesuffix("_interval")
+            flat[f"{stem}_low"], flat[f"{stem}_high"] = value
+        else:
+            flat[key] = value
+    return flat
+
+
+def with_range(value: float | None, bounds: Sequence[float | None] | None, pattern: str) -> str:
+    """``value (low – high)`` for a table cell; ``–`` for no value, ``∞`` for an open upper bound.
+
+    The spaces around the dash let a narrow column wrap the range instead of cutting it.
+    """
+    if value is None:
+        return "–"
+    shown = format(value, pattern)
+    if not bounds or bounds[0] is None:
+        return shown
+    high = "∞" if bounds[1] is None else format(bounds[1], pattern)
+    return f"{shown} ({format(bounds[0], pattern)} – {high})"
+
+
+def _width(cell: Any) -> int:
+    """The widest line of a str (rich markup) or Text cell; 0 for other renderables."""
+    if isinstance(cell, str):
+        cell = Text.from_markup(cell)
+    if isinstance(cell, Text):
+        return max((line.cell_len for line in cell.split("\n")), default=0)
+    return 0
+
+
+class _IdColumn(Column):
+    """A column that is never narrower than its widest id: rich may shrink every other column, not this one.
+
+    rich's last resort for a table wider than the terminal shrinks every column evenly; its minimum width
+    (clamped after that step) here follows the cells, so an id is printed whole even by a plain ``print``.
+    """
+
+    @property
+    def min_width(self) -> int:
+        """The width of the widest cell (the header included)."""
+        return max(_width(self.header), *(_width(cell) for cell in self.cells))
+
+    @min_width.setter
+    def min_width(self, value: int | None) -> None:
+        """Ignored: the width follows the ids."""
+
+
+def id_header(header: str, justify: Literal["left", "right"] = "left") -> Column:
+    """An id column for ``Table(...)``: ``Table(id_header("client_id"), "name", ...)``."""
+    return _IdColumn(header=header, no_wrap=True, overflow="ignore", justify=justify)
+
+
 def id_column(table: Table, header: str) -> None:
     """Add a column of ids that rich never cuts or folds: ids are what people copy into the next command."""
-    table.add_column(header, no_wrap=True, overflow="ignore", min_width=len(header))
+    column = id_header(header)
+    column._index = len(table.columns)  # what Table(...) sets on a Column it is given
+    table.columns.append(column)
+
+
+def _span(console: Console, column: Column) -> tuple[int, int]:
+    """The narrowest and widest content width of ``column`` (without padding): its longest word, its longest line."""
+    if column.width is not None:
+        return column.width, column.width
+    options = console.options.update_width(10_000)
+    sizes = [Measurement.get(console, options, cell) for cell in (column.header, *column.cells)]
+    low = max(size.minimum for size in sizes)
+    high = max(size.maximum for size in sizes)
+    if isinstance(column, _IdColumn):
+        low = high = max(high, column.min_width)
+    elif column.min_width is not None:
+        low, high = max(low, column.min_width), max(high, column.min_width)
+    return low, max(low, high)
+
+
+def fit(table: Table, width: int, console: Console | None = None) -> int:
+    """Size the columns of ``table`` for ``width`` terminal columns and return the width it prints at.
+
+    Id columns keep their widest id; the other columns give up room widest first, down to their longest word
+    (words wrap, they are not cut). When even that does not fit, the table is wider than ``width``.
+    """
+    console = console or out
+    spans = [_span(console, column) for column in table.columns]
+    widths = [high for _, high in spans]
+    table_measure = Measurement.get(console, console.options.update_width(10_000), table)
+    overhead = table_measure.maximum - sum(widths)
+    excess = sum(widths) + overhead - width
+    if excess <= 0:
+        return sum(widths) + overhead
+    while excess > 0:
+        shrinkable = [i for i, (low, _) in enumerate(spans) if widths[i] > low]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
+    for column, size in zip(table.columns, widths, strict=True):
+        column.width = size
+    total = sum(widths) + overhead
+    table.width = max(total, width) if total > width else None
+    return total
+
+
+def print_table(table: Table, console: Console | None = None) -> None:
+    """Print ``table`` on stdout (or ``console``) with every id whole and no word cut (see :func:`fit`)."""
+    console = console or out
+    fit(table, console.width, console)
+    console.print(table, crop=False)
