@@ -1,7 +1,12 @@
-"""One ``Settings`` object, read from ``XMO_*`` environment variables, built by a cached factory."""
+"""One ``Settings`` object, read from ``XMO_*`` environment variables, built by a cached factory.
+
+The factory also reads a ``.env`` file: the one ``XMO_ENV_FILE`` names, else ``.env`` in the working directory
+if there is one. Real environment variables win over the file. Every variable is listed in docs/settings.md.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -9,6 +14,10 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.errors import InvalidInput
+
+ENV_FILE_VARIABLE = "XMO_ENV_FILE"
+DEFAULT_ENV_FILE = Path(".env")
 PLACEHOLDER_SECRETS = frozenset({"changeme", "changethis", "secret", "password", "xmo", "test"})
 
 
@@ -156,7 +165,18 @@ class Settings(BaseSettings):
         return self.optuna_storage or f"sqlite:///{self.home / 'optuna.db'}"
 
 
+def env_file() -> Path | None:
+    """The ``.env`` file to read: ``XMO_ENV_FILE`` (which must exist), else ``./.env`` if present, else None."""
+    named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise InvalidInput(f"{ENV_FILE_VARIABLE}: {named} is not a file")
+        return path
+    return DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read from the environment once."""
-    return Settings()
+    """The process-wide settings, read once from the environment and the ``.env`` file (the environment wins)."""
+    return Settings(_env_file=env_file())  # type: ignore[call-arg]  # pydantic-settings reads it in __init__
