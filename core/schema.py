@@ -54,6 +54,7 @@ clients = Table(
     Column("timezone", String(64), nullable=False, default="UTC"),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("benchmarks_opt_in", Boolean, nullable=False, default=False),
+    Column("currency", String(3), nullable=True),  # ISO 4217; None: not set
 )
 
 api_keys = Table(

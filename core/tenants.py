@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pycountry
 from publicsuffixlist import PublicSuffixList
 from sqlalchemy import Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +42,7 @@ class Client:
     timezone: str
     created_at: datetime
     benchmarks_opt_in: bool = False  # pooled into cross-client benchmarks (privacy P8)
+    currency: str | None = None  # ISO 4217 code of the client's amounts (spend, values); None: not set
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Client:
@@ -59,6 +61,7 @@ class Client:
             "honour_dnt": self.honour_dnt,
             "timezone": self.timezone,
             "benchmarks_opt_in": self.benchmarks_opt_in,
+            "currency": self.currency,
             "created_at": self.created_at.isoformat(),
         }
 
@@ -136,6 +139,23 @@ def _check_timezone(name: str) -> str:
     return name
 
 
+# codes in ISO 4217 that name no money: XTS (reserved for testing) and XXX ("no currency involved")
+_NOT_MONEY = frozenset({"XTS", "XXX"})
+
+
+def check_currency(code: str) -> str:
+    """An ISO 4217 currency code, upper-cased (``eur`` → ``EUR``); ``InvalidInput`` for anything not in the list."""
+    normalized = code.strip().upper()
+    if (
+        len(normalized) != 3
+        or not normalized.isascii()
+        or normalized in _NOT_MONEY
+        or pycountry.currencies.get(alpha_3=normalized) is None
+    ):
+        raise InvalidInput(f"unknown currency {code!r}: give an ISO 4217 code such as EUR, USD or GBP")
+    return normalized
+
+
 def _check_retention(days: int) -> int:
     if isinstance(days, bool) or not 1 <= days <= 3650:
         raise InvalidInput("retention days must be between 1 and 3650")
@@ -174,9 +194,10 @@ class Tenants:
         honour_dnt: bool = False,
         timezone: str = "UTC",
         benchmarks_opt_in: bool = False,
+        currency: str | None = None,
         actor: str = "cli",
     ) -> NewClient:
-        """Register a client and issue its site and API keys."""
+        """Register a client and issue its site and API keys; ``currency`` is an ISO 4217 code or None (not set)."""
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidInput("client name must have 1-200 characters")
@@ -186,6 +207,7 @@ class Tenants:
         cid = check_client_id(client_id) if client_id else slugify(name)
         normalized = tuple(dict.fromkeys(normalize_domain(d) for d in domains))
         timezone = _check_timezone(timezone)
+        currency = check_currency(currency) if currency is not None else None
         now = datetime.now(UTC)
         site_key, api_key = new_key(KeyKind.SITE), new_key(KeyKind.API)
         try:
@@ -201,6 +223,7 @@ class Tenants:
                         timezone=timezone,
                         created_at=now,
                         benchmarks_opt_in=benchmarks_opt_in,
+                        currency=currency,
                     )
                 )
                 for kind, key in ((KeyKind.SITE, site_key), (KeyKind.API, api_key)):
@@ -214,6 +237,7 @@ class Tenants:
                         "collect_pii": collect_pii,
                         "domains": len(normalized),
                         "benchmarks_opt_in": benchmarks_opt_in,
+                        "currency": currency,
                     },
                 )
         except IntegrityError as exc:
@@ -234,9 +258,12 @@ class Tenants:
         *,
         benchmarks_opt_in: bool | None = None,
         retention_days: int | None = None,
+        currency: str | None = None,
         actor: str = "cli",
     ) -> Client:
-        """Change a client's policy (only the values given); audited with the old and new values.
+        """Change a client's policy or currency (only the values given); audited with the old and new values.
+
+        ``currency``: an ISO 4217 code, or ``""`` to unset it.
 
         ``InvalidInput`` when nothing or a bad value is given, ``NotFound`` for an unknown client; either way
         nothing changes.
@@ -246,8 +273,10 @@ class Tenants:
             changes["benchmarks_opt_in"] = bool(benchmarks_opt_in)
         if retention_days is not None:
             changes["retention_days"] = _check_retention(retention_days)
+        if currency is not None:
+            changes["currency"] = check_currency(currency) if currency.strip() else None
         if not changes:
-            raise InvalidInput("nothing to change: give a benchmarks opt-in and/or retention days")
+            raise InvalidInput("nothing to change: give a benchmarks opt-in, retention days and/or a currency")
         with self.engine.begin() as connection:
             row = connection.execute(select(clients).where(clients.c.id == client_id)).first()
             if row is None:

@@ -58,6 +58,9 @@ class ClientIn(BaseModel):
     benchmarks_opt_in: bool = Field(
         default=False, description="Pool the client's aggregates into cross-client benchmarks (no ids; privacy P8)"
     )
+    currency: str | None = Field(
+        default=None, min_length=3, max_length=3, description="ISO 4217 code of the client's amounts, e.g. `EUR`"
+    )
 
 
 class ClientUpdate(BaseModel):
@@ -65,11 +68,14 @@ class ClientUpdate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"benchmarks_opt_in": True}, {"retention_days": 180}]},
+        json_schema_extra={"examples": [{"benchmarks_opt_in": True}, {"retention_days": 180}, {"currency": "EUR"}]},
     )
 
     benchmarks_opt_in: bool | None = Field(default=None, description="Pool into cross-client benchmarks")
     retention_days: int | None = Field(default=None, ge=1, le=3650, description="Days raw events are kept")
+    currency: str | None = Field(
+        default=None, max_length=3, description='ISO 4217 code of the client\'s amounts; `""` unsets it'
+    )
 
 
 class ClientOut(BaseModel):
@@ -83,6 +89,7 @@ class ClientOut(BaseModel):
     honour_dnt: bool
     timezone: str
     benchmarks_opt_in: bool
+    currency: str | None = Field(description="ISO 4217 code of the client's amounts (spend, values); null: not set")
     created_at: str
 
 
@@ -136,6 +143,7 @@ def _create(runtime: ServiceRuntime, body: ClientIn, actor: str) -> NewClient:
         honour_dnt=body.honour_dnt,
         timezone=body.timezone,
         benchmarks_opt_in=body.benchmarks_opt_in,
+        currency=body.currency,
         actor=actor,
     )
     runtime.vault.client_key(created.client.id)  # as `xmo client create`: the client's keys exist from the start
@@ -170,12 +178,13 @@ async def list_clients(runtime: RuntimeDep, _admin: AdminDep) -> dict[str, Any]:
 async def update_client(
     client_id: _ClientId, body: ClientUpdate, runtime: RuntimeDep, admin: AdminDep
 ) -> dict[str, Any]:
-    """Change a client's benchmarks opt-in and/or retention; audited with the old and new values."""
+    """Change a client's benchmarks opt-in, retention and/or currency; audited with the old and new values."""
     client = await asyncio.to_thread(
         runtime.tenants.update_client,
         client_id,
         benchmarks_opt_in=body.benchmarks_opt_in,
         retention_days=body.retention_days,
+        currency=body.currency,
         actor=audit.key_actor(admin.key_prefix),
     )
     return client.public()

@@ -220,3 +220,56 @@ def test_the_opt_in_migration_keeps_existing_clients_out_and_reverses(database_u
         assert tenants.get_client("old").benchmarks_opt_in is False
     finally:
         engine.dispose()
+
+
+def test_currency_is_an_iso_4217_code_or_unset_and_updates_are_audited(tenants: Tenants) -> None:
+    assert tenants.create_client("Plain", ["plain.example.com"]).client.currency is None
+    euro = tenants.create_client("Euro", ["euro.example.com"], currency=" eur ").client
+    assert euro.currency == "EUR" and euro.public()["currency"] == "EUR"
+    assert tenants.update_client("plain", currency="GBP").currency == "GBP"
+    assert tenants.get_client("plain").currency == "GBP"
+    entry = next(e for e in audit.entries(tenants.engine, "plain") if e.action == "client.update")
+    assert entry.details == {"currency": {"from": None, "to": "GBP"}}
+    assert tenants.update_client("plain", currency="").currency is None, '"" unsets it'
+    for bad in ("EURO", "ABC", "XTS", "€", ""):
+        with pytest.raises(InvalidInput, match="unknown currency"):
+            tenants.create_client(f"Bad {bad}", [f"bad{len(bad)}.example.com"], currency=bad)
+    with pytest.raises(InvalidInput, match="unknown currency 'ZZZ'"):
+        tenants.update_client("euro", currency="ZZZ")
+    assert tenants.get_client("euro").currency == "EUR"
+
+
+def test_the_currency_migration_leaves_existing_clients_unset_and_reverses(database_url: str, xmo_home: Path) -> None:
+    xmo_home.mkdir(parents=True, exist_ok=True)
+    engine = database._create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            _alembic(connection, "upgrade", "0003")
+            connection.execute(
+                sa.text(
+                    "INSERT INTO clients (id, name, allowed_domains, collect_pii, retention_days, honour_dnt, "
+                    "timezone, created_at, benchmarks_opt_in) VALUES ('old', 'Old', '[\"old.example\"]', false, 395, "
+                    "false, 'UTC', :now, false)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO api_keys (client_id, kind, key_hash, display_prefix, created_at) "
+                    "VALUES ('old', 'api', 'hash-of-old', 'xmo_api_old…', :now)"
+                ),
+                {"now": datetime.now(UTC)},
+            )
+            _alembic(connection, "upgrade", "head")
+            assert connection.execute(sa.text("SELECT count(*) FROM api_keys")).scalar_one() == 1
+        tenants = Tenants(engine)
+        assert tenants.get_client("old").currency is None
+        assert tenants.update_client("old", currency="usd").currency == "USD"
+        with engine.begin() as connection:
+            _alembic(connection, "downgrade", "0003")
+            assert "currency" not in {c["name"] for c in sa.inspect(connection).get_columns("clients")}
+            assert connection.execute(sa.text("SELECT count(*) FROM api_keys")).scalar_one() == 1
+            _alembic(connection, "upgrade", "head")
+        assert tenants.get_client("old").currency is None
+    finally:
+        engine.dispose()

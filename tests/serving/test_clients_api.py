@@ -166,3 +166,18 @@ def test_bad_updates_are_refused_and_change_nothing(api: Api) -> None:
         assert response.status_code == status and error_code(response) == code, (body, response.text)
     assert registry.get_client("acme") == before
     assert not [e for e in audit.entries(registry.engine) if e.action == "client.update"]
+
+
+def test_currency_is_set_on_create_and_update_and_answered(api: Api) -> None:
+    http, registry, admin_key, _ = api
+    body = {"name": "Yen Shop", "domains": ["yen.example.com"], "currency": "jpy"}
+    created = http.post("/v1/clients", json=body, headers=bearer(admin_key))
+    assert created.status_code == 201 and created.json()["client"]["currency"] == "JPY"
+    listed = http.get("/v1/clients", headers=bearer(admin_key)).json()["clients"]
+    assert {c["client_id"]: c["currency"] for c in listed} == {"acme": None, "yen-shop": "JPY"}
+    updated = http.patch("/v1/clients/acme", json={"currency": "CHF"}, headers=bearer(admin_key))
+    assert updated.status_code == 200 and updated.json()["currency"] == "CHF"
+    assert registry.get_client("acme").currency == "CHF"
+    bad = http.patch("/v1/clients/acme", json={"currency": "XYZ"}, headers=bearer(admin_key))
+    assert bad.status_code == 400 and error_code(bad) == "invalid_input" and "XYZ" in bad.json()["error"]["message"]
+    assert registry.get_client("acme").currency == "CHF"

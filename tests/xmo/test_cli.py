@@ -166,3 +166,20 @@ def test_help_groups_every_command_into_a_panel(capsys: pytest.CaptureFixture[st
     ]
     assert not unplaced, f"add these commands to xmo.cli.PANELS: {unplaced}"
     assert sorted(registered) == sorted(name for names in PANELS.values() for name in names)
+
+
+def test_client_currency_create_update_and_list(xmo_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "client", "create", "Euro", "-d", "euro.example.com", "--currency", "eur")[0] == 0
+    assert run(capsys, "client", "create", "None", "-d", "none.example.com")[0] == 0
+    code, out, _ = run(capsys, "client", "list", "--json")
+    assert code == 0 and {c["client_id"]: c["currency"] for c in json.loads(out)} == {"euro": "EUR", "none": None}
+    code, out, err = run(capsys, "client", "update", "none", "--currency", "USD")
+    assert code == 0 and "currency=USD" in out, err
+    code, out, _ = run(capsys, "client", "list")
+    assert code == 0 and "USD" in out and "EUR" in out
+    code, out, err = run(capsys, "client", "update", "euro", "--currency", "EURO")
+    assert (
+        code == 1
+        and out == ""
+        and err == "xmo: unknown currency 'EURO': give an ISO 4217 code such as EUR, USD or GBP\n"
+    )

@@ -14,7 +14,7 @@ from privacy.keyvault import KeyVault
 from xmo.commands.common import load_settings, open_tenants
 from xmo.console import emit_json, err, out
 
-client_app = typer.Typer(help="Create and list clients (tenants).", no_args_is_help=True)
+client_app = typer.Typer(help="Create, list and update clients (tenants).", no_args_is_help=True)
 
 
 @client_app.command("create")
@@ -41,6 +41,9 @@ def create(
             "--benchmarks-opt-in", help="Pool the client's aggregates into cross-client benchmarks (no ids, P8)."
         ),
     ] = False,
+    currency: Annotated[
+        str | None, typer.Option(help="ISO 4217 code of the client's amounts (spend, values), e.g. EUR.")
+    ] = None,
     base_url: Annotated[
         str, typer.Option(help="Where xmo is served, for the pixel snippet printed after the keys.")
     ] = "http://127.0.0.1:8000",
@@ -58,6 +61,7 @@ def create(
         honour_dnt=honour_dnt,
         timezone=timezone,
         benchmarks_opt_in=benchmarks_opt_in,
+        currency=currency,
     )
     KeyVault.from_settings(settings).client_key(created.client.id)
     if as_json:
@@ -94,7 +98,9 @@ def list_clients(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
     if as_json:
         emit_json([c.public() for c in clients])
         return
-    table = Table("client_id", "name", "domains", "collect_pii", "retention_days", "benchmarks", "timezone", "created")
+    table = Table(
+        "client_id", "name", "domains", "collect_pii", "retention_days", "benchmarks", "timezone", "currency", "created"
+    )
     for c in clients:
         table.add_row(
             c.id,
@@ -104,6 +110,7 @@ def list_clients(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
             str(c.retention_days),
             "yes" if c.benchmarks_opt_in else "no",
             c.timezone,
+            c.currency or "-",
             c.created_at.strftime("%Y-%m-%d"),
         )
     out.print(table)
@@ -121,18 +128,26 @@ def update_client(
         ),
     ] = None,
     retention_days: Annotated[int | None, typer.Option(help="Days raw events are kept (1-3650).")] = None,
+    currency: Annotated[
+        str | None, typer.Option(help='ISO 4217 code of the client\'s amounts, e.g. EUR ("" unsets it).')
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the updated client as JSON.")] = False,
 ) -> None:
-    """Change a client's policy (only the options given); audited."""
+    """Change a client's policy or currency (only the options given); audited."""
     client = open_tenants().update_client(
-        client_id, benchmarks_opt_in=benchmarks_opt_in, retention_days=retention_days, actor=audit.CLI_ACTOR
+        client_id,
+        benchmarks_opt_in=benchmarks_opt_in,
+        retention_days=retention_days,
+        currency=currency,
+        actor=audit.CLI_ACTOR,
     )
     if as_json:
         emit_json(client.public())
         return
     out.print(
         f"{client.id}: benchmarks_opt_in={'yes' if client.benchmarks_opt_in else 'no'}, "
-        f"retention_days={client.retention_days}"
+        f"retention_days={client.retention_days}, currency={client.currency or '-'}",
+        markup=False,
     )
 
 
