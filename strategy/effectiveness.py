@@ -42,11 +42,13 @@ WINNER, LOSER, NO_DIFFERENCE = "winner", "loser", "no detectable difference"
 SRM_ALPHA = 0.001
 POWER = 0.8
 DECISION_RULE = (
-    "An arm is a loser only when both arms have at least {min_sessions} sessions, its Benjamini-Hochberg "
-    "q-value is below {alpha:g} and its always-valid lift interval lies below zero; the reference (the arm "
-    "with the highest posterior conversion rate) is the winner only when every other arm of its group is a "
-    "loser. Otherwise: 'no detectable difference' once both arms have the sessions needed to detect a "
-    "{mde:.0%} relative change with 80% power, else 'not enough data yet'."
+    "An arm (a creative of a campaign, or a campaign of a channel) is a loser only when it and the best arm of "
+    "its group both have at least {min_sessions} sessions, its false-alarm risk (Benjamini-Hochberg q-value, "
+    "within its test) is below {alpha:g} and its lift range that is safe to check daily (always-valid "
+    "interval) lies below zero; the best arm (the highest conversion rate, counted with one extra conversion "
+    "and one extra non-conversion) is the winner only when every other arm of its group is a loser. "
+    "Otherwise: 'no detectable difference' once both arms have the sessions needed to detect a {mde:.0%} "
+    "relative change 4 times out of 5, else 'not enough data yet'."
 )
 _METRICS = ("conversion_rate", "value", "cpa", "roas")
 

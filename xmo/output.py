@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Column, Table
@@ -116,13 +118,24 @@ def with_range(value: float | None, bounds: Sequence[float | None] | None, patte
     return f"{shown} ({format(bounds[0], pattern)} – {high})"
 
 
-def _width(cell: Any) -> int:
-    """The widest line of a str (rich markup) or Text cell; 0 for other renderables."""
+_CHUNK_BREAK = re.compile(r" (?!–)")  # where a line may wrap: any space but the one before a range's dash
+
+
+def _lines(cell: Any) -> list[str]:
+    """The lines of a str (rich markup) or Text cell; none for other renderables."""
     if isinstance(cell, str):
         cell = Text.from_markup(cell)
-    if isinstance(cell, Text):
-        return max((line.cell_len for line in cell.split("\n")), default=0)
-    return 0
+    return cell.plain.split("\n") if isinstance(cell, Text) else []
+
+
+def _width(cell: Any) -> int:
+    """The widest line of a cell."""
+    return max((cell_len(line) for line in _lines(cell)), default=0)
+
+
+def _widest_chunk(cell: Any) -> int:
+    """The widest run of a cell that should stay on one line: a word, with a range's dash (`` –``) kept on it."""
+    return max((cell_len(chunk) for line in _lines(cell) for chunk in _CHUNK_BREAK.split(line)), default=0)
 
 
 class _IdColumn(Column):
@@ -164,8 +177,8 @@ def _span(console: Console, column: Column) -> tuple[int, int]:
     high = max(size.maximum for size in sizes)
     if isinstance(column, _IdColumn):
         low = high = max(high, column.min_width)
-    elif column.min_width is not None:
-        low, high = max(low, column.min_width), max(high, column.min_width)
+    else:
+        low = max(low, column.min_width or 0, *(_widest_chunk(cell) for cell in column.cells))
     return low, max(low, high)
 
 

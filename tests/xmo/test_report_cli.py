@@ -3,6 +3,8 @@ ranges, planned splits, and one-line errors for bad input or a client without da
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -17,6 +19,7 @@ from core.settings import Settings
 from core.tenants import Client, Tenants
 from strategy.report import effectiveness_report
 from strategy.sessions import client_sessions
+from tests.xmo.long_ids import PREFIX, ids_in, lengthened
 from xmo import console
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation
@@ -43,6 +46,16 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield settings
 
 
+class Planted:
+    """A job result whose ``to_dict()`` is a given document."""
+
+    def __init__(self, document: dict[str, object]) -> None:
+        self.document = document
+
+    def to_dict(self) -> dict[str, object]:
+        return self.document
+
+
 def sim_client(settings: Settings) -> Client:
     return Tenants.from_settings(settings).get_client(CLIENT)
 
@@ -58,9 +71,53 @@ def test_table_for_people(home: Settings, capsys: pytest.CaptureFixture[str], mo
     code, out, err = run(capsys, "report", CLIENT)
     assert code == 0, err
     assert f"{CLIENT}: effectiveness by campaign" in out
-    assert "cmp-search-brand" in out and "CPA (95% CI)" in out and "Comparisons" in out
+    assert "cmp-search-brand" in out and "CPA (95% range)" in out and "Comparisons" in out
     assert "not enough data yet (≈" in out  # a week of a small site: no confident calls
     assert "Benjamini-Hochberg" in out  # the decision rule is spelled out
+    assert "false-alarm risk" in out and "safe to check daily" in out  # plain words, then what they mean
+    assert " CI" not in out and "q (" not in out and "always-valid lift " not in out.split("Comparisons")[1][:2000]
+    code, out, err = run(capsys, "report", CLIENT, "--table", "groups")
+    assert code == 0 and "effectiveness by campaign" in out and "Comparisons" not in out
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_tables_never_cut_long_ids(
+    home: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    """Creative ids that share a long prefix stay whole (and so distinct) at 80 and at 200 columns."""
+    import strategy.report
+
+    planted = lengthened(effectiveness_report(home, sim_client(home), by="creative").to_dict())
+    monkeypatch.setattr(strategy.report, "effectiveness_report", lambda *args, **kwargs: Planted(planted))
+    monkeypatch.setattr(console.out, "width", width)
+    code, out, err = run(capsys, "report", CLIENT, "--by", "creative")
+    assert code == 0, err
+    ids = ids_in(planted["rows"]) | ids_in(planted["comparisons"])
+    assert len(ids) > 10 and all(PREFIX in i for i in ids)
+    assert ids <= set(out.split()), ids - set(out.split())  # each id whole, as one word of the output
+    assert "…" not in out
+
+
+def test_csv_of_either_table(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "report", CLIENT, "--by", "creative", "--json")
+    report = json.loads(out)
+    code, out, err = run(capsys, "report", CLIENT, "--by", "creative", "--format", "csv")
+    assert code == 0, err
+    groups = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["campaign_id"], r["creative_id"]) for r in groups] == [
+        (r["campaign_id"] or "", r["creative_id"] or "") for r in report["rows"]
+    ]
+    assert list(groups[0])[:5] == ["campaign_id", "creative_id", "sessions", "conversions", "conversion_rate"]
+    assert {"conversion_rate_low", "cpa_high", "roas"} <= set(groups[0])
+    assert sum(int(r["sessions"]) for r in groups) == report["totals"]["sessions"]
+    code, out, err = run(capsys, "report", CLIENT, "--format", "CSV", "--table", "comparisons")
+    assert code == 0, err
+    comparisons = list(csv.DictReader(io.StringIO(out)))
+    assert comparisons and {"group", "arm", "lift_low", "always_valid_lift_high", "q_value", "verdict"} <= set(
+        comparisons[0]
+    )
+    code, out, err = run(capsys, "report", CLIENT, "--format", "json")
+    assert code == 0 and json.loads(out)["by"] == "campaign"
 
 
 def test_json_per_grouping(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,6 +195,9 @@ def test_planned_split(
         (["--since", "03/05/2026"], 2, "--since"),
         (["--since", "2020-01-01", "--until", "2020-01-31"], 1, "no sessions for client 'sim' from 2020-01-01"),
         (["--planned-split", "/no/such/plan.json"], 2, "does not exist"),
+        (["--format", "xml"], 2, "--format"),
+        (["--json", "--format", "csv"], 2, "--json and --format csv disagree"),
+        (["--json", "--table", "groups"], 2, "leave --table out"),
     ],
 )
 def test_bad_input_is_one_line(

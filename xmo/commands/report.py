@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from core.errors import InvalidInput
 from xmo.commands.common import existing_client, load_settings
-from xmo.console import emit_json, err, out
+from xmo.console import err, out
+from xmo.output import (
+    FormatOption,
+    JsonOption,
+    OutputFormat,
+    chosen_format,
+    emit,
+    id_column,
+    print_table,
+    spread,
+    with_range,
+)
 
 DateOption = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD (UTC, inclusive).")]
 _GROUP_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -21,31 +35,69 @@ _GROUP_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "channel": (("channel", "channel"),),
     "segment": (("segment", "kind"), ("segment_value", "segment")),
 }
+_ROW_COLUMNS = (
+    "sessions",
+    "conversions",
+    *(f"{m}{end}" for m in ("conversion_rate", "value") for end in ("", "_low", "_high")),
+    "spend",
+    *(f"{m}{end}" for m in ("cpa", "roas") for end in ("", "_low", "_high")),
+)
+_COMPARISON_COLUMNS = (
+    "comparison",
+    "group",
+    "arm",
+    "reference",
+    "is_reference",
+    "sessions",
+    "conversions",
+    "conversion_rate",
+    "conversion_rate_low",
+    "conversion_rate_high",
+    "lift",
+    "lift_low",
+    "lift_high",
+    "always_valid_lift_low",
+    "always_valid_lift_high",
+    "chance_to_beat_reference",
+    "p_value",
+    "q_value",
+    "family",
+    "verdict",
+    "sessions_needed",
+    "sample_ratio_mismatch",
+)
+READING_NOTE = (
+    "Ranges hold the true value {level} of the time. 'safe to check daily': a lift range that stays honest "
+    "however often you look; 'false-alarm risk': the share of calls this strong that would be flukes, "
+    "among the arms of the same test."
+)
+
+
+class ReportTable(StrEnum):
+    """Which table of the report to print."""
+
+    GROUPS = "groups"
+    COMPARISONS = "comparisons"
 
 
 def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 
-def _number(value: float | None, pattern: str = "{:,.2f}") -> str:
-    return "–" if value is None else pattern.format(value)
-
-
-def _with_interval(value: float | None, interval: list[float | None], pattern: str = "{:,.2f}") -> str:
-    """``value (low–high)``; an open upper bound reads ``∞``."""
-    if value is None:
-        return "–"
-    low, high = interval
-    if low is None and high is None:
-        return _number(value, pattern)
-    return f"{_number(value, pattern)} ({_number(low, pattern)}–{'∞' if high is None else pattern.format(high)})"
+def _number(value: float | None, pattern: str = ",.2f") -> str:
+    return "–" if value is None else format(value, pattern)
 
 
 def _interval_only(interval: list[float | None], pattern: str) -> str:
     low, high = interval
     if low is None:
         return "–"
-    return f"{pattern.format(low)} to {'∞' if high is None else pattern.format(high)}"
+    return f"{format(low, pattern)} to {'∞' if high is None else format(high, pattern)}"
+
+
+def _id(value: Any) -> Text:
+    """An id cell: plain text (never read as markup), ``(none)`` for a missing one."""
+    return Text("(none)" if value is None else str(value))
 
 
 def _planned_splits(path: Path | None) -> dict[str, Any] | None:
@@ -64,72 +116,94 @@ def _planned_splits(path: Path | None) -> dict[str, Any] | None:
     return data
 
 
-def print_report(report: dict[str, Any]) -> None:
-    """The report as two tables for people: the groups, then the comparisons; warnings go to stderr."""
+def _table(title: str) -> Table:
+    """A table with light rules, so that more of the terminal's width goes to the cells."""
+    return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+
+
+def groups_table(report: dict[str, Any]) -> Table:
+    """The groups of the report (campaigns, creatives, channels or segments) with their metrics."""
     by = report["by"]
     level = f"{report['confidence']:.0%}"
-    groups = Table(
-        *(title for _, title in _GROUP_COLUMNS[by]),
-        "sessions",
-        "conversions",
-        f"conv. rate ({level} CI)",
-        f"value ({level} CI)",
-        "spend",
-        f"CPA ({level} CI)",
-        f"ROAS ({level} CI)",
-        title=f"{report['client_id']}: effectiveness by {by}, {report['since']} to {report['until']}",
-    )
+    table = _table(f"{report['client_id']}: effectiveness by {by}, {report['since']} to {report['until']}")
+    for key, title in _GROUP_COLUMNS[by]:
+        if key == "segment":
+            table.add_column(title)
+        else:
+            id_column(table, title)
+    for header in ("sessions", "conversions", f"conversion rate ({level} range)", f"value ({level} range)", "spend"):
+        table.add_column(header)
+    table.add_column(f"CPA ({level} range)")
+    table.add_column(f"ROAS ({level} range)")
     for row in report["rows"]:
-        groups.add_row(
-            *(str(row[key]) if row[key] is not None else "(none)" for key, _ in _GROUP_COLUMNS[by]),
+        table.add_row(
+            *(_id(row[key]) for key, _ in _GROUP_COLUMNS[by]),
             f"{row['sessions']:,}",
             f"{row['conversions']:,}",
-            _with_interval(row["conversion_rate"], row["conversion_rate_interval"], "{:.2%}"),
-            _with_interval(row["value"], row["value_interval"], "{:,.0f}"),
+            with_range(row["conversion_rate"], row["conversion_rate_interval"], ".2%"),
+            with_range(row["value"], row["value_interval"], ",.0f"),
             _number(row["spend"]),
-            _with_interval(row["cpa"], row["cpa_interval"]),
-            _with_interval(row["roas"], row["roas_interval"]),
+            with_range(row["cpa"], row["cpa_interval"], ",.2f"),
+            with_range(row["roas"], row["roas_interval"], ",.2f"),
         )
-    out.print(groups)
-    if report["comparisons"]:
-        out.print(_comparison_table(report["comparisons"], level))
-        out.print(report["decision_rule"])
-    else:
-        out.print("no comparisons: no campaign has two creatives and no channel two campaigns with sessions")
-    for warning in report["warnings"]:
-        err.print(f"warning: {warning}")
+    return table
 
 
-def _comparison_table(comparisons: list[dict[str, Any]], level: str) -> Table:
-    table = Table(
-        "compare",
-        "within",
-        "arm",
+def comparisons_table(comparisons: list[dict[str, Any]], level: str) -> Table:
+    """Each arm against the best arm of its group: lift, chance to beat the best, false-alarm risk, verdict."""
+    table = _table("Comparisons (each arm against the best arm of its group)")
+    table.add_column("compare")
+    id_column(table, "within")
+    id_column(table, "arm")
+    for header in (
         "sessions",
-        f"conv. rate ({level} CI)",
-        f"lift vs best ({level} CI)",
-        "always-valid lift",
+        f"conversion rate ({level} range)",
+        f"lift vs best ({level} range)",
+        "lift (safe to check daily)",
         "chance to beat best",
-        "q (within its test)",
+        "false-alarm risk",
         "verdict",
-        title="Comparisons (each arm against the best arm of its group)",
-    )
+    ):
+        table.add_column(header)
     for row in comparisons:
-        arm = f"{row['arm']} (best)" if row["is_reference"] else row["arm"]
         verdict = row["verdict"] + (" ⚠ sample ratio mismatch" if row["sample_ratio_mismatch"] else "")
         table.add_row(
             f"{row['comparison']}s",
-            str(row["group"]),
-            str(arm),
+            _id(row["group"]),
+            _id(row["arm"]),
             f"{row['sessions']:,}",
-            _with_interval(row["conversion_rate"], row["conversion_rate_interval"], "{:.2%}"),
-            _with_interval(row["lift"], row["lift_interval"], "{:+.0%}"),
-            _interval_only(row["always_valid_lift_interval"], "{:+.0%}"),
-            _number(row["chance_to_beat_reference"], "{:.0%}"),
-            _number(row["q_value"], "{:.3f}"),
+            with_range(row["conversion_rate"], row["conversion_rate_interval"], ".2%"),
+            "best of its group" if row["is_reference"] else with_range(row["lift"], row["lift_interval"], "+.0%"),
+            _interval_only(row["always_valid_lift_interval"], "+.0%"),
+            _number(row["chance_to_beat_reference"], ".0%"),
+            _number(row["q_value"], ".1%"),
             verdict,
         )
     return table
+
+
+def print_report(report: dict[str, Any], only: ReportTable | None = None) -> None:
+    """The report as two tables for people (or ``only`` one): the groups, then the comparisons; warnings on stderr."""
+    level = f"{report['confidence']:.0%}"
+    if only is not ReportTable.COMPARISONS:
+        print_table(groups_table(report))
+    if only is not ReportTable.GROUPS:
+        if report["comparisons"]:
+            print_table(comparisons_table(report["comparisons"], level))
+            out.print(READING_NOTE.format(level=level), markup=False)
+            out.print(report["decision_rule"], markup=False)
+        else:
+            out.print("no comparisons: no campaign has two creatives and no channel two campaigns with sessions")
+    for warning in report["warnings"]:
+        err.print(f"warning: {warning}", markup=False)
+
+
+def report_csv_rows(report: dict[str, Any], table: ReportTable) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows and columns of one table of the report for csv: one row per group or per compared arm."""
+    if table is ReportTable.COMPARISONS:
+        return [spread(row) for row in report["comparisons"]], list(_COMPARISON_COLUMNS)
+    keys = [key for key, _ in _GROUP_COLUMNS[report["by"]]]
+    return [spread(row) for row in report["rows"]], [*keys, *_ROW_COLUMNS]
 
 
 def report(
@@ -145,13 +219,26 @@ def report(
             help='JSON file of planned creative shares per campaign: {"campaign": {"creative": 0.5, ...}}.',
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the full report as JSON.")] = False,
+    fmt: FormatOption = None,
+    table: Annotated[
+        ReportTable | None,
+        typer.Option(
+            "--table",
+            case_sensitive=False,
+            help="groups or comparisons: the table to print (csv: one of them, groups unless given).",
+            show_default="both (csv: groups)",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Sessions, conversions, value, CPA and ROAS with intervals, and which creatives and campaigns win."""
     from strategy.report import effectiveness_report
 
     if by not in ("campaign", "creative", "channel", "segment"):
         raise typer.BadParameter("use campaign, creative, channel or segment", param_hint="--by")
+    chosen = chosen_format(fmt, as_json)
+    if chosen is OutputFormat.JSON and table is not None:
+        raise typer.BadParameter("json prints the whole report: leave --table out", param_hint="--table")
     result = effectiveness_report(
         load_settings(),
         existing_client(client_id),
@@ -160,10 +247,9 @@ def report(
         by=by,
         planned_splits=_planned_splits(planned_split),
     ).to_dict()
-    if as_json:
-        emit_json(result)
-    else:
-        print_report(result)
+    rows, columns = report_csv_rows(result, table or ReportTable.GROUPS)
+    if not emit(chosen, result, rows, columns):
+        print_report(result, table)
 
 
 def register(app: typer.Typer) -> None:
