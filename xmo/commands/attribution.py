@@ -10,7 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from xmo.commands.common import existing_client, load_settings
-from xmo.console import emit_json, err, out
+from xmo.console import err, out
+from xmo.output import FormatOption, JsonOption, chosen_format, emit, id_column, print_table
 
 DateOption = Annotated[
     datetime | None, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD in the client's time zone (inclusive).")
@@ -25,15 +26,30 @@ def _header(report: dict[str, Any]) -> str:
     )
 
 
+CSV_COLUMNS = ("journeys", "converting_journeys", "conversions", "conversion_share", "value", "value_share")
+
+
+def credited(conversions: list[float]) -> list[str]:
+    """A column of credited conversions: whole numbers as such (``233``) when every one is whole (last or first
+    touch), else one decimal each (``230.1``, ``117.0``): attribution models split conversions."""
+    if all(abs(c - round(c)) < 1e-9 for c in conversions):
+        return [f"{round(c):,}" for c in conversions]
+    return [f"{c:,.1f}" for c in conversions]
+
+
+def _key(report: dict[str, Any]) -> str:
+    return "channel" if report["level"] == "channel" else "campaign_id"
+
+
 def _print_table(title: str, headers: list[str], cells: list[list[str]]) -> None:
-    """A table that never truncates a cell: wider than the terminal rather than cut."""
-    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
+    """A table whose first column holds ids (never cut); numbers right-aligned."""
     table = Table(title=title)
-    for n, (header, width) in enumerate(zip(headers, widths, strict=True)):
-        table.add_column(header, no_wrap=True, min_width=width, justify="left" if n == 0 else "right")
+    id_column(table, headers[0])
+    for header in headers[1:]:
+        table.add_column(header, justify="right")
     for row in cells:
         table.add_row(Text(row[0]), *row[1:])
-    out.print(table, width=max(out.width, sum(widths) + 3 * len(widths) + 1))
+    print_table(table)
 
 
 def _print_notes(notes: list[str]) -> None:
@@ -43,18 +59,19 @@ def _print_notes(notes: list[str]) -> None:
 
 def print_model(report: dict[str, Any], result: dict[str, Any]) -> None:
     """One model's credits as a table, with its method and notes."""
-    key = "channel" if report["level"] == "channel" else "campaign_id"
+    key = _key(report)
+    conversions = credited([row["conversions"] for row in result["credits"]])
     cells = [
         [
             str(row[key]),
             f"{row['journeys']:,}",
             f"{row['converting_journeys']:,}",
-            f"{row['conversions']:,.2f}",
+            shown,
             f"{row['conversion_share']:.1%}",
             f"{row['value']:,.2f}",
             f"{row['value_share']:.1%}",
         ]
-        for row in result["credits"]
+        for row, shown in zip(result["credits"], conversions, strict=True)
     ]
     headers = [report["level"], "journeys", "converting", "conversions", "share", "value", "value share"]
     _print_table(f"Attribution: {result['model']} by {report['level']} ({result['method']})", headers, cells)
@@ -64,18 +81,24 @@ def print_model(report: dict[str, Any], result: dict[str, Any]) -> None:
 
 def print_comparison(report: dict[str, Any]) -> None:
     """Conversions credited by every model, side by side."""
-    key = "channel" if report["level"] == "channel" else "campaign_id"
+    key = _key(report)
     models = list(report["models"])
-    credited = {
+    credits = {
         name: {row[key]: row["conversions"] for row in result["credits"]} for name, result in report["models"].items()
     }
-    cells = [
-        [str(row[key]), f"{row['journeys']:,}", *(f"{credited[m].get(row[key], 0.0):,.2f}" for m in models)]
-        for row in report["models"][models[-1]]["credits"]
-    ]
+    rows = report["models"][models[-1]]["credits"]
+    columns = [credited([credits[m].get(row[key], 0.0) for row in rows]) for m in models]
+    cells = [[str(row[key]), f"{row['journeys']:,}", *(column[n] for column in columns)] for n, row in enumerate(rows)]
     _print_table(f"Conversions credited by model, by {report['level']}", [report["level"], "journeys", *models], cells)
     out.print(_header(report), markup=False)
     _print_notes(sorted({note for result in report["models"].values() for note in result["notes"]}))
+
+
+def csv_rows(report: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per model and channel (or campaign): the same columns whatever the model."""
+    key = _key(report)
+    rows = [{"model": name, **row} for name, result in report["models"].items() for row in result["credits"]]
+    return rows, ["model", key, *CSV_COLUMNS]
 
 
 def attribution(
@@ -88,11 +111,13 @@ def attribution(
     since: DateOption = None,
     until: DateOption = None,
     lookback_days: Annotated[int, typer.Option(help="Touchpoints up to this many days before the conversion.")] = 30,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Credit conversions and value to channels or campaigns with an attribution model."""
     from strategy.attribution import attribution_report
 
+    chosen = chosen_format(fmt, as_json)
     report = attribution_report(
         load_settings(),
         existing_client(client_id),
@@ -102,9 +127,9 @@ def attribution(
         until=until.date() if until else None,
         lookback_days=lookback_days,
     ).to_dict()
-    if as_json:
-        emit_json(report)
-    elif len(report["models"]) > 1:
+    if emit(chosen, report, *csv_rows(report)):
+        return
+    if len(report["models"]) > 1:
         print_comparison(report)
     else:
         print_model(report, next(iter(report["models"].values())))
