@@ -4,11 +4,13 @@ The run holds parameters, test metrics (the model's and the baselines'), the tra
 ``mlflow.data`` input (digest and source from its manifest), the manifest and privacy report, per-slice
 metrics, plots (ROC, calibration, importance, contributions), the Optuna study summary, and the model: a
 pyfunc logged as code that bundles feature preparation, LightGBM and the calibrator, with a signature and an
-input example.
+input example. MLflow's INFO lines (store set-up, input-example validation) and its registration messages
+stay out of the job's output (:func:`quiet_mlflow`, and registration through ``MlflowClient``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -37,6 +39,7 @@ from models.conversion import ConversionModel
 from models.pyfunc import write_artifacts
 from models.registry import CHALLENGER, CHAMPION, configure_mlflow, conversion_model_name, ensure_experiment
 from training import plots
+from training.identity import FINGERPRINT_TAG
 from training.tuning import TuningResult
 
 MODEL_CODE = Path(models.__file__).parent / "mlflow_model_code.py"
@@ -59,6 +62,7 @@ class RunContent:
     y_test: np.ndarray
     X_test: pd.DataFrame
     tuning: TuningResult | None
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,26 @@ def _fail_fast() -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+_QUIET_LOGGERS = ("mlflow", "alembic")
+
+
+@contextmanager
+def quiet_mlflow() -> Iterator[None]:
+    """MLflow's and alembic's INFO lines (tables created, input example validated) off for the block.
+
+    Warnings and errors still show; the previous levels come back afterwards.
+    """
+    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, previous, strict=True):
+            logger.setLevel(level)
 
 
 def preflight(settings: Settings) -> MlflowClient:
@@ -149,8 +173,8 @@ def _log_dataset(dataset: Dataset) -> None:
     mlflow.log_dict(load_privacy_report(dataset).to_dict(), "dataset/privacy_report.json")
 
 
-def _log_model(content: RunContent) -> str:
-    """The pyfunc (code + booster text + calibrator JSON), with signature and input example; its URI."""
+def _log_model(content: RunContent) -> Any:
+    """The pyfunc (code + booster text + calibrator JSON), with signature and input example; its ModelInfo."""
     examples = example_session_records()
     signature = infer_signature(
         examples, pd.DataFrame({"probability": np.full(len(examples), 0.5)}), params={"explain": False}
@@ -174,7 +198,7 @@ def _log_model(content: RunContent) -> str:
             input_example=examples,
             pip_requirements=pip_requirements(),
         )
-    return str(info.model_uri)
+    return info
 
 
 def pip_requirements() -> list[str]:
@@ -216,8 +240,8 @@ def log_and_register(
         _log_evaluation(content)
         if content.tuning is not None:
             mlflow.log_dict(content.tuning.summary(), "tuning/optuna_study.json")
-        model_uri = _log_model(content)
-    version = mlflow.register_model(model_uri, name, tags={DATASET_TAG: manifest.dataset_id})
+        logged = _log_model(content)
+    version = _register(client, name, logged, run.info.run_id, content)
     try:
         aliases = _assign_alias(client, name, str(version.version))
     except Exception:
@@ -225,6 +249,23 @@ def log_and_register(
         raise
     progress(f"registered {name} version {version.version} as {', '.join(aliases)}")
     return Registered(run.info.run_id, name, str(version.version), aliases)
+
+
+def _register(client: MlflowClient, name: str, logged: Any, run_id: str, content: RunContent) -> Any:
+    """A new version of ``name`` (created if needed) for the logged model, without MLflow's messages on stderr."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        try:
+            client.create_registered_model(name)
+        except MlflowException:  # another job created it meanwhile
+            client.get_registered_model(name)
+    tags = {DATASET_TAG: content.dataset.manifest.dataset_id}
+    if content.fingerprint:
+        tags[FINGERPRINT_TAG] = content.fingerprint
+    return client.create_model_version(
+        name, source=str(logged.model_uri), run_id=run_id, tags=tags, model_id=logged.model_id
+    )
 
 
 def _assign_alias(client: MlflowClient, name: str, version: str) -> list[str]:

@@ -6,7 +6,9 @@ dataset_id)``. :func:`tune` samples ``ConversionModel`` hyperparameters with a s
 LightGBM on the train split with early stopping on the validation log loss, and prunes hopeless trials with a
 median rule on the validation log loss reported every few boosting rounds.
 
-* **Resumable**: ``n_trials`` is the target number of finished (complete or pruned) trials of the study;
+* **Resumable**: ``new_trials`` runs that many more trials on whatever the study already holds (what
+  ``study.optimize(n_trials=...)`` means to Optuna users, and what ``xmo train --trials`` means);
+  ``n_trials`` instead is the target number of finished (complete or pruned) trials of the whole study, and
   calling :func:`tune` again with the same study runs only the ones still missing.
 * **Shareable**: several processes (or machines, with PostgreSQL) may call :func:`tune` with the same
   storage and study name at once; they share the trials and stop once the study holds ``n_trials``
@@ -184,12 +186,55 @@ class TrialSummary:
         }
 
 
+def trial_counts(complete: int, pruned: int, failed: int = 0) -> str:
+    """``"10 trials: 8 complete, 2 pruned"`` (failed ones only when there are some)."""
+    total = complete + pruned + failed
+    parts = [f"{complete} complete"] + [f"{n} {state}" for n, state in ((pruned, "pruned"), (failed, "failed")) if n]
+    return f"{total} trial{'' if total == 1 else 's'}: {', '.join(parts)}"
+
+
+@dataclass(frozen=True)
+class StudyStart:
+    """What a study held when :func:`tune` opened it, and how many trials this call will run.
+
+    ``planned`` is None when only the timeout bounds the call.
+    """
+
+    study_name: str
+    complete: int
+    pruned: int
+    failed: int
+    planned: int | None
+    timeout: float | None
+
+    @property
+    def resumed(self) -> bool:
+        """Whether the study held trials before this call."""
+        return self.complete + self.pruned + self.failed > 0
+
+    def describe(self) -> str:
+        """``"resumed study xmo-… with 10 trials: 8 complete, 2 pruned; running 4 more"`` or a new study's line."""
+        if self.planned == 0:
+            plan = "running none (it already holds the trials asked for)"
+        elif self.planned is None:
+            plan = f"running trials for up to {self.timeout:g} s"
+        else:
+            more = " more" if self.resumed else ""
+            plan = f"running {self.planned}{more} trial{'' if self.planned == 1 else 's'}"
+            if self.timeout is not None:
+                plan += f" (at most {self.timeout:g} s)"
+        if not self.resumed:
+            return f"new study {self.study_name}; {plan}"
+        counts = trial_counts(self.complete, self.pruned, self.failed)
+        return f"resumed study {self.study_name} with {counts}; {plan}"
+
+
 @dataclass(frozen=True)
 class TuningResult:
     """The state of a study after :func:`tune`: the best ``ConversionModel`` kwargs and every trial.
 
-    ``n_trials``, ``n_pruned`` and ``n_failed`` count the whole study (all workers, all calls);
-    ``trials_run`` counts the trials this call ran.
+    ``n_trials`` (complete trials only), ``n_pruned`` and ``n_failed`` count the whole study (all workers,
+    all calls); ``trials_run`` counts the trials this call ran.
     """
 
     study_name: str
@@ -203,6 +248,10 @@ class TuningResult:
     trials_run: int
     trials: tuple[TrialSummary, ...] = field(repr=False)
 
+    def counts(self) -> str:
+        """``"10 trials: 8 complete, 2 pruned"``: every trial of the study by state."""
+        return trial_counts(self.n_trials, self.n_pruned, self.n_failed)
+
     def summary(self) -> dict[str, Any]:
         """A small JSON-ready dict for MLflow (e.g. ``mlflow.log_dict(result.summary(), "tuning.json")``)."""
         return {
@@ -215,6 +264,7 @@ class TuningResult:
             "n_trials": self.n_trials,
             "n_pruned": self.n_pruned,
             "n_failed": self.n_failed,
+            "trials_run": self.trials_run,
             "trials": [t.as_dict() for t in self.trials],
         }
 
@@ -279,11 +329,14 @@ def _check_inputs(
     return _encoded_target(y_train, "train"), _encoded_target(y_valid, "valid")
 
 
-def _check_budget(n_trials: int | None, timeout: float | None, n_jobs_per_fit: int) -> None:
-    if n_trials is None and timeout is None:
-        raise InvalidInput("give n_trials, timeout or both: tuning needs a budget")
-    if n_trials is not None and n_trials < 1:
-        raise InvalidInput(f"n_trials must be at least 1, got {n_trials}")
+def _check_budget(n_trials: int | None, new_trials: int | None, timeout: float | None, n_jobs_per_fit: int) -> None:
+    if n_trials is not None and new_trials is not None:
+        raise InvalidInput("give n_trials (the study's total) or new_trials (trials to run now), not both")
+    if n_trials is None and new_trials is None and timeout is None:
+        raise InvalidInput("give n_trials, new_trials, timeout or a count and a timeout: tuning needs a budget")
+    for name, value in (("n_trials", n_trials), ("new_trials", new_trials)):
+        if value is not None and value < 1:
+            raise InvalidInput(f"{name} must be at least 1, got {value}")
     if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
         raise InvalidInput(f"timeout must be a positive number of seconds, got {timeout}")
     if n_jobs_per_fit < 1:
@@ -311,9 +364,11 @@ def tune(
     study_name: str,
     n_trials: int | None,
     timeout: float | None,
+    new_trials: int | None = None,
     seed: int = 0,
     n_jobs_per_fit: int = 2,
     progress: Callable[[TrialSummary], None] | None = None,
+    on_start: Callable[[StudyStart], None] | None = None,
     fixed_params: Mapping[str, Any] | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
     max_estimators: int = MAX_ESTIMATORS,
@@ -325,6 +380,7 @@ def tune(
     if needed) until the study holds ``n_trials`` finished (complete or pruned) trials — counting those of
     earlier calls and of other processes working on the same study — or until ``timeout`` seconds have
     passed (checked between trials), whichever comes first; ``n_trials=None`` runs until the timeout.
+    ``new_trials`` (instead of ``n_trials``) runs that many trials in this call, however many the study holds.
 
     Each trial fits LightGBM with :func:`search_space`'s parameters plus ``fixed_params`` (other
     ``ConversionModel`` arguments, e.g. ``{"monotone": True}``; ``early_stopping_rounds`` and
@@ -334,8 +390,9 @@ def tune(
     ``max_estimators`` and ``report_every``; continuing it with other values is refused (use another study
     name, e.g. ``study_name_for(..., variant=...)``). ``seed`` seeds the TPE sampler (mixed with the number
     of trials already in the study, so a resumed study samples new points); processes sharing a study at
-    the same time should pass different seeds. ``progress`` gets a summary of every trial this call
-    finishes. Trials where LightGBM fails are recorded as failed and skipped.
+    the same time should pass different seeds. ``on_start`` gets what the study held and what this call
+    plans (before the first trial); ``progress`` gets a summary of every trial this call finishes. Trials
+    where LightGBM fails are recorded as failed and skipped.
 
     ``best_params`` of the result are complete ``ConversionModel`` arguments (all but ``n_jobs``): the
     tuned ones, ``fixed_params``, ``early_stopping_rounds``, ``random_state`` and ``n_estimators`` = the
@@ -345,7 +402,7 @@ def tune(
     Raises ``InvalidInput`` for bad arguments or data, and ``NotReady`` when the storage cannot be reached
     or the study has no complete trial at the end.
     """
-    _check_budget(n_trials, timeout, n_jobs_per_fit)
+    _check_budget(n_trials, new_trials, timeout, n_jobs_per_fit)
     if not study_name or len(study_name) > STUDY_NAME_MAX:
         raise InvalidInput(f"study_name must have 1 to {STUDY_NAME_MAX} characters")
     if max_estimators < 1 or report_every < 1:
@@ -399,13 +456,25 @@ def tune(
             _check_study(study, setup, shown)
             existing = study.get_trials(deepcopy=False)
             finished = sum(t.state in _FINISHED for t in existing)
-            remaining = None if n_trials is None else n_trials - finished
+            remaining = new_trials if n_trials is None else max(n_trials - finished, 0)
             if remaining is None or remaining > 0:
                 study.enqueue_trial(default_params(), user_attrs={"baseline": True}, skip_if_exists=True)
         sampler_seed = int(np.random.SeedSequence([seed, len(existing)]).generate_state(1)[0])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # optuna 4.x flags both options
             study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, constant_liar=True)
+        if on_start is not None:
+            states = [t.state for t in existing]
+            on_start(
+                StudyStart(
+                    study_name,
+                    complete=states.count(TrialState.COMPLETE),
+                    pruned=states.count(TrialState.PRUNED),
+                    failed=states.count(TrialState.FAIL),
+                    planned=remaining,
+                    timeout=timeout,
+                )
+            )
         ran: list[int] = []
         if remaining is None or remaining > 0:
 

@@ -1,5 +1,6 @@
 """The training job end to end: a complete MLflow run, a registered pyfunc that scores raw sessions, the
-promotion gate, tuning that resumes, and clear errors that leave the registry as it was."""
+promotion gate, tuning that resumes, no second copy of the same model, and clear errors that leave the registry
+as it was."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from features.definitions import SCORING_COLUMNS, example_session_records, prepa
 from features.sessions import build_sessions
 from models.registry import configure_mlflow, conversion_model_name
 from training.checks import check_dataset
+from training.identity import model_fingerprint
 from training.promotion import PREVIOUS_CHAMPION, promote
 from training.train import train_conversion_model
 
@@ -113,13 +115,55 @@ def test_a_run_is_logged_registered_gated_and_promoted(simulated_client: Simulat
 
 def test_tuning_is_logged_and_resumes(simulated_client: SimulatedClient) -> None:
     settings, cid = simulated_client.settings, simulated_client.client_id
-    first = train_conversion_model(settings, cid, trials=3, baselines=False)
+    notices: list[str] = []
+    first = train_conversion_model(settings, cid, trials=3, baselines=False, notice=notices.append)
     assert first.tuning is not None and first.tuning["n_trials"] == 3
-    again = train_conversion_model(settings, cid, trials=4, baselines=False)
-    assert again.tuning is not None and again.tuning["n_trials"] == 4  # one more trial, not four
+    lines: list[str] = []
+    again = train_conversion_model(
+        settings,
+        cid,
+        trials=1,
+        baselines=False,
+        register_anyway=True,
+        notice=notices.append,
+        trial_progress=lines.append,
+    )
+    assert again.tuning is not None and again.tuning["n_trials"] == 4 and again.tuning["trials_run"] == 1  # one more
+    study = first.tuning["study_name"]
+    assert notices == [
+        f"tuning: new study {study}; running 3 trials",
+        f"tuning: resumed study {study} with 3 trials: 3 complete; running 1 more trial",
+    ]
+    assert (
+        len(lines) == 1 and lines[0].startswith("tuning: trial 1/1 complete, log loss 0.") and "best so far" in lines[0]
+    )
     client = configure_mlflow(settings)
     summary = json.loads(Path(client.download_artifacts(again.run_id, "tuning/optuna_study.json")).read_text())
     assert len(summary["trials"]) == 4
+
+
+def test_the_same_model_is_not_registered_twice_unless_asked(simulated_client: SimulatedClient) -> None:
+    settings, cid = simulated_client.settings, simulated_client.client_id
+    same = {"n_estimators": 60, "learning_rate": 0.1, "early_stopping_rounds": 20}
+    first = train_conversion_model(settings, cid, params=same, baselines=False)
+    before = _versions(settings, cid)
+    again = train_conversion_model(settings, cid, params={**same, "n_jobs": 1}, baselines=False)  # threads: same trees
+    assert not again.registered and _versions(settings, cid) == before
+    assert (again.model_version, again.run_id, again.aliases) == (first.model_version, first.run_id, first.aliases)
+    assert again.metrics["roc_auc"] == pytest.approx(first.metrics["roc_auc"])
+    assert again.not_registered_message() == (
+        f"the model is identical to the {first.aliases[0]} v{first.model_version}: "
+        "not registered (use --register-anyway to register it)"
+    )
+    forced = train_conversion_model(settings, cid, params=same, baselines=False, register_anyway=True)
+    assert forced.registered and int(forced.model_version) == int(first.model_version) + 1
+
+    manifest = load_dataset(settings, cid).manifest
+    fingerprint = model_fingerprint(manifest, same, engine="local", monotone=False)
+    assert fingerprint == model_fingerprint(manifest, dict(reversed(same.items())), engine="local", monotone=False)
+    assert fingerprint != model_fingerprint(manifest, same, engine="dask", monotone=False)
+    assert fingerprint != model_fingerprint(manifest, same, engine="local", monotone=True)
+    assert fingerprint != model_fingerprint(manifest, {**same, "learning_rate": 0.11}, engine="local", monotone=False)
 
 
 def test_a_training_set_of_another_client_is_refused(simulated_client: SimulatedClient) -> None:
@@ -142,9 +186,9 @@ def test_an_unreachable_tracking_server_fails_fast_and_registers_nothing(simulat
 
 def test_a_corrupt_model_artifact_cannot_be_promoted(simulated_client: SimulatedClient) -> None:
     settings, cid = simulated_client.settings, simulated_client.client_id
-    trained = train_conversion_model(settings, cid, params=FAST, baselines=False)
+    trained = train_conversion_model(settings, cid, params=FAST, baselines=False, register_anyway=True)
     if trained.aliases == ["champion"]:  # the first version of this home: the gate needs a champion and another
-        trained = train_conversion_model(settings, cid, params=FAST, baselines=False)
+        trained = train_conversion_model(settings, cid, params=FAST, baselines=False, register_anyway=True)
     client = configure_mlflow(settings)
     name = conversion_model_name(cid)
     champion = str(client.get_model_version_by_alias(name, "champion").version)

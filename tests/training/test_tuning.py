@@ -29,9 +29,11 @@ from training.study_storage import mask_storage_url, open_storage, study_name_fo
 from training.tuning import (
     TUNED_PARAMS,
     LightGBMPruningCallback,
+    StudyStart,
     TrialSummary,
     default_params,
     search_space,
+    trial_counts,
     tune,
 )
 
@@ -224,6 +226,34 @@ def test_resuming_a_study_runs_only_the_missing_trials(data: Data, database_url:
         assert len(load_trials(database_url, name)) == 5
 
 
+def test_new_trials_add_to_the_study_and_the_start_says_what_was_resumed(data: Data, settings: Settings) -> None:
+    storage, name = settings.effective_optuna_storage, unique_study()
+    starts: list[StudyStart] = []
+    twice = {"storage": storage, "study_name": name, "n_trials": None, "new_trials": 2, "timeout": None, **FAST}
+    first = tune(*data, on_start=starts.append, **twice)
+    second = tune(*data, on_start=starts.append, **twice)
+    assert (first.trials_run, second.trials_run) == (2, 2) and len(second.trials) == 4  # Optuna's n_trials meaning
+    assert [s.describe() for s in starts] == [
+        f"new study {name}; running 2 trials",
+        f"resumed study {name} with 2 trials: 2 complete; running 2 more trials",
+    ]
+    assert second.counts() == "4 trials: 4 complete" and second.summary()["trials_run"] == 2
+
+
+def test_counts_and_plans_read_as_people_say_them() -> None:
+    assert trial_counts(8, 2) == "10 trials: 8 complete, 2 pruned"
+    assert trial_counts(1, 0, 1) == "2 trials: 1 complete, 1 failed"
+    resumed = StudyStart("xmo-a-d", complete=8, pruned=2, failed=0, planned=1, timeout=60.0)
+    assert (
+        resumed.describe()
+        == "resumed study xmo-a-d with 10 trials: 8 complete, 2 pruned; running 1 more trial (at most 60 s)"
+    )
+    assert (
+        StudyStart("s", 0, 0, 0, planned=None, timeout=30.0).describe() == "new study s; running trials for up to 30 s"
+    )
+    assert "running none" in StudyStart("s", 3, 0, 0, planned=0, timeout=None).describe()
+
+
 WORKER = """
 import json, sys, time
 from pathlib import Path
@@ -294,6 +324,8 @@ def test_two_processes_share_one_sqlite_study(data: Data, settings: Settings, tm
         ({"n_trials": 0, "timeout": None}, "n_trials"),
         ({"n_trials": -3, "timeout": 10.0}, "n_trials"),
         ({"n_trials": None, "timeout": None}, "budget"),
+        ({"n_trials": 3, "new_trials": 2, "timeout": None}, "not both"),
+        ({"n_trials": None, "new_trials": 0, "timeout": None}, "new_trials"),
         ({"n_trials": None, "timeout": 0.0}, "timeout"),
         ({"n_trials": 3, "timeout": -1.0}, "timeout"),
         ({"n_trials": 3, "timeout": math.inf}, "timeout"),

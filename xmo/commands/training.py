@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -17,7 +17,13 @@ REPORTED = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_at_10", "fit_
 def train(
     client_id: Annotated[str, typer.Argument(help="Client id.")],
     dataset: Annotated[str | None, typer.Option("--dataset", help="Dataset id (default: the newest).")] = None,
-    trials: Annotated[int | None, typer.Option(help="Tune with Optuna for this many trials (resumable).")] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(
+            help="Run this many more Optuna trials (like Optuna's n_trials). The training set's study keeps "
+            "every run's trials: --trials 10 then --trials 4 make 14."
+        ),
+    ] = None,
     timeout: Annotated[float | None, typer.Option(help="Stop tuning after this many seconds.")] = None,
     engine: Annotated[str, typer.Option(help="local (default) or dask.")] = "local",
     dask_scheduler: Annotated[
@@ -29,15 +35,25 @@ def train(
     baselines: Annotated[
         bool, typer.Option("--baselines/--no-baselines", help="Fit logistic regression and HistGradientBoosting too.")
     ] = True,
+    register_anyway: Annotated[
+        bool,
+        typer.Option(
+            "--register-anyway", help="Register the model even if the champion or challenger is the same model."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Train a LightGBM conversion model, log it to MLflow and register a new version."""
+    """Train a LightGBM conversion model, log it to MLflow and register a new version.
+
+    A model identical to the champion (same training set and hyperparameters) is not registered again.
+    """
     from training.train import train_conversion_model
 
     if dask_scheduler and engine != "dask":
         raise InvalidInput("--dask-scheduler needs --engine dask")
     settings = load_settings()
     client = existing_client(client_id)
+    live = err.is_terminal  # a terminal gets a live status line; a log gets one line per trial
     with err.status("training") as status:
         result = train_conversion_model(
             settings,
@@ -49,27 +65,51 @@ def train(
             dask_scheduler=dask_scheduler,
             monotone=monotone,
             baselines=baselines,
-            progress=status.update,
+            register_anyway=register_anyway,
+            progress=status.update if live else _ignore,
+            trial_progress=status.update if live else _line,
+            notice=_line,
         )
     if as_json:
         emit_json(result.to_dict())
+        return
+    if not result.registered:
+        out.print(result.not_registered_message())
+        _print_tuning(result.tuning)
         return
     out.print(
         f"{result.model_name} version {result.model_version} ({', '.join(result.aliases)}), "
         f"run {result.run_id}, dataset {result.dataset_id}, calibration {result.calibration}"
     )
-    if result.tuning:
-        out.print(
-            f"tuning: {result.tuning['n_trials']} trials ({result.tuning['n_pruned']} pruned), "
-            f"best validation log loss {result.tuning['best_value']:.5f}"
-        )
+    _print_tuning(result.tuning)
     models = {"lightgbm": result.metrics, **result.baselines}
     table = Table("test split", *models)
     for name in REPORTED:
         table.add_row(name, *(f"{m[name]:.4f}" if name in m else "" for m in models.values()))
     out.print(table)
-    if "aliases" in result.to_dict() and "challenger" in result.aliases:
+    if "challenger" in result.aliases:
         err.print(f"[dim]`xmo promote {client.id}` makes it champion if it beats the current one.[/dim]")
+
+
+def _ignore(_message: str) -> None:
+    """Passing status lines are for terminals only."""
+
+
+def _line(message: str) -> None:
+    """One line on stderr, never wrapped (logs and CI keep one line per event)."""
+    err.print(message, soft_wrap=True)
+
+
+def _print_tuning(tuning: dict[str, Any] | None) -> None:
+    if not tuning:
+        return
+    from training.tuning import trial_counts
+
+    counts = trial_counts(tuning["n_trials"], tuning["n_pruned"], tuning["n_failed"])
+    out.print(
+        f"tuning: study {tuning['study_name']}, {counts} ({tuning['trials_run']} run now); "
+        f"best validation log loss {tuning['best_value']:.5f} (trial #{tuning['best_trial']})"
+    )
 
 
 def register(app: typer.Typer) -> None:
