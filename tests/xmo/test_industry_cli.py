@@ -3,17 +3,22 @@ with a stated epsilon, one-line errors, and an audit entry per publication."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from core import audit
 from core.settings import Settings
 from core.tenants import Tenants
 from tracking.compactor import compact_all
 from xmo.cli import main
+from xmo.commands.industry import cells_table
+from xmo.output import print_table
 from xmo.simulator.cli import run_simulation
 
 POOLED = ("alpha7q", "bravo3k", "charl9z")
@@ -50,12 +55,35 @@ def test_json_and_table(home: Settings, capsys: pytest.CaptureFixture[str]) -> N
     code, out, err = run(capsys, "benchmarks", "industry", "--by", "device")
     assert code == 0, err
     assert "visitors" in out and "desktop" in out and "CPA" not in out
+    assert "range)" in out and "interval" not in out and "CR " not in out  # plain words
     assert "suppressed" in err and "no noise" in err
+    code, out, err = run(capsys, "benchmarks", "industry", "--by", "channel", "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["channel"] for r in rows] == [c["channel"] for c in data["cells"]]
+    assert list(rows[0]) == [
+        "channel",
+        *("visitors", "converted_visitors", "sessions", "conversions"),
+        *("conversion_rate", "conversion_rate_low", "conversion_rate_high", "cpa", "cpa_low", "cpa_high"),
+    ]
+    assert [int(r["visitors"]) for r in rows] == [c["visitors"] for c in data["cells"]]
     entries = [e for e in audit.entries(Tenants.from_settings(home).engine) if e.action == "benchmarks.industry"]
     assert [(e.actor, e.client_id, e.details["by"]) for e in entries] == [
         ("cli", None, "channel"),
         ("cli", None, "device"),
+        ("cli", None, "channel"),
     ]
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_table_never_cuts_a_long_cell_name(width: int) -> None:
+    names = [f"paid-social-partner-network-spring-{n}" for n in ("north", "south", "east", "west")]
+    cell = {"visitors": 1200, "converted_visitors": 80, "sessions": 1500, "conversions": 90}
+    ranges = {"conversion_rate": 0.06, "conversion_rate_interval": [0.05, 0.07], "cpa": 12.5, "cpa_interval": [9, 17]}
+    data = {"by": "channel", "confidence": 0.95, "cells": [{"channel": n, **cell, **ranges} for n in names]}
+    buffer = io.StringIO()
+    print_table(cells_table(data), Console(file=buffer, width=width, soft_wrap=True))
+    assert set(names) <= set(buffer.getvalue().split()) and "…" not in buffer.getvalue()
 
 
 def test_noise_and_raised_thresholds(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,22 +5,51 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from xmo.commands.common import load_settings, open_tenants
-from xmo.console import emit_json, err, out
+from xmo.console import err, out
+from xmo.output import FormatOption, JsonOption, chosen_format, emit, id_column, print_table, spread, with_range
 
 benchmarks_app = typer.Typer(help="Cross-client benchmarks that identify neither clients nor users.")
+
+
+_COUNTS = ("visitors", "converted_visitors", "sessions", "conversions")
 
 
 def _number(value: Any, pattern: str) -> str:
     return "—" if value is None else format(value, pattern)
 
 
-def _interval(bounds: list[float | None] | None, pattern: str) -> str:
-    if bounds is None:
-        return "—"
-    return f"{_number(bounds[0], pattern)} – {_number(bounds[1], pattern) if bounds[1] is not None else '∞'}"
+def csv_rows(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per published cell; CPA columns only by channel (spend is booked per channel)."""
+    columns = [data["by"], *_COUNTS, "conversion_rate", "conversion_rate_low", "conversion_rate_high"]
+    if data["by"] == "channel":
+        columns += ["cpa", "cpa_low", "cpa_high"]
+    return [spread(cell) for cell in data["cells"]], columns
+
+
+def cells_table(data: dict[str, Any]) -> Table:
+    """The published cells for people: counts, conversion rate and (by channel) CPA, each with its range."""
+    level = f"{data['confidence']:.0%}"
+    table = Table()
+    id_column(table, data["by"])
+    for header in ("visitors", "converted", "sessions", "conversions", f"conversion rate ({level} range)"):
+        table.add_column(header)
+    if data["by"] == "channel":
+        table.add_column(f"CPA ({level} range)")
+    for cell in data["cells"]:
+        row: list[RenderableType] = [
+            Text(str(cell[data["by"]])),
+            *(f"{cell[name]:,}" for name in _COUNTS),
+            with_range(cell["conversion_rate"], cell["conversion_rate_interval"], ".2%"),
+        ]
+        if data["by"] == "channel":
+            row.append(with_range(cell["cpa"], cell["cpa_interval"], ",.2f"))
+        table.add_row(*row)
+    return table
 
 
 @benchmarks_app.command("industry")
@@ -41,12 +70,14 @@ def industry(
     min_clients: Annotated[
         int | None, typer.Option(help="Raise the clients a cell needs (never below XMO_BENCHMARK_MIN_CLIENTS).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Pooled conversion rate and CPA per channel or device; small or dominated cells are suppressed."""
     from core import audit
     from strategy.industry import industry_benchmarks, record_publication
 
+    chosen = chosen_format(fmt, as_json)
     settings = load_settings()
     tenants = open_tenants()
     result = industry_benchmarks(
@@ -59,28 +90,10 @@ def industry(
     )
     record_publication(tenants.engine, result, actor=audit.CLI_ACTOR, client_id=None)
     data = result.to_dict()
-    if as_json:
-        emit_json(data)
+    if emit(chosen, data, *csv_rows(data)):
         return
-    columns = [data["by"], "visitors", "converted", "sessions", "conversions", "CR", "CR 95% interval"]
-    if data["by"] == "channel":
-        columns += ["CPA", "CPA 95% interval"]
-    table = Table(*columns)
-    for cell in data["cells"]:
-        row = [
-            str(cell[data["by"]]),
-            f"{cell['visitors']:,}",
-            f"{cell['converted_visitors']:,}",
-            f"{cell['sessions']:,}",
-            f"{cell['conversions']:,}",
-            _number(cell["conversion_rate"], ".2%"),
-            _interval(cell["conversion_rate_interval"], ".2%"),
-        ]
-        if data["by"] == "channel":
-            row += [_number(cell["cpa"], ",.2f"), _interval(cell["cpa_interval"], ",.2f")]
-        table.add_row(*row)
     if data["cells"]:
-        out.print(table)
+        print_table(cells_table(data))
     else:
         out.print("no cell meets the thresholds yet: nothing to publish", markup=False)
     t = data["thresholds"]
