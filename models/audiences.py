@@ -1,10 +1,11 @@
 """Audience segments ranked by the champion model's predicted conversion rate and value per session.
 
-Input: one row per session with the segment columns (:func:`audience_frame` derives ``visitor_type`` and
-``channel`` from session records), ``probability`` (the champion's calibrated conversion probability),
-``converted`` and ``conversion_value`` (what was observed), and optionally ``visitor_id`` (only counted).
+Input: one row per session with the segment columns (``features.audience_segments.audience_frame`` derives them
+from session records), ``probability`` (the champion's calibrated conversion probability), ``converted`` and
+``conversion_value`` (what was observed), and optionally ``visitor_id`` (only counted).
 
-Per segment of each dimension in ``dimensions`` (single columns and pairs such as device × channel):
+Per segment of each dimension in ``dimensions`` (single columns and pairs such as device × channel), named in
+words (``dimension_label``, ``segment_label``) beside the machine values (``dimension``, ``segment``):
 
 * **size** — sessions and their share of all sessions;
 * **predicted conversion rate** — the mean probability of its sessions, and its **lift**, the ratio to the
@@ -16,7 +17,9 @@ Per segment of each dimension in ``dimensions`` (single columns and pairs such a
 * **suggestion** — ``bid up`` when the predicted lift is at least ``bid_up_lift`` (1.2), ``exclude`` when it
   is at most ``exclude_lift`` (0.8), else ``keep``; a segment with fewer than ``min_sessions`` (100) sessions,
   or whose observed interval lies entirely on the other side of the overall observed rate (the data
-  contradict the model), is ``keep`` with the reason.
+  contradict the model), is ``keep`` with the reason. A segment no ad platform can target or exclude
+  (``targetable`` false: new vs returning visitors, direct or referral traffic, unknown values; see
+  ``features.audience_segments``) is ``insight only``: shown for context, never a bid.
 
 Privacy (promise P11): only aggregates leave this module, never a visitor; a segment with fewer than ``k``
 sessions (default 10, ``features.kanonymity.DEFAULT_K``) — or fewer than ``k`` distinct visitors when
@@ -34,59 +37,31 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from core.errors import InvalidInput, NotReady
-from features.channels import classify_channel
+from features.audience_segments import (
+    AUDIENCE_COLUMNS,
+    SEPARATOR,
+    UNKNOWN,
+    dimension_label,
+    lever,
+    segment_label,
+    targetable,
+)
 from features.kanonymity import DEFAULT_K, check_k
 from models.intervals import wilson_interval
 
-UNKNOWN = "(unknown)"
-SEGMENT_COLUMNS: tuple[str, ...] = (
-    "device_class",
-    "region",
-    "browser_family",
-    "os_family",
-    "visitor_type",
-    "channel",
-)
 DEFAULT_DIMENSIONS: tuple[tuple[str, ...], ...] = (
-    *((c,) for c in SEGMENT_COLUMNS),
+    *((c,) for c in AUDIENCE_COLUMNS),
     ("device_class", "channel"),
-    ("channel", "visitor_type"),
-    ("device_class", "visitor_type"),
     ("region", "device_class"),
 )
-SUGGESTIONS = ("bid up", "keep", "exclude")
+INSIGHT_ONLY = "insight only"
+SUGGESTIONS = ("bid up", "keep", "exclude", INSIGHT_ONLY)
 RANKINGS = ("rate", "value")
-SEPARATOR = " × "
 
 
 def _text(values: pd.Series) -> pd.Series:
     text = values.astype(object).where(values.notna(), None)
     return text.map(lambda v: UNKNOWN if v is None or str(v).strip() == "" else str(v)).astype(object)
-
-
-def audience_frame(sessions: pd.DataFrame) -> pd.DataFrame:
-    """The segment columns of session records (missing values as ``(unknown)``), index kept.
-
-    ``visitor_type`` is ``new`` (no earlier session, ``prev_sessions`` 0) or ``returning``; ``channel`` is
-    ``features.channels.classify_channel`` of the first hit's source, medium and referrer.
-    """
-    index = sessions.index
-    out = pd.DataFrame(index=index)
-    for column in ("device_class", "region", "browser_family", "os_family"):
-        values = sessions[column] if column in sessions else pd.Series(None, index=index, dtype=object)
-        out[column] = _text(values)
-    if "prev_sessions" in sessions:
-        previous = pd.to_numeric(sessions["prev_sessions"], errors="coerce")
-        kinds = np.where(previous.isna(), UNKNOWN, np.where(previous > 0, "returning", "new"))
-        out["visitor_type"] = pd.Series(kinds, index=index, dtype=object)
-    else:
-        out["visitor_type"] = UNKNOWN
-    sources = [sessions.get(c) for c in ("utm_source", "utm_medium", "referrer_host")]
-    if any(s is not None for s in sources):
-        out["channel"] = classify_channel(*sources).to_numpy(dtype=object)
-    else:
-        out["channel"] = UNKNOWN
-    return out
 
 
 class AudienceRanker(BaseEstimator):
@@ -177,12 +152,16 @@ class AudienceRanker(BaseEstimator):
             visible = (table["sessions"] >= self.k) & (table["visitors"] >= self.k)
             hidden += int((~visible).sum())
             table = table[visible].reset_index()
-            labels = table[list(keys)].astype(str).agg(SEPARATOR.join, axis=1) if len(table) else pd.Series(dtype=str)
+            keyed: list[tuple[str, ...]] = [tuple(map(str, row)) for row in table[list(keys)].itertuples(index=False)]
             parts.append(
                 pd.DataFrame(
                     {
                         "dimension": SEPARATOR.join(dimension),
-                        "segment": labels.to_numpy(dtype=object),
+                        "dimension_label": dimension_label(dimension),
+                        "segment": pd.Series([SEPARATOR.join(v) for v in keyed], dtype=object),
+                        "segment_label": pd.Series([segment_label(dimension, v) for v in keyed], dtype=object),
+                        "targetable": pd.Series([targetable(dimension, v) for v in keyed], dtype=bool),
+                        "lever": lever(dimension),
                         "sessions": table["sessions"].to_numpy(dtype=np.int64),
                         "predicted_rate": table["predicted"].to_numpy(dtype=np.float64),
                         "conversions": table["conv"].to_numpy(dtype=np.int64),
@@ -205,7 +184,7 @@ class AudienceRanker(BaseEstimator):
         )
         low, high = wilson_interval(conversions, n, self.confidence)
         lift = segments["predicted_rate"].to_numpy() / rate if rate > 0 else np.ones(len(segments))
-        out = segments.drop(columns="value").assign(
+        out = segments.drop(columns=["value", "lever"]).assign(
             share=n / float(self.overall_["sessions"]),
             predicted_lift=lift,
             predicted_value_per_session=segments["predicted_rate"].to_numpy() * segment_aov,
@@ -215,15 +194,25 @@ class AudienceRanker(BaseEstimator):
             observed_rate_high=high,
         )
         suggestions, reasons = [], []
-        for size, up, lo, hi in zip(n, lift, low, high, strict=True):
-            suggestion, reason = self._suggest(int(size), float(up), float(lo), float(hi), observed)
+        rows = zip(n, lift, low, high, segments["targetable"], segments["lever"], strict=True)
+        for size, up, lo, hi, can_target, how in rows:
+            if can_target:
+                suggestion, reason = self._suggest(int(size), float(up), float(lo), float(hi), observed)
+                if suggestion != "keep":
+                    reason = f"{reason}: act through {how}"
+            else:
+                suggestion = INSIGHT_ONLY
+                reason = f"not targetable: for insight only (predicted conversion rate {up:.2f}× the average)"
             suggestions.append(suggestion)
             reasons.append(reason)
         out["suggestion"] = suggestions
         out["reason"] = reasons
         columns = [
             "dimension",
+            "dimension_label",
             "segment",
+            "segment_label",
+            "targetable",
             "sessions",
             "share",
             "predicted_rate",

@@ -435,7 +435,16 @@ class AudienceSegment(BaseModel):
     """A segment of one dimension (or pair of dimensions) and what to do with it."""
 
     dimension: str = Field(description="e.g. device_class, or device_class × channel")
-    segment: str
+    dimension_label: str = Field(description='The dimension in words, e.g. "device type × channel"')
+    segment: str = Field(description="The segment's values as recorded, e.g. mobile × social, Europe/Berlin")
+    segment_label: str = Field(
+        description='The segment in words, e.g. "Mobile × Social", "time zone: Berlin (Europe)", "Mon", "18:00–19:00"'
+    )
+    targetable: bool = Field(
+        description="Whether an ad platform can target or exclude it (device, OS, browser, location, ad schedule, "
+        "paid channel); if not (new vs returning, direct or referral traffic, unknown values), the suggestion is "
+        "'insight only'"
+    )
     sessions: int
     share: float
     predicted_rate: float
@@ -458,6 +467,10 @@ class AudienceRecommendationOut(BaseModel):
     since: Day | None
     until: Day | None
     k: int = Field(description="Segments with fewer sessions or visitors are hidden")
+    scope: str = Field(description="Which sessions the advice is about: those of paid campaigns")
+    scope_note: str = Field(description="The scope in one sentence for people (and the time zone of days and hours)")
+    timezone: str = Field(description="The client's time zone: days of week and hours of day are in it")
+    all_sessions: int = Field(description="Sessions in the window, paid or not (overall.sessions counts the paid)")
     overall: AudienceOverall
     segments: list[AudienceSegment]
     bid_up: list[AudienceSegment]

@@ -1,8 +1,10 @@
 """Audience recommendations: segments ranked by the champion model's predicted conversion rate and value.
 
-The client's sessions (optionally from ``since`` to ``until``, days in the client's time zone) are scored by
-the champion conversion model and aggregated by ``models.audiences.AudienceRanker``. Only aggregates of at
-least ``k`` sessions and visitors leave this module (privacy promise P11).
+The client's sessions of paid campaigns (``features.audience_segments.paid_sessions``: bids only move paid
+traffic), optionally from ``since`` to ``until`` (days in the client's time zone), are scored by the champion
+conversion model and aggregated by ``models.audiences.AudienceRanker``. Only segments an ad platform can target
+get ``bid up`` / ``exclude``; the others are ``insight only``. Only aggregates of at least ``k`` sessions and
+visitors leave this module (privacy promise P11).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from mlflow.exceptions import MlflowException
 from core.errors import InvalidInput, NotReady
 from core.settings import Settings
 from core.tenants import Client
-from models.audiences import AudienceRanker, audience_frame
+from features.audience_segments import PAID_MEDIUMS, audience_frame, paid_sessions
+from models.audiences import AudienceRanker
 from models.pyfunc import ConversionScorer
 from models.registry import CHAMPION, configure_mlflow, conversion_model_name, version_scorer
 from strategy.sessions import SessionLoader, load_sessions_with
 
 MAX_TOP = 500
+SCOPE = "paid campaigns"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class AudienceRecommendation:
     since: date | None
     until: date | None
     k: int
+    timezone: str
+    all_sessions: int  # sessions in the window, paid or not; ``overall`` counts the paid ones
     overall: dict[str, Any]
     segments: list[dict[str, Any]]  # the ``top`` segments by predicted conversion rate
     bid_up: list[dict[str, Any]]
@@ -74,6 +80,10 @@ class AudienceRecommendation:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "k": self.k,
+            "scope": SCOPE,
+            "scope_note": scope_note(self.overall["sessions"], self.all_sessions, self.timezone),
+            "timezone": self.timezone,
+            "all_sessions": self.all_sessions,
             "overall": self.overall,
             "segments": self.segments,
             "bid_up": self.bid_up,
@@ -81,6 +91,25 @@ class AudienceRecommendation:
             "hidden_segments": self.hidden_segments,
             "warnings": self.warnings,
         }
+
+
+def scope_note(paid: int, everything: int, timezone: str) -> str:
+    """Which sessions the advice is about, in one sentence for people."""
+    return (
+        f"Based on the {paid:,} sessions of paid campaigns (of {everything:,} in all): bids only move paid traffic. "
+        f"Days and hours are in {timezone}, as ad schedules are."
+    )
+
+
+def _paid(sessions: pd.DataFrame) -> pd.DataFrame:
+    paid = sessions[paid_sessions(sessions)]
+    if paid.empty:
+        mediums = ", ".join(sorted(PAID_MEDIUMS))
+        raise NotReady(
+            f"none of the {len(sessions):,} sessions came from a paid campaign, and audience advice is about bids: "
+            f"tag ad links with utm_medium (one of {mediums}) or use xmo campaign links"
+        )
+    return paid
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -118,8 +147,8 @@ def recommend_audiences(
     champion: Champion | None = None,
     ranker: AudienceRanker | None = None,
 ) -> AudienceRecommendation:
-    """Segments of the client's sessions ranked by the champion's predicted conversion rate, as candidates
-    to bid up or exclude.
+    """Segments of the client's sessions of paid campaigns ranked by the champion's predicted conversion rate,
+    as candidates to bid up or exclude (targetable segments only; the others are ``insight only``).
 
     ``champion`` (default: loaded from the registry) scores the sessions; ``ranker`` sets the segment
     dimensions, the ``k`` floor and the suggestion thresholds.
@@ -127,8 +156,9 @@ def recommend_audiences(
     if not 1 <= top <= MAX_TOP:
         raise InvalidInput(f"top must be between 1 and {MAX_TOP}, got {top}")
     model = champion or load_champion(settings, client.id)
-    sessions = _between(load_sessions_with(settings, client, load_sessions), client.timezone, since, until)
-    scored = audience_frame(sessions).assign(
+    window = _between(load_sessions_with(settings, client, load_sessions), client.timezone, since, until)
+    sessions = _paid(window)
+    scored = audience_frame(sessions, client.timezone).assign(
         probability=model.scorer.predict_sessions(sessions),
         converted=sessions["converted"].to_numpy(),
         conversion_value=sessions["conversion_value"].to_numpy(),
@@ -151,7 +181,7 @@ def recommend_audiences(
         warnings.append("no order values tracked: predicted value per session is 0")
     elif not fitted.overall_["conversions"]:
         warnings.append("no conversions observed yet: observed rates cannot confirm the model's predictions")
-    if not (fitted.segments_["suggestion"] != "keep").any():
+    if not fitted.segments_["suggestion"].isin(["bid up", "exclude"]).any():
         warnings.append("no segment differs enough from the average to bid up or exclude")
     return AudienceRecommendation(
         client_id=client.id,
@@ -160,6 +190,8 @@ def recommend_audiences(
         since=since,
         until=until,
         k=k,
+        timezone=client.timezone,
+        all_sessions=len(window),
         overall=dict(fitted.overall_),
         segments=_records(fitted.ranking("rate", top)),
         bid_up=_records(fitted.candidates("bid up", top)),

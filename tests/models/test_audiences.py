@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 
 from core.errors import InvalidInput, NotReady
-from models.audiences import UNKNOWN, AudienceRanker, audience_frame
+from models.audiences import AudienceRanker
 
 
 def scored(n: int, rates: dict[str, float], seed: int = 0, share: dict[str, float] | None = None) -> pd.DataFrame:
@@ -120,29 +120,29 @@ def test_order_values_shrink_toward_the_average() -> None:
     assert by_value["segment"].iloc[0] == "desktop"
 
 
-def test_audience_frame_derives_visitor_type_and_channel() -> None:
-    sessions = pd.DataFrame(
-        {
-            "device_class": ["mobile", None],
-            "region": ["DE-BE", ""],
-            "browser_family": ["Chrome", "Firefox"],
-            "os_family": ["Android", "Linux"],
-            "prev_sessions": [0, 3],
-            "utm_source": ["newsletter", None],
-            "utm_medium": ["email", None],
-            "referrer_host": [None, None],
-            "visitor_id": ["a", "b"],
-        },
-        index=[10, 11],
+def test_segments_no_ad_platform_can_target_are_insight_only_and_named_in_words() -> None:
+    data = scored(20_000, {"desktop": 0.06, "mobile": 0.03, "tablet": 0.01}, share={"tablet": 0.1})
+    data["visitor_type"] = np.where(data["device_class"] == "desktop", "returning", "new")  # same lifts
+    data.loc[data.index[:3_000], "channel"] = "direct"
+    dimensions = [("device_class",), ("visitor_type",), ("channel",), ("device_class", "visitor_type")]
+    ranker = AudienceRanker(dimensions=dimensions).fit(data)
+    rows = ranker.segments_.set_index(["dimension", "segment"])
+    returning = rows.loc[("visitor_type", "returning")]
+    assert returning["predicted_lift"] > 1.2 and not returning["targetable"]
+    assert returning["suggestion"] == "insight only" and returning["reason"].startswith("not targetable: for insight")
+    assert (
+        returning["dimension_label"] == "new or returning visitor"
+        and returning["segment_label"] == "returning visitors"
     )
-    frame = audience_frame(sessions)
-    assert list(frame.index) == [10, 11]
-    assert frame["visitor_type"].tolist() == ["new", "returning"]
-    assert frame["channel"].tolist() == ["email", "direct"]
-    assert frame["device_class"].tolist() == ["mobile", UNKNOWN] and frame["region"].tolist() == ["DE-BE", UNKNOWN]
-    assert "visitor_id" not in frame.columns
-    bare = audience_frame(pd.DataFrame(index=[0]))
-    assert bare.iloc[0].tolist() == [UNKNOWN] * 6
+    assert rows.loc[("channel", "direct"), "suggestion"] == "insight only"
+    pair = rows.loc[("device_class × visitor_type", "desktop × returning")]
+    assert pair["suggestion"] == "insight only" and pair["segment_label"] == "Desktop × returning visitors"
+    desktop = rows.loc[("device_class", "desktop")]
+    assert desktop["targetable"] and desktop["suggestion"] == "bid up" and desktop["segment_label"] == "Desktop"
+    assert desktop["reason"].endswith("act through device bid adjustments")
+    candidates = pd.concat([ranker.candidates("bid up"), ranker.candidates("exclude")])
+    assert candidates["targetable"].all() and set(candidates["dimension"]) == {"device_class"}
+    assert len(ranker.candidates("insight only")) == (~ranker.segments_["targetable"]).sum() > 0
 
 
 def test_estimator_contract_and_bad_input() -> None:

@@ -60,6 +60,17 @@ def test_segments_for_the_caller(home: Home, http: httpx.Client) -> None:
     assert 0 < len(body["segments"]) <= 5 and body["overall"]["sessions"] > 1000
     assert all(s["sessions"] >= body["k"] for s in body["segments"] + body["bid_up"] + body["exclude"])
     assert not re.search(r"[0-9a-f]{32}", response.text)  # no visitor ids
+    assert body["scope"] == "paid campaigns" and body["overall"]["sessions"] < body["all_sessions"]
+    assert body["timezone"] in body["scope_note"]
+    for segment in body["segments"] + body["bid_up"] + body["exclude"]:
+        assert segment["dimension_label"] and segment["segment_label"] and isinstance(segment["targetable"], bool)
+        assert segment["targetable"] or segment["suggestion"] == "insight only"
+    assert all(s["targetable"] for s in body["bid_up"] + body["exclude"])
+    labels = http.get(PATH, params={"top": 500}, headers=auth(sim)).json()["segments"]
+    assert {s["segment_label"] for s in labels if s["dimension"] == "visitor_type"} == {
+        "new visitors",
+        "returning visitors",
+    }
     first_day = http.get(PATH, params={"since": "2000-01-01", "until": "2000-01-02"}, headers=auth(sim))
     assert first_day.status_code == 409 and first_day.json()["error"]["code"] == "not_ready"
     assert http.get(PATH, params={"top": 0}, headers=auth(sim)).status_code == 422

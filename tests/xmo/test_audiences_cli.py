@@ -1,8 +1,11 @@
-"""``xmo recommend audiences`` and the job behind it on a simulated client with a champion model: segments
-scored by that champion, the k floor, date ranges, no visitor ids, and a clear error without a champion."""
+"""``xmo recommend audiences`` and the job behind it on a simulated client with a champion model: segments of
+paid traffic scored by that champion, bids only on what an ad platform can target, names in words, table, CSV and
+JSON, the k floor, date ranges, no visitor ids, and a clear error without a champion or without paid traffic."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -17,6 +20,7 @@ import pytest
 from core.errors import InvalidInput, NotReady
 from core.settings import Settings
 from core.tenants import Client, Tenants
+from features.audience_segments import paid_sessions
 from features.dataset import build_dataset
 from models.audiences import AudienceRanker
 from strategy.audiences import load_champion, recommend_audiences
@@ -24,6 +28,7 @@ from strategy.sessions import client_sessions
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo.cli import main
+from xmo.commands.recommend_audiences import CSV_COLUMNS
 from xmo.simulator.cli import run_simulation
 
 HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
@@ -71,10 +76,13 @@ def test_json_lists_segments_scored_by_the_champion(home: Settings, capsys: pyte
     assert all(s["sessions"] >= 10 for s in everything)
     assert {s["suggestion"] for s in result["bid_up"]} <= {"bid up"}
     assert {s["suggestion"] for s in result["exclude"]} <= {"exclude"}
-    # The overall predicted rate is the champion's mean probability over the client's sessions
-    sessions = client_sessions(home, sim_client(home))
+    # The overall predicted rate is the champion's mean probability over the client's sessions of paid campaigns
+    everyone = client_sessions(home, sim_client(home))
+    sessions = everyone[paid_sessions(everyone)]
     probabilities = load_champion(home, CLIENT).scorer.predict_sessions(sessions)
-    assert result["overall"]["sessions"] == len(sessions)
+    assert 0 < result["overall"]["sessions"] == len(sessions) < result["all_sessions"] == len(everyone)
+    assert result["scope"] == "paid campaigns" and "sessions of paid campaigns" in result["scope_note"]
+    assert result["timezone"] == sim_client(home).timezone and result["timezone"] in result["scope_note"]
     assert result["overall"]["predicted_rate"] == pytest.approx(float(np.mean(probabilities)))
     assert result["overall"]["conversions"] == int(sessions["converted"].sum())
     # Aggregates only: no visitor (or session) id leaves the job
@@ -82,11 +90,59 @@ def test_json_lists_segments_scored_by_the_champion(home: Settings, capsys: pyte
     assert "visitor_id" not in out and "session_id" not in out
 
 
-def test_table_for_people(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "recommend", "audiences", CLIENT, "--top", "3")
+def test_bids_only_on_what_ad_platforms_target_in_words(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "recommend", "audiences", CLIENT, "--top", "500", "--json")
     assert code == 0, err
-    assert out.startswith("model xmo-conversion-sim v1 on ")
-    assert "Segments by predicted conversion rate" in out
+    result = json.loads(out)
+    segments = result["segments"]
+    for s in [*result["bid_up"], *result["exclude"]]:
+        assert s["targetable"] and s["dimension"] != "visitor_type" and "direct" not in s["segment"], s
+    insight = [s for s in segments if not s["targetable"]]
+    assert insight and all(s["suggestion"] == "insight only" for s in insight)
+    assert {s["dimension"] for s in insight} >= {"visitor_type"}
+    assert {s["dimension"] for s in segments} >= {"device_class", "region", "day_of_week", "hour_of_day", "channel"}
+    labels = {s["dimension"]: s["dimension_label"] for s in segments}
+    assert labels["device_class"] == "device type" and labels["hour_of_day"] == "hour of day"
+    regions = [s for s in segments if s["dimension"] == "region"]
+    assert regions and all(s["segment"].count("/") == 1 for s in regions)  # the simulator records time zones
+    assert all(s["segment_label"].startswith("time zone: ") for s in regions)  # never presented as regions
+    assert any(s["segment_label"] == "time zone: Berlin (Europe)" for s in regions)
+    days = {s["segment_label"] for s in segments if s["dimension"] == "day_of_week"}
+    assert days and days <= {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
+    assert all(
+        re.fullmatch(r"\d\d:00–\d\d:00", s["segment_label"]) for s in segments if s["dimension"] == "hour_of_day"
+    )
+
+
+def test_table_for_people(home: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    _, as_json, _ = run(capsys, "recommend", "audiences", CLIENT, "--top", "500", "--format", "json")
+    segments = json.loads(as_json)["segments"]
+    for width in ("80", "160"):
+        monkeypatch.setenv("COLUMNS", width)
+        code, out, err = run(capsys, "recommend", "audiences", CLIENT, "--top", "500")
+        assert code == 0, err
+        assert out.startswith("model xmo-conversion-sim v1 on ") and "sessions of paid campaigns" in out
+        assert "Segments by predicted conversion rate" in out and "CI" not in out and "…" not in out
+        for segment in segments:  # names never cut, however narrow (a pair may take two lines)
+            assert all(name in out for name in segment["segment_label"].split(" × ")), (width, segment)
+            assert segment["dimension_label"] in out
+    assert "observed rate (95 % range)" in out and "insight only" in out
+    assert "no ad platform can target or exclude" in out
+    assert any(s["segment_label"] in out for s in segments if " × " in s["segment_label"])  # one line when wide
+
+
+def test_csv_lists_one_row_per_segment(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "recommend", "audiences", CLIENT, "--top", "5", "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    _, as_json, _ = run(capsys, "recommend", "audiences", CLIENT, "--top", "5", "--json")
+    result = json.loads(as_json)
+    listed = {(s["dimension"], s["segment"]) for s in [*result["segments"], *result["bid_up"], *result["exclude"]]}
+    assert list(rows[0]) == list(CSV_COLUMNS) and len(rows) == len(listed)
+    assert {(r["dimension"], r["segment"]) for r in rows} == listed
+    assert rows[0]["segment_label"] == result["segments"][0]["segment_label"]
+    code, out, err = run(capsys, "recommend", "audiences", CLIENT, "--json", "--format", "csv")
+    assert code != 0 and out == "" and "disagree" in err
 
 
 def test_without_a_champion_the_error_says_what_to_do(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,8 +164,10 @@ def test_date_range_and_loader(home: Settings) -> None:
     result = recommend_audiences(
         home, client, since=first + timedelta(days=2), until=first + timedelta(days=4), champion=champion
     )
-    expected = int(((days >= first + timedelta(days=2)) & (days <= first + timedelta(days=4))).sum())
+    window = (days >= first + timedelta(days=2)) & (days <= first + timedelta(days=4))
+    expected = int((window & paid_sessions(sessions)).sum())
     assert result.overall["sessions"] == expected and 0 < expected < len(sessions)
+    assert result.all_sessions == int(window.sum())
     with pytest.raises(InvalidInput, match="is after until"):
         recommend_audiences(home, client, since=first + timedelta(days=3), until=first, champion=champion)
     with pytest.raises(NotReady, match="no sessions from"):
@@ -118,7 +176,10 @@ def test_date_range_and_loader(home: Settings) -> None:
         )
     half = sessions.iloc[: len(sessions) // 2]
     loaded = recommend_audiences(home, client, load_sessions=lambda _client: half, top=5, champion=champion)
-    assert loaded.overall["sessions"] == len(half) and len(loaded.segments) == 5
+    assert loaded.overall["sessions"] == paid_sessions(half).sum() and len(loaded.segments) == 5
+    unpaid = sessions[~paid_sessions(sessions)]
+    with pytest.raises(NotReady, match="came from a paid campaign"):
+        recommend_audiences(home, client, load_sessions=lambda _client: unpaid, champion=champion)
     strict = recommend_audiences(
         home, client, load_sessions=loader, ranker=AudienceRanker(k=100_000), champion=champion
     )
