@@ -21,7 +21,10 @@ router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
     response_model=AudienceRecommendationOut,
     response_model_exclude_unset=True,
     responses=error_responses(
-        400, 409, e400="since after until", e409="No champion model, or no sessions in the window, yet"
+        400,
+        409,
+        e400="since after until",
+        e409="No champion model, or no sessions (of paid campaigns) in the window, yet",
     ),
 )
 async def audiences(
@@ -31,7 +34,7 @@ async def audiences(
     since: Annotated[DayParam, day_query("First day (client's time zone)")] = None,
     until: Annotated[DayParam, day_query("Last day (client's time zone)")] = None,
 ) -> dict[str, Any]:
-    """Audience segments ranked by the champion model's predicted conversion rate, to bid up or exclude."""
+    """Audience segments of paid traffic ranked by the champion's predicted conversion rate, to bid up or exclude."""
     client = runtime.tenants.get_client(client_id)
     loaded = runtime.models.get(client_id)
 
