@@ -68,7 +68,7 @@ def cell_sentences(cell: dict[str, Any], creatives: list[dict[str, Any]], segmen
     elif decision == "run":
         sentences = [
             f"{cell['campaign_id']} {where}: scale {best}: it converts at {cell['conversion_rate']:.2%} "
-            f"(95 % interval {cell['ci_low']:.2%}–{cell['ci_high']:.2%}), {_pct(cell['chance_to_be_best'])} chance "
+            f"(95 % range {cell['ci_low']:.2%} – {cell['ci_high']:.2%}), {_pct(cell['chance_to_be_best'])} chance "
             f"to be best; split {split}."
         ]
     elif decision == "equivalent":
@@ -127,6 +127,19 @@ def campaign_summary(cells: list[dict[str, Any]], segment_by: str) -> dict[str, 
     return {"campaign_id": campaign, "verdict": kind, "winners": winners, "sentence": sentence}
 
 
+def shrinkage_sentence(prior: Mapping[str, Any]) -> str:
+    """What the prior does to a campaign's rates, for a marketer (``prior``: mean, strength, method)."""
+    if prior.get("mean") is None or not prior.get("strength"):
+        return "Rates are each creative's own: no campaign average to pull them toward."
+    pull = (
+        f"Rates are pulled toward this campaign's average ({_pct(prior['mean'])}) as if every creative had "
+        f"≈{prior['strength']:,.0f} more sessions at that average"
+    )
+    if prior.get("method") == "weak":
+        return f"{pull} (a light pull: too few creatives to learn more from)."
+    return f"{pull}: creatives with few sessions of their own look more alike than their raw numbers."
+
+
 @dataclass(frozen=True)
 class CreativeReport:
     """Creative recommendations of a client: per cell, per creative, per campaign, with the priors used."""
@@ -151,14 +164,14 @@ class CreativeReport:
         return rows
 
     def campaigns(self, cells: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-        """Per campaign: the verdict, winners per segment, one sentence and the prior of its rates."""
+        """Per campaign: the verdict, winners per segment, one sentence, the prior of its rates and what it does."""
         cells = self.cells() if cells is None else cells
         priors = {p["campaign_id"]: p for p in _records(self.priors)}
         out = []
         for campaign in dict.fromkeys(c["campaign_id"] for c in cells):
             summary = campaign_summary([c for c in cells if c["campaign_id"] == campaign], self.segment_by)
             prior = {k.removeprefix("prior_"): v for k, v in priors.get(campaign, {}).items() if k != "campaign_id"}
-            out.append({**summary, "prior": prior})
+            out.append({**summary, "prior": prior, "shrinkage": shrinkage_sentence(prior)})
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 from core.errors import InvalidInput, NotFound, NotReady
 from core.settings import Settings
 from core.tenants import Client, Tenants
-from strategy.creatives import creative_report, recommend_creatives
+from strategy.creatives import creative_report, recommend_creatives, shrinkage_sentence
 from xmo.simulator.traffic import simulate
 from xmo.simulator.world import World, build_world
 
@@ -105,6 +105,11 @@ def test_confident_picks_match_the_truth_and_the_json_reads_well(settings: Setti
     for segment, creative in first["winners"].items():
         assert f"{creative} on {segment}" in first["sentence"]
     assert first["prior"]["method"] in ("marginal_likelihood", "weak")
+    prior = first["prior"]
+    assert (
+        first["shrinkage"] == shrinkage_sentence(prior)
+        and f"≈{prior['strength']:,.0f} more sessions" in (first["shrinkage"])
+    )
     visitor = str(loader(client)["visitor_id"].iloc[0])
     assert visitor not in text and "visitor_id" not in text, "aggregates only (P11)"
 
@@ -141,3 +146,13 @@ def test_bad_input(settings: Settings, client: Client) -> None:
         creative_report(settings, client, load_sessions=lambda _c: untagged)
     with pytest.raises(NotReady, match="no sessions"):
         creative_report(settings, client)
+
+
+def test_shrinkage_sentence_in_plain_words() -> None:
+    strong = shrinkage_sentence({"mean": 0.056, "strength": 329.4, "method": "marginal_likelihood"})
+    assert strong == (
+        "Rates are pulled toward this campaign's average (5.6%) as if every creative had ≈329 more sessions at "
+        "that average: creatives with few sessions of their own look more alike than their raw numbers."
+    )
+    assert "a light pull" in shrinkage_sentence({"mean": 0.2, "strength": 2.0, "method": "weak"})
+    assert "no campaign average" in shrinkage_sentence({"mean": None, "strength": 0.0, "method": "fixed"})

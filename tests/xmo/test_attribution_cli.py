@@ -16,7 +16,7 @@ import pytest
 from core.settings import Settings
 from core.tenants import Tenants
 from models.attribution import MODELS
-from tests.xmo.long_ids import PREFIX, ids_in, lengthened
+from tests.xmo.long_ids import PREFIX, Planted, ids_in, lengthened
 from tracking.compactor import compact_all
 from xmo import console
 from xmo.cli import main
@@ -25,16 +25,6 @@ from xmo.simulator.cli import run_simulation
 
 HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
 CLIENT = "sim"
-
-
-class Planted:
-    """A job result whose ``to_dict()`` is a given document."""
-
-    def __init__(self, document: dict[str, object]) -> None:
-        self.document = document
-
-    def to_dict(self) -> dict[str, object]:
-        return self.document
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -3,6 +3,8 @@ people, segment and campaign options, and bad input as one line on stderr."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -12,8 +14,11 @@ import pytest
 
 from core.settings import Settings
 from core.tenants import Tenants
+from tests.xmo.long_ids import PREFIX, Planted, ids_in, lengthened
 from tracking.compactor import compact_all
+from xmo import console
 from xmo.cli import main
+from xmo.commands.recommend_creatives import CSV_COLUMNS
 from xmo.simulator.cli import run_simulation
 from xmo.simulator.world import build_world
 
@@ -62,9 +67,44 @@ def test_json_report(client_id: str, capsys: pytest.CaptureFixture[str]) -> None
 def test_table_and_sentences(client_id: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "recommend", "creatives", client_id, "--campaign", "cmp-search-brand")
     assert code == 0, err
-    assert "cmp-search-brand" in out and "P(best)" in out and "device" in out
+    assert "cmp-search-brand" in out and "chance" in out and "device" in out
+    assert "P(best)" not in out and "CrI" not in out  # plain words
     assert "cmp-search-generic" not in out
     assert any(line.startswith("cmp-search-brand: ") for line in out.splitlines()), "the campaign's verdict"
+    assert "Rates are pulled toward this campaign's average" in out  # what the shrunken rates mean
+
+
+def test_csv_one_row_per_creative(client_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "recommend", "creatives", client_id, "--campaign", "cmp-search-brand", "--json")
+    report = json.loads(out)
+    code, out, err = run(
+        capsys, "recommend", "creatives", client_id, "--campaign", "cmp-search-brand", "--format", "csv"
+    )
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    expected = [(c["segment"], k["creative_id"]) for c in report["recommendations"] for k in c["creatives"]]
+    assert [(r["segment"], r["creative_id"]) for r in rows] == expected
+    assert {r["campaign_id"] for r in rows} == {"cmp-search-brand"}
+    assert all(0 <= float(r["ci_low"]) <= float(r["posterior_mean"]) <= float(r["ci_high"]) for r in rows)
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_tables_never_cut_long_ids(
+    client_id: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    import strategy.creatives
+
+    code, out, _ = run(capsys, "recommend", "creatives", client_id, "--json")
+    planted = lengthened(json.loads(out))
+    monkeypatch.setattr(strategy.creatives, "creative_report", lambda *args, **kwargs: Planted(planted))
+    monkeypatch.setattr(console.out, "width", width)
+    code, out, err = run(capsys, "recommend", "creatives", client_id)
+    assert code == 0, err
+    ids = ids_in(planted["recommendations"])
+    assert len(ids) > 10 and all(PREFIX in i for i in ids)
+    assert ids <= set(out.split()), ids - set(out.split())
+    assert "…" not in out
 
 
 def test_segment_option(client_id: str, capsys: pytest.CaptureFixture[str]) -> None:

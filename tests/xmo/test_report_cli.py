@@ -19,7 +19,7 @@ from core.settings import Settings
 from core.tenants import Client, Tenants
 from strategy.report import effectiveness_report
 from strategy.sessions import client_sessions
-from tests.xmo.long_ids import PREFIX, ids_in, lengthened
+from tests.xmo.long_ids import PREFIX, Planted, ids_in, lengthened
 from xmo import console
 from xmo.cli import main
 from xmo.simulator.cli import run_simulation
@@ -44,16 +44,6 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
         compact_all(settings)
         yield settings
-
-
-class Planted:
-    """A job result whose ``to_dict()`` is a given document."""
-
-    def __init__(self, document: dict[str, object]) -> None:
-        self.document = document
-
-    def to_dict(self) -> dict[str, object]:
-        return self.document
 
 
 def sim_client(settings: Settings) -> Client:
