@@ -29,6 +29,7 @@ from core.settings import Settings
 from core.tenants import Tenants
 from privacy.keyvault import KeyVault
 from tracking.collector import Collector
+from tracking.columns import EVENT_ALIASES, ColumnMap, map_columns
 from tracking.edge import EVENT_ID_PATTERN, VISITOR_ID_PATTERN, DropReason
 from tracking.events import CAMPAIGN_FIELDS, HitSource
 
@@ -75,6 +76,7 @@ class ImportReport:
     chunks: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     ignored_columns: tuple[str, ...] = ()
+    mapped_columns: dict[str, str] = field(default_factory=dict)  # file column → xmo column
     complete: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,6 +89,7 @@ class ImportReport:
             "dropped": dict(sorted(self.dropped.items())),
             "chunks": self.chunks,
             "ignored_columns": list(self.ignored_columns),
+            "mapped_columns": dict(self.mapped_columns),
             "complete": self.complete,
         }
 
@@ -129,15 +132,19 @@ def file_columns(path: Path, fmt: ImportFormat) -> list[str]:
         raise InvalidInput(f"cannot read {path.name} as {fmt.value}: {exc}") from exc
 
 
-def check_columns(names: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
-    """Known columns (normalized name → name in the file) and the names that are ignored.
+def check_columns(
+    names: list[str], overrides: dict[str, str] | None = None
+) -> tuple[dict[str, str], tuple[str, ...], ColumnMap]:
+    """Known columns (xmo name → name in the file), the names that are ignored, and how names were mapped
+    (aliases such as ``event`` → ``event_type``, and ``overrides``: ``--map OLD=NEW``).
 
     Raises ``InvalidInput`` naming every missing required column.
     """
+    mapping = map_columns(names, EVENT_ALIASES, known=KNOWN_COLUMNS, overrides=overrides)
     known: dict[str, str] = {}
     ignored: list[str] = []
     for name in names:
-        normalized = _normalize(name)
+        normalized = mapping.renames.get(name) or _normalize(name)
         if normalized in KNOWN_COLUMNS and normalized not in known:
             known[normalized] = name
         else:
@@ -146,8 +153,12 @@ def check_columns(names: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
     if not any(c in known for c in ID_COLUMNS):
         missing.append(" or ".join(ID_COLUMNS))
     if missing:
-        raise InvalidInput(f"missing required columns: {', '.join(missing)} (found: {', '.join(names) or 'none'})")
-    return known, tuple(ignored)
+        mapped = f"; mapped: {mapping.describe()}" if mapping.renames else ""
+        raise InvalidInput(
+            f"missing required columns: {', '.join(missing)} (found: {', '.join(names) or 'none'}{mapped}); "
+            "name a file column with --map FILE_COLUMN=COLUMN"
+        )
+    return known, tuple(ignored), mapping
 
 
 def read_chunks(path: Path, fmt: ImportFormat, columns: dict[str, str], chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -289,6 +300,7 @@ def import_events(
     actor: str = "cli",
     now: datetime | None = None,
     on_chunk: Callable[[ImportReport], None] | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> ImportReport:
     """Import a file of historical events for a client; every row passes the edge (source ``import``).
 
@@ -301,12 +313,12 @@ def import_events(
     tenants = Tenants.from_settings(settings)
     client = tenants.get_client(client_id)
     fmt = detect_format(check_file(path), fmt)
-    columns, ignored = check_columns(file_columns(path, fmt))
+    columns, ignored, mapping = check_columns(file_columns(path, fmt), overrides)
     vault = KeyVault.from_settings(settings)
     ids = KeyedIds(vault.derived_key(client.id, KEY_PURPOSE))
     oldest = (now or datetime.now(UTC)) - timedelta(days=client.retention_days)
     collector = Collector.from_settings(settings, tenants, vault)
-    report = ImportReport(client_id=client.id, format=fmt, ignored_columns=ignored)
+    report = ImportReport(client_id=client.id, format=fmt, ignored_columns=ignored, mapped_columns=mapping.to_dict())
     try:
         for chunk in read_chunks(path, fmt, columns, chunk_rows):
             raw, drops = prepare_chunk(chunk, client.id, ids, oldest)
@@ -329,6 +341,10 @@ def import_events(
                 actor=actor,
                 action="events.import",
                 client_id=client.id,
-                details={k: v for k, v in report.to_dict().items() if k not in ("client_id", "ignored_columns")},
+                details={
+                    k: v
+                    for k, v in report.to_dict().items()
+                    if k not in ("client_id", "ignored_columns", "mapped_columns")
+                },
             )
     return report

@@ -17,7 +17,7 @@ counts them, and every deletion is audited (``kpi.delete``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from core import audit
 from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.locks import file_lock
+from tracking.columns import KPI_ALIASES, ColumnMap, day_span_column, map_columns
 from tracking.lake import write_parquet_atomically
 from tracking.table_files import (
     check_date_range,
@@ -60,14 +61,35 @@ def _column_name(raw: object) -> str:
     return name
 
 
-def validate_kpi(rows: pd.DataFrame) -> pd.DataFrame:
+def map_kpi_columns(rows: pd.DataFrame, overrides: dict[str, str] | None = None) -> tuple[pd.DataFrame, ColumnMap]:
+    """``rows`` with a report's date column (``Day``, ``Reporting starts``, …) and ``overrides`` (``--map``) renamed.
+
+    ``InvalidInput`` when a row of a report covers more than one day (``Reporting starts`` ≠ ``Reporting ends``).
+    """
+    columns = [str(c) for c in rows.columns]
+    mapping = map_columns(columns, KPI_ALIASES, overrides=overrides)
+    span = day_span_column(columns, mapping)
+    if span is not None:
+        for row, (first, last) in enumerate(zip(rows[span[0]].tolist(), rows[span[1]].tolist(), strict=True)):
+            if first is not None and last is not None and str(first).strip() != str(last).strip():
+                raise InvalidInput(
+                    f"row {row + 1}: {span[0]} {first} and {span[1]} {last} differ, but KPIs are per day: export "
+                    "the report with a breakdown by day"
+                )
+        rows = rows.drop(columns=span[1])  # the same date again, not a KPI
+    return rows.rename(columns=mapping.renames), mapping
+
+
+def validate_kpi(rows: pd.DataFrame, overrides: dict[str, str] | None = None) -> pd.DataFrame:
     """Check and normalize KPI rows: ``date`` (unique) plus numeric columns, sorted by date.
 
-    ``InvalidInput`` names the first bad row and column: a missing or unparsable date, a date outside
-    :func:`~tracking.table_files.date_window`, a date given twice, a value that is not a number, no numeric column.
+    Columns are first renamed by :func:`map_kpi_columns`. ``InvalidInput`` names the first bad row and column: a
+    missing or unparsable date, a date outside :func:`~tracking.table_files.date_window`, a date given twice, a
+    value that is not a number, no numeric column.
     """
     if len(rows) == 0:
         raise InvalidInput("no KPI rows: the file or body is empty")
+    rows, _ = map_kpi_columns(rows, overrides)
     names = [_column_name(c) for c in rows.columns]
     if len(set(names)) != len(names):
         raise InvalidInput(f"two columns have the same name once normalized: {', '.join(names)}")
@@ -117,6 +139,7 @@ class KpiImport:
     first_date: date
     last_date: date
     warnings: tuple[str, ...] = ()
+    mapped_columns: dict[str, str] = field(default_factory=dict)  # file column → KPI column
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -130,6 +153,7 @@ class KpiImport:
             "first_date": self.first_date.isoformat(),
             "last_date": self.last_date.isoformat(),
             "warnings": list(self.warnings),
+            "mapped_columns": dict(self.mapped_columns),
         }
 
 
@@ -160,8 +184,14 @@ def _gap_warning(days: pd.Series) -> list[str]:
     return [f"{missing} day(s) between {first} and {last} have no KPI row; models need a complete daily series"]
 
 
-def import_kpi(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> KpiImport:
-    """Validate ``rows`` as a whole and merge them into the stored table (nothing stored when any row is bad)."""
+def import_kpi(
+    layout: StorageLayout, client_id: str, rows: pd.DataFrame, overrides: dict[str, str] | None = None
+) -> KpiImport:
+    """Validate ``rows`` as a whole and merge them into the stored table (nothing stored when any row is bad);
+    ``overrides`` renames file columns (``--map``)."""
+    if len(rows) == 0:
+        raise InvalidInput("no KPI rows: the file or body is empty")
+    rows, mapping = map_kpi_columns(rows, overrides)
     new = validate_kpi(rows)
     with file_lock(layout.client_kpi_dir(client_id) / ".kpi.lock"):
         old = read_kpi(layout, client_id)
@@ -184,13 +214,20 @@ def import_kpi(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> Kpi
         first_date=min(new["date"]),
         last_date=max(new["date"]),
         warnings=tuple(warnings),
+        mapped_columns=mapping.to_dict(),
     )
 
 
-def import_kpi_file(layout: StorageLayout, client_id: str, path: Path, fmt: str | None = None) -> KpiImport:
+def import_kpi_file(
+    layout: StorageLayout,
+    client_id: str,
+    path: Path,
+    fmt: str | None = None,
+    overrides: dict[str, str] | None = None,
+) -> KpiImport:
     """Import a CSV or Parquet KPI file (``fmt`` or the file's suffix says which)."""
     layout.client_kpi_dir(client_id)  # an invalid client id fails before the file is read
-    return import_kpi(layout, client_id, read_table_file(path, fmt))
+    return import_kpi(layout, client_id, read_table_file(path, fmt), overrides)
 
 
 def kpi_summary_records(kpi: pd.DataFrame) -> list[dict[str, Any]]:

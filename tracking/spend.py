@@ -1,7 +1,8 @@
 """Daily spend per campaign: ``lake/spend/client_id=<id>/spend.parquet``, one row per (date, campaign_id).
 
 Rows come from ``xmo spend import`` (CSV or Parquet), ``POST /v1/spend`` or the simulator. A row names a
-``campaign_id`` (``campaign`` is accepted as its alias), a ``channel``, or both.
+``campaign_id``, a ``channel``, or both. Column names of ad-platform exports (``Day``, ``Campaign name``,
+``Amount spent (EUR)``, ``Cost``, ``Impr.``) are mapped by :mod:`tracking.columns` (or ``--map OLD=NEW``).
 
 **Channel-level spend.** Channels that pixels cannot see (TV, print, out-of-home, radio) have spend but no
 tracked campaign. Such a row gives a ``channel`` and no campaign; it is stored with ``campaign_id`` equal to
@@ -35,6 +36,7 @@ from core import audit
 from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.locks import file_lock
+from tracking.columns import SPEND_ALIASES, ColumnMap, day_span_column, map_columns
 from tracking.lake import event_files, write_parquet_atomically
 from tracking.table_files import (
     check_date_range,
@@ -57,7 +59,7 @@ SPEND_SCHEMA = pa.schema(
     ]
 )
 _KEY = ["date", "campaign_id"]
-KNOWN_COLUMNS: tuple[str, ...] = ("date", "campaign_id", "campaign", "channel", "spend", "impressions", "clicks")
+KNOWN_COLUMNS: tuple[str, ...] = ("date", "campaign_id", "channel", "spend", "impressions", "clicks")
 MAX_ID_LENGTH = 200  # the lake's limit on campaign ids
 MAX_UNKNOWN_LISTED = 10
 DELETE_ACTION = "spend.delete"
@@ -69,30 +71,33 @@ class SpendRows:
 
     frame: pd.DataFrame
     ignored_columns: tuple[str, ...] = ()
+    mapping: ColumnMap = field(default_factory=ColumnMap)
 
 
 def _spend_path(layout: StorageLayout, client_id: str) -> Path:
     return layout.client_spend_dir(client_id) / "spend.parquet"
 
 
-def validate_spend(rows: pd.DataFrame) -> SpendRows:
+def validate_spend(rows: pd.DataFrame, overrides: dict[str, str] | None = None) -> SpendRows:
     """Check and normalize spend rows; ``InvalidInput`` names the first bad row and column.
 
-    Needs ``date``, ``spend`` and ``campaign_id`` (or ``campaign``) and/or ``channel``; ``impressions`` and
-    ``clicks`` are optional whole numbers; other columns are ignored (and listed in the result).
+    Needs ``date``, ``spend`` and ``campaign_id`` and/or ``channel`` (under their names, an alias such as
+    ``campaign``, ``Day`` or ``Cost``, or the name ``overrides`` maps to them: ``{"Kosten": "spend"}``);
+    ``impressions`` and ``clicks`` are optional whole numbers; other columns are ignored (and listed in the result).
     """
     frame = rows.rename(columns=lambda c: str(c).strip().lower())
     if len(frame) == 0:
         raise InvalidInput("no spend rows: the file or body is empty")
-    if "campaign" in frame.columns:
-        if "campaign_id" in frame.columns:
-            raise InvalidInput("give campaign_id or campaign (the same thing), not both")
-        frame = frame.rename(columns={"campaign": "campaign_id"})
+    columns = [str(c) for c in frame.columns]
+    mapping = map_columns(columns, SPEND_ALIASES, known=KNOWN_COLUMNS, overrides=overrides)
+    _check_single_days(frame, day_span_column(columns, mapping))
+    frame = frame.rename(columns=mapping.renames)
     missing = [c for c in ("date", "spend") if c not in frame.columns]
     if not {"campaign_id", "channel"} & set(frame.columns):
         missing.append("campaign_id (or campaign) or channel")
     if missing:
-        raise InvalidInput(f"spend rows need the column(s) {', '.join(missing)}; got {', '.join(frame.columns)}")
+        mapped = f" (mapped: {mapping.describe()})" if mapping.renames else ""
+        raise InvalidInput(f"spend rows need the column(s) {', '.join(missing)}; got {', '.join(columns)}{mapped}")
     ignored = tuple(str(c) for c in frame.columns if c not in KNOWN_COLUMNS)
     n = len(frame)
     none = pd.Series([None] * n, index=frame.index, dtype=object)
@@ -127,7 +132,20 @@ def validate_spend(rows: pd.DataFrame) -> SpendRows:
         day, key = dates[first], keys[first]
         second = next(i for i in range(first + 1, n) if dates[i] == day and keys[i] == key)
         raise InvalidInput(f"rows {first + 1} and {second + 1} repeat ({day}, {key}): one row per day")
-    return SpendRows(out, ignored)
+    return SpendRows(out, ignored, mapping)
+
+
+def _check_single_days(frame: pd.DataFrame, span: tuple[str, str] | None) -> None:
+    """``InvalidInput`` when a row of a report covers more than one day (its start and end dates differ)."""
+    if span is None:
+        return
+    start, end = span
+    for row, (first, last) in enumerate(zip(frame[start].tolist(), frame[end].tolist(), strict=True)):
+        if first is not None and last is not None and str(first).strip() != str(last).strip():
+            raise InvalidInput(
+                f"row {row + 1}: {start} {first} and {end} {last} differ, but spend is per day: export the report "
+                "with a breakdown by day"
+            )
 
 
 def channel_level(spend: pd.DataFrame) -> pd.Series:
@@ -202,6 +220,7 @@ class SpendImport:
     ignored_columns: tuple[str, ...] = ()
     unknown_campaigns: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    mapped_columns: dict[str, str] = field(default_factory=dict)  # file column → xmo column
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -219,6 +238,7 @@ class SpendImport:
             "ignored_columns": list(self.ignored_columns),
             "unknown_campaigns": list(self.unknown_campaigns),
             "warnings": list(self.warnings),
+            "mapped_columns": dict(self.mapped_columns),
         }
 
 
@@ -245,9 +265,12 @@ def _warnings(layout: StorageLayout, client_id: str, new: pd.DataFrame) -> tuple
     return unknown, [text]
 
 
-def import_spend(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> SpendImport:
-    """Validate ``rows`` as a whole and store them (nothing is stored when any row is bad)."""
-    checked = validate_spend(rows)
+def import_spend(
+    layout: StorageLayout, client_id: str, rows: pd.DataFrame, overrides: dict[str, str] | None = None
+) -> SpendImport:
+    """Validate ``rows`` as a whole and store them (nothing is stored when any row is bad); ``overrides`` maps
+    file columns to spend columns (``--map``)."""
+    checked = validate_spend(rows, overrides)
     new = checked.frame
     unknown, warnings = _warnings(layout, client_id, new)
     if checked.ignored_columns:
@@ -268,13 +291,20 @@ def import_spend(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> S
         ignored_columns=checked.ignored_columns,
         unknown_campaigns=unknown,
         warnings=tuple(warnings),
+        mapped_columns=checked.mapping.to_dict(),
     )
 
 
-def import_spend_file(layout: StorageLayout, client_id: str, path: Path, fmt: str | None = None) -> SpendImport:
+def import_spend_file(
+    layout: StorageLayout,
+    client_id: str,
+    path: Path,
+    fmt: str | None = None,
+    overrides: dict[str, str] | None = None,
+) -> SpendImport:
     """Import a CSV or Parquet spend file (``fmt`` or the file's suffix says which)."""
     layout.client_spend_dir(client_id)  # an invalid client id fails before the file is read
-    return import_spend(layout, client_id, read_table_file(path, fmt))
+    return import_spend(layout, client_id, read_table_file(path, fmt), overrides)
 
 
 def _channels(values: pd.Series) -> str | None:

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from core.errors import InvalidInput
 
 DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+COMPACT_DATE_TEXT = re.compile(r"\d{8}")  # YYYYMMDD, as GA4 and BigQuery exports write dates
 EARLIEST_DATE = date_type(2000, 1, 1)
 DAYS_AHEAD = 366  # "a year after today", leap years included
 MAX_WHOLE_NUMBER = 2**53 - 1  # 9,007,199,254,740,991: the largest integer a float64 holds exactly
@@ -141,7 +142,8 @@ def _where(row: int, column: str) -> str:
 
 
 def _date_of(value: Any) -> date_type:
-    """A calendar date from a date, a midnight timestamp or ``YYYY-MM-DD`` text; ``ValueError`` otherwise."""
+    """A calendar date from a date, a midnight timestamp or ``YYYY-MM-DD`` (or ``YYYYMMDD``) text; ``ValueError``
+    otherwise."""
     if isinstance(value, datetime_type | pd.Timestamp):
         stamp = pd.Timestamp(value)
         if stamp != stamp.normalize():
@@ -149,7 +151,7 @@ def _date_of(value: Any) -> date_type:
         return stamp.date()
     if isinstance(value, date_type):
         return value
-    if isinstance(value, str) and DATE_TEXT.fullmatch(value.strip()):
+    if isinstance(value, str) and (DATE_TEXT.fullmatch(value.strip()) or COMPACT_DATE_TEXT.fullmatch(value.strip())):
         try:
             return date_type.fromisoformat(value.strip())
         except ValueError:
@@ -235,7 +237,8 @@ def _number_of(value: Any) -> float:
                 raise ValueError(value)
             number = float(value.strip())
         except ValueError:
-            raise ValueError(f"{_shown(value)} is not a number") from None
+            hint = " (write numbers without thousands separators, with . for decimals)" if "," in value else ""
+            raise ValueError(f"{_shown(value)} is not a number{hint}") from None
     else:
         raise ValueError(f"{_shown(value)} is not a number")
     if not np.isfinite(number):

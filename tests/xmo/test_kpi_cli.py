@@ -86,3 +86,16 @@ def test_delete_asks_for_yes_counts_and_deletes(
         code, _, err = run(capsys, "kpi", "delete", client, *args)
         assert code == 1 and err.startswith(message) and len(err.splitlines()) == 1, (args, err)
     assert len(read_kpi(layout, client)) == 2
+
+
+def test_kpi_import_maps_a_report_date_and_named_columns(
+    client: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / "ga4.csv"
+    export.write_text("Date,Umsatz\n20260105,10\n20260106,12\n")
+    code, out, err = run(capsys, "kpi", "import", client, str(export), "--map", "Umsatz=revenue", "--json")
+    assert code == 0, err
+    assert json.loads(out)["mapped_columns"] == {"umsatz": "revenue"} and json.loads(out)["columns"] == ["revenue"]
+    assert "mapped columns: umsatz → revenue" in err
+    code, _, err = run(capsys, "kpi", "import", client, str(export), "--map", "Umsatz")
+    assert code == 1 and "give FILE_COLUMN=COLUMN" in err and err.count("\n") == 1

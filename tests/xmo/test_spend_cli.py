@@ -114,3 +114,17 @@ def test_delete_asks_for_yes_counts_and_deletes(
         assert code != 0 and err.startswith(message) and len(err.splitlines()) == 1, (args, err)
     code, out, _ = run(capsys, "spend", "delete", client, "--all", "--yes")
     assert code == 0 and out.startswith("deleted 2 spend row(s)") and read_spend(layout, client).empty
+
+
+def test_an_ad_platform_export_is_mapped_and_says_so(
+    client: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / "meta.csv"
+    export.write_text("Reporting starts,Reporting ends,Campaign name,Kosten (EUR)\n2026-01-05,2026-01-05,spring,12.5\n")
+    code, out, err = run(capsys, "spend", "import", client, str(export), "--map", "Kosten (EUR)=spend")
+    assert code == 0 and "total 12.50" in out, err
+    mapped = [line for line in err.splitlines() if line.startswith("mapped columns:")]
+    assert mapped == ["mapped columns: reporting starts → date, campaign name → campaign_id, kosten (eur) → spend"]
+    code, out, err = run(capsys, "spend", "import", client, str(export), "--map", "Costs=spend")
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("xmo: --map 'Costs': the file has no such column (it has: reporting starts, ")

@@ -18,6 +18,16 @@ if TYPE_CHECKING:
 import_app = typer.Typer(help="Import historical data.", no_args_is_help=True)
 
 
+def print_mapped_columns(mapped: dict[str, str]) -> None:
+    """One line on stderr naming the file columns read under another name (nothing when there are none)."""
+    if mapped:
+        err.print(
+            "mapped columns: " + ", ".join(f"{source} → {target}" for source, target in mapped.items()),
+            markup=False,
+            soft_wrap=True,
+        )
+
+
 def _summary(report: ImportReport) -> str:
     dropped = sum(report.dropped.values())
     reasons = ", ".join(f"{reason} {n:,}" for reason, n in sorted(report.dropped.items(), key=lambda x: -x[1]))
@@ -32,22 +42,39 @@ def events(
     file_format: Annotated[
         str | None, typer.Option("--format", help="csv or parquet (default: from the file name).")
     ] = None,
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="FILE_COLUMN=COLUMN",
+            help="Read a file column as an xmo column, e.g. --map 'Kosten=spend' (repeatable; wins over the "
+            "built-in aliases in docs/events-and-import.md).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import historical events (no 24 h limit; the client's retention applies) and print what was stored."""
     from core.errors import InvalidInput
+    from tracking.columns import parse_map_options
     from tracking.importer import ImportFormat, import_events
 
     try:
         fmt = ImportFormat(file_format.lower()) if file_format else None
     except ValueError as exc:
         raise InvalidInput(f"unknown format {file_format!r}: use csv or parquet") from exc
+    overrides = parse_map_options(column_map)
     settings = load_settings()
     label = escape(file.name)
     with err.status(f"importing {label}") as status:
         report = import_events(
-            settings, client_id, file, fmt, on_chunk=lambda r: status.update(f"importing {label}: {_summary(r)}")
+            settings,
+            client_id,
+            file,
+            fmt,
+            on_chunk=lambda r: status.update(f"importing {label}: {_summary(r)}"),
+            overrides=overrides,
         )
+    print_mapped_columns(report.mapped_columns)
     if as_json:
         emit_json(report.to_dict())
     else:

@@ -33,13 +33,26 @@ def import_(
     file_format: Annotated[
         str | None, typer.Option("--format", help="csv or parquet (default: from the file name).")
     ] = None,
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="FILE_COLUMN=COLUMN",
+            help="Read a file column as an xmo column, e.g. --map 'Umsatz=revenue' (repeatable; wins over the "
+            "built-in aliases in docs/events-and-import.md).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import daily KPIs; the file's columns replace stored values of its dates, and a bad file stores nothing."""
+    from tracking.columns import parse_map_options
     from tracking.kpi import import_kpi_file
+    from xmo.commands.imports import print_mapped_columns
 
+    overrides = parse_map_options(column_map)
     existing_client(client_id)
-    report = import_kpi_file(_layout(), client_id, file, file_format)
+    report = import_kpi_file(_layout(), client_id, file, file_format, overrides)
+    print_mapped_columns(report.mapped_columns)
     if as_json:
         emit_json(report.to_dict())
         return
