@@ -8,6 +8,7 @@ from importlib.metadata import version
 from typing import Annotated
 
 import typer
+from typer.models import CommandInfo, TyperInfo
 
 from core.errors import XmoError
 from xmo.commands import (
@@ -110,7 +111,8 @@ def _group_commands(typer_app: typer.Typer) -> None:
     order = {name: (rank, place) for rank, names in enumerate(PANELS.values()) for place, name in enumerate(names)}
     panel_of = {name: panel for panel, names in PANELS.items() for name in names}
     last = (len(PANELS), 0)
-    for info in [*typer_app.registered_commands, *typer_app.registered_groups]:
+    infos: list[CommandInfo | TyperInfo] = [*typer_app.registered_commands, *typer_app.registered_groups]
+    for info in infos:
         info.rich_help_panel = panel_of.get(info.name or "", OTHER_PANEL)
     typer_app.registered_commands.sort(key=lambda info: order.get(info.name or "", last))
     typer_app.registered_groups.sort(key=lambda info: order.get(info.name or "", last))
