@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from html import escape
 from importlib import resources
@@ -16,11 +17,28 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
 }
+_JS = "text/javascript; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"
+# Every file of static/ the dashboard serves, by its path there (nothing else is served); the page's modules
+# import one another by these names, and Chart.js is vendored with its licence (static/vendor/chartjs/README.md)
 STATIC_TYPES = {
-    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.js": _JS,
+    "dom.js": _JS,
+    "format.js": _JS,
+    "charts.js": _JS,
+    "overview.js": _JS,
+    "creatives.js": _JS,
+    "budget.js": _JS,
+    "attribution.js": _JS,
+    "model.js": _JS,
+    "firstrun.js": _JS,
     "dashboard.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
+    "vendor/chartjs/chart.umd.min.js": _JS,
+    "vendor/chartjs/LICENSE.md": _TEXT,
+    "vendor/chartjs/README.md": _TEXT,
 }
+CURRENCY_CODE = re.compile(r"[A-Z]{3}")  # ISO 4217, as Intl.NumberFormat takes it
 # Inline, since package data ships no .svg files: a blue rounded square with an "x"
 FAVICON_SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
@@ -35,12 +53,12 @@ def _template(name: str) -> str:
 
 @cache
 def static_file(name: str) -> bytes:
-    """A file of ``static/`` (only the names in ``STATIC_TYPES``)."""
+    """A file of ``static/`` by its path there (only the paths in ``STATIC_TYPES``)."""
     if name not in STATIC_TYPES:
         raise KeyError(name)
     if name == "favicon.svg":
         return FAVICON_SVG
-    return (resources.files("serving.dashboard") / "static" / name).read_bytes()
+    return resources.files("serving.dashboard").joinpath("static", *name.split("/")).read_bytes()
 
 
 def _fill(template: str, **values: str) -> str:
@@ -59,6 +77,9 @@ def sign_in_page(message: str = "", *, error: bool = False) -> str:
     return _template("sign_in.html").replace("{{notice}}", notice)
 
 
-def dashboard_page(client_id: str, client_name: str) -> str:
-    """The dashboard shell; the script fills it from the API."""
-    return _fill(_template("dashboard.html"), client_id=client_id, client_name=client_name)
+def dashboard_page(client_id: str, client_name: str, currency: str | None = None) -> str:
+    """The dashboard shell; the script fills it from the API and formats amounts in ``currency`` (ISO 4217)
+    when the client has one."""
+    code = currency.strip().upper() if currency else ""
+    code = code if CURRENCY_CODE.fullmatch(code) else ""
+    return _fill(_template("dashboard.html"), client_id=client_id, client_name=client_name, currency=code)

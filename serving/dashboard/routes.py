@@ -63,7 +63,7 @@ async def home(request: Request, runtime: RuntimeDep) -> Response:
             _forget_cookie(response, request, runtime)
         return response
     client = await asyncio.to_thread(runtime.tenants.get_client, client_id)
-    return _html(dashboard_page(client.id, client.name))
+    return _html(dashboard_page(client.id, client.name, getattr(client, "currency", None)))
 
 
 @router.get("/sign-in", include_in_schema=False)
@@ -115,9 +115,9 @@ async def sign_out(request: Request, runtime: RuntimeDep) -> Response:
     return response
 
 
-@router.get("/dashboard/static/{name}", include_in_schema=False)
+@router.get("/dashboard/static/{name:path}", include_in_schema=False)
 async def static(name: str) -> Response:
-    """The dashboard's script and style sheet (served from the package: works offline)."""
+    """The dashboard's scripts, style sheet and vendored chart library (served from the package: works offline)."""
     try:
         content = static_file(name)
     except KeyError:
