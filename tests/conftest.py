@@ -25,6 +25,11 @@ HomeAt = Callable[[Path], AbstractContextManager[Settings]]
 _STORE_VARIABLES = ("XMO_DATABASE_URL", "XMO_MLFLOW_TRACKING_URI", "XMO_MASTER_KEY", "XMO_OPTUNA_STORAGE")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests never read an operator's ``.env``: XMO_ENV_FILE names an empty file for the whole run."""
+    os.environ["XMO_ENV_FILE"] = str(Path(__file__).with_name("empty.env"))
+
+
 @contextmanager
 def _isolated_home(home: Path) -> Iterator[Settings]:
     """XMO_HOME at ``home`` for the block, no store URL or key from outside, background intervals off."""
