@@ -167,42 +167,46 @@ def id_column(table: Table, header: str) -> None:
     table.columns.append(column)
 
 
-def _span(console: Console, column: Column) -> tuple[int, int]:
-    """The narrowest and widest content width of ``column`` (without padding): its longest word, its longest line."""
+def _span(console: Console, column: Column) -> tuple[int, int, int]:
+    """Content widths of ``column`` (without padding): its longest word, its longest cell, its longest line."""
     if column.width is not None:
-        return column.width, column.width
+        return column.width, column.width, column.width
     options = console.options.update_width(10_000)
-    sizes = [Measurement.get(console, options, cell) for cell in (column.header, *column.cells)]
-    low = max(size.minimum for size in sizes)
-    high = max(size.maximum for size in sizes)
+    header = Measurement.get(console, options, column.header)
+    cells = [Measurement.get(console, options, cell) for cell in column.cells]
+    high = max(header.maximum, *(size.maximum for size in cells))
     if isinstance(column, _IdColumn):
-        low = high = max(high, column.min_width)
-    else:
-        low = max(low, column.min_width or 0, *(_widest_chunk(cell) for cell in column.cells))
-    return low, max(low, high)
+        high = max(high, column.min_width)
+        return high, high, high
+    chunks = (_widest_chunk(cell) for cell in column.cells)
+    low = max(header.minimum, *(size.minimum for size in cells), column.min_width or 0, *chunks)
+    widest_cell = max(low, *(size.maximum for size in cells))
+    return low, widest_cell, max(widest_cell, high)
 
 
 def fit(table: Table, width: int, console: Console | None = None) -> int:
     """Size the columns of ``table`` for ``width`` terminal columns and return the width it prints at.
 
-    Id columns keep their widest id; the other columns give up room widest first, down to their longest word
-    (words wrap, they are not cut). When even that does not fit, the table is wider than ``width``.
+    Id columns keep their widest id; the other columns give up room widest first, their headers wrapping before
+    their cells, down to their longest word (words wrap, they are not cut). When even that does not fit, the
+    table is wider than ``width``.
     """
     console = console or out
     spans = [_span(console, column) for column in table.columns]
-    widths = [high for _, high in spans]
+    widths = [high for _, _, high in spans]
     table_measure = Measurement.get(console, console.options.update_width(10_000), table)
     overhead = table_measure.maximum - sum(widths)
     excess = sum(widths) + overhead - width
     if excess <= 0:
         return sum(widths) + overhead
-    while excess > 0:
-        shrinkable = [i for i, (low, _) in enumerate(spans) if widths[i] > low]
-        if not shrinkable:
-            break
-        widest = max(shrinkable, key=lambda i: widths[i])
-        widths[widest] -= 1
-        excess -= 1
+    for floors in ([cell for _, cell, _ in spans], [low for low, _, _ in spans]):  # headers wrap first
+        while excess > 0:
+            shrinkable = [i for i, floor in enumerate(floors) if widths[i] > floor]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda i: widths[i])
+            widths[widest] -= 1
+            excess -= 1
     for column, size in zip(table.columns, widths, strict=True):
         column.width = size
     total = sum(widths) + overhead

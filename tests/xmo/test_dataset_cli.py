@@ -58,7 +58,7 @@ def test_build_show_and_list(shop: str, capsys: pytest.CaptureFixture[str]) -> N
     code, out, _ = run(capsys, "dataset", "list", shop, "--json")
     assert code == 0 and [d["stale"] for d in json.loads(out)] == [True, True]
     code, out, _ = run(capsys, "dataset", "list", shop)
-    assert out.count("stale (erasure)") == 2
+    assert out.count("stale") == 2 and out.count("(erasure)") == 2  # the status may wrap: dataset ids are never cut
 
 
 @pytest.mark.parametrize(

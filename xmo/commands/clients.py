@@ -13,6 +13,7 @@ from core.apikeys import KeyKind
 from privacy.keyvault import KeyVault
 from xmo.commands.common import load_settings, open_tenants
 from xmo.console import emit_json, err, out
+from xmo.output import id_header, print_table
 
 client_app = typer.Typer(help="Create, list and update clients (tenants).", no_args_is_help=True)
 
@@ -99,7 +100,8 @@ def list_clients(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
         emit_json([c.public() for c in clients])
         return
     table = Table(
-        "client_id", "name", "domains", "collect_pii", "retention_days", "benchmarks", "timezone", "currency", "created"
+        id_header("client_id"),
+        *("name", "domains", "collect_pii", "retention_days", "benchmarks", "timezone", "currency", "created"),
     )
     for c in clients:
         table.add_row(
@@ -113,7 +115,7 @@ def list_clients(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
             c.currency or "-",
             c.created_at.strftime("%Y-%m-%d"),
         )
-    out.print(table)
+    print_table(table)
 
 
 @client_app.command("update")

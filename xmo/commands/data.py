@@ -11,6 +11,7 @@ from rich.table import Table
 from core.errors import InvalidInput
 from xmo.commands.common import existing_client, load_settings
 from xmo.console import emit_json, err, out
+from xmo.output import id_header, print_table
 
 dataset_app = typer.Typer(help="Build and list anonymized training sets.", no_args_is_help=True)
 
@@ -170,7 +171,7 @@ def list_command(
     if as_json:
         emit_json([{**m.to_dict(), "stale": m.dataset_id in stale} for m in manifests])
         return
-    table = Table("dataset_id", "created", "rows", "label rate (train)", "status")
+    table = Table(id_header("dataset_id"), "created", "rows", "label rate (train)", "status")
     for m in manifests:
         table.add_row(
             m.dataset_id,
@@ -179,7 +180,7 @@ def list_command(
             f"{m.label_rates.get('train', float('nan')):.2%}",
             "stale (erasure)" if m.dataset_id in stale else "ready",
         )
-    out.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

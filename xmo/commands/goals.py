@@ -12,6 +12,7 @@ from features.goals import DEFAULT_RULE, GoalDefinition, GoalKind, GoalStore
 from tracking.events import EventType
 from xmo.commands.common import existing_client, load_settings
 from xmo.console import emit_json, out
+from xmo.output import id_header, print_table
 
 goal_app = typer.Typer(help="Define which events count as a client's conversions (goals).", no_args_is_help=True)
 
@@ -72,7 +73,7 @@ def list_goals(
     if not goals:
         out.print(f"no goals defined: {DEFAULT_RULE}", markup=False)
         return
-    table = Table("name", "kind", "event", "match", "path", "min_value")
+    table = Table(id_header("name"), "kind", "event", "match", "path", "min_value")
     for goal in goals:
         table.add_row(
             *(
@@ -87,7 +88,7 @@ def list_goals(
                 )
             )
         )
-    out.print(table)
+    print_table(table)
 
 
 @goal_app.command("remove")
