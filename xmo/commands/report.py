@@ -73,6 +73,9 @@ READING_NOTE = (
 )
 
 
+SPLIT_OFF_PLAN = " ⚠ traffic split off plan (sample ratio mismatch)"
+
+
 class ReportTable(StrEnum):
     """Which table of the report to print."""
 
@@ -166,7 +169,7 @@ def comparisons_table(comparisons: list[dict[str, Any]], level: str) -> Table:
     ):
         table.add_column(header)
     for row in comparisons:
-        verdict = row["verdict"] + (" ⚠ sample ratio mismatch" if row["sample_ratio_mismatch"] else "")
+        verdict = row["verdict"] + (SPLIT_OFF_PLAN if row["sample_ratio_mismatch"] else "")
         table.add_row(
             f"{row['comparison']}s",
             _id(row["group"]),
@@ -226,7 +229,7 @@ def report(
             "--table",
             case_sensitive=False,
             help="groups or comparisons: the table to print (csv: one of them, groups unless given).",
-            show_default="both (csv: groups)",
+            show_default="both; csv: groups",
         ),
     ] = None,
     as_json: JsonOption = False,
