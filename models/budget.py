@@ -10,8 +10,11 @@ Two questions, one optimizer (:mod:`models.allocation`):
   next unit still earns its keep — the total at which the optimal split's marginal CPA reaches the target
   (marginal ROAS falls to the target), the profit-maximizing total when a conversion is worth the target CPA.
 
-Every plan is compared with the *baseline*: today's split scaled to the same total. Intervals come from the
-curves' aligned draws: the whole plan (and its difference from the baseline) is re-evaluated under each draw.
+Every plan is compared with one *baseline*: today's split scaled to the same total ("today's split at this
+total"). Intervals come from the curves' aligned draws: the whole plan (and its difference from the baseline) is
+re-evaluated under each draw, less what choosing the plan by a noisy fit flatters in that draw (the optimiser
+re-run inside each draw, :mod:`models.plan_draws`). Point estimates stay the fitted curves' (what the plan
+was optimised on), so an interval may sit mostly below its point: that is the optimism it no longer hides.
 """
 
 from __future__ import annotations
@@ -31,11 +34,15 @@ from models.allocation import (
     solve_sampled,
     total_at_marginal,
 )
+from models.plan_draws import DrawPlans, draw_plans
 from models.response import SpendResponse, intervals
 
 TargetKind = Literal["cpa", "roas"]
 TargetBasis = Literal["average", "marginal"]
+Bound = Literal["lower", "upper"]
 LEVEL = 0.9
+BOUND_TOLERANCE = 0.005  # a campaign within this share of today's spend from a bound sits on it
+SAME_TOTAL = 0.005  # a total within this share of today's is today's total
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,16 @@ class CampaignAllocation:
     interval_recommended: tuple[float, float]
     interval_change: tuple[float, float]  # recommended minus baseline, from the same draws
     marginal_outcome_per_unit: float
+
+    @property
+    def at_bound(self) -> Bound | None:
+        """``"lower"`` or ``"upper"`` when the recommendation sits on that bound (within ``BOUND_TOLERANCE``)."""
+        slack = BOUND_TOLERANCE * self.current_spend
+        if self.upper_bound > self.lower_bound and self.recommended_spend >= self.upper_bound - slack:
+            return "upper"
+        if self.recommended_spend <= self.lower_bound + slack:
+            return "lower" if self.upper_bound > self.lower_bound else "upper"
+        return None
 
     @property
     def change_ratio(self) -> float:
@@ -110,12 +127,22 @@ class BudgetPlan:
     warnings: tuple[str, ...] = ()
     target: Target | None = None
     n_draws: int = 0
+    optimism: float = 0.0  # mean over draws of what choosing by a noisy fit flatters (daily; left in the points)
 
     @property
     def expected_lift(self) -> float:
         """Relative change of the total expected outcome against keeping today's split (scaled to ``total``)."""
         base = self.expected_outcome_baseline
         return (self.expected_outcome_recommended - base) / base if base else 0.0
+
+    @property
+    def at_todays_total(self) -> bool:
+        """Whether the total is today's (so today's split at this total is simply today's split)."""
+        return abs(self.total - self.current_total) <= SAME_TOTAL * self.current_total
+
+    def at_bound(self, bound: Bound) -> list[CampaignAllocation]:
+        """The campaigns sitting on their ``bound``."""
+        return [a for a in self.allocations if a.at_bound == bound]
 
     @property
     def average_outcome_per_unit(self) -> float:
@@ -232,7 +259,14 @@ def _moves(problem: _Problem, baseline: np.ndarray, recommended: np.ndarray, n_d
     ]
 
 
-def _plan(problem: _Problem, total: float, seg: SampledCurves, level: float, target: Target | None) -> BudgetPlan:
+def _plan(
+    problem: _Problem,
+    total: float,
+    seg: SampledCurves,
+    level: float,
+    target: Target | None,
+    bootstrap: DrawPlans | None = None,
+) -> BudgetPlan:
     recommended, multiplier = solve_sampled(problem.curves, seg, total)
     baseline = problem.current * total / problem.current.sum()
     spends = {"current": problem.current, "baseline": baseline, "recommended": recommended}
@@ -245,15 +279,21 @@ def _plan(problem: _Problem, total: float, seg: SampledCurves, level: float, tar
         for k, v in spends.items()
     }
     n_draws = min(len(d) for rows in raw.values() for d in rows)
+    if bootstrap is None:
+        bootstrap = draw_plans(problem.curves, problem.lower, problem.upper, n_draws)
+    n_draws = min(n_draws, bootstrap.n_draws)
     draws = {k: np.vstack([d[:n_draws] for d in rows]) for k, rows in raw.items()}
-    each = intervals(draws["recommended"], level)
-    change = intervals(draws["recommended"] - draws["baseline"], level)
+    # the optimiser re-run in each draw (models.plan_draws): what choosing by a noisy fit flatters, per draw
+    optimism = bootstrap.optimism(total, recommended)[:n_draws].T  # (campaigns, draws)
+    recommended_draws = draws["recommended"] - optimism
+    each = intervals(recommended_draws, level)
+    change = intervals(recommended_draws - draws["baseline"], level)
     summed = intervals(
         np.vstack(
             [
-                draws["recommended"].sum(axis=0),
-                (draws["recommended"] - draws["baseline"]).sum(axis=0),
-                (draws["recommended"] - draws["current"]).sum(axis=0),
+                recommended_draws.sum(axis=0),
+                (recommended_draws - draws["baseline"]).sum(axis=0),
+                (recommended_draws - draws["current"]).sum(axis=0),
             ]
         ),
         level,
@@ -291,6 +331,7 @@ def _plan(problem: _Problem, total: float, seg: SampledCurves, level: float, tar
         warnings=problem.warnings,
         target=target,
         n_draws=n_draws,
+        optimism=float(optimism.sum(axis=0).mean()),
     )
 
 
@@ -313,9 +354,18 @@ def allocate_budget(
     (named in ``excluded`` and ``warnings``). ``weights`` turn each curve's unit into the outcome (e.g.
     sessions × conversion rate). ``unit``/``unit_label`` only phrase error messages (e.g. 7, "week").
     """
+    problem = _problem(curves, current, min_ratio, max_ratio, weights)
+    total = _within_bounds(problem, total, min_ratio, max_ratio, unit, unit_label)
+    seg = sample_curves(problem.curves, problem.lower, problem.upper)
+    return _plan(problem, total, seg, level, None)
+
+
+def _within_bounds(
+    problem: _Problem, total: float, min_ratio: float, max_ratio: float, unit: float, unit_label: str
+) -> float:
+    """``total`` (clipped onto the bounds' range by rounding only), or ``InvalidInput`` naming the range."""
     if not np.isfinite(total) or total <= 0:
         raise InvalidInput("the total budget must be a positive amount")
-    problem = _problem(curves, current, min_ratio, max_ratio, weights)
     low, high = float(problem.lower.sum()), float(problem.upper.sum())
     if not low * (1 - 1e-9) <= total <= high * (1 + 1e-9):
         raise InvalidInput(
@@ -323,9 +373,41 @@ def allocate_budget(
             f"{min_ratio:g} and max-ratio {max_ratio:g} of today's spend ({_amount(problem.current.sum(), unit)} "
             f"per {unit_label}) the total must lie between {_amount(low, unit)} and {_amount(high, unit)}"
         )
-    total = float(np.clip(total, low, high))
+    return float(np.clip(total, low, high))
+
+
+def bounds_range(
+    curves: Mapping[str, SpendResponse], current: Mapping[str, float], min_ratio: float = 0.5, max_ratio: float = 2.0
+) -> tuple[float, float]:
+    """The lowest and highest daily totals the bounds allow (over the campaigns a plan would include)."""
+    problem = _problem(curves, current, min_ratio, max_ratio, None)
+    return float(problem.lower.sum()), float(problem.upper.sum())
+
+
+def plan_ladder(
+    curves: Mapping[str, SpendResponse],
+    current: Mapping[str, float],
+    totals: list[float],
+    min_ratio: float = 0.5,
+    max_ratio: float = 2.0,
+    weights: Mapping[str, float] | None = None,
+    *,
+    level: float = LEVEL,
+    unit: float = 1.0,
+    unit_label: str = "day",
+) -> list[BudgetPlan]:
+    """:func:`allocate_budget` at several daily ``totals`` from the same curves, sharing the sampled curves and
+    each draw's optimiser (never a refit per total). A total outside the bounds raises ``InvalidInput``."""
+    if not totals:
+        raise InvalidInput("give at least one total")
+    problem = _problem(curves, current, min_ratio, max_ratio, weights)
+    checked = [_within_bounds(problem, float(t), min_ratio, max_ratio, unit, unit_label) for t in totals]
     seg = sample_curves(problem.curves, problem.lower, problem.upper)
-    return _plan(problem, total, seg, level, None)
+    n_draws = min(
+        len(np.atleast_1d(c.steady_state_draws(float(x)))) for c, x in zip(problem.curves, problem.current, strict=True)
+    )
+    bootstrap = draw_plans(problem.curves, problem.lower, problem.upper, n_draws)
+    return [_plan(problem, t, seg, level, None, bootstrap) for t in checked]
 
 
 def plan_for_target(
@@ -388,10 +470,56 @@ def _signed(value: float, digits: int) -> str:
     return f"{value:+,.{digits}f}"
 
 
+RatioOptions = tuple[str, str]
+API_OPTIONS: RatioOptions = ("min_ratio", "max_ratio")
+CLI_OPTIONS: RatioOptions = ("--min-ratio", "--max-ratio")
+
+
+def baseline_label(plan: BudgetPlan) -> str:
+    """What the plan is compared with: today's split at this total (simply today's split at today's total)."""
+    return "today's split" if plan.at_todays_total else "today's split at this total"
+
+
+def _names(allocations: list[CampaignAllocation], most: int = 4) -> str:
+    names = [a.campaign_id for a in allocations]
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def bound_sentences(plan: BudgetPlan, options: RatioOptions = API_OPTIONS) -> list[str]:
+    """One sentence per bound that campaigns sit on: the bound, not the curve, limits them, and what to change."""
+    sentences = []
+    n = len(plan.allocations)
+    for bound, option, verb, want in (
+        ("upper", options[1], "raise", "give them more"),
+        ("lower", options[0], "lower", "cut them further"),
+    ):
+        held = plan.at_bound(bound)  # type: ignore[arg-type]
+        if not held or plan.allocations[0].lower_bound == plan.allocations[0].upper_bound:
+            continue
+        a = held[0]
+        ratio = (a.upper_bound if bound == "upper" else a.lower_bound) / a.current_spend
+        sentences.append(
+            f"{len(held)} of {n} campaign{'s' if n > 1 else ''} sit{'s' if len(held) == 1 else ''} at the {bound} "
+            f"bound ({ratio:g}× today's spend): {_names(held)}. The bound, not the response curve, limits "
+            f"{'it' if len(held) == 1 else 'them'}; {verb} {option} to let the plan {want}."
+        )
+    return sentences
+
+
 def plan_sentences(
-    plan: BudgetPlan, *, unit: float = 7.0, unit_label: str = "week", outcome: str = "conversions", max_moves: int = 5
+    plan: BudgetPlan,
+    *,
+    unit: float = 7.0,
+    unit_label: str = "week",
+    outcome: str = "conversions",
+    max_moves: int = 5,
+    options: RatioOptions = API_OPTIONS,
 ) -> list[str]:
-    """Plain sentences a marketer can act on; amounts and outcomes per ``unit_label`` (``unit`` days)."""
+    """Plain sentences a marketer can act on; amounts and outcomes per ``unit_label`` (``unit`` days).
+
+    Every comparison is with one baseline, :func:`baseline_label`; ``options`` name the bounds' options in
+    the sentence about campaigns held by a bound (the API's by default, :data:`CLI_OPTIONS` for the CLI).
+    """
     digits = 0 if outcome == "value" else 1
     per = f"a {unit_label}"
     sentences: list[str] = []
@@ -409,12 +537,12 @@ def plan_sentences(
             f"{hidden} smaller move{'s complete' if hidden > 1 else ' completes'} the plan (see the table)."
         )
     if not shown:
-        sentences.append(f"Keep today's split: no move changes the expected {outcome} noticeably.")
+        sentences.append(f"Keep {baseline_label(plan)}: no move changes the expected {outcome} noticeably.")
     gain = (plan.expected_outcome_recommended - plan.expected_outcome_baseline) * unit
     low, high = (x * unit for x in plan.interval_gain)
     total_text = (
         f"Expected {outcome} {per} with {plan.total * unit:,.0f}: {plan.expected_outcome_baseline * unit:,.{digits}f} "
-        f"with today's split → {plan.expected_outcome_recommended * unit:,.{digits}f} recommended "
+        f"with {baseline_label(plan)} → {plan.expected_outcome_recommended * unit:,.{digits}f} recommended "
         f"({_signed(gain, digits)}, 90 % interval {_signed(low, digits)} to {_signed(high, digits)})"
     )
     if low <= 0 <= high:
@@ -422,13 +550,14 @@ def plan_sentences(
     else:
         total_text += "."
     sentences.append(total_text)
-    if plan.current_total and abs(plan.total - plan.current_total) > 0.005 * plan.current_total:
+    sentences += bound_sentences(plan, options)
+    if plan.current_total and not plan.at_todays_total:
         change = (plan.expected_outcome_recommended - plan.expected_outcome_current) * unit
         c_low, c_high = (x * unit for x in plan.interval_change_vs_current)
         verb = "Raising" if plan.total > plan.current_total else "Lowering"
         sentences.append(
-            f"{verb} the total from {plan.current_total * unit:,.0f} to {plan.total * unit:,.0f} {per}: "
-            f"{_signed(change, digits)} {outcome} {per} against today's plan (90 % interval "
+            f"{verb} the total from today's {plan.current_total * unit:,.0f} to {plan.total * unit:,.0f} {per} "
+            f"and splitting it as recommended: {_signed(change, digits)} {outcome} {per} (90 % interval "
             f"{_signed(c_low, digits)} to {_signed(c_high, digits)})."
         )
     if plan.target is not None:

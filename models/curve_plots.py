@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from models.budget import BudgetPlan
+from models.budget import BudgetPlan, baseline_label
 from models.response import SpendResponse
 
 POINTS = 60
@@ -33,8 +33,9 @@ def response_curves_figure(
 ) -> Figure:
     """One panel per curve: expected outcome per ``unit_label`` against spend per ``unit_label``.
 
-    The band is the central ``level`` interval of the curve's draws. With a ``plan``, today's split (scaled
-    to the plan's total) and the recommended spend are marked, and the bounds shaded.
+    The band is the central ``level`` interval of the curve's draws. With a ``plan``, its one baseline (today's
+    split at the plan's total, :func:`models.budget.baseline_label`) and the recommended spend are marked, the
+    bounds shaded, and a campaign held by a bound says so in its title.
     """
     if not curves:
         raise ValueError("no response curves to plot")
@@ -60,13 +61,14 @@ def response_curves_figure(
         if a is not None:
             axes.axvspan(a.lower_bound * unit, a.upper_bound * unit, color="grey", alpha=0.08, label="bounds")
             for value, color, text in (
-                (a.baseline_spend, "tab:grey", "today's split"),
+                (a.baseline_spend, "tab:grey", baseline_label(plan) if plan else "today's split"),
                 (a.recommended_spend, "tab:green", "recommended"),
             ):
                 y = float(np.asarray(curve.steady_state(value))) * unit
                 axes.axvline(value * unit, color=color, linestyle="--", linewidth=1)
                 axes.plot([value * unit], [y], "o", color=color, label=text)
-        axes.set_title(name, fontsize=10)
+        held = f" (at {a.at_bound} bound)" if a is not None and a.at_bound else ""
+        axes.set_title(name + held, fontsize=10)
         axes.set_xlabel(f"spend per {unit_label}")
         axes.set_ylabel(f"{outcome} per {unit_label}")
         axes.set_xlim(left=0)

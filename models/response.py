@@ -182,7 +182,7 @@ class ResponseCurve(RegressorMixin, BaseEstimator):
         block = min(self.block_days, max(1, n // 8))
         days = block_bootstrap_indices(n, self.n_bootstrap, block, self.random_state)
         residuals = (outcome - fitted) * np.sqrt(n / max(n - 4, 1))
-        params = grid_fit(np.maximum(fitted[None, :] + residuals[days], 0.0))
+        params = grid_fit(fitted[None, :] + residuals[days])
         self.bootstrap_params_ = params[:, :3].copy()
         self.bootstrap_decays_ = params[:, 3].copy()
         self.bootstrap_weights_ = resample_counts(days, n)

@@ -28,7 +28,19 @@ from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Client
-from models.budget import BudgetPlan, Target, TargetBasis, allocate_budget, plan_for_target, plan_sentences
+from models.budget import (
+    API_OPTIONS,
+    BudgetPlan,
+    RatioOptions,
+    Target,
+    TargetBasis,
+    allocate_budget,
+    baseline_label,
+    bounds_range,
+    plan_for_target,
+    plan_ladder,
+    plan_sentences,
+)
 from models.curve_plots import response_curves_figure
 from models.response import MIN_DAYS, ResponseCurve, ScaledResponse, SpendResponse, rate_on_resamples
 from strategy.sessions import SessionLoader, load_sessions_with
@@ -40,7 +52,10 @@ ROUGH_DAYS = 14  # fewer days than this: the curve is rough
 FLAT_SPEND = 0.10  # coefficient of variation of the adstocked spend below which the shape is extrapolated
 PRIOR_SESSIONS = 200.0  # weight of the client's paid average in each campaign's outcome per session
 EXTRAPOLATION_MARGIN = 1.2  # recommended spend this far beyond the observed range gets a warning
+LADDER_SHARES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # default ladder: these shares of today's total
+MAX_LADDER_ROWS = 20
 Period = Literal["day", "week", "month"]
+TotalSource = Literal["today", "given", "target"]
 Mode = Literal["attributed", "media-mix"]
 Outcome = Literal["conversions", "value"]
 FitOn = Literal["sessions", "outcome"]
@@ -80,24 +95,51 @@ class BudgetRecommendation:
     campaign_warnings: dict[str, list[str]]
     warnings: tuple[str, ...]
     fit: dict[str, Any]
+    total_source: TotalSource = "given"  # today's total (none given), the total given, or found for a target
 
     @property
     def period_days(self) -> int:
         """Days in the period."""
         return PERIOD_DAYS[self.period]
 
-    def sentences(self) -> list[str]:
-        """Plain sentences a marketer can act on."""
-        return plan_sentences(self.plan, unit=self.period_days, unit_label=self.period, outcome=self.outcome)
+    def sentences(self, options: RatioOptions = API_OPTIONS) -> list[str]:
+        """Plain sentences a marketer can act on (``options``: how to name the bounds' options)."""
+        return plan_sentences(
+            self.plan, unit=self.period_days, unit_label=self.period, outcome=self.outcome, options=options
+        )
 
     def figure(self) -> Figure:
-        """The response curves with today's split and the recommendation marked (per period)."""
+        """The response curves with today's split at this total and the recommendation marked (per period)."""
         return response_curves_figure(
             self.curves, self.plan, unit=self.period_days, unit_label=self.period, outcome=self.outcome
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, amounts and outcomes per period."""
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat row per campaign (per period): the plan as a spreadsheet or ``--format csv`` shows it."""
+        k = self.period_days
+        kind = "cpa" if self.outcome == "conversions" else "roas"
+        rows = []
+        for a in self.plan.allocations:
+            marginal = a.marginal_outcome_per_unit
+            low, high = a.interval_recommended
+            rows.append(
+                {
+                    "campaign_id": a.campaign_id,
+                    "todays_spend": a.current_spend * k,
+                    "todays_split_at_this_total": a.baseline_spend * k,
+                    "recommended_spend": a.recommended_spend * k,
+                    "change": (a.recommended_spend - a.baseline_spend) * k,
+                    "at_bound": a.at_bound or "",
+                    f"expected_{self.outcome}": a.expected_outcome_recommended * k,
+                    f"expected_{self.outcome}_low": low * k,
+                    f"expected_{self.outcome}_high": high * k,
+                    f"marginal_{kind}": (1.0 / marginal if marginal > 0 else None) if kind == "cpa" else marginal,
+                }
+            )
+        return rows
+
+    def to_dict(self, options: RatioOptions = API_OPTIONS) -> dict[str, Any]:
+        """JSON-ready, amounts and outcomes per period (``options``: how the sentences name the bounds' options)."""
         k = self.period_days
         plan = self.plan
         conversions = self.outcome == "conversions"
@@ -124,6 +166,7 @@ class BudgetRecommendation:
                 "marginal_outcome_per_unit": marginal,
                 "marginal_cpa": (1.0 / marginal if marginal > 0 else None) if conversions else None,
                 "marginal_roas": None if conversions else marginal,
+                "at_bound": a.at_bound,
                 "outcome_per_session": self.conversion_rates.get(a.campaign_id),
                 "warnings": list(self.campaign_warnings.get(a.campaign_id, [])),
             }
@@ -145,7 +188,9 @@ class BudgetRecommendation:
             "period_days": k,
             "total": plan.total * k,
             "requested_total": self.total,
+            "total_source": self.total_source,
             "current_total": plan.current_total * k,
+            "baseline": baseline_label(plan),
             "days_of_data": self.days_of_data,
             "target": None
             if plan.target is None
@@ -183,7 +228,7 @@ class BudgetRecommendation:
                 for m in plan.moves
             ],
             "excluded": list(plan.excluded),
-            "sentences": self.sentences(),
+            "sentences": self.sentences(options),
             "warnings": list(self.warnings),
             "fit": self.fit,
         }
@@ -198,6 +243,47 @@ class BudgetRecommendation:
                 "expected_value_recommended": plan.expected_outcome_recommended * k,
             }
         return result
+
+
+@dataclass(frozen=True)
+class BudgetLadder:
+    """Plans at several totals from one fit of the curves: what each total would buy."""
+
+    client_id: str
+    period: Period
+    outcome: Outcome
+    current_total: float  # per period
+    plans: tuple[BudgetPlan, ...]  # daily amounts
+    warnings: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, per period: one row per total."""
+        k = PERIOD_DAYS[self.period]
+        cpa = self.outcome == "conversions"
+        rows = []
+        for plan in self.plans:
+            average, marginal = plan.average_outcome_per_unit, plan.marginal_outcome_per_unit
+            row: dict[str, Any] = {
+                "total": plan.total * k,
+                "expected_outcome": plan.expected_outcome_recommended * k,
+                "expected_outcome_interval": [x * k for x in plan.interval_recommended],
+            }
+            if cpa:
+                row["average_cpa"] = 1.0 / average if average > 0 else None
+                row["marginal_cpa"] = 1.0 / marginal if marginal > 0 else None
+            else:
+                row["average_roas"], row["marginal_roas"] = average, marginal
+            row["campaigns_at_upper_bound"] = len(plan.at_bound("upper"))
+            row["campaigns_at_lower_bound"] = len(plan.at_bound("lower"))
+            rows.append(row)
+        return {
+            "client_id": self.client_id,
+            "period": self.period,
+            "outcome": self.outcome,
+            "current_total": self.current_total,
+            "rows": rows,
+            "warnings": list(self.warnings),
+        }
 
 
 # --- outcome sources -----------------------------------------------------------------------------------------
@@ -426,6 +512,66 @@ def _media_mix(
     return curves, days, notes, {"kpi": result.kpi, **result.fit_report}, outcome
 
 
+@dataclass(frozen=True)
+class _Fitted:
+    """What every budget question starts from: the curves, today's spend, notes, and the outcome they are in."""
+
+    curves: CampaignCurves
+    days: int
+    notes: list[str]
+    fit: dict[str, Any]
+    outcome: Outcome
+
+    @property
+    def todays_daily_total(self) -> float:
+        """Today's daily spend over the campaigns a plan includes (a curve and spend today)."""
+        return float(sum(v for n, v in self.curves.current.items() if n in self.curves.curves and v > 0))
+
+
+def _checked(period: str, mode: str, outcome: str | None) -> None:
+    if period not in PERIOD_DAYS:
+        raise InvalidInput(f"period must be day, week or month, not {period!r}")
+    if mode not in ("attributed", "media-mix"):
+        raise InvalidInput(f"mode must be attributed or media-mix, not {mode!r}")
+    if outcome is not None and outcome not in ("conversions", "value"):
+        raise InvalidInput(f"outcome must be conversions or value, not {outcome!r}")
+
+
+def _fitted(
+    settings: Settings,
+    client: Client,
+    mode: Mode,
+    outcome: Outcome | None,
+    fit_on: FitOn,
+    attribution: str | None,
+    kpi: str | None,
+    load_sessions: SessionLoader | None,
+) -> _Fitted:
+    if mode == "attributed":
+        outcome = outcome or "conversions"
+        curves, days, notes, fit = _attributed(settings, client, outcome, fit_on, attribution, load_sessions)
+    else:
+        curves, days, notes, fit, outcome = _media_mix(settings, client, outcome, kpi)
+    if not curves.curves:
+        raise NotReady(
+            f"no campaign has {MIN_DAYS} days of spend yet; response curves need at least a week of daily spend"
+        )
+    return _Fitted(curves, days, notes, fit, outcome)
+
+
+def _warnings(
+    fitted: _Fitted, plans: list[BudgetPlan], unit: int, label: str
+) -> tuple[list[str], dict[str, list[str]]]:
+    """The notes, the plans' warnings (not repeating a campaign's own) and each campaign's warnings."""
+    curves = fitted.curves
+    for plan in plans:
+        _extrapolation_warnings(plan, curves, unit, label)
+    own = {f"{name}:" for name in curves.warnings}
+    warnings = [*fitted.notes, *(w for plan in plans for w in plan.warnings if w.split(" ", 1)[0] not in own)]
+    warnings += [f"{name}: {text}" for name, texts in sorted(curves.warnings.items()) for text in texts]
+    return list(dict.fromkeys(warnings)), {k: list(dict.fromkeys(v)) for k, v in curves.warnings.items()}
+
+
 def recommend_budget(
     settings: Settings,
     client: Client,
@@ -446,57 +592,106 @@ def recommend_budget(
 ) -> BudgetRecommendation:
     """Split ``total`` per ``period`` across paid campaigns (or channels) to maximize the expected outcome.
 
+    Without ``total`` and target the total is today's (the plan then only moves money between campaigns).
     With ``target_cpa``/``target_roas`` the total is found instead (``total``, when given, caps it); see
     :mod:`models.budget` for the average and marginal definitions. ``attribution`` names an attribution model
     crediting conversions over touchpoint paths (attributed mode; default: each session's own conversions).
     ``kpi`` picks the KPI column of the media-mix mode.
     """
-    if period not in PERIOD_DAYS:
-        raise InvalidInput(f"period must be day, week or month, not {period!r}")
-    if mode not in ("attributed", "media-mix"):
-        raise InvalidInput(f"mode must be attributed or media-mix, not {mode!r}")
+    _checked(period, mode, outcome)
     if outcome is None and (target_cpa is not None or target_roas is not None):
         outcome = "value" if target_roas is not None else "conversions"
-    if outcome is not None and outcome not in ("conversions", "value"):
-        raise InvalidInput(f"outcome must be conversions or value, not {outcome!r}")
     target = _target(target_cpa, target_roas, outcome or "conversions", target_basis)
-    if target is None and total is None:
-        raise InvalidInput("give a total budget, or a target CPA or ROAS")
     if total is not None and (not np.isfinite(total) or total <= 0):
         raise InvalidInput("the total budget must be a positive amount")
     k = PERIOD_DAYS[period]
-    if mode == "attributed":
-        outcome = outcome or "conversions"
-        curves, days, notes, fit = _attributed(settings, client, outcome, fit_on, attribution, load_sessions)
-    else:
-        curves, days, notes, fit, outcome = _media_mix(settings, client, outcome, kpi)
-    if not curves.curves:
-        raise NotReady(
-            f"no campaign has {MIN_DAYS} days of spend yet; response curves need at least a week of daily spend"
-        )
+    fitted = _fitted(settings, client, mode, outcome, fit_on, attribution, kpi, load_sessions)
+    curves = fitted.curves
+    source: TotalSource = "target" if target is not None else "given" if total is not None else "today"
     daily = None if total is None else total / k
     if target is None:
-        assert daily is not None
+        daily = fitted.todays_daily_total if daily is None else daily
         plan = allocate_budget(curves.curves, curves.current, daily, min_ratio, max_ratio, unit=k, unit_label=period)
     else:
         plan = plan_for_target(
             curves.curves, curves.current, target, min_ratio, max_ratio, max_total=daily, unit=k, unit_label=period
         )
-    _extrapolation_warnings(plan, curves, k, period)
-    own = {f"{name}:" for name in curves.warnings}
-    warnings = [*notes, *(w for w in plan.warnings if w.split(" ", 1)[0] not in own)]
-    warnings += [f"{name}: {text}" for name, texts in sorted(curves.warnings.items()) for text in texts]
+    warnings, campaign_warnings = _warnings(fitted, [plan], k, period)
     return BudgetRecommendation(
         client_id=client.id,
         period=period,
-        total=float(total) if total is not None else plan.total * k,
+        total=plan.total * k if total is None else float(total),
         plan=plan,
-        days_of_data=days,
+        days_of_data=fitted.days,
         mode=mode,
-        outcome=outcome,
+        outcome=fitted.outcome,
         curves=curves.curves,
         conversion_rates=curves.outcome_per_session,
-        campaign_warnings=curves.warnings,
-        warnings=tuple(dict.fromkeys(warnings)),
-        fit=fit,
+        campaign_warnings=campaign_warnings,
+        warnings=tuple(warnings),
+        fit=fitted.fit,
+        total_source=source,
     )
+
+
+def ladder_totals(text: str | None, todays_total: float) -> list[float]:
+    """Totals per period from a comma-separated list (``None``: ``LADDER_SHARES`` of ``todays_total``)."""
+    if text is None or not text.strip():
+        return [share * todays_total for share in LADDER_SHARES]
+    totals = []
+    for part in text.split(","):
+        try:
+            value = float(part.strip().replace("_", ""))
+        except ValueError:
+            raise InvalidInput(
+                f"totals must be numbers separated by commas, e.g. 1000,2000,4000; not {part.strip()!r}"
+            ) from None
+        if not np.isfinite(value) or value <= 0:
+            raise InvalidInput(f"every total must be a positive amount, not {part.strip()!r}")
+        totals.append(value)
+    if len(totals) > MAX_LADDER_ROWS:
+        raise InvalidInput(f"give at most {MAX_LADDER_ROWS} totals, not {len(totals)}")
+    return sorted(set(totals))
+
+
+def budget_ladder(
+    settings: Settings,
+    client: Client,
+    totals: str | None = None,
+    *,
+    period: Period = "week",
+    min_ratio: float = 0.5,
+    max_ratio: float = 2.0,
+    mode: Mode = "attributed",
+    outcome: Outcome | None = None,
+    fit_on: FitOn = "sessions",
+    attribution: str | None = None,
+    kpi: str | None = None,
+    load_sessions: SessionLoader | None = None,
+) -> BudgetLadder:
+    """What several totals per ``period`` would buy, each split optimally: one fit of the curves, one plan per total.
+
+    ``totals`` is a comma-separated list (default: ``LADDER_SHARES`` of today's total; those the bounds do not
+    allow are left out with a warning, while a given total outside them is an error naming the range).
+    """
+    _checked(period, mode, outcome)
+    k = PERIOD_DAYS[period]
+    fitted = _fitted(settings, client, mode, outcome, fit_on, attribution, kpi, load_sessions)
+    curves = fitted.curves
+    today = fitted.todays_daily_total * k
+    asked = ladder_totals(totals, today)
+    notes: list[str] = []
+    if totals is None or not totals.strip():
+        low, high = bounds_range(curves.curves, curves.current, min_ratio, max_ratio)
+        kept = [t for t in asked if low * k * (1 - 1e-9) <= t <= high * k * (1 + 1e-9)]
+        if len(kept) < len(asked):
+            notes.append(
+                f"totals outside the bounds ({low * k:,.0f} to {high * k:,.0f} per {period} with min_ratio "
+                f"{min_ratio:g} and max_ratio {max_ratio:g}) are left out"
+            )
+        asked = kept or [today]
+    plans = plan_ladder(
+        curves.curves, curves.current, [t / k for t in asked], min_ratio, max_ratio, unit=k, unit_label=period
+    )
+    warnings, _ = _warnings(fitted, plans, k, period)
+    return BudgetLadder(client.id, period, fitted.outcome, today, tuple(plans), tuple([*notes, *warnings]))

@@ -10,7 +10,16 @@ from scipy.optimize import minimize
 
 from core.errors import InvalidInput
 from models.adstock import geometric_adstock
-from models.budget import Target, allocate_budget, plan_for_target, plan_sentences
+from models.budget import (
+    CLI_OPTIONS,
+    Target,
+    allocate_budget,
+    baseline_label,
+    bounds_range,
+    plan_for_target,
+    plan_ladder,
+    plan_sentences,
+)
 from models.response import ResponseCurve, hill
 
 
@@ -214,18 +223,71 @@ def test_unreachable_targets_name_the_best_achievable() -> None:
         plan_for_target(curves, current, Target("cpa", -1.0))
 
 
-def test_intervals_come_from_re_evaluating_the_plan_under_each_draw() -> None:
+def test_intervals_re_run_the_optimiser_in_each_draw() -> None:
     curves, current = random_problem(4, 6)
     plan = allocate_budget(curves, current, sum(current.values()))
-    draws = sum(curves[a.campaign_id].steady_state_draws(a.recommended_spend) for a in plan.allocations)
-    assert plan.interval_recommended == pytest.approx(tuple(np.quantile(draws, [0.05, 0.95])))
-    for a in plan.allocations:
-        change = curves[a.campaign_id].steady_state_draws(a.recommended_spend) - curves[
-            a.campaign_id
-        ].steady_state_draws(a.baseline_spend)
-        assert a.interval_change == pytest.approx(tuple(np.quantile(change, [0.05, 0.95])))
+    fixed = sum(curves[a.campaign_id].steady_state_draws(a.recommended_spend) for a in plan.allocations)
+    naive = tuple(np.quantile(fixed, [0.05, 0.95]))
+    assert plan.optimism > 0, "choosing by a noisy fit flatters the chosen plan"
+    assert plan.interval_recommended[0] < naive[0] and plan.interval_recommended[1] < naive[1] + 1e-9
+    low, high = plan.interval_gain
+    assert high - low > 0 and low < plan.expected_outcome_recommended - plan.expected_outcome_baseline
     gains = sum(m.gain for m in plan.moves)
     assert gains == pytest.approx(plan.expected_outcome_recommended - plan.expected_outcome_baseline, rel=1e-6)
+
+
+def test_certain_curves_have_no_optimism() -> None:
+    sure = {"a": Hill(100, 80, 1.0, spread=1e-9, seed=1), "b": Hill(300, 400, 1.0, spread=1e-9, seed=2)}
+    plan = allocate_budget(sure, {"a": 100.0, "b": 100.0}, 200.0)
+    assert plan.optimism == pytest.approx(0.0, abs=1e-3 * plan.expected_outcome_recommended)
+    assert plan.interval_recommended == pytest.approx((plan.expected_outcome_recommended,) * 2, rel=1e-3)
+
+
+def test_campaigns_on_a_bound_are_marked_and_named_in_a_sentence() -> None:
+    curves = {"hungry": Hill(1000, 5000, 1.0, spread=0.01), "full": Hill(50, 10, 1.0, spread=0.01, seed=1)}
+    plan = allocate_budget(curves, {"hungry": 100.0, "full": 100.0}, 300.0)
+    by_id = {a.campaign_id: a for a in plan.allocations}
+    assert by_id["hungry"].at_bound == "upper" and by_id["full"].at_bound is None
+    assert [a.campaign_id for a in plan.at_bound("upper")] == ["hungry"]
+    cli = plan_sentences(plan, options=CLI_OPTIONS)
+    bound = [s for s in cli if "upper bound" in s]
+    assert bound == [
+        "1 of 2 campaigns sits at the upper bound (2× today's spend): hungry. The bound, not the response curve, "
+        "limits it; raise --max-ratio to let the plan give them more."
+    ]
+    assert any("raise max_ratio" in s for s in plan_sentences(plan))
+    low = allocate_budget(curves, {"hungry": 100.0, "full": 100.0}, 150.0)
+    assert {a.campaign_id: a.at_bound for a in low.allocations}["full"] == "lower"
+    assert any("lower min_ratio" in s for s in plan_sentences(low))
+
+
+def test_one_baseline_named_in_the_sentences() -> None:
+    curves, current = random_problem(3, 7)
+    today = allocate_budget(curves, current, sum(current.values()))
+    assert today.at_todays_total and baseline_label(today) == "today's split"
+    assert any("with today's split →" in s for s in plan_sentences(today))
+    assert not any("Raising" in s or "Lowering" in s for s in plan_sentences(today))
+    more = allocate_budget(curves, current, 1.5 * sum(current.values()))
+    assert baseline_label(more) == "today's split at this total"
+    sentences = plan_sentences(more)
+    assert any("with today's split at this total →" in s for s in sentences)
+    assert any(s.startswith("Raising the total from today's") for s in sentences)
+
+
+def test_ladder_shares_one_problem_and_matches_single_plans() -> None:
+    curves, current = random_problem(4, 8)
+    now = sum(current.values())
+    plans = plan_ladder(curves, current, [0.6 * now, now, 1.8 * now])
+    assert [p.total for p in plans] == pytest.approx([0.6 * now, now, 1.8 * now])
+    single = allocate_budget(curves, current, 1.8 * now)
+    assert plans[2].expected_outcome_recommended == pytest.approx(single.expected_outcome_recommended)
+    assert plans[0].expected_outcome_recommended < plans[1].expected_outcome_recommended
+    assert len(plans[2].at_bound("upper")) >= len(plans[0].at_bound("upper"))
+    with pytest.raises(InvalidInput, match="between"):
+        plan_ladder(curves, current, [now, 3 * now])
+    with pytest.raises(InvalidInput, match="at least one"):
+        plan_ladder(curves, current, [])
+    assert bounds_range(curves, current) == pytest.approx((0.5 * now, 2.0 * now))
 
 
 def test_sentences_say_what_to_move_and_when_the_gain_is_uncertain() -> None:

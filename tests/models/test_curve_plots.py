@@ -32,8 +32,17 @@ def test_figure_has_a_panel_per_curve_with_the_plan_marked(tmp_path: Path) -> No
     plan = allocate_budget(curves, current, 400.0)
     figure = response_curves_figure(curves, plan, unit=7, unit_label="week")
     panels = [axes for axes in figure.axes if axes.get_title()]
-    assert sorted(axes.get_title() for axes in panels) == sorted(curves)
-    search = next(axes for axes in panels if axes.get_title() == "search")
+    assert sorted(axes.get_title().split(" (")[0] for axes in panels) == sorted(curves)
+    held = {a.campaign_id: a.at_bound for a in plan.allocations if a.at_bound}
+    assert held, "this plan holds a campaign at a bound"
+    for axes in panels:
+        name = axes.get_title().split(" (")[0]
+        assert axes.get_title() == (f"{name} (at {held[name]} bound)" if name in held else name)
+    legend = figure.axes[0].get_legend()
+    assert "today's split" in [t.get_text() for t in legend.get_texts()], "at today's total: simply today's split"
+    scaled = response_curves_figure(curves, allocate_budget(curves, current, 600.0))
+    assert "today's split at this total" in [t.get_text() for t in scaled.axes[0].get_legend().get_texts()]
+    search = next(axes for axes in panels if axes.get_title().startswith("search"))
     recommended = next(a for a in plan.allocations if a.campaign_id == "search").recommended_spend
     xdata = [np.asarray(line.get_xdata(), dtype=float) for line in search.get_lines()]
     vertical = [float(x[0]) for x in xdata if len(x) and np.all(x == x[0])]

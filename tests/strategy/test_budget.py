@@ -19,6 +19,8 @@ from models.budget import allocate_budget
 from models.mediamix_simulation import simulate_media_mix
 from models.response import hill
 from strategy.budget import (
+    LADDER_SHARES,
+    budget_ladder,
     daily_campaign_table,
     fit_campaign_curves,
     own_session_outcomes,
@@ -217,14 +219,78 @@ def test_recommendation_with_targets_value_and_attribution(home: Home) -> None:
     )
     with pytest.raises(InvalidInput, match="contradicts the bounds"):
         recommend_budget(home.settings, home.client, 1e9)
-    with pytest.raises(InvalidInput, match="total budget"):
-        recommend_budget(home.settings, home.client, None)
     value = recommend_budget(home.settings, home.client, None, target_roas=0.01, outcome="value", attribution="linear")
     data = value.to_dict()
     assert data["target"]["kind"] == "roas" and data["fit"]["attribution"] == "linear"
     assert "expected_value_recommended" in data and data["campaigns"][0]["marginal_roas"] is not None
     with pytest.raises(NotReady, match="spend"):
         recommend_budget(home.settings, home.empty, 100.0)
+
+
+def test_without_a_total_the_plan_opens_at_todays_total(home: Home) -> None:
+    result = recommend_budget(home.settings, home.client, period="week")
+    data = result.to_dict()
+    assert data["total_source"] == "today" and data["baseline"] == "today's split"
+    assert data["total"] == pytest.approx(data["current_total"], rel=1e-9)
+    assert not any("Lowering" in s or "Raising" in s for s in data["sentences"]), "no talk of changing the total"
+    assert any("with today's split →" in s for s in data["sentences"])
+    for c in data["campaigns"]:
+        assert c["baseline_spend"] == pytest.approx(c["current_spend"])
+        assert c["at_bound"] in (None, "lower", "upper")
+    given = recommend_budget(home.settings, home.client, data["current_total"] * 1.5).to_dict()
+    assert given["total_source"] == "given" and given["baseline"] == "today's split at this total"
+    assert recommend_budget(home.settings, home.client, None, target_cpa=1e6).total_source == "target"
+
+
+def test_rows_are_one_flat_line_per_campaign(home: Home) -> None:
+    result = recommend_budget(home.settings, home.client, period="week")
+    rows = result.rows()
+    assert [r["campaign_id"] for r in rows] == [a.campaign_id for a in result.plan.allocations]
+    assert list(rows[0]) == [
+        "campaign_id",
+        "todays_spend",
+        "todays_split_at_this_total",
+        "recommended_spend",
+        "change",
+        "at_bound",
+        "expected_conversions",
+        "expected_conversions_low",
+        "expected_conversions_high",
+        "marginal_cpa",
+    ]
+    assert sum(r["recommended_spend"] for r in rows) == pytest.approx(result.to_dict()["total"])
+
+
+def test_ladder_fits_once_and_plans_each_total(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    import strategy.budget as budget
+
+    fits: list[int] = []
+    real = budget.fit_campaign_curves
+    monkeypatch.setattr(budget, "fit_campaign_curves", lambda *a, **k: fits.append(1) or real(*a, **k))
+    data = budget_ladder(home.settings, home.client).to_dict()
+    assert fits == [1], "one fit for every total"
+    today = data["current_total"]
+    assert [r["total"] for r in data["rows"]] == pytest.approx([s * today for s in LADDER_SHARES])
+    outcomes = [r["expected_outcome"] for r in data["rows"]]
+    assert outcomes == sorted(outcomes), "more money never buys less"
+    top = data["rows"][-1]
+    assert top["campaigns_at_upper_bound"] == len(recommend_budget(home.settings, home.client).plan.allocations)
+    assert set(top) == {
+        "total",
+        "expected_outcome",
+        "expected_outcome_interval",
+        "average_cpa",
+        "marginal_cpa",
+        "campaigns_at_upper_bound",
+        "campaigns_at_lower_bound",
+    }
+    narrow = budget_ladder(home.settings, home.client, min_ratio=0.7, max_ratio=1.3).to_dict()
+    assert len(narrow["rows"]) == 3 and any("left out" in w for w in narrow["warnings"]), "75, 100, 125 %"
+    given = budget_ladder(home.settings, home.client, f"{today:.2f}, {today * 1.2:.2f}", outcome="value").to_dict()
+    assert len(given["rows"]) == 2 and given["rows"][0]["average_roas"] is not None
+    for bad, message in (("1000,abc", "numbers separated by commas"), ("-5", "positive"), (f"{today * 9}", "between")):
+        with pytest.raises(InvalidInput, match=message):
+            budget_ladder(home.settings, home.client, bad)
 
 
 def test_media_mix_mode_allocates_over_channels(settings: Settings) -> None:
