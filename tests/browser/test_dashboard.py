@@ -176,6 +176,7 @@ def test_sign_in_see_the_api_numbers_plan_the_budget_and_sign_out(site: Site, br
     cookie = next(c for c in seen.context.cookies() if c["name"] == "xmo_dashboard")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and site.api_key not in cookie["value"]
     assert page.evaluate("document.cookie") == ""  # the script cannot read the session
+    fits_the_screen_with_amounts_in_the_currency(page, site, "desktop", DESKTOP["width"])
 
     # Overview: the totals and a campaign's row are the API's numbers; the trend chart has one point a day
     report = api.get("/v1/reports/effectiveness").json()
@@ -232,6 +233,13 @@ def test_sign_in_see_the_api_numbers_plan_the_budget_and_sign_out(site: Site, br
     }
     page.wait_for_function("() => document.getElementById('curves-img')?.complete", timeout=WAIT_MS)
     assert page.locator("#curves-img").evaluate("img => img.naturalWidth") > 0
+
+    # Per month: back at today's total for a month, and the period kept in the URL
+    monthly = api.get("/v1/recommendations/budget", params={"period": "month"}).json()
+    page.select_option("#budget-period", "month")
+    page.wait_for_function(shown_total, arg=round(monthly["total"], 2), timeout=WAIT_MS)
+    assert page.url.endswith("?period=month") and page.locator("#budget-total-label").inner_text() == "Total per month"
+    assert budget.get_attribute("data-total-source") == "today"
     assert not seen.problems, seen.problems
     only_this_origin(site, seen.requests)
 
@@ -243,19 +251,15 @@ def test_sign_in_see_the_api_numbers_plan_the_budget_and_sign_out(site: Site, br
     seen.context.close()
 
 
-@pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
-def test_every_section_fits_the_screen_with_amounts_in_the_currency(
-    site: Site, browser: Browser, name: str, viewport: dict[str, int]
-) -> None:
-    seen = visit(browser, site, viewport)
-    page = seen.page
+def fits_the_screen_with_amounts_in_the_currency(page: Page, site: Site, name: str, width: int) -> None:
+    """Photograph every section of a populated page and check what a marketer tripped over at this width."""
     page.wait_for_selector("#ladder", timeout=WAIT_MS)
     assert page.locator(".problem").count() == 0, page.locator(".problem").all_inner_texts()
     no_sideways_scroll(page)
     assert tiles_apart(page) >= 14  # the overview's seven and the model's seven
     for wrapped in page.locator(".table-wrap").all():  # a wide table scrolls inside its wrapper
-        assert wrapped.evaluate("w => w.getBoundingClientRect().right") <= viewport["width"] + 0.5
-    # Every amount carries the client's currency; the overview compares with the previous period
+        assert wrapped.evaluate("w => w.getBoundingClientRect().right") <= width + 0.5
+    # Every amount carries the client's currency
     for amount in [page.locator("#total-spend"), page.locator("#total-cpa"), *page.locator("td.money").all()]:
         text = amount.inner_text().splitlines()[0]  # the amount, above its range
         assert re.match(r"^[+−]?€\d", text) or text == "n/a", text
@@ -266,6 +270,11 @@ def test_every_section_fits_the_screen_with_amounts_in_the_currency(
     assert (loaded.get_attribute("title") or "").startswith(str(loaded.get_attribute("datetime"))[:10])
     photograph(page, site, name)
     no_sideways_scroll(page)
+
+
+def test_every_section_fits_a_phone(site: Site, browser: Browser) -> None:
+    seen = visit(browser, site, PHONE)
+    fits_the_screen_with_amounts_in_the_currency(seen.page, site, "phone", PHONE["width"])
     assert not seen.problems, seen.problems
     only_this_origin(site, seen.requests)
     seen.context.close()
@@ -324,6 +333,7 @@ def test_a_wrong_key_is_refused_and_a_new_client_sees_the_first_steps(site: Site
     assert "xmo client create" in text and "xmo spend import fresh" in text and "t.gif?k=" in text
     assert "simulate" not in page.locator("body").inner_text()
     assert page.locator("main > section").count() == 1  # one panel, not a tile per section
+    assert not page.locator("header nav").is_visible()  # no links to sections that are not there
     width = panel.evaluate("p => p.getBoundingClientRect().width")
     assert width >= page.locator("main").evaluate("m => m.clientWidth") - 30
     no_sideways_scroll(page)

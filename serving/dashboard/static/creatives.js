@@ -69,7 +69,8 @@ async function loadCreatives(campaign) {
     if (verdict) parts.push(el("p", { class: "verdict" }, verdict.sentence));
     if (segments.length) parts.push(el("h3", {}, `Winner per ${result.segment_by}`), segmentWinners(result.segment_by, segments));
     if (overall) {
-      parts.push(el("h3", {}, "All traffic"), el("p", { class: "hint", id: "shrunk-note" }, SHRUNK), creativeTable(overall), list(overall.sentences || []));
+      const shrunk = verdict && verdict.shrinkage ? `${SHRUNK} ${verdict.shrinkage}` : SHRUNK;
+      parts.push(el("h3", {}, "All traffic"), el("p", { class: "hint", id: "shrunk-note" }, shrunk), creativeTable(overall), list(overall.sentences || []));
       if (segments.length) {
         const details = el("details", {}, el("summary", {}, `Every creative per ${result.segment_by} (${segments.length} tables)`));
         for (const rec of segments) details.append(el("h4", {}, rec.segment), creativeTable(rec));

@@ -33,5 +33,6 @@ export function showFirstRun(clientId) {
   );
   const main = document.querySelector("main");
   main.replaceChildren(panel);
+  document.querySelector("header nav").hidden = true; // its sections are not there yet
   document.body.classList.add("first-run-mode");
 }
