@@ -49,6 +49,7 @@ def test_report_options_tenancy_and_bad_input(api: Api) -> None:
     assert body["client_id"] == acme.client.id and body["segment_by"] == "device"
     world = build_world(SEED, DAYS, VISITORS)
     assert {c["campaign_id"] for c in body["campaigns"]} == {c.id for c in world.campaigns}
+    assert all("pulled toward" in c["shrinkage"] for c in body["campaigns"]), "the API explains shrunk rates"
     cells = body["recommendations"]
     assert {r["segment"] for r in cells} >= {"all", "desktop", "mobile"}
     for cell in cells:
