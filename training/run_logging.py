@@ -39,7 +39,7 @@ from models.conversion import ConversionModel
 from models.pyfunc import write_artifacts
 from models.registry import CHALLENGER, CHAMPION, configure_mlflow, conversion_model_name, ensure_experiment
 from training import plots
-from training.identity import FINGERPRINT_TAG
+from training.identity import CONTENT_TAG, FINGERPRINT_TAG
 from training.tuning import TuningResult
 
 MODEL_CODE = Path(models.__file__).parent / "mlflow_model_code.py"
@@ -63,6 +63,7 @@ class RunContent:
     X_test: pd.DataFrame
     tuning: TuningResult | None
     fingerprint: str = ""
+    content_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -261,8 +262,9 @@ def _register(client: MlflowClient, name: str, logged: Any, run_id: str, content
         except MlflowException:  # another job created it meanwhile
             client.get_registered_model(name)
     tags = {DATASET_TAG: content.dataset.manifest.dataset_id}
-    if content.fingerprint:
-        tags[FINGERPRINT_TAG] = content.fingerprint
+    for tag, value in ((FINGERPRINT_TAG, content.fingerprint), (CONTENT_TAG, content.content_hash)):
+        if value:
+            tags[tag] = value
     return client.create_model_version(
         name, source=str(logged.model_uri), run_id=run_id, tags=tags, model_id=logged.model_id
     )

@@ -5,8 +5,9 @@ Order of work: check MLflow is reachable and the training set is usable (before 
 fit, calibrate on the validation split, evaluate on the test split (overall and per slice, baselines alongside),
 then log and register. A version is registered only once its run logged everything; if the alias cannot be
 set, the version is deleted again, so a failure never leaves a half-registered version or moves the champion.
-A job that would fit the very model the ``champion`` or ``challenger`` already is (same training set,
-hyperparameters and engine: ``training.identity``) registers nothing unless ``register_anyway``.
+A job whose model is the very model the ``champion`` or ``challenger`` already is (same training set,
+hyperparameters and engine, checked before fitting; or the same trees and calibrator, checked after:
+``training.identity``) registers nothing unless ``register_anyway``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from models.registry import conversion_model_name
 from training.checks import Splits, check_dataset, split_frames
 from training.evaluation import classification_metrics, slice_metrics
 from training.fitting import fit_local, fit_on_dask
-from training.identity import SameModel, identical_version, model_fingerprint
+from training.identity import SameModel, identical_version, model_content_hash, model_fingerprint
 from training.run_logging import RunContent, log_and_register, preflight, quiet_mlflow
 from training.study_storage import study_name_for
 from training.tuning import StudyStart, TrialSummary, TuningResult, tune
@@ -204,9 +205,9 @@ def train_conversion_model(
     ``trials``/``timeout`` tune with Optuna first: ``trials`` more trials (and/or ``timeout`` seconds) on the
     training set's study in ``settings.effective_optuna_storage``, which keeps the trials of earlier runs;
     ``params`` fixes hyperparameters instead. ``engine="dask"`` fits on a Dask cluster (``dask_scheduler``,
-    or a LocalCluster). When the champion or challenger is the model this job would fit, nothing is fitted
-    or registered (``registered=False``) unless ``register_anyway``. Raises ``InvalidInput``/``NotReady``/
-    ``NotFound`` with the reason before fitting.
+    or a LocalCluster). When the champion or challenger is the model this job fits (same settings: nothing is
+    fitted; or the same trees and calibrator), nothing is registered (``registered=False``) unless
+    ``register_anyway``. Raises ``InvalidInput``/``NotReady``/``NotFound`` with the reason before fitting.
 
     ``progress`` hears each step (passing status), ``trial_progress`` each finished tuning trial and
     ``notice`` lines worth keeping (which study was resumed); both default to ``progress``.
@@ -262,7 +263,8 @@ def _train(
         tuning = _tune(settings, dataset, splits, trials, timeout, monotone, reporter)
         chosen = {**tuning.best_params, **chosen}
     fingerprint = model_fingerprint(dataset.manifest, chosen, engine=engine, monotone=monotone)
-    same = identical_version(mlflow_client, conversion_model_name(client_id), fingerprint)
+    name = conversion_model_name(client_id)
+    same = identical_version(mlflow_client, name, fingerprint=fingerprint)
     if same is not None and not register_anyway:
         return _unregistered(mlflow_client, client_id, dataset, same, tuning)
     progress(f"fitting LightGBM on {len(splits.y_train):,} sessions ({engine})")
@@ -270,6 +272,10 @@ def _train(
         fitted = fit_on_dask(chosen, dataset, splits, monotone=monotone, scheduler=dask_scheduler)
     else:
         fitted = fit_local(chosen, splits, monotone=monotone)
+    content_hash = model_content_hash(fitted.model, fitted.calibrator)
+    same = identical_version(mlflow_client, name, content=content_hash)
+    if same is not None and not register_anyway:
+        return _unregistered(mlflow_client, client_id, dataset, same, tuning)
     p_test = fitted.calibrator.transform(fitted.p_test)
     metrics = {**classification_metrics(splits.y_test, p_test), "fit_seconds": fitted.fit_seconds}
     columns = [c for c in SLICE_COLUMNS if c in splits.X_test]
@@ -291,6 +297,7 @@ def _train(
         X_test=splits.X_test,
         tuning=tuning,
         fingerprint=fingerprint,
+        content_hash=content_hash,
     )
     with warnings.catch_warnings():
         # MLflow's hints about integer columns and ambiguous local sources do not apply here

@@ -144,13 +144,18 @@ def test_tuning_is_logged_and_resumes(simulated_client: SimulatedClient) -> None
 
 def test_the_same_model_is_not_registered_twice_unless_asked(simulated_client: SimulatedClient) -> None:
     settings, cid = simulated_client.settings, simulated_client.client_id
-    same = {"n_estimators": 60, "learning_rate": 0.1, "early_stopping_rounds": 20}
+    same = {"n_estimators": 400, "learning_rate": 0.12, "early_stopping_rounds": 20}  # no other version has it
     first = train_conversion_model(settings, cid, params=same, baselines=False)
     before = _versions(settings, cid)
     again = train_conversion_model(settings, cid, params={**same, "n_jobs": 1}, baselines=False)  # threads: same trees
     assert not again.registered and _versions(settings, cid) == before
     assert (again.model_version, again.run_id, again.aliases) == (first.model_version, first.run_id, first.aliases)
     assert again.metrics["roc_auc"] == pytest.approx(first.metrics["roc_auc"])
+    # Other settings, same trees: the early-stopped round count as n_estimators is found after fitting.
+    rounds = int(configure_mlflow(settings).get_run(first.run_id).data.params["best_iteration"])
+    assert rounds < same["n_estimators"]
+    refit = train_conversion_model(settings, cid, params={**same, "n_estimators": rounds}, baselines=False)
+    assert not refit.registered and refit.model_version == first.model_version and _versions(settings, cid) == before
     assert again.not_registered_message() == (
         f"the model is identical to the {first.aliases[0]} v{first.model_version}: "
         "not registered (use --register-anyway to register it)"
@@ -163,7 +168,7 @@ def test_the_same_model_is_not_registered_twice_unless_asked(simulated_client: S
     assert fingerprint == model_fingerprint(manifest, dict(reversed(same.items())), engine="local", monotone=False)
     assert fingerprint != model_fingerprint(manifest, same, engine="dask", monotone=False)
     assert fingerprint != model_fingerprint(manifest, same, engine="local", monotone=True)
-    assert fingerprint != model_fingerprint(manifest, {**same, "learning_rate": 0.11}, engine="local", monotone=False)
+    assert fingerprint != model_fingerprint(manifest, {**same, "learning_rate": 0.13}, engine="local", monotone=False)
 
 
 def test_a_training_set_of_another_client_is_refused(simulated_client: SimulatedClient) -> None:

@@ -17,10 +17,12 @@ def models(
 ) -> None:
     """List a client's model versions, their aliases and key test metrics."""
     from training.catalog import KEY_METRICS, list_versions
+    from training.run_logging import quiet_mlflow
 
     settings = load_settings()
     client = existing_client(client_id)
-    versions = list_versions(settings, client.id)
+    with quiet_mlflow():
+        versions = list_versions(settings, client.id)
     if as_json:
         emit_json([v.to_dict() for v in versions])
         return
@@ -48,10 +50,11 @@ def promote(
     Exit code 0 when promoted, 3 when the gate refused (the reasons are printed and recorded).
     """
     from training.promotion import promote as run_gate
+    from training.run_logging import quiet_mlflow
 
     settings = load_settings()
     client = existing_client(client_id)
-    with err.status("comparing the challenger with the champion"):
+    with quiet_mlflow(), err.status("comparing the challenger with the champion"):
         result = run_gate(settings, client.id, version=version, force=force)
     if as_json:
         emit_json(result.to_dict())
