@@ -2,7 +2,8 @@
 
 Hits through the HTTP pixel into the durable spool → compaction into the Parquet lake → sessions and an
 anonymized training set → a LightGBM model in MLflow with alias ``champion`` → the API scoring sessions
-and recommending budget and creatives. Simulated traffic has a ground truth to compare with.
+and recommending budget and creatives. Simulated traffic has a ground truth to compare with. A reused demo
+names the model that is champion now (:func:`current_champion`), not the one it trained.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+from mlflow.exceptions import MlflowException
 
 from core.apikeys import KeyKind
 from core.database import dispose_engines
@@ -24,12 +26,14 @@ from core.errors import Conflict, XmoError
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Tenants
-from features.dataset import build_dataset
+from features.dataset import build_dataset, list_datasets
 from features.definitions import example_session_records
+from models.registry import CHAMPION, configure_mlflow, conversion_model_name
 from privacy.keyvault import KeyVault
 from tracking.compactor import compact_all
 from tracking.lake import count_events
 from tracking.spend import upsert_spend
+from training.run_logging import quiet_mlflow
 from training.train import train_conversion_model
 from xmo.server_process import ServerProcess, free_port
 from xmo.simulator.http import send_via_http
@@ -223,6 +227,36 @@ def fresh_keys(settings: Settings) -> dict[str, str]:
         "api_key": tenants.rotate_key(KeyKind.API, DEMO_CLIENT_ID, actor="demo"),
         "admin_key": tenants.rotate_key(KeyKind.ADMIN, actor="demo"),
     }
+
+
+def current_champion(settings: Settings, summary: DemoSummary) -> DemoSummary:
+    """``summary`` with the registry's champion today: its version, test metrics and training-set size.
+
+    A later ``xmo train``/``xmo promote`` may have moved the alias since the demo ran; with no champion at all
+    the version is empty.
+    """
+    name = summary.model_name or conversion_model_name(summary.client_id)
+    with quiet_mlflow():
+        client = configure_mlflow(settings)
+        try:
+            version = client.get_model_version_by_alias(name, CHAMPION)
+        except MlflowException:
+            return replace(summary, model_name=name, model_version="", metrics={})
+        if str(version.version) == summary.model_version:
+            return summary
+        run = client.get_run(version.run_id) if version.run_id else None
+    logged = run.data.metrics if run is not None else {}
+    metrics = {k.removeprefix("test_"): round(v, 4) for k, v in logged.items() if k.startswith("test_")}
+    dataset_id = run.data.params.get("dataset_id", "") if run is not None else ""
+    rows = {m.dataset_id: sum(m.row_counts.values()) for m in list_datasets(settings, summary.client_id)}
+    return replace(
+        summary,
+        model_name=name,
+        model_version=str(version.version),
+        metrics=metrics,
+        dataset_id=dataset_id,
+        dataset_rows=rows.get(dataset_id, 0),
+    )
 
 
 def save_summary(settings: Settings, summary: DemoSummary) -> Path:

@@ -1,4 +1,5 @@
-"""A second ``xmo demo`` on the same home reuses a finished demo or refuses clearly; it never corrupts data."""
+"""A second ``xmo demo`` on the same home reuses a finished demo (naming today's champion) or refuses clearly; it
+never corrupts data. The stage timings print one stage a line."""
 
 from __future__ import annotations
 
@@ -7,7 +8,19 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from xmo.demo import DemoOptions, DemoRefused, DemoSummary, create_demo_client, fresh_keys, prepare_home, save_summary
+from models.registry import configure_mlflow, conversion_model_name
+from xmo.cli import main
+from xmo.commands.demo import print_stage_times
+from xmo.demo import (
+    DEMO_CLIENT_ID,
+    DemoOptions,
+    DemoRefused,
+    DemoSummary,
+    create_demo_client,
+    fresh_keys,
+    prepare_home,
+    save_summary,
+)
 
 
 def test_fresh_home_starts_the_pipeline(settings: Settings) -> None:
@@ -42,3 +55,44 @@ def test_reset_deletes_only_an_xmo_home(settings: Settings, tmp_path: Path) -> N
     with pytest.raises(DemoRefused, match="did not make"):
         prepare_home(foreign, DemoOptions(reset=True))
     assert (foreign.home / "holiday.jpg").exists()
+
+
+def _register_versions(settings: Settings, roc_aucs: list[float]) -> None:
+    """Versions 1..n of the demo model, each with a run holding its test ROC AUC (no training: only the registry)."""
+    client = configure_mlflow(settings)
+    experiment = client.create_experiment("demo-versions")
+    name = conversion_model_name(DEMO_CLIENT_ID)
+    client.create_registered_model(name)
+    for auc in roc_aucs:
+        run = client.create_run(experiment)
+        client.log_metric(run.info.run_id, "test_roc_auc", auc)
+        client.log_param(run.info.run_id, "dataset_id", "no-such-set")
+        client.create_model_version(name, (settings.home / "nowhere").as_uri(), run_id=run.info.run_id)
+
+
+def test_a_reused_demo_names_the_champion_of_today(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    name = conversion_model_name(DEMO_CLIENT_ID)
+    saved = DemoSummary(client_id=DEMO_CLIENT_ID, days=30, seed=7, model_name=name, model_version="1")
+    saved.metrics, saved.dataset_rows = {"roc_auc": 0.61}, 5000
+    save_summary(settings, saved)
+    _register_versions(settings, [0.61, 0.66])
+    client = configure_mlflow(settings)
+    client.set_registered_model_alias(name, "champion", "2")  # promoted after the demo ran
+
+    assert main(["demo", "--no-serve"]) == 0
+    out = capsys.readouterr().out
+    assert f"Model {name} v2 (champion): test ROC AUC 0.660" in out, out
+    assert "v1" not in out
+
+    client.delete_registered_model_alias(name, "champion")
+    assert main(["demo", "--no-serve"]) == 0
+    assert f"Model {name} has no champion now (see `xmo models {DEMO_CLIENT_ID}`)" in capsys.readouterr().out
+
+
+def test_stage_times_are_one_stage_a_line(capsys: pytest.CaptureFixture[str]) -> None:
+    stages = {"sending hits to the pixel over HTTP": 137.2, "importing daily spend": 0.4, "x" * 90: 3.0}
+    print_stage_times(stages)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "stages:" and len(lines) == 1 + len(stages)
+    for line, (stage, seconds) in zip(lines[1:], stages.items(), strict=True):
+        assert line.strip().startswith(stage) and line.endswith(f"{seconds:.0f} s"), line

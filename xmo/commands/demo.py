@@ -22,11 +22,15 @@ def print_summary(summary: DemoSummary) -> None:
         f"[bold]Tracked[/bold] {summary.hits_sent:,} hits over {summary.days} days: "
         f"{summary.hits_accepted:,} stored, dropped {_drops(summary.drops)}"
     )
-    out.print(
-        f"[bold]Model[/bold] {summary.model_name} v{summary.model_version} (champion) on "
-        f"{summary.dataset_rows:,} sessions: test ROC AUC {m.get('roc_auc', float('nan')):.3f}, "
-        f"PR AUC {m.get('pr_auc', float('nan')):.3f}, log loss {m.get('log_loss', float('nan')):.4f}"
-    )
+    if not summary.model_version:
+        out.print(f"[bold]Model[/bold] {summary.model_name} has no champion now (see `xmo models {summary.client_id}`)")
+    else:
+        sessions = f" on {summary.dataset_rows:,} sessions" if summary.dataset_rows else ""
+        out.print(
+            f"[bold]Model[/bold] {summary.model_name} v{summary.model_version} (champion){sessions}: "
+            f"test ROC AUC {m.get('roc_auc', float('nan')):.3f}, PR AUC {m.get('pr_auc', float('nan')):.3f}, "
+            f"log loss {m.get('log_loss', float('nan')):.4f}"
+        )
     budget = summary.budget
     if budget:
         moves = sorted(budget["campaigns"], key=lambda c: c["recommended_spend"] - c["baseline_spend"])
@@ -59,6 +63,16 @@ def print_summary(summary: DemoSummary) -> None:
         )
 
 
+def print_stage_times(stage_seconds: dict[str, float]) -> None:
+    """How long each stage took, one stage a line (a list on one line wraps mid-item)."""
+    if not stage_seconds:
+        return
+    width = max(len(name) for name in stage_seconds)
+    err.print("[dim]stages:[/dim]")
+    for name, seconds in stage_seconds.items():
+        err.print(f"[dim]  {name:<{width}}  {seconds:>5.0f} s[/dim]", soft_wrap=True)
+
+
 def _drops(drops: dict[str, int]) -> str:
     if not drops:
         return "none"
@@ -89,6 +103,7 @@ def demo(
     from xmo.demo import (
         DemoOptions,
         create_demo_client,
+        current_champion,
         demo_port,
         fresh_keys,
         prepare_home,
@@ -107,7 +122,7 @@ def demo(
     server = ServerProcess(settings.home, port=demo_port(options), log_file=log_file)
     if saved is not None:
         err.print(f"[dim]Reusing the finished demo in {settings.home} (--reset starts over).[/dim]")
-        print_summary(saved)
+        print_summary(current_champion(settings, saved))
         if no_serve:
             return
         keys = fresh_keys(settings)
@@ -125,8 +140,7 @@ def demo(
 
             summary = run_pipeline(settings, options, server, keys, report)
         save_summary(settings, summary)
-        timings = ", ".join(f"{k} {v:.0f}s" for k, v in summary.stage_seconds.items())
-        err.print(f"[dim]stages: {timings}[/dim]")
+        print_stage_times(summary.stage_seconds)
         print_summary(summary)
         if not no_serve:
             _print_access(server, keys)
