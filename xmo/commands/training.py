@@ -45,7 +45,8 @@ def train(
 ) -> None:
     """Train a LightGBM conversion model, log it to MLflow and register a new version.
 
-    A model identical to the champion (same training set and hyperparameters) is not registered again.
+    A model identical to the champion or challenger (same training set and settings, or the same trees) is not
+    registered again; the command says so and exits 0.
     """
     from training.train import train_conversion_model
 
