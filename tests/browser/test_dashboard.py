@@ -199,7 +199,7 @@ def test_sign_in_see_the_api_numbers_plan_the_budget_and_sign_out(site: Site, br
     assert {winners.nth(i).locator("td.winner").inner_text() for i in range(winners.count())} == {
         r["best_creative_id"] for r in per_device
     }
-    assert "shrunk" in page.locator("#shrunk-note").inner_text()
+    assert "shrunk estimates" in page.locator("#shrunk-note").inner_text().lower()
     body = page.locator("body").inner_text()
     assert "CrI" not in body and "P(best)" not in body
 

@@ -125,8 +125,8 @@ export function reliabilityChart(rows) {
     },
     options: {
       scales: {
-        x: { min: 0, max: top, title: { display: true, text: "predicted conversion rate" }, ticks: { callback: (v) => fmt.share(v) } },
-        y: { min: 0, max: top, title: { display: true, text: "observed" }, ticks: { callback: (v) => fmt.share(v) } },
+        x: { min: 0, suggestedMax: top, title: { display: true, text: "predicted conversion rate" }, ticks: { callback: (v) => fmt.share(v) } },
+        y: { min: 0, suggestedMax: top, title: { display: true, text: "observed" }, ticks: { callback: (v) => fmt.share(v) } },
       },
       plugins: { tooltip: { callbacks: { label: (c) => `predicted ${fmt.pct(c.parsed.x)}, observed ${fmt.pct(c.parsed.y)}${c.raw.n ? ` (${fmt.int(c.raw.n)} sessions)` : ""}` } } },
     },

@@ -69,7 +69,7 @@ async function loadCreatives(campaign) {
     if (verdict) parts.push(el("p", { class: "verdict" }, verdict.sentence));
     if (segments.length) parts.push(el("h3", {}, `Winner per ${result.segment_by}`), segmentWinners(result.segment_by, segments));
     if (overall) {
-      const shrunk = verdict && verdict.shrinkage ? `${SHRUNK} ${verdict.shrinkage}` : SHRUNK;
+      const shrunk = verdict && verdict.shrinkage ? `Shrunk estimates: ${verdict.shrinkage}` : SHRUNK;
       parts.push(el("h3", {}, "All traffic"), el("p", { class: "hint", id: "shrunk-note" }, shrunk), creativeTable(overall), list(overall.sentences || []));
       if (segments.length) {
         const details = el("details", {}, el("summary", {}, `Every creative per ${result.segment_by} (${segments.length} tables)`));
