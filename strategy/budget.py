@@ -31,6 +31,7 @@ from core.tenants import Client
 from models.budget import (
     API_OPTIONS,
     BudgetPlan,
+    CampaignAllocation,
     RatioOptions,
     Target,
     TargetBasis,
@@ -559,13 +560,33 @@ def _fitted(
     return _Fitted(curves, days, notes, fit, outcome)
 
 
+def _ladder_extrapolation(fitted: _Fitted, plans: list[BudgetPlan], unit: int, label: str) -> list[str]:
+    """One warning naming the totals at which some campaign goes beyond the spend it has seen."""
+    ranges = fitted.curves.spend_range
+
+    def beyond(a: CampaignAllocation) -> bool:
+        low, high = ranges.get(a.campaign_id, (0.0, float("inf")))
+        return not low / EXTRAPOLATION_MARGIN <= a.recommended_spend <= high * EXTRAPOLATION_MARGIN
+
+    totals = [plan.total * unit for plan in plans if any(beyond(a) for a in plan.allocations)]
+    if not totals:
+        return []
+    shown = ", ".join(f"{t:,.0f}" for t in totals)
+    return [
+        f"at totals of {shown} per {label} some campaigns get more or less than they have ever spent: their curves "
+        "are extrapolated there (the plan at that total names them)"
+    ]
+
+
 def _warnings(
     fitted: _Fitted, plans: list[BudgetPlan], unit: int, label: str
 ) -> tuple[list[str], dict[str, list[str]]]:
     """The notes, the plans' warnings (not repeating a campaign's own) and each campaign's warnings."""
     curves = fitted.curves
-    for plan in plans:
-        _extrapolation_warnings(plan, curves, unit, label)
+    if len(plans) == 1:
+        _extrapolation_warnings(plans[0], curves, unit, label)
+    else:
+        fitted.notes.extend(_ladder_extrapolation(fitted, plans, unit, label))
     own = {f"{name}:" for name in curves.warnings}
     warnings = [*fitted.notes, *(w for plan in plans for w in plan.warnings if w.split(" ", 1)[0] not in own)]
     warnings += [f"{name}: {text}" for name, texts in sorted(curves.warnings.items()) for text in texts]

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from serving.answers import BudgetRecommendationOut
+from core.csv_cells import safe_text
+from core.errors import InvalidInput
+from serving.answers import BudgetLadderOut, BudgetRecommendationOut
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.runtime import ServiceRuntime
-from strategy.budget import BudgetRecommendation, FitOn, Mode, Outcome, Period, recommend_budget
+from strategy.budget import BudgetRecommendation, FitOn, Mode, Outcome, Period, budget_ladder, recommend_budget
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
@@ -27,7 +32,7 @@ class BudgetQuery:
             gt=0,
             le=1e12,
             allow_inf_nan=False,
-            description="Budget per period to split (with a target: the most to spend)",
+            description="Budget per period to split (default: today's total; with a target: the most to spend)",
             openapi_examples={"week": {"summary": "A weekly budget", "value": 5000}},
         ),
     ] = None
@@ -94,7 +99,7 @@ async def _recommend(runtime: ServiceRuntime, client_id: str, q: BudgetQuery) ->
 _ERRORS = error_responses(
     400,
     409,
-    e400="Neither a total nor a target, both targets, or options that do not fit together (the message says which)",
+    e400="Both targets, a total the bounds do not allow, or options that do not fit together (the message says which)",
     e409="No spend or sessions to fit the response curves yet (the message names the import to run)",
 )
 
@@ -103,6 +108,79 @@ _ERRORS = error_responses(
 async def budget(runtime: RuntimeDep, client_id: TenantDep, q: QueryDep) -> dict[str, Any]:
     """Where to move budget: a split that maximizes expected conversions or value, with intervals and sentences."""
     return (await _recommend(runtime, client_id, q)).to_dict()
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV text; text cells neutralised for spreadsheets (``core.csv_cells.safe_text``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    columns = list(rows[0]) if rows else []
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else safe_text(v) if isinstance(v, str) else v for v in row.values()])
+    return buffer.getvalue()
+
+
+@router.get("/budget.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}, **_ERRORS})
+async def budget_csv(runtime: RuntimeDep, client_id: TenantDep, q: QueryDep) -> Response:
+    """The plan as a CSV file: one row per campaign, with today's split at this total and the recommendation."""
+    result = await _recommend(runtime, client_id, q)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", client_id)
+    return Response(
+        content=_csv(result.rows()),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="xmo-budget-{name}-{result.period}.csv"'},
+    )
+
+
+@router.get(
+    "/budget/ladder",
+    response_model=BudgetLadderOut,
+    response_model_exclude_unset=True,
+    responses=error_responses(
+        400,
+        409,
+        e400="Totals that are not positive numbers or lie outside the bounds, a target, or options that do not fit",
+        e409="No spend or sessions to fit the response curves yet (the message names the import to run)",
+    ),
+)
+async def budget_ladder_route(
+    runtime: RuntimeDep,
+    client_id: TenantDep,
+    q: QueryDep,
+    totals: Annotated[
+        str | None,
+        Query(
+            max_length=400,
+            description="Totals per period, comma-separated (default: 50, 75, 100, 125, 150, 200 % of today's)",
+            openapi_examples={"three": {"summary": "Three weekly totals", "value": "1000,2000,4000"}},
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """What several totals would buy, each split optimally: one fit of the curves, one plan per total."""
+    if q.target_cpa is not None or q.target_roas is not None:
+        raise InvalidInput("the ladder takes totals (totals=1000,2000), not a target CPA or ROAS")
+    if q.total is not None:
+        totals = f"{totals},{q.total}" if totals else f"{q.total}"
+    client = runtime.tenants.get_client(client_id)
+
+    def job() -> dict[str, Any]:
+        return budget_ladder(
+            runtime.settings,
+            client,
+            totals,
+            period=q.period,
+            min_ratio=q.min_ratio,
+            max_ratio=q.max_ratio,
+            mode=q.mode,
+            outcome=q.outcome,
+            fit_on=q.fit_on,
+            attribution=q.attribution,
+            kpi=q.kpi,
+            load_sessions=runtime.sessions.sessions,
+        ).to_dict()
+
+    return await asyncio.to_thread(job)
 
 
 @router.get("/budget/curves.png", response_class=Response, responses={200: {"content": {"image/png": {}}}, **_ERRORS})

@@ -206,7 +206,7 @@ BAD_QUERIES: list[tuple[str, dict[str, str], int, str, str]] = [
     ("/v1/recommendations/budget", {"total": "lots"}, 422, "invalid_request", "total"),
     ("/v1/recommendations/budget", {"total": "-5"}, 422, "invalid_request", "total"),
     ("/v1/recommendations/budget", {"total": "500", "period": "fortnight"}, 422, "invalid_request", "period"),
-    ("/v1/recommendations/budget", {}, 400, "invalid_input", "total"),
+    ("/v1/recommendations/budget/ladder", {"totals": "lots"}, 400, "invalid_input", "totals"),
     ("/v1/recommendations/budget", {"target_cpa": "5", "target_roas": "2"}, 400, "invalid_input", "not both"),
     ("/v1/attribution", {"model": "magic"}, 400, "invalid_input", "markov"),
     ("/v1/attribution", {"by": "planet"}, 400, "invalid_input", "channel"),

@@ -50,7 +50,7 @@ def print_summary(summary: DemoSummary) -> None:
         verdict = (
             f"chance to be best {row['chance_to_be_best']:.0%}"
             if row["decision"] == "run"
-            else f"not enough data yet (≈{row['more_sessions_needed']:,} more sessions)"
+            else f"not enough data yet: ≈{row['more_sessions_needed']:,} more sessions needed"
         )
         out.print(
             f"  {row['campaign_id']}: {row['best_creative_id']} ({row['conversion_rate']:.2%} conversion, {verdict})"

@@ -1,4 +1,4 @@
-"""``xmo recommend budget``: where to move budget, or how much to spend for a target CPA or ROAS."""
+"""``xmo recommend budget``: where to move budget, what several totals would buy, or how much to spend for a target."""
 
 from __future__ import annotations
 
@@ -9,39 +9,74 @@ import typer
 from rich.table import Table
 
 from xmo.commands.common import existing_client, load_settings
-from xmo.console import emit_json, err, out
+from xmo.console import err, out
+from xmo.output import FormatOption, JsonOption, OutputFormat, chosen_format, emit, id_header, print_table
+
+BOUND_MARK = {"upper": " ▲", "lower": " ▼"}  # how the table marks a campaign held by a bound
 
 
 def _interval(pair: list[float], digits: int) -> str:
-    return f"{pair[0]:,.{digits}f}–{pair[1]:,.{digits}f}"
+    return f"{pair[0]:,.{digits}f} – {pair[1]:,.{digits}f}"
 
 
-def print_budget(plan: dict[str, Any]) -> None:
-    """A marketer's table of a budget recommendation, then the sentences and warnings."""
+def budget_table(plan: dict[str, Any]) -> Table:
+    """A marketer's table: one baseline (today's split at this total), the recommendation, and bound marks."""
     outcome, period = plan["outcome"], plan["period"]
     digits = 0 if outcome == "value" else 1
+    baseline = plan["baseline"]
     table = Table(
-        "campaign" if plan["mode"] == "attributed" else "channel",
-        f"spend/{period} now",
+        id_header("campaign" if plan["mode"] == "attributed" else "channel"),
+        f"{baseline}",
         "recommended",
         "change",
-        f"{outcome} now",
-        "expected (90% interval)",
+        f"expected with {baseline}",
+        "expected recommended (90% interval)",
         "marginal CPA" if outcome == "conversions" else "marginal ROAS",
-        title=f"Budget {plan['total']:,.0f} per {period} ({plan['mode']}, {outcome})",
+        title=f"Budget {plan['total']:,.0f} per {period} ({plan['mode']}, {outcome}; {_source(plan)}): "
+        f"spend and {outcome} per {period}",
     )
-    for c in sorted(plan["campaigns"], key=lambda c: c["recommended_spend"] / c["current_spend"]):
+    for c in sorted(plan["campaigns"], key=lambda c: c["change_ratio"]):
         marginal = c["marginal_cpa"] if outcome == "conversions" else c["marginal_roas"]
         table.add_row(
             c["campaign_id"],
-            f"{c['current_spend']:,.0f}",
-            f"{c['recommended_spend']:,.0f}",
-            f"{c['recommended_spend'] / c['current_spend'] - 1:+.0%}",
-            f"{c['expected_outcome_current']:,.{digits}f}",
+            f"{c['baseline_spend']:,.0f}",
+            f"{c['recommended_spend']:,.0f}{BOUND_MARK.get(c.get('at_bound') or '', '')}",
+            f"{c['change']:+,.0f} ({c['change_ratio'] - 1:+.0%})",
+            f"{c['expected_outcome_baseline']:,.{digits}f}",
             f"{c['expected_outcome_recommended']:,.{digits}f} ({_interval(c['expected_outcome_interval'], digits)})",
-            "—" if marginal is None else f"{marginal:,.2f}",
+            "–" if marginal is None else f"{marginal:,.2f}",
         )
-    out.print(table)
+    return table
+
+
+def bound_legend(plan: dict[str, Any]) -> str | None:
+    """The line explaining the table's bound marks, when a campaign carries one."""
+    held = {c.get("at_bound") for c in plan["campaigns"]} - {None}
+    if not held:
+        return None
+    parts = [
+        f"{BOUND_MARK[b].strip()} at the {b} bound ({'--max-ratio' if b == 'upper' else '--min-ratio'})"
+        for b in ("upper", "lower")
+        if b in held
+    ]
+    return ", ".join(parts)
+
+
+def _source(plan: dict[str, Any]) -> str:
+    source = plan.get("total_source")
+    if source == "today":
+        return "today's total"
+    return "found for the target" if source == "target" else "the total given"
+
+
+def print_budget(plan: dict[str, Any]) -> None:
+    """The table, then the sentences and warnings."""
+    print_table(budget_table(plan))
+    legend = bound_legend(plan)
+    if legend:
+        out.print(legend)
+    if plan["total_source"] != "today":
+        out.print(f"Today you spend {plan['current_total']:,.0f} per {plan['period']}.")
     for sentence in plan["sentences"]:
         out.print(sentence)
     out.print(f"from {plan['days_of_data']} days of data")
@@ -49,10 +84,45 @@ def print_budget(plan: dict[str, Any]) -> None:
         err.print(f"[yellow]warning:[/yellow] {warning}")
 
 
+def ladder_table(ladder: dict[str, Any]) -> Table:
+    """One row per total: expected outcome, average and marginal CPA (ROAS), campaigns held by a bound."""
+    outcome, period = ladder["outcome"], ladder["period"]
+    digits = 0 if outcome == "value" else 1
+    kind = "cpa" if outcome == "conversions" else "roas"
+    table = Table(
+        f"total/{period}",
+        f"{outcome}/{period} (90% interval)",
+        f"average {kind.upper()}",
+        f"marginal {kind.upper()}",
+        "at max",
+        "at min",
+        title=f"What each total buys, split optimally (today: {ladder['current_total']:,.0f} per {period})",
+    )
+    for row in ladder["rows"]:
+        today = abs(row["total"] - ladder["current_total"]) <= 0.005 * ladder["current_total"]
+        average, marginal = row[f"average_{kind}"], row[f"marginal_{kind}"]
+        table.add_row(
+            f"{row['total']:,.0f}" + (" (today)" if today else ""),
+            f"{row['expected_outcome']:,.{digits}f} ({_interval(row['expected_outcome_interval'], digits)})",
+            "–" if average is None else f"{average:,.2f}",
+            "–" if marginal is None else f"{marginal:,.2f}",
+            str(row["campaigns_at_upper_bound"]),
+            str(row["campaigns_at_lower_bound"]),
+        )
+    return table
+
+
+def _checked(options: tuple[tuple[str, str | None, tuple[str, ...]], ...]) -> None:
+    for name, value, allowed in options:
+        if value is not None and value not in allowed:
+            raise typer.BadParameter(f"use {', '.join(allowed)}", param_hint=name)
+
+
 def budget(
     client_id: Annotated[str, typer.Argument(help="Client id.")],
     total: Annotated[
-        float | None, typer.Option(help="Budget per period to split (with a target: the most to spend).")
+        float | None,
+        typer.Option(help="Budget per period to split (default: today's total; with a target: the most to spend)."),
     ] = None,
     period: Annotated[str, typer.Option(help="day, week or month.")] = "week",
     min_ratio: Annotated[float, typer.Option(min=0.0, help="Lowest multiple of today's spend per campaign.")] = 0.5,
@@ -78,47 +148,87 @@ def budget(
         str | None, typer.Option(help="Attribution model crediting conversions (default: each session's own).")
     ] = None,
     kpi: Annotated[str | None, typer.Option(help="KPI column of the media-mix mode.")] = None,
+    ladder: Annotated[
+        bool,
+        typer.Option(
+            "--ladder",
+            help="What several totals would buy: --ladder (50–200 % of today's total) or --ladder 1000,2000,4000.",
+        ),
+    ] = False,
+    totals: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TOTALS]", help="With --ladder: totals per period, comma-separated.", show_default=False
+        ),
+    ] = None,
     plot: Annotated[Path | None, typer.Option(help="Write the response curves to this PNG file.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    fmt: FormatOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Split a budget across campaigns to maximize expected conversions or value, or find the spend for a target."""
-    from strategy.budget import recommend_budget
+    from models.budget import CLI_OPTIONS
+    from strategy.budget import budget_ladder, recommend_budget
 
-    for name, value, allowed in (
-        ("--period", period, ("day", "week", "month")),
-        ("--mode", mode, ("attributed", "media-mix")),
-        ("--outcome", outcome, ("conversions", "value")),
-        ("--target-basis", target_basis, ("average", "marginal")),
-        ("--fit-on", fit_on, ("sessions", "outcome")),
-    ):
-        if value not in allowed and not (name == "--outcome" and value is None):
-            raise typer.BadParameter(f"use {', '.join(allowed)}", param_hint=name)
-    if total is None and target_cpa is None and target_roas is None:
-        raise typer.BadParameter("give --total, --target-cpa or --target-roas", param_hint="--total")
-    result = recommend_budget(
+    _checked(
+        (
+            ("--period", period, ("day", "week", "month")),
+            ("--mode", mode, ("attributed", "media-mix")),
+            ("--outcome", outcome, ("conversions", "value")),
+            ("--target-basis", target_basis, ("average", "marginal")),
+            ("--fit-on", fit_on, ("sessions", "outcome")),
+        )
+    )
+    chosen = chosen_format(fmt, as_json)
+    common: dict[str, Any] = {
+        "period": period,
+        "min_ratio": min_ratio,
+        "max_ratio": max_ratio,
+        "mode": mode,
+        "outcome": outcome,
+        "fit_on": fit_on,
+        "attribution": attribution,
+        "kpi": kpi,
+    }
+    if totals is not None and not ladder:
+        raise typer.BadParameter(f"{totals!r}: totals go with --ladder (--ladder {totals})", param_hint="TOTALS")
+    if ladder:
+        if target_cpa is not None or target_roas is not None or plot is not None:
+            raise typer.BadParameter("--ladder takes totals, not a target or --plot", param_hint="--ladder")
+        if total is not None:
+            totals = f"{totals},{total}" if totals else str(total)
+        result = budget_ladder(load_settings(), existing_client(client_id), totals, **common).to_dict()
+        if not emit(chosen, result, [_flat(r) for r in result["rows"]], None):
+            print_table(ladder_table(result))
+            for warning in result["warnings"]:
+                err.print(f"[yellow]warning:[/yellow] {warning}")
+        return
+    recommendation = recommend_budget(
         load_settings(),
         existing_client(client_id),
         total,
-        period=period,  # type: ignore[arg-type]
-        min_ratio=min_ratio,
-        max_ratio=max_ratio,
-        mode=mode,  # type: ignore[arg-type]
-        outcome=outcome,  # type: ignore[arg-type]
         target_cpa=target_cpa,
         target_roas=target_roas,
         target_basis=target_basis,  # type: ignore[arg-type]
-        fit_on=fit_on,  # type: ignore[arg-type]
-        attribution=attribution,
-        kpi=kpi,
+        **common,
     )
     if plot is not None:
         from models.curve_plots import save_figure
 
-        save_figure(result.figure(), plot)
-    plan = result.to_dict()
-    if as_json:
-        emit_json(plan)
-    else:
+        save_figure(recommendation.figure(), plot)
+    plan = recommendation.to_dict(CLI_OPTIONS)
+    if not emit(chosen, plan, recommendation.rows(), None):
         print_budget(plan)
-        if plot is not None:
-            err.print(f"response curves written to {plot}")
+    if plot is not None and chosen is OutputFormat.TABLE:
+        err.print(f"response curves written to {plot}")
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    low, high = row["expected_outcome_interval"]
+    flat = {k: v for k, v in row.items() if k != "expected_outcome_interval"}
+    return {
+        "total": flat.pop("total"),
+        "expected_outcome": flat.pop("expected_outcome"),
+        "expected_outcome_low": low,
+        "expected_outcome_high": high,
+        **flat,
+    }
