@@ -203,6 +203,9 @@ class BudgetCampaign(BaseModel):
     marginal_outcome_per_unit: float
     marginal_cpa: float | None
     marginal_roas: float | None
+    at_bound: Literal["lower", "upper"] | None = Field(
+        description="The bound the recommendation sits on (min_ratio or max_ratio × today's spend), if any"
+    )
     outcome_per_session: float | None = Field(description="Attributed mode, fitted on sessions")
     warnings: list[str]
     expected_conversions_baseline: float | None = Field(default=None, description="outcome=conversions")
@@ -310,7 +313,13 @@ class BudgetRecommendationOut(BaseModel):
     period_days: int
     total: float = Field(description="The budget split, per period")
     requested_total: float = Field(description="The total asked for (with a target: the total found)")
+    total_source: Literal["today", "given", "target"] = Field(
+        description="Where the total comes from: today's total (none given), the total given, or found for a target"
+    )
     current_total: float = Field(description="Today's spend, per period")
+    baseline: str = Field(
+        description="What the plan is compared with: today's split at this total (\"today's split\" at today's total)"
+    )
     days_of_data: int
     target: BudgetTarget | None
     expected_outcome_current: float
@@ -336,6 +345,32 @@ class BudgetRecommendationOut(BaseModel):
     expected_conversions_recommended: float | None = Field(default=None, description="outcome=conversions")
     expected_value_baseline: float | None = Field(default=None, description="outcome=value")
     expected_value_recommended: float | None = Field(default=None, description="outcome=value")
+
+
+# GET /v1/recommendations/budget/ladder -------------------------------------------------------------------------
+class BudgetLadderRow(BaseModel):
+    """What one total would buy, split optimally; per period."""
+
+    total: float
+    expected_outcome: float
+    expected_outcome_interval: Pair
+    average_cpa: float | None = Field(default=None, description="outcome=conversions: total / expected conversions")
+    marginal_cpa: float | None = Field(default=None, description="outcome=conversions: spend per extra conversion")
+    average_roas: float | None = Field(default=None, description="outcome=value: expected value / total")
+    marginal_roas: float | None = Field(default=None, description="outcome=value: value of the next unit spent")
+    campaigns_at_upper_bound: int = Field(description="Campaigns held at max_ratio × today's spend")
+    campaigns_at_lower_bound: int = Field(description="Campaigns held at min_ratio × today's spend")
+
+
+class BudgetLadderOut(BaseModel):
+    """Plans at several totals from one fit of the response curves."""
+
+    client_id: str
+    period: Period
+    outcome: Outcome
+    current_total: float = Field(description="Today's spend, per period")
+    rows: list[BudgetLadderRow]
+    warnings: list[str]
 
 
 # GET /v1/recommendations/creatives -------------------------------------------------------------------------------
