@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from importlib.metadata import version
 from typing import Annotated
@@ -124,6 +125,9 @@ _group_commands(app)
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr and a non-zero exit code, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # MLflow sets its own logger to INFO when it is first imported, which is after this point: its environment
+    # variable is the setting it reads then (an operator's own value wins). Server workers inherit it.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     try:
         result = app(args=argv, prog_name="xmo", standalone_mode=False)

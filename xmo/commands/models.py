@@ -9,6 +9,7 @@ from rich.table import Table
 
 from xmo.commands.common import existing_client, load_settings
 from xmo.console import emit_json, err, out
+from xmo.output import id_header, print_table
 
 
 def models(
@@ -26,7 +27,14 @@ def models(
     if as_json:
         emit_json([v.to_dict() for v in versions])
         return
-    table = Table("version", "aliases", "created", "dataset", *(m.removeprefix("test_") for m in KEY_METRICS), "gate")
+    table = Table(
+        id_header("version"),
+        "aliases",
+        "created",
+        id_header("dataset"),
+        *(m.removeprefix("test_") for m in KEY_METRICS),
+        "gate",
+    )
     for v in versions:
         table.add_row(
             v.version,
@@ -36,7 +44,7 @@ def models(
             *(f"{v.metrics[m]:.4f}" if m in v.metrics else "" for m in KEY_METRICS),
             v.promotion or "",
         )
-    out.print(table)
+    print_table(table)
 
 
 def promote(
