@@ -1,7 +1,8 @@
 """Benchmark: budget and creative recommendations against the simulator's truth, allocator and media-mix speed.
 
     .venv/bin/python benchmarks/bench_strategy.py [--seeds 1,2,3,4] [--budget-days 90] [--visitors 2000]
-                                                  [--creative-days 28] [--creative-visitors 3000] [--quick]
+                                                  [--coverage-seeds 1-40] [--creative-days 28]
+                                                  [--creative-visitors 3000] [--parts budget,coverage,...] [--quick]
 
 **Budget, attributed mode.** Each seeded world (``xmo.simulator``) is simulated for ``--budget-days`` days; its
 sessions (bots left out, as the edge drops them) and daily spend go through the same steps as
@@ -11,6 +12,12 @@ response curve × the campaign's mean true conversion probability; see ``strateg
 with the oracle optimum (true curves, same total and bounds, solved by the same allocator and checked with
 multi-start SLSQP) and with today's plan. Peer in the same run: curves fitted on conversions directly
 (``fit_on="outcome"``). Targets: ≥ 97 % of the oracle, above today's plan in every world.
+
+**Budget intervals.** ``--coverage-seeds`` simulated clients (same size as above), both fit modes, totals of 100 %
+and 150 % of today's: how often the plan's 90 % intervals hold the TRUE expected gain (recommended minus today's
+split at this total, under the true curves) and the true expected outcome of the recommended split, next to the
+naive intervals of the previous method (the chosen plan re-evaluated under each draw of the curves), with how much
+the expected gain overstates the true one on average. Target: ≥ 85 % for each (fit mode, gain or outcome).
 
 **Creatives.** Each seed's world is simulated for ``--creative-days`` days; ``CreativeSelector`` (the model behind
 ``xmo recommend creatives``) runs on its sessions. Cells (campaign, device class) with ≥ 2,000 sessions and a true
@@ -46,6 +53,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from targets import at_least, at_most, holds, target_lines
+
 TARGET_ORACLE_SHARE = 0.97
 TARGET_LEADER_RIGHT = 0.90
 TARGET_FALSE_WINNERS = 0.05
@@ -55,6 +64,9 @@ MIN_CELL_SESSIONS = 2000
 MIN_BEST_LIFT = 0.20
 REGRET_DAYS = 30
 MIN_RATIO, MAX_RATIO = 0.5, 2.0
+COVERAGE_SHARES = (1.0, 1.5)  # totals of the coverage worlds, as shares of today's
+COVERAGE_LEVELS = (0.9,)
+TARGET_COVERAGE = 0.85  # nominal 0.90 intervals must hold the truth at least this often
 
 
 def _oracle(curves: dict[str, Any], current: dict[str, float], total: float) -> float:
@@ -128,6 +140,92 @@ def budget_world(seed: int, days: int, visitors: int) -> dict[str, Any]:
         r["gain_vs_current"] = r["true_recommended"] / r["true_current"] - 1.0
         r["oracle_gain_vs_current"] = oracle / r["true_current"] - 1.0
     return row
+
+
+def coverage_world(
+    seed: int, days: int, visitors: int, levels: tuple[float, ...] = COVERAGE_LEVELS
+) -> list[dict[str, Any]]:
+    """One simulated client: are the TRUE expected gain and outcome of the recommended plan inside its intervals?
+
+    Per fit mode and total (``COVERAGE_SHARES`` of today's), at each of ``levels``: the plan's own intervals (the
+    optimiser re-run in each draw; at 0.9 with the calibrated quantile levels ``strategy.budget.QUANTILE_LEVELS``,
+    as xmo answers, other levels uncalibrated) and, for comparison, the naive ones of the previous method (the
+    chosen plan re-evaluated under each draw of the curves, at the level's own quantiles).
+    """
+    import numpy as np
+    from strategy_worlds import session_frame, simulated, true_campaign_curves
+
+    from models.budget import allocate_budget
+    from strategy.budget import QUANTILE_LEVELS, daily_campaign_table, fit_campaign_curves
+
+    traffic = simulated(seed, days, visitors)
+    truth = true_campaign_curves(traffic)
+    table = daily_campaign_table(session_frame(traffic), traffic.spend)
+    rows = []
+    for fit_on in ("sessions", "outcome"):
+        fitted = fit_campaign_curves(table, outcome="conversions", fit_on=fit_on)
+        current = {n: s for n, s in fitted.current.items() if s > 0 and n in fitted.curves}
+        for share in COVERAGE_SHARES:
+            total = share * sum(current.values())
+            for level in levels:
+                quantiles = QUANTILE_LEVELS[fit_on] if level == 0.9 else (level, level)  # 0.9: as xmo does
+                plan = allocate_budget(
+                    fitted.curves, current, total, MIN_RATIO, MAX_RATIO, level=quantiles[0], outcome_level=quantiles[1]
+                )
+                rec = {a.campaign_id: a.recommended_spend for a in plan.allocations}
+                base = {a.campaign_id: a.baseline_spend for a in plan.allocations}
+                true_outcome, true_base = _true_value(truth, rec), _true_value(truth, base)
+                draws = {
+                    k: sum(np.asarray(fitted.curves[n].steady_state_draws(x)) for n, x in spends.items())
+                    for k, spends in (("rec", rec), ("base", base))
+                }
+                tail = (1 - level) / 2
+                naive_gain = np.quantile(draws["rec"] - draws["base"], [tail, 1 - tail])
+                naive_outcome = np.quantile(draws["rec"], [tail, 1 - tail])
+                gain = true_outcome - true_base
+                rows.append(
+                    {
+                        "seed": seed,
+                        "fit_on": fit_on,
+                        "share": share,
+                        "level": level,
+                        "true_gain": gain,
+                        "expected_gain": plan.expected_outcome_recommended - plan.expected_outcome_baseline,
+                        "gain_interval": list(plan.interval_gain),
+                        "true_outcome": true_outcome,
+                        "expected_outcome": plan.expected_outcome_recommended,
+                        "outcome_interval": list(plan.interval_recommended),
+                        "optimism": plan.optimism,
+                        "gain_in": bool(plan.interval_gain[0] <= gain <= plan.interval_gain[1]),
+                        "outcome_in": bool(
+                            plan.interval_recommended[0] <= true_outcome <= plan.interval_recommended[1]
+                        ),
+                        "naive_gain_in": bool(naive_gain[0] <= gain <= naive_gain[1]),
+                        "naive_outcome_in": bool(naive_outcome[0] <= true_outcome <= naive_outcome[1]),
+                    }
+                )
+    return rows
+
+
+def coverage_table(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Coverage per fit mode and level (over worlds and totals): the plan's intervals and the naive ones."""
+    table: dict[str, dict[str, float]] = {}
+    for fit_on in ("sessions", "outcome"):
+        for level in sorted({r["level"] for r in rows}):
+            chosen = [r for r in rows if r["fit_on"] == fit_on and r["level"] == level]
+            if not chosen:
+                continue
+            n = len(chosen)
+            table[f"{fit_on}@{level:g}"] = {
+                "n": n,
+                "gain": sum(r["gain_in"] for r in chosen) / n,
+                "outcome": sum(r["outcome_in"] for r in chosen) / n,
+                "naive_gain": sum(r["naive_gain_in"] for r in chosen) / n,
+                "naive_outcome": sum(r["naive_outcome_in"] for r in chosen) / n,
+                "gain_overstated": statistics.mean(r["expected_gain"] - r["true_gain"] for r in chosen),
+                "optimism": statistics.mean(r["optimism"] for r in chosen),
+            }
+    return table
 
 
 def creative_world(seed: int, days: int, visitors: int) -> dict[str, Any]:
@@ -281,23 +379,21 @@ def _verdict(met: bool) -> str:
     return "met" if met else "MISSED"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="1,2,3,4")
-    parser.add_argument("--budget-days", type=int, default=90)
-    parser.add_argument("--visitors", type=int, default=2000)
-    parser.add_argument("--creative-days", type=int, default=28)
-    parser.add_argument("--creative-visitors", type=int, default=3000)
-    parser.add_argument("--quick", action="store_true", help="two small worlds, to debug the script")
-    args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    if args.quick:
-        seeds, args.budget_days, args.visitors, args.creative_days = seeds[:2], 45, 800, 14
-    os.environ.setdefault("OMP_NUM_THREADS", "2")
+PARTS = ("budget", "coverage", "creatives", "allocator", "media-mix")
 
-    budget = [budget_world(s, args.budget_days, args.visitors) for s in seeds]
+
+def _seeds(text: str) -> list[int]:
+    """``1,2,3`` or ``1-40`` (or a mix): the seeds."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds += list(range(int(low), int(high) + 1)) if high else [int(low)]
+    return seeds
+
+
+def print_budget(budget: list[dict[str, Any]], days: int, visitors: int) -> None:
     print(
-        f"\nBudget, attributed mode ({args.budget_days} days × {args.visitors:,} visitors/day, bounds "
+        f"\nBudget, attributed mode ({days} days × {visitors:,} visitors/day, bounds "
         f"{MIN_RATIO}–{MAX_RATIO}× today's spend, today's total), conversions/day under the TRUE curves"
     )
     print(
@@ -313,98 +409,138 @@ def main() -> None:
                 f"{_pct(r['current_share_of_oracle']):>11} {r['gain_vs_current']:>+7.1%} {r['seconds']:>8.2f}s"
             )
 
-    creatives = [creative_world(s, args.creative_days, args.creative_visitors) for s in seeds]
+
+def print_coverage(table: dict[str, dict[str, float]], worlds: int, days: int, visitors: int) -> None:
+    shares = ", ".join(f"{s:.0%}" for s in COVERAGE_SHARES)
     print(
-        f"\nCreatives ({args.creative_days} days × {args.creative_visitors:,} visitors/day; cells: campaign × "
-        f"device with ≥ {MIN_CELL_SESSIONS:,} sessions and a true best ≥ {MIN_BEST_LIFT:.0%} better)"
+        f"\nBudget intervals: coverage of the TRUE expected gain (vs today's split at this total) and outcome "
+        f"({worlds} simulated clients × totals {shares} of today's; {days} days × {visitors:,} visitors/day)"
     )
     print(
-        f"{'world':>5} {'cells':>5} {'qualif.':>7} {'leader ok':>9} {'winners':>7} {'right':>5} "
-        f"{'equal cells':>11} {'false win':>9} {'TS/uniform regret':>17}"
+        f"{'fit on':>9} {'level':>6} {'plans':>6} {'gain':>7} {'outcome':>8} {'naive gain':>11} "
+        f"{'naive outc.':>11} {'gain overstated':>16} {'optimism':>9}"
     )
-    for c in creatives:
-        ratio = c["thompson_regret"] / c["uniform_regret"] if c["uniform_regret"] else float("nan")
+    for key, c in table.items():
+        fit_on, level = key.split("@")
         print(
-            f"{c['seed']:>5} {c['cells']:>5} {c['qualifying_cells']:>7} {c['leader_right']:>9} {c['winners']:>7} "
-            f"{c['winners_right']:>5} {c['equal_cells']:>11} {c['equal_false_winners']:>9} {_pct(ratio):>17}"
+            f"{fit_on:>9} {float(level):>6.2f} {int(c['n']):>6} {_pct(c['gain']):>7} {_pct(c['outcome']):>8} "
+            f"{_pct(c['naive_gain']):>11} {_pct(c['naive_outcome']):>11} {c['gain_overstated']:>+16.2f} "
+            f"{c['optimism']:>9.2f}"
         )
-
-    speed = allocator_speed()
     print(
-        f"\nAllocator, {speed['campaigns']} campaigns: {1000 * speed['allocator_median_s']:.1f} ms median "
-        f"(best {1000 * speed['allocator_best_s']:.1f} ms; value {speed['allocator_value']:.2f}) vs SLSQP "
-        f"{1000 * speed['slsqp_median_s']:.1f} ms (value {speed['slsqp_value']:.2f})"
+        "  (naive: the chosen plan re-evaluated under each draw, the previous method; 'gain overstated': mean "
+        "expected minus true gain, conversions/day; optimism: what the re-run optimiser finds the choice flatters)"
     )
 
-    mixes = [media_mix_world(s) for s in seeds[:3]]
-    print("\nMedia-mix (730 days × 5 channels, 5 % noise; allocation of today's total under the true curves)")
-    print(
-        f"{'world':>5} {'fit':>7} {'R²':>6} {'NRMSE':>6} {'MAPE ho':>8} {'R² ho':>6} {'% oracle':>9} "
-        f"{'today % or.':>11} {'gain':>7}"
-    )
-    for m in mixes:
-        print(
-            f"{m['seed']:>5} {m['fit_seconds']:>6.1f}s {m['r2']:>6.3f} {m['nrmse']:>6.3f} "
-            f"{_pct(m['holdout_mape']):>8} {m['holdout_r2']:>6.3f} {_pct(m['share_of_oracle']):>9} "
-            f"{_pct(m['current_share_of_oracle']):>11} {m['gain_vs_current']:>+7.1%}"
-        )
 
-    worst_share = min(r["sessions"]["share_of_oracle"] for r in budget)
-    mean_share = statistics.mean(r["sessions"]["share_of_oracle"] for r in budget)
-    above_current = all(r["sessions"]["true_recommended"] > r["sessions"]["true_current"] for r in budget)
-    qualifying = sum(c["qualifying_cells"] for c in creatives)
-    leader_share = sum(c["leader_right"] for c in creatives) / qualifying if qualifying else float("nan")
-    equal_cells = sum(c["equal_cells"] for c in creatives)
-    false_share = sum(c["equal_false_winners"] for c in creatives) / equal_cells if equal_cells else float("nan")
-    uniform = sum(c["uniform_regret"] for c in creatives)
-    regret_share = sum(c["thompson_regret"] for c in creatives) / uniform if uniform else float("nan")
-
-    def target(value: Any, goal: Any, met: bool) -> dict[str, Any]:
-        return {"value": value, "target": goal, "met": bool(met)}
-
-    targets = {
-        "budget_worst_share_of_oracle": target(worst_share, TARGET_ORACLE_SHARE, worst_share >= TARGET_ORACLE_SHARE),
-        "budget_above_current_every_world": target(above_current, True, above_current),
-        "creative_leader_is_true_best": target(leader_share, TARGET_LEADER_RIGHT, leader_share >= TARGET_LEADER_RIGHT),
-        "creative_false_winner_share": target(false_share, TARGET_FALSE_WINNERS, false_share <= TARGET_FALSE_WINNERS),
-        "thompson_regret_share_of_uniform": target(
-            regret_share, TARGET_REGRET_SHARE, regret_share <= TARGET_REGRET_SHARE
-        ),
-        "allocator_50_campaigns_s": target(
-            speed["allocator_median_s"], TARGET_ALLOCATOR_S, speed["allocator_median_s"] <= TARGET_ALLOCATOR_S
-        ),
-    }
-    print("\nTargets")
-    print(
-        f"  budget: worst world {_pct(worst_share)} of the oracle (mean {_pct(mean_share)}; target ≥ "
-        f"{_pct(TARGET_ORACLE_SHARE)}): {_verdict(targets['budget_worst_share_of_oracle']['met'])}"
-    )
-    print(f"  budget: above today's plan in every world: {_verdict(above_current)}")
-    print(
-        f"  creatives: leader is the true best in {_pct(leader_share)} of {qualifying} cells (target ≥ "
-        f"{_pct(TARGET_LEADER_RIGHT)}): {_verdict(targets['creative_leader_is_true_best']['met'])}"
-    )
-    print(
-        f"  creatives: winner claimed in {_pct(false_share)} of {equal_cells} equal cells (target ≤ "
-        f"{_pct(TARGET_FALSE_WINNERS)}): {_verdict(targets['creative_false_winner_share']['met'])}"
-    )
-    print(
-        f"  Thompson regret {_pct(regret_share)} of a uniform split's over {REGRET_DAYS} days (target ≤ "
-        f"{_pct(TARGET_REGRET_SHARE)}): {_verdict(targets['thompson_regret_share_of_uniform']['met'])}"
-    )
-    print(
-        f"  allocator: {1000 * speed['allocator_median_s']:.1f} ms for 50 campaigns (target ≤ "
-        f"{1000 * TARGET_ALLOCATOR_S:.0f} ms): {_verdict(targets['allocator_50_campaigns_s']['met'])}"
-    )
-    figures = {
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", default="1,2,3,4")
+    parser.add_argument("--budget-days", type=int, default=90)
+    parser.add_argument("--visitors", type=int, default=2000)
+    parser.add_argument("--coverage-seeds", default="1-40", help="simulated clients of the coverage check")
+    parser.add_argument("--coverage-levels", default="0.9", help="interval levels of the coverage check")
+    parser.add_argument("--creative-days", type=int, default=28)
+    parser.add_argument("--creative-visitors", type=int, default=3000)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    parser.add_argument("--quick", action="store_true", help="two small worlds, to debug the script")
+    args = parser.parse_args()
+    seeds = _seeds(args.seeds)
+    coverage_seeds = _seeds(args.coverage_seeds)
+    parts = {p.strip() for p in args.parts.split(",")}
+    if parts - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(parts - set(PARTS)))}")
+    if args.quick:
+        seeds, args.budget_days, args.visitors, args.creative_days = seeds[:2], 45, 800, 14
+        coverage_seeds = coverage_seeds[:3]
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    targets: dict[str, dict[str, Any]] = {}
+    figures: dict[str, Any] = {
         "benchmark": "strategy",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load": os.getloadavg()},
-        "budget": budget,
-        "creatives": creatives,
-        "allocator": speed,
-        "media_mix": mixes,
-        "targets": targets,
     }
+
+    if "budget" in parts:
+        budget = [budget_world(s, args.budget_days, args.visitors) for s in seeds]
+        print_budget(budget, args.budget_days, args.visitors)
+        worst_share = min(r["sessions"]["share_of_oracle"] for r in budget)
+        mean_share = statistics.mean(r["sessions"]["share_of_oracle"] for r in budget)
+        above_current = all(r["sessions"]["true_recommended"] > r["sessions"]["true_current"] for r in budget)
+        targets["budget_worst_share_of_oracle"] = at_least(worst_share, TARGET_ORACLE_SHARE)
+        targets["budget_above_current_every_world"] = holds(above_current)
+        figures["budget"] = budget
+        figures["budget_mean_share_of_oracle"] = mean_share
+
+    if "coverage" in parts:
+        started = time.perf_counter()
+        levels = tuple(float(x) for x in args.coverage_levels.split(","))
+        rows = [r for s in coverage_seeds for r in coverage_world(s, args.budget_days, args.visitors, levels)]
+        coverage = coverage_table(rows)
+        print_coverage(coverage, len(coverage_seeds), args.budget_days, args.visitors)
+        print(f"  ({time.perf_counter() - started:.0f} s)")
+        for fit_on in ("sessions", "outcome"):
+            c = coverage.get(f"{fit_on}@0.9")
+            if c:
+                targets[f"budget_gain_coverage_90_{fit_on}"] = at_least(c["gain"], TARGET_COVERAGE)
+                targets[f"budget_outcome_coverage_90_{fit_on}"] = at_least(c["outcome"], TARGET_COVERAGE)
+        figures["coverage"] = coverage
+
+    if "creatives" in parts:
+        creatives = [creative_world(s, args.creative_days, args.creative_visitors) for s in seeds]
+        print(
+            f"\nCreatives ({args.creative_days} days × {args.creative_visitors:,} visitors/day; cells: campaign × "
+            f"device with ≥ {MIN_CELL_SESSIONS:,} sessions and a true best ≥ {MIN_BEST_LIFT:.0%} better)"
+        )
+        print(
+            f"{'world':>5} {'cells':>5} {'qualif.':>7} {'leader ok':>9} {'winners':>7} {'right':>5} "
+            f"{'equal cells':>11} {'false win':>9} {'TS/uniform regret':>17}"
+        )
+        for c in creatives:
+            ratio = c["thompson_regret"] / c["uniform_regret"] if c["uniform_regret"] else float("nan")
+            print(
+                f"{c['seed']:>5} {c['cells']:>5} {c['qualifying_cells']:>7} {c['leader_right']:>9} {c['winners']:>7} "
+                f"{c['winners_right']:>5} {c['equal_cells']:>11} {c['equal_false_winners']:>9} {_pct(ratio):>17}"
+            )
+        qualifying = sum(c["qualifying_cells"] for c in creatives)
+        leader_share = sum(c["leader_right"] for c in creatives) / qualifying if qualifying else float("nan")
+        equal_cells = sum(c["equal_cells"] for c in creatives)
+        false_share = sum(c["equal_false_winners"] for c in creatives) / equal_cells if equal_cells else float("nan")
+        uniform = sum(c["uniform_regret"] for c in creatives)
+        regret_share = sum(c["thompson_regret"] for c in creatives) / uniform if uniform else float("nan")
+        targets["creative_leader_is_true_best"] = at_least(leader_share, TARGET_LEADER_RIGHT)
+        targets["creative_false_winner_share"] = at_most(false_share, TARGET_FALSE_WINNERS)
+        targets["thompson_regret_share_of_uniform"] = at_most(regret_share, TARGET_REGRET_SHARE)
+        figures["creatives"] = creatives
+
+    if "allocator" in parts:
+        speed = allocator_speed()
+        print(
+            f"\nAllocator, {speed['campaigns']} campaigns: {1000 * speed['allocator_median_s']:.1f} ms median "
+            f"(best {1000 * speed['allocator_best_s']:.1f} ms; value {speed['allocator_value']:.2f}) vs SLSQP "
+            f"{1000 * speed['slsqp_median_s']:.1f} ms (value {speed['slsqp_value']:.2f})"
+        )
+        targets["allocator_50_campaigns_s"] = at_most(speed["allocator_median_s"], TARGET_ALLOCATOR_S)
+        figures["allocator"] = speed
+
+    if "media-mix" in parts:
+        mixes = [media_mix_world(s) for s in seeds[:3]]
+        print("\nMedia-mix (730 days × 5 channels, 5 % noise; allocation of today's total under the true curves)")
+        print(
+            f"{'world':>5} {'fit':>7} {'R²':>6} {'NRMSE':>6} {'MAPE ho':>8} {'R² ho':>6} {'% oracle':>9} "
+            f"{'today % or.':>11} {'gain':>7}"
+        )
+        for m in mixes:
+            print(
+                f"{m['seed']:>5} {m['fit_seconds']:>6.1f}s {m['r2']:>6.3f} {m['nrmse']:>6.3f} "
+                f"{_pct(m['holdout_mape']):>8} {m['holdout_r2']:>6.3f} {_pct(m['share_of_oracle']):>9} "
+                f"{_pct(m['current_share_of_oracle']):>11} {m['gain_vs_current']:>+7.1%}"
+            )
+        figures["media_mix"] = mixes
+
+    print()
+    for line in target_lines(targets):
+        print(line)
+    figures["targets"] = targets
     print(json.dumps(figures, default=float))
 
 

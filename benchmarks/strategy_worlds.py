@@ -4,9 +4,9 @@ The simulator (``xmo.simulator``) draws each campaign's sessions from a response
 adstock ``a[t] = s[t] + decay * a[t-1]``, then Hill saturation) and each session's conversion from a true
 probability. A constant daily spend ``s`` settles at ``a = s / (1 - decay)``, so a campaign's true steady-state
 conversions per day are ``max_sessions * hill(s / (1 - decay)) * p_c``, with ``p_c`` the mean true probability
-of the campaign's (non-bot) sessions. A creative's true rate in a cell (campaign, device class) is the mean true
-probability of its sessions there: creatives are assigned at random by weight, so the other factors of the
-truth model average out equally across them.
+of the campaign's sessions (bots included: they never convert). A creative's true rate in a cell (campaign,
+device class) is the mean true probability of its sessions there: creatives are assigned at random by weight,
+so the other factors of the truth model average out equally across them.
 """
 
 from __future__ import annotations
@@ -96,9 +96,11 @@ def session_frame(traffic: Traffic) -> pd.DataFrame:
 
 
 def true_campaign_curves(traffic: Traffic) -> dict[str, TrueCampaignCurve]:
-    """Each campaign's true steady-state conversions per day as a function of daily spend."""
-    s = traffic.sessions[~traffic.sessions["bot"].to_numpy()]
-    rates = s.groupby("campaign_id", observed=True)["true_p"].mean()
+    """Each campaign's true steady-state conversions per day as a function of daily spend.
+
+    The curve's sessions include bots (whose true probability is 0), so the rate is averaged over them too.
+    """
+    rates = traffic.sessions.groupby("campaign_id", observed=True)["true_p"].mean()
     return {c.id: TrueCampaignCurve(c, float(rates.get(c.id, 0.0))) for c in traffic.world.campaigns}
 
 

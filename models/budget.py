@@ -266,6 +266,7 @@ def _plan(
     level: float,
     target: Target | None,
     bootstrap: DrawPlans | None = None,
+    outcome_level: float | None = None,
 ) -> BudgetPlan:
     recommended, multiplier = solve_sampled(problem.curves, seg, total)
     baseline = problem.current * total / problem.current.sum()
@@ -286,18 +287,21 @@ def _plan(
     # the optimiser re-run in each draw (models.plan_draws): what choosing by a noisy fit flatters, per draw
     optimism = bootstrap.optimism(total, recommended)[:n_draws].T  # (campaigns, draws)
     recommended_draws = draws["recommended"] - optimism
-    each = intervals(recommended_draws, level)
+    each = intervals(recommended_draws, outcome_level or level)
     change = intervals(recommended_draws - draws["baseline"], level)
-    summed = intervals(
-        np.vstack(
-            [
-                recommended_draws.sum(axis=0),
-                (recommended_draws - draws["baseline"]).sum(axis=0),
-                (recommended_draws - draws["current"]).sum(axis=0),
-            ]
+    total_outcome = intervals(recommended_draws.sum(axis=0)[None, :], outcome_level or level)[0]
+    summed = [
+        total_outcome,
+        *intervals(
+            np.vstack(
+                [
+                    (recommended_draws - draws["baseline"]).sum(axis=0),
+                    (recommended_draws - draws["current"]).sum(axis=0),
+                ]
+            ),
+            level,
         ),
-        level,
-    )
+    ]
     rows = tuple(
         CampaignAllocation(
             campaign_id=name,
@@ -344,6 +348,7 @@ def allocate_budget(
     weights: Mapping[str, float] | None = None,
     *,
     level: float = LEVEL,
+    outcome_level: float | None = None,
     unit: float = 1.0,
     unit_label: str = "day",
 ) -> BudgetPlan:
@@ -352,12 +357,15 @@ def allocate_budget(
     Each campaign stays within ``[min_ratio, max_ratio]`` × its current daily spend, so recommendations stay
     near the data the curves were fitted on; campaigns without a curve or without current spend are left out
     (named in ``excluded`` and ``warnings``). ``weights`` turn each curve's unit into the outcome (e.g.
-    sessions × conversion rate). ``unit``/``unit_label`` only phrase error messages (e.g. 7, "week").
+    sessions × conversion rate). ``level`` is the intervals' coverage; ``outcome_level`` (default ``level``) the
+    quantile level of the expected outcome's intervals, where a caller has calibrated it (see
+    :data:`strategy.budget.QUANTILE_LEVELS`). ``unit``/``unit_label`` only phrase error messages (e.g. 7,
+    "week").
     """
     problem = _problem(curves, current, min_ratio, max_ratio, weights)
     total = _within_bounds(problem, total, min_ratio, max_ratio, unit, unit_label)
     seg = sample_curves(problem.curves, problem.lower, problem.upper)
-    return _plan(problem, total, seg, level, None)
+    return _plan(problem, total, seg, level, None, outcome_level=outcome_level)
 
 
 def _within_bounds(
@@ -393,6 +401,7 @@ def plan_ladder(
     weights: Mapping[str, float] | None = None,
     *,
     level: float = LEVEL,
+    outcome_level: float | None = None,
     unit: float = 1.0,
     unit_label: str = "day",
 ) -> list[BudgetPlan]:
@@ -407,7 +416,7 @@ def plan_ladder(
         len(np.atleast_1d(c.steady_state_draws(float(x)))) for c, x in zip(problem.curves, problem.current, strict=True)
     )
     bootstrap = draw_plans(problem.curves, problem.lower, problem.upper, n_draws)
-    return [_plan(problem, t, seg, level, None, bootstrap) for t in checked]
+    return [_plan(problem, t, seg, level, None, bootstrap, outcome_level) for t in checked]
 
 
 def plan_for_target(
@@ -420,6 +429,7 @@ def plan_for_target(
     *,
     max_total: float | None = None,
     level: float = LEVEL,
+    outcome_level: float | None = None,
     unit: float = 1.0,
     unit_label: str = "day",
 ) -> BudgetPlan:
@@ -452,7 +462,7 @@ def plan_for_target(
                 f"({_amount(frontier.totals[0], unit)} per {unit_label})"
             )
         total = min(total, max_total)
-    return _plan(problem, total, seg, level, target)
+    return _plan(problem, total, seg, level, target, outcome_level=outcome_level)
 
 
 def _unreachable(target: Target, best_ratio: float) -> str:
@@ -489,19 +499,22 @@ def bound_sentences(plan: BudgetPlan, options: RatioOptions = API_OPTIONS) -> li
     """One sentence per bound that campaigns sit on: the bound, not the curve, limits them, and what to change."""
     sentences = []
     n = len(plan.allocations)
-    for bound, option, verb, want in (
-        ("upper", options[1], "raise", "give them more"),
-        ("lower", options[0], "lower", "cut them further"),
-    ):
-        held = plan.at_bound(bound)  # type: ignore[arg-type]
-        if not held or plan.allocations[0].lower_bound == plan.allocations[0].upper_bound:
+    if not n or plan.allocations[0].lower_bound == plan.allocations[0].upper_bound:
+        return sentences  # min-ratio = max-ratio: every campaign is pinned, nothing to say
+    bounds: tuple[tuple[Bound, str, str, str], ...] = (
+        ("upper", options[1], "raise", "give {} more"),
+        ("lower", options[0], "lower", "cut {} further"),
+    )
+    for bound, option, verb, want in bounds:
+        held = plan.at_bound(bound)
+        if not held:
             continue
-        a = held[0]
+        a, them = held[0], "it" if len(held) == 1 else "them"
         ratio = (a.upper_bound if bound == "upper" else a.lower_bound) / a.current_spend
         sentences.append(
             f"{len(held)} of {n} campaign{'s' if n > 1 else ''} sit{'s' if len(held) == 1 else ''} at the {bound} "
             f"bound ({ratio:g}× today's spend): {_names(held)}. The bound, not the response curve, limits "
-            f"{'it' if len(held) == 1 else 'them'}; {verb} {option} to let the plan {want}."
+            f"{them}; {verb} {option} to let the plan {want.format(them)}."
         )
     return sentences
 

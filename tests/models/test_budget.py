@@ -253,7 +253,7 @@ def test_campaigns_on_a_bound_are_marked_and_named_in_a_sentence() -> None:
     bound = [s for s in cli if "upper bound" in s]
     assert bound == [
         "1 of 2 campaigns sits at the upper bound (2× today's spend): hungry. The bound, not the response curve, "
-        "limits it; raise --max-ratio to let the plan give them more."
+        "limits it; raise --max-ratio to let the plan give it more."
     ]
     assert any("raise max_ratio" in s for s in plan_sentences(plan))
     low = allocate_budget(curves, {"hungry": 100.0, "full": 100.0}, 150.0)
