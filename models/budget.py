@@ -497,7 +497,7 @@ def _names(allocations: list[CampaignAllocation], most: int = 4) -> str:
 
 def bound_sentences(plan: BudgetPlan, options: RatioOptions = API_OPTIONS) -> list[str]:
     """One sentence per bound that campaigns sit on: the bound, not the curve, limits them, and what to change."""
-    sentences = []
+    sentences: list[str] = []
     n = len(plan.allocations)
     if not n or plan.allocations[0].lower_bound == plan.allocations[0].upper_bound:
         return sentences  # min-ratio = max-ratio: every campaign is pinned, nothing to say

@@ -6,10 +6,14 @@ their intervals too narrow (the optimiser's curse; Smith & Winkler 2006). Here t
 every draw. Draw ``b`` plays the estimate and the point fit plays the truth (Efron's optimism bootstrap, 1983):
 the plan draw ``b`` would pick is compared with the plan actually chosen, once by draw ``b`` (what choosing
 by it claims) and once by the point fit (what that choice gets). The difference is the draw's *optimism*;
-the plan's draws minus it give intervals (and, by their mean, point estimates) that no longer flatter the plan.
+the plan's draws minus it give intervals that no longer flatter the plan.
 
-Draws are optimised on curves known on a grid of ``GRID`` spends between the bounds (linear in between), so
-one call to :func:`draw_plans` serves any total between the summed bounds (a budget ladder).
+All draws are optimised at once: each draw of each curve is tabulated on ``GRID`` spends between its bounds,
+replaced by its least concave majorant there (S-shaped draws have a convex start), and the majorants' segments
+are bought in order of decreasing marginal return until the total is spent (the water-filling solution of
+:mod:`models.allocation`, without its refinement for a curve left on a convex stretch: a draw's plan may be a
+grid step off there, which only blurs its optimism a little). Sorting once serves any total between the
+summed bounds (a budget ladder).
 """
 
 from __future__ import annotations
@@ -19,38 +23,100 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from models.allocation import SampledCurves, sample_curves, solve_sampled
 from models.response import SpendResponse
 
 FloatArray = npt.NDArray[np.float64]
-GRID = 129
+GRID = 33
 
 
-class _GridCurve:
-    """One draw of a curve, known on a grid of spends (a ``SpendResponse`` without draws of its own)."""
+def _concave(slopes: FloatArray) -> npt.NDArray[np.bool_]:
+    scale = np.maximum(np.abs(slopes).max(axis=-1, keepdims=True), 1e-300)
+    return np.asarray(np.all(np.diff(slopes, axis=-1) <= 1e-12 * scale, axis=-1))
 
-    def __init__(self, levels: FloatArray, values: FloatArray) -> None:
-        self.levels, self.values = levels, values
 
-    def steady_state(self, daily_spend: float | np.ndarray) -> np.ndarray:
-        return np.asarray(np.interp(daily_spend, self.levels, self.values), dtype=float)
+def _majorant_slopes(values: FloatArray, step: FloatArray) -> FloatArray:
+    """Slopes of the least concave majorant of each row of ``values`` (evenly spaced by ``step`` per curve).
 
-    def steady_state_draws(self, daily_spend: float) -> np.ndarray:
-        return np.atleast_1d(self.steady_state(daily_spend))
+    A concave row keeps its own; a row convex at first (S-shaped) gets the chord from its first point to the
+    tangent point, then its own; a row still not concave is pooled (pool-adjacent-violators).
+    """
+    slopes = np.diff(values, axis=-1) / step[None, :, None]
+    bad = ~_concave(slopes)
+    if not bad.any():
+        return slopes
+    draws, curves = np.nonzero(bad)
+    v = values[draws, curves]  # (rows, grid)
+    distance = np.arange(v.shape[1], dtype=float)[None, :] * step[curves][:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chord = np.where(distance > 0, (v - v[:, :1]) / np.where(distance > 0, distance, 1.0), -np.inf)
+    tangent = np.argmax(chord, axis=1)
+    best = chord[np.arange(len(v)), tangent]
+    own = slopes[draws, curves]
+    fixed = np.where(np.arange(own.shape[1])[None, :] < tangent[:, None], best[:, None], own)
+    still = ~_concave(fixed)
+    for r in np.flatnonzero(still):
+        fixed[r] = _pooled(own[r])
+    slopes[draws, curves] = fixed
+    return slopes
+
+
+def _pooled(slopes: FloatArray) -> FloatArray:
+    """Non-increasing slopes with the same sum over pooled runs (the majorant of a piecewise-linear curve)."""
+    means: list[float] = []
+    counts: list[int] = []
+    for value in slopes:
+        means.append(float(value))
+        counts.append(1)
+        while len(means) > 1 and means[-2] < means[-1]:
+            total = means[-2] * counts[-2] + means[-1] * counts[-1]
+            counts[-2] += counts[-1]
+            means[-2] = total / counts[-2]
+            means.pop()
+            counts.pop()
+    return np.repeat(np.asarray(means), counts)
 
 
 @dataclass(frozen=True)
 class DrawPlans:
-    """Each draw's curves (on a grid between the bounds), ready to be optimised at any total."""
+    """Every draw's curves tabulated between the bounds, their segments sorted by marginal return."""
 
     curves: list[SpendResponse]  # the point curves
-    draws: list[list[_GridCurve]]  # draws[b][i]: draw b of curve i
-    sampled: list[SampledCurves]  # sampled[b]: draw b's curves sampled for the optimiser
+    lower: FloatArray  # (n,)
+    upper: FloatArray  # (n,)
+    tables: FloatArray  # (draws, n, GRID): draw b of curve i at its grid of spends
+    rows: npt.NDArray[np.int64]  # (draws, n·(GRID-1)): the curve of each segment, best segment first
+    cumulative: FloatArray  # (draws, n·(GRID-1)): spend bought up to and including each segment
 
     @property
     def n_draws(self) -> int:
         """How many draws."""
-        return len(self.draws)
+        return int(self.tables.shape[0])
+
+    def spends(self, total: float) -> FloatArray:
+        """The plan each draw's optimiser picks at ``total``: shape ``(n_draws, n_curves)``."""
+        n_draws, n = self.tables.shape[:2]
+        need = total - float(self.lower.sum())
+        width = (self.upper - self.lower) / (self.tables.shape[2] - 1)
+        before = np.concatenate([np.zeros((n_draws, 1)), self.cumulative[:, :-1]], axis=1)
+        bought = np.clip(need - before, 0.0, width[self.rows])
+        flat = (np.arange(n_draws)[:, None] * n + self.rows).ravel()
+        spent = np.bincount(flat, weights=bought.ravel(), minlength=n_draws * n).reshape(n_draws, n)
+        return np.minimum(self.lower[None, :] + spent, self.upper[None, :])
+
+    def _draw_values(self, spends: FloatArray) -> FloatArray:
+        """Draw ``b`` of curve ``i`` at ``spends[b, i]`` (linear between grid spends): shape ``(n_draws, n)``."""
+        grid = self.tables.shape[2]
+        span = np.where(self.upper > self.lower, self.upper - self.lower, 1.0)
+        position = np.clip((spends - self.lower[None, :]) / span[None, :] * (grid - 1), 0.0, grid - 1.0)
+        left = (
+            np.minimum(np.floor(position).astype(np.int64), grid - 2)
+            if grid > 1
+            else np.zeros_like(position, dtype=np.int64)
+        )
+        frac = position - left
+        low = np.take_along_axis(self.tables, left[:, :, None], axis=2)[:, :, 0]
+        high = np.take_along_axis(self.tables, np.minimum(left + 1, grid - 1)[:, :, None], axis=2)[:, :, 0]
+        return np.asarray(low * (1.0 - frac) + high * frac, dtype=float)
 
     def optimism(self, total: float, chosen: FloatArray) -> FloatArray:
         """Per draw and curve: how much the optimiser's own plan at ``total`` flatters itself in that draw.
@@ -61,12 +127,8 @@ class DrawPlans:
         the grid). Shape ``(n_draws, n_curves)``.
         """
         spends = self.spends(total)
-        claimed = np.array(
-            [
-                [c.steady_state(x) - c.steady_state(y) for c, x, y in zip(row, xs, chosen, strict=True)]
-                for row, xs in zip(self.draws, spends, strict=True)
-            ]
-        )
+        at_chosen = np.broadcast_to(np.asarray(chosen, dtype=float)[None, :], spends.shape)
+        claimed = self._draw_values(spends) - self._draw_values(at_chosen)
         honest = np.column_stack(
             [
                 np.asarray(c.steady_state(spends[:, i]), dtype=float) - float(np.asarray(c.steady_state(chosen[i])))
@@ -75,23 +137,24 @@ class DrawPlans:
         )
         return np.asarray(claimed - honest, dtype=float)
 
-    def spends(self, total: float) -> FloatArray:
-        """The plan each draw's optimiser picks at ``total``: shape ``(n_draws, n_curves)``."""
-        return np.vstack(
-            [solve_sampled(list(row), seg, total)[0] for row, seg in zip(self.draws, self.sampled, strict=True)]
-        )
-
 
 def draw_plans(
     curves: list[SpendResponse], lower: FloatArray, upper: FloatArray, n_draws: int, grid: int = GRID
 ) -> DrawPlans:
-    """Tabulate ``n_draws`` draws of each curve on ``grid`` spends between its bounds, sampled for the optimiser."""
+    """Tabulate ``n_draws`` draws of each curve on ``grid`` spends between its bounds, segments sorted per draw."""
     steps = np.linspace(0.0, 1.0, grid)
     levels = lower[:, None] + (upper - lower)[:, None] * steps[None, :]
-    tables = [
-        np.vstack([np.asarray(c.steady_state_draws(float(x)), dtype=float)[:n_draws] for x in levels[i]])
-        for i, c in enumerate(curves)
-    ]  # each (grid, n_draws)
-    draws = [[_GridCurve(levels[i], tables[i][:, b]) for i in range(len(curves))] for b in range(n_draws)]
-    sampled = [sample_curves(list(row), lower, upper, grid) for row in draws]
-    return DrawPlans(list(curves), draws, sampled)
+    tables = np.stack(
+        [
+            np.vstack([np.asarray(c.steady_state_draws(float(x)), dtype=float)[:n_draws] for x in levels[i]])
+            for i, c in enumerate(curves)
+        ]
+    ).transpose(2, 0, 1)  # (draws, n, grid)
+    width = (upper - lower) / (grid - 1)
+    slopes = _majorant_slopes(tables, np.where(width > 0, width, 1.0))  # (draws, n, grid-1)
+    slopes = np.where(width[None, :, None] > 0, slopes, -np.inf)  # a pinned curve has nothing to buy
+    flat = slopes.reshape(tables.shape[0], -1)
+    order = np.argsort(-flat, axis=1, kind="stable")
+    rows = order // (grid - 1)
+    cumulative = np.cumsum(width[rows], axis=1)
+    return DrawPlans(list(curves), lower, upper, tables, rows, cumulative)
