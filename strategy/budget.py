@@ -685,10 +685,8 @@ def recommend_budget(
     )
 
 
-def ladder_totals(text: str | None, todays_total: float) -> list[float]:
-    """Totals per period from a comma-separated list (``None``: ``LADDER_SHARES`` of ``todays_total``)."""
-    if text is None or not text.strip():
-        return [share * todays_total for share in LADDER_SHARES]
+def ladder_totals(text: str) -> list[float]:
+    """Totals per period from a comma-separated list, checked (positive numbers, at most ``MAX_LADDER_ROWS``)."""
     totals = []
     for part in text.split(","):
         try:
@@ -727,12 +725,13 @@ def budget_ladder(
     """
     _checked(period, mode, outcome)
     k = PERIOD_DAYS[period]
+    given = ladder_totals(totals) if totals is not None and totals.strip() else None  # bad totals: before fitting
     fitted = _fitted(settings, client, mode, outcome, fit_on, attribution, kpi, load_sessions)
     curves = fitted.curves
     today = fitted.todays_daily_total * k
-    asked = ladder_totals(totals, today)
+    asked = given or [share * today for share in LADDER_SHARES]
     notes: list[str] = []
-    if totals is None or not totals.strip():
+    if given is None:
         low, high = bounds_range(curves.curves, curves.current, min_ratio, max_ratio)
         kept = [t for t in asked if low * k * (1 - 1e-9) <= t <= high * k * (1 + 1e-9)]
         if len(kept) < len(asked):
