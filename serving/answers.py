@@ -433,6 +433,7 @@ class CreativeCampaign(BaseModel):
     winners: dict[str, str] = Field(description="Segment → the creative to run there")
     sentence: str
     prior: CreativePrior
+    shrinkage: str = Field(description="One line on how far rates are pulled toward the campaign's average, and why")
 
 
 class CreativeReportOut(BaseModel):
@@ -468,7 +469,6 @@ class AudienceOverall(BaseModel):
 
 class AudienceSegment(BaseModel):
     """A segment of one dimension (or pair of dimensions) and what to do with it."""
-    shrinkage: str = Field(description="One line on how far rates are pulled toward the campaign's average, and why")
 
     dimension: str = Field(description="e.g. device_class, or device_class × channel")
     dimension_label: str = Field(description='The dimension in words, e.g. "device type × channel"')
