@@ -1,4 +1,10 @@
-"""Daily spend per campaign: ``lake/spend/client_id=<id>/spend.parquet``, one row per (date, campaign_id).
+"""Spend per campaign: ``lake/spend/client_id=<id>/spend.parquet``, one row per (date, campaign_id).
+
+**Cadence.** Rows are daily or weekly (:mod:`tracking.cadence`): the grain is detected from a file's dates or
+given (``--cadence day|week``), and each row stores its period length in ``period_days`` (1, or 7 for the week
+starting on ``date``), so a weekly total is never read as one day's spend. Tables written before the column
+existed read as daily. One file has one grain; a series may change grain between files only where the periods do
+not overlap (a weekly row over stored daily rows of the same campaign is refused, naming the dates).
 
 Rows come from ``xmo spend import`` (CSV or Parquet), ``POST /v1/spend`` or the simulator. A row names a
 ``campaign_id``, a ``channel``, or both. Column names of ad-platform exports (``Day``, ``Campaign name``,
@@ -36,6 +42,7 @@ from core import audit
 from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.locks import file_lock
+from tracking.cadence import Cadence, Grain, detect_grain, listed
 from tracking.columns import SPEND_ALIASES, ColumnMap, day_span_column, map_columns
 from tracking.lake import event_files, write_parquet_atomically
 from tracking.table_files import (
@@ -56,10 +63,12 @@ SPEND_SCHEMA = pa.schema(
         pa.field("spend", pa.float64(), nullable=False),
         pa.field("impressions", pa.int64()),
         pa.field("clicks", pa.int64()),
+        pa.field("period_days", pa.int16(), nullable=False),
     ]
 )
 _KEY = ["date", "campaign_id"]
 KNOWN_COLUMNS: tuple[str, ...] = ("date", "campaign_id", "channel", "spend", "impressions", "clicks")
+REPORT_SPANS: dict[int, Cadence] = {1: Cadence.DAY, 7: Cadence.WEEK}  # days a report row covers → its cadence
 MAX_ID_LENGTH = 200  # the lake's limit on campaign ids
 MAX_UNKNOWN_LISTED = 10
 DELETE_ACTION = "spend.delete"
@@ -70,6 +79,7 @@ class SpendRows:
     """Validated spend rows (the columns of ``SPEND_SCHEMA``) and the columns of the input left out."""
 
     frame: pd.DataFrame
+    grain: Grain
     ignored_columns: tuple[str, ...] = ()
     mapping: ColumnMap = field(default_factory=ColumnMap)
 
@@ -78,8 +88,12 @@ def _spend_path(layout: StorageLayout, client_id: str) -> Path:
     return layout.client_spend_dir(client_id) / "spend.parquet"
 
 
-def validate_spend(rows: pd.DataFrame, overrides: dict[str, str] | None = None) -> SpendRows:
+def validate_spend(
+    rows: pd.DataFrame, overrides: dict[str, str] | None = None, cadence: Cadence | None = None
+) -> SpendRows:
     """Check and normalize spend rows; ``InvalidInput`` names the first bad row and column.
+
+    ``cadence``: the grain of the rows (detected from the dates when None; see :mod:`tracking.cadence`).
 
     Needs ``date``, ``spend`` and ``campaign_id`` and/or ``channel`` (under their names, an alias such as
     ``campaign``, ``Day`` or ``Cost``, or the name ``overrides`` maps to them: ``{"Kosten": "spend"}``);
@@ -90,7 +104,7 @@ def validate_spend(rows: pd.DataFrame, overrides: dict[str, str] | None = None) 
         raise InvalidInput("no spend rows: the file or body is empty")
     columns = [str(c) for c in frame.columns]
     mapping = map_columns(columns, SPEND_ALIASES, known=KNOWN_COLUMNS, overrides=overrides)
-    _check_single_days(frame, day_span_column(columns, mapping))
+    spanned = span_cadence(frame, day_span_column(columns, mapping), "spend")
     frame = frame.rename(columns=mapping.renames)
     missing = [c for c in ("date", "spend") if c not in frame.columns]
     if not {"campaign_id", "channel"} & set(frame.columns):
@@ -113,6 +127,7 @@ def validate_spend(rows: pd.DataFrame, overrides: dict[str, str] | None = None) 
         if key is None:
             raise InvalidInput(f"row {row + 1}: needs a campaign_id (or campaign) or a channel")
         keys.append(key)
+    grain = _grain(dates, cadence, spanned)
     out = pd.DataFrame(
         {
             "date": pd.Series(dates, dtype=object),
@@ -126,26 +141,45 @@ def validate_spend(rows: pd.DataFrame, overrides: dict[str, str] | None = None) 
             parse_numbers(frame[name], name, non_negative=True, integer=True) if name in frame else np.full(n, np.nan)
         )
         out[name] = pd.array(values, dtype="Float64").astype("Int64")
+    out["period_days"] = np.full(n, grain.period_days, dtype=np.int16)
     repeated = out.duplicated(_KEY, keep=False).to_numpy()
     if repeated.any():
         first = int(repeated.nonzero()[0][0])
         day, key = dates[first], keys[first]
         second = next(i for i in range(first + 1, n) if dates[i] == day and keys[i] == key)
-        raise InvalidInput(f"rows {first + 1} and {second + 1} repeat ({day}, {key}): one row per day")
-    return SpendRows(out, ignored, mapping)
+        raise InvalidInput(f"rows {first + 1} and {second + 1} repeat ({day}, {key}): one row per {grain.cadence.unit}")
+    return SpendRows(out, grain, ignored, mapping)
 
 
-def _check_single_days(frame: pd.DataFrame, span: tuple[str, str] | None) -> None:
-    """``InvalidInput`` when a row of a report covers more than one day (its start and end dates differ)."""
+def _grain(dates: list[date | None], given: Cadence | None, spanned: Cadence | None) -> Grain:
+    """The rows' grain: given, else the report's spans say it, else the dates (``InvalidInput`` on a conflict)."""
+    if given is not None and spanned is not None and given is not spanned:
+        raise InvalidInput(f"the cadence is {given.value}, but the report's rows each cover one {spanned.value}")
+    return detect_grain([d for d in dates if d is not None], given or spanned)
+
+
+def span_cadence(frame: pd.DataFrame, span: tuple[str, str] | None, what: str) -> Cadence | None:
+    """The cadence of a report with start and end dates per row (Meta's ``Reporting starts``/``ends``): every row
+    one day, or every row one week (7 days); ``InvalidInput`` naming the first row that covers another span."""
     if span is None:
-        return
+        return None
     start, end = span
-    for row, (first, last) in enumerate(zip(frame[start].tolist(), frame[end].tolist(), strict=True)):
-        if first is not None and last is not None and str(first).strip() != str(last).strip():
+    firsts = parse_dates(frame[start], start)
+    lasts = parse_dates(frame[end], end)
+    seen: Cadence | None = None
+    for row, (first, last) in enumerate(zip(firsts, lasts, strict=True)):
+        if first is None or last is None:
+            continue
+        length = (last - first).days + 1
+        cadence = REPORT_SPANS.get(length)
+        if cadence is None or (seen is not None and cadence is not seen):
+            wanted = "days or whole weeks" if seen is None else f"one {seen.value} per row like the rows above"
             raise InvalidInput(
-                f"row {row + 1}: {start} {first} and {end} {last} differ, but spend is per day: export the report "
-                "with a breakdown by day"
+                f"row {row + 1}: {start} {first} to {end} {last} covers {length} day(s), but {what} rows cover "
+                f"{wanted}: export the report with a breakdown by day or by week"
             )
+        seen = cadence
+    return seen
 
 
 def channel_level(spend: pd.DataFrame) -> pd.Series:
@@ -160,7 +194,43 @@ def read_spend(layout: StorageLayout, client_id: str) -> pd.DataFrame:
     frame = table.to_pandas()
     for name in ("impressions", "clicks"):
         frame[name] = frame[name].astype("Int64")
+    if "period_days" not in frame.columns:  # written before weekly rows existed: daily
+        frame["period_days"] = 1
+    frame["period_days"] = frame["period_days"].fillna(1).astype(np.int16)
     return frame
+
+
+def _covered_days(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (campaign_id, day) that ``rows`` cover, with the ``date`` of the row covering it."""
+    lengths = rows["period_days"].to_numpy(dtype=np.int64)
+    starts = pd.to_datetime(rows["date"]).to_numpy().repeat(lengths)
+    offsets = np.concatenate([np.arange(n) for n in lengths]) if len(rows) else np.array([], dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "campaign_id": rows["campaign_id"].to_numpy().repeat(lengths),
+            "day": starts + offsets.astype("timedelta64[D]"),
+            "date": starts,
+        }
+    )
+
+
+def _check_overlaps(old: pd.DataFrame, new: pd.DataFrame) -> None:
+    """``InvalidInput`` when a stored row (not replaced) covers a day that a new row of the same campaign covers."""
+    old = old[old["campaign_id"].isin(set(new["campaign_id"]))]
+    if old.empty:
+        return
+    clash = _covered_days(old).merge(_covered_days(new), on=["campaign_id", "day"], suffixes=("_old", "_new"))
+    if clash.empty:
+        return
+    campaign = str(clash["campaign_id"].iloc[0])
+    mine = clash[clash["campaign_id"] == campaign]
+    stored = sorted({d.date() for d in mine["date_old"]})
+    incoming = sorted({d.date() for d in mine["date_new"]})
+    raise InvalidInput(
+        f"overlapping rows: the stored spend of {campaign!r} has rows dated {listed(stored)} inside the new rows "
+        f"dated {listed(incoming)} (another grain or week start); delete the stored rows first "
+        f"(xmo spend delete --campaign or --channel, --since, --until) or import the same grain"
+    )
 
 
 def _store(layout: StorageLayout, client_id: str, new: pd.DataFrame) -> int:
@@ -172,6 +242,7 @@ def _store(layout: StorageLayout, client_id: str, new: pd.DataFrame) -> int:
             stale = pd.MultiIndex.from_frame(old[_KEY]).isin(pd.MultiIndex.from_frame(new[_KEY]))
             replaced = int(stale.sum())
             old = old[~stale]
+            _check_overlaps(old, new)
         merged = pd.concat([old, new], ignore_index=True) if not old.empty else new
         _write(layout, client_id, merged)
     return replaced
@@ -185,8 +256,8 @@ def _write(layout: StorageLayout, client_id: str, spend: pd.DataFrame) -> None:
 
 
 def upsert_spend(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> int:
-    """Validate and store spend rows, replacing any stored row with the same (date, campaign_id)."""
-    new = validate_spend(rows).frame
+    """Validate and store daily spend rows, replacing any stored row with the same (date, campaign_id)."""
+    new = validate_spend(rows, cadence=Cadence.DAY).frame
     _store(layout, client_id, new)
     return len(new)
 
@@ -217,6 +288,7 @@ class SpendImport:
     first_date: date
     last_date: date
     total_spend: float
+    grain: Grain
     ignored_columns: tuple[str, ...] = ()
     unknown_campaigns: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
@@ -235,6 +307,8 @@ class SpendImport:
             "first_date": self.first_date.isoformat(),
             "last_date": self.last_date.isoformat(),
             "total_spend": round(self.total_spend, 2),
+            "cadence": self.grain.cadence.value,
+            "grain": self.grain.to_dict(),
             "ignored_columns": list(self.ignored_columns),
             "unknown_campaigns": list(self.unknown_campaigns),
             "warnings": list(self.warnings),
@@ -266,13 +340,20 @@ def _warnings(layout: StorageLayout, client_id: str, new: pd.DataFrame) -> tuple
 
 
 def import_spend(
-    layout: StorageLayout, client_id: str, rows: pd.DataFrame, overrides: dict[str, str] | None = None
+    layout: StorageLayout,
+    client_id: str,
+    rows: pd.DataFrame,
+    overrides: dict[str, str] | None = None,
+    cadence: Cadence | None = None,
 ) -> SpendImport:
     """Validate ``rows`` as a whole and store them (nothing is stored when any row is bad); ``overrides`` maps
-    file columns to spend columns (``--map``)."""
-    checked = validate_spend(rows, overrides)
+    file columns to spend columns (``--map``); ``cadence`` sets the grain (detected from the dates when None)."""
+    checked = validate_spend(rows, overrides, cadence)
     new = checked.frame
     unknown, warnings = _warnings(layout, client_id, new)
+    gaps = checked.grain.gap_warning("spend")
+    if gaps:
+        warnings.append(gaps)
     if checked.ignored_columns:
         warnings.append(f"ignored unknown column(s): {', '.join(checked.ignored_columns)}")
     replaced = _store(layout, client_id, new)
@@ -288,6 +369,7 @@ def import_spend(
         first_date=min(new["date"]),
         last_date=max(new["date"]),
         total_spend=float(new["spend"].sum()),
+        grain=checked.grain,
         ignored_columns=checked.ignored_columns,
         unknown_campaigns=unknown,
         warnings=tuple(warnings),
@@ -301,19 +383,38 @@ def import_spend_file(
     path: Path,
     fmt: str | None = None,
     overrides: dict[str, str] | None = None,
+    cadence: Cadence | None = None,
 ) -> SpendImport:
     """Import a CSV or Parquet spend file (``fmt`` or the file's suffix says which)."""
     layout.client_spend_dir(client_id)  # an invalid client id fails before the file is read
-    return import_spend(layout, client_id, read_table_file(path, fmt), overrides)
+    return import_spend(layout, client_id, read_table_file(path, fmt), overrides, cadence)
 
 
 def _channels(values: pd.Series) -> str | None:
     return ", ".join(sorted({str(v) for v in values.dropna()})) or None
 
 
+def _cadences(values: pd.Series) -> str:
+    """``day``, ``week``, or ``day+week`` for a series stored at both grains (in separate periods)."""
+    names = {1: Cadence.DAY.value, 7: Cadence.WEEK.value}
+    return "+".join(names.get(int(v), f"{int(v)}-day") for v in sorted(set(values)))
+
+
 def spend_summary(spend: pd.DataFrame) -> pd.DataFrame:
-    """Per campaign (and channel-level row set): channel, level, days, first and last date, totals."""
-    columns = ["campaign_id", "channel", "level", "days", "first_date", "last_date", "spend", "impressions", "clicks"]
+    """Per campaign (and channel-level row set): channel, level, cadence, days covered, first and last row's
+    date, totals."""
+    columns = [
+        "campaign_id",
+        "channel",
+        "level",
+        "cadence",
+        "days",
+        "first_date",
+        "last_date",
+        "spend",
+        "impressions",
+        "clicks",
+    ]
     if spend.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     frame = spend.assign(level=np.where(channel_level(spend), "channel", "campaign"))
@@ -322,7 +423,8 @@ def spend_summary(spend: pd.DataFrame) -> pd.DataFrame:
         {
             "channel": grouped["channel"].agg(_channels),
             "level": grouped["level"].first(),
-            "days": grouped["date"].nunique(),
+            "cadence": grouped["period_days"].agg(_cadences),
+            "days": grouped["period_days"].sum(),
             "first_date": grouped["date"].min(),
             "last_date": grouped["date"].max(),
             "spend": grouped["spend"].sum(),
@@ -343,6 +445,7 @@ def spend_summary_records(spend: pd.DataFrame) -> list[dict[str, Any]]:
                 "campaign_id": str(row["campaign_id"]),
                 "channel": None if pd.isna(row["channel"]) else str(row["channel"]),
                 "level": str(row["level"]),
+                "cadence": str(row["cadence"]),
                 "days": int(row["days"]),
                 "first_date": row["first_date"].isoformat(),
                 "last_date": row["last_date"].isoformat(),

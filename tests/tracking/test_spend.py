@@ -60,7 +60,7 @@ def test_import_stores_campaign_and_channel_rows(layout: StorageLayout, tmp_path
     assert (report.first_date, report.last_date) == (date(2026, 1, 1), date(2026, 1, 2))
     assert report.total_spend == pytest.approx(2719.5)
     stored = read_spend(layout, "acme")
-    assert list(stored.columns) == ["date", "campaign_id", "channel", "spend", "impressions", "clicks"]
+    assert list(stored.columns) == ["date", "campaign_id", "channel", "spend", "impressions", "clicks", "period_days"]
     tv = stored[stored["campaign_id"] == "tv"].iloc[0]
     assert tv["channel"] == "tv" and tv["spend"] == 2500 and pd.isna(tv["impressions"])
     assert channel_level(stored).tolist() == [False, True, False]
@@ -150,6 +150,7 @@ def test_unknown_columns_are_ignored_with_a_note(layout: StorageLayout) -> None:
         "spend",
         "impressions",
         "clicks",
+        "period_days",
     ]
 
 
@@ -211,6 +212,7 @@ def test_summary_per_campaign(layout: StorageLayout) -> None:
             "campaign_id": "a",
             "channel": "search",
             "level": "campaign",
+            "cadence": "day",
             "days": 2,
             "first_date": "2026-01-01",
             "last_date": "2026-01-03",
@@ -222,6 +224,7 @@ def test_summary_per_campaign(layout: StorageLayout) -> None:
             "campaign_id": "radio",
             "channel": "radio",
             "level": "channel",
+            "cadence": "day",
             "days": 1,
             "first_date": "2026-01-02",
             "last_date": "2026-01-02",
@@ -313,9 +316,8 @@ SPEND_ROWS = (
 
 def stray(layout: StorageLayout, day: date) -> None:
     """A row stored before dates were checked (an import now refuses it)."""
-    frame = pd.concat(
-        [read_spend(layout, "acme"), pd.DataFrame({"date": [day], "campaign_id": ["brand"], "spend": [1.0]})]
-    )
+    row = pd.DataFrame({"date": [day], "campaign_id": ["brand"], "spend": [1.0], "period_days": [1]})
+    frame = pd.concat([read_spend(layout, "acme"), row])
     _write(layout, "acme", frame)
 
 
