@@ -17,6 +17,7 @@ from core.layout import StorageLayout, check_client_id
 from core.settings import Settings
 from privacy.stores import Trace, folder_client_ids, tree_traces
 from tracking.lake import compaction_lock
+from tracking.lift import lift_dir, lift_root
 from tracking.spool import Spool
 
 
@@ -83,7 +84,7 @@ class LakeClientStore:
 
 @dataclass(frozen=True)
 class TablesClientStore:
-    """The client's imported spend and KPI tables."""
+    """The client's imported spend, KPI and lift-test tables."""
 
     settings: Settings
     name: str = "spend and KPI tables"
@@ -91,7 +92,7 @@ class TablesClientStore:
 
     def _folders(self, client_id: str) -> list[Path]:
         layout = StorageLayout.from_settings(self.settings)
-        return [layout.client_spend_dir(client_id), layout.client_kpi_dir(client_id)]
+        return [layout.client_spend_dir(client_id), layout.client_kpi_dir(client_id), lift_dir(layout, client_id)]
 
     def forget_client(self, client_id: str) -> int:
         rows = 0
@@ -105,7 +106,7 @@ class TablesClientStore:
 
     def held_client_ids(self) -> set[str]:
         layout = StorageLayout.from_settings(self.settings)
-        return folder_client_ids(layout.spend_dir, layout.kpi_dir)
+        return folder_client_ids(layout.spend_dir, layout.kpi_dir, lift_root(layout))
 
 
 def spool_store(settings: Settings) -> SpoolClientStore:
