@@ -1,0 +1,190 @@
+"""The ridge-regression reference of ``bench_mmm.py``: the practitioner's weekly media-mix model, as Robyn builds it.
+
+Per channel, geometric adstock (normalized: a constant spend settles at itself) then Hill saturation
+``x^α / (κ^α + x^α)`` with ``κ = γ · mean adstocked spend`` of the training weeks; a linear trend, yearly Fourier
+terms (order 2) and the controls; one ridge regression on standardized columns with non-negative media
+coefficients (columns with a negative coefficient are dropped and the rest refitted). The hyper-parameters
+(decay, γ, α per channel, and the penalty) are chosen by time-series cross-validation on the training weeks
+(``sklearn.model_selection.TimeSeriesSplit``, mean squared error of the following block): coordinate search over a
+grid, channel by channel, for a few rounds. Robyn searches the same space with Nevergrad and also weighs
+decomposition distance (DECOMP.RSSD); this reference keeps prediction error only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import TimeSeriesSplit
+
+YEAR_WEEKS = 365.25 / 7
+DECAYS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+GAMMAS = (0.3, 0.5, 0.75, 1.0, 1.5, 2.5)  # half-saturation as a multiple of the mean adstocked spend
+SHAPES = (0.8, 1.2, 1.8, 2.6)
+PENALTIES = (1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3)  # on the standardized columns, per row
+
+
+def geometric_adstock(spend: np.ndarray, decay: float) -> np.ndarray:
+    """``a[t] = (1 - decay) s[t] + decay a[t-1]``, starting settled at the first week."""
+    out = np.empty(len(spend))
+    previous = float(spend[0])
+    for i, value in enumerate(spend):
+        previous = (1.0 - decay) * value + decay * previous
+        out[i] = previous
+    return out
+
+
+def hill(x: np.ndarray | float, half: float, shape: float) -> np.ndarray:
+    """``x^α / (κ^α + x^α)``."""
+    ratio = np.maximum(np.asarray(x, dtype=float), 0.0) / half
+    powered = ratio**shape
+    return np.asarray(powered / (1.0 + powered), dtype=float)
+
+
+@dataclass(frozen=True)
+class RidgeCurve:
+    """A channel's settled weekly response ``β · Hill(S)`` (weekly amounts; satisfies ``SpendResponse``)."""
+
+    channel: str
+    beta: float
+    half_saturation: float
+    shape: float
+    decay: float
+
+    def steady_state(self, weekly_spend: float | np.ndarray) -> np.ndarray:
+        return self.beta * hill(np.asarray(weekly_spend, dtype=float), self.half_saturation, self.shape)
+
+    def steady_state_draws(self, weekly_spend: float) -> np.ndarray:
+        return np.atleast_1d(self.steady_state(weekly_spend)).astype(float)
+
+
+def baseline_columns(weeks: np.ndarray, controls: np.ndarray, yearly_order: int = 2) -> np.ndarray:
+    """Trend (per year) and yearly Fourier terms of week numbers, then the controls."""
+    columns = [weeks / YEAR_WEEKS]
+    for k in range(1, yearly_order + 1):
+        angle = 2.0 * np.pi * k * weeks / YEAR_WEEKS
+        columns += [np.sin(angle), np.cos(angle)]
+    return np.column_stack([*columns, controls]) if controls.size else np.column_stack(columns)
+
+
+def _solve(X: np.ndarray, y: np.ndarray, penalty: float, media: int) -> tuple[np.ndarray, float]:
+    """Ridge on standardized ``X`` (the first ``media`` columns kept non-negative): coefficients in ``X``'s units
+    and the intercept."""
+    mean, sd = X.mean(axis=0), X.std(axis=0)
+    sd = np.where(sd > 1e-12, sd, 1.0)
+    Z = (X - mean) / sd
+    y_mean = float(y.mean())
+    yc = y - y_mean
+    n, p = Z.shape
+    keep = np.ones(p, dtype=bool)
+    coef = np.zeros(p)
+    for _ in range(p):
+        Zk = Z[:, keep]
+        gram = Zk.T @ Zk / n + penalty * np.eye(int(keep.sum()))
+        coef[:] = 0.0
+        coef[keep] = np.linalg.solve(gram, Zk.T @ yc / n)
+        negative = keep & (coef < 0)
+        negative[media:] = False
+        if not negative.any():
+            break
+        keep &= ~negative
+    beta = coef / sd
+    return beta, y_mean - float(mean @ beta)
+
+
+@dataclass
+class RidgeMMM:
+    """The reference model on weekly rows (``fit`` on the training weeks, ``predict`` on any weeks of the same
+    series from its first week: carry-over runs from there)."""
+
+    channels: tuple[str, ...]
+    controls: tuple[str, ...]
+    n_splits: int = 4
+    rounds: int = 2
+    yearly_order: int = 2
+    params_: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # decay, gamma, shape
+    penalty_: float = 0.01
+    coef_: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    intercept_: float = 0.0
+    halves_: dict[str, float] = field(default_factory=dict)
+    fit_seconds_: float = 0.0
+    cv_mse_: float = 0.0
+
+    def _media(self, spend: np.ndarray, j: int, decay: float, gamma: float, shape: float, n_fit: int) -> np.ndarray:
+        carried = geometric_adstock(spend[:, j], decay)
+        return hill(carried, gamma * float(carried[:n_fit].mean()), shape)
+
+    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> RidgeMMM:
+        """Choose the hyper-parameters by time-series cross-validation, then fit on all of ``frame``'s rows."""
+        started = time.perf_counter()
+        n = len(frame)
+        spend = frame[list(self.channels)].to_numpy(dtype=float)
+        base = baseline_columns(np.arange(n, dtype=float), frame[list(self.controls)].to_numpy(dtype=float))
+        grid = list(itertools.product(DECAYS, GAMMAS, SHAPES))
+        # every channel's transformed column for every grid point, computed once
+        adstocked = {(j, d): geometric_adstock(spend[:, j], d) for j in range(len(self.channels)) for d in DECAYS}
+        table = np.empty((len(self.channels), len(grid), n))
+        for j in range(len(self.channels)):
+            for g, (d, gamma, shape) in enumerate(grid):
+                carried = adstocked[(j, d)]
+                table[j, g] = hill(carried, gamma * float(carried.mean()), shape)
+        folds = list(TimeSeriesSplit(n_splits=self.n_splits, test_size=max(4, n // (self.n_splits + 2))).split(base))
+        media = len(self.channels)
+
+        def cv(choice: list[int], penalty: float) -> float:
+            X = np.column_stack([*(table[j, g] for j, g in enumerate(choice)), base])
+            errors = []
+            for train, test in folds:
+                beta, intercept = _solve(X[train], y[train], penalty, media)
+                errors.append(np.mean((y[test] - X[test] @ beta - intercept) ** 2))
+            return float(np.mean(errors))
+
+        choice = [grid.index((0.3, 1.0, 1.2))] * media
+        penalty = 0.01
+        best = cv(choice, penalty)
+        for _ in range(self.rounds):
+            for j in range(media):
+                for g in range(len(grid)):
+                    trial = [*choice[:j], g, *choice[j + 1 :]]
+                    score = cv(trial, penalty)
+                    if score < best:
+                        best, choice = score, trial
+            for lam in PENALTIES:
+                score = cv(choice, lam)
+                if score < best:
+                    best, penalty = score, lam
+        self.params_ = {c: grid[g] for c, g in zip(self.channels, choice, strict=True)}
+        self.penalty_ = penalty
+        self.cv_mse_ = best
+        X = np.column_stack([*(table[j, g] for j, g in enumerate(choice)), base])
+        self.coef_, self.intercept_ = _solve(X, y, penalty, media)
+        self.halves_ = {
+            c: self.params_[c][1] * float(adstocked[(j, self.params_[c][0])].mean())
+            for j, c in enumerate(self.channels)
+        }
+        self.n_fit_ = n
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def decompose(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Weekly effect per channel and the prediction, for rows from the series' first week."""
+        n = len(frame)
+        spend = frame[list(self.channels)].to_numpy(dtype=float)
+        base = baseline_columns(np.arange(n, dtype=float), frame[list(self.controls)].to_numpy(dtype=float))
+        out = pd.DataFrame(index=range(n))
+        for j, c in enumerate(self.channels):
+            decay, _, shape = self.params_[c]
+            out[c] = self.coef_[j] * hill(geometric_adstock(spend[:, j], decay), self.halves_[c], shape)
+        media = len(self.channels)
+        out["predicted"] = out[list(self.channels)].sum(axis=1) + base @ self.coef_[media:] + self.intercept_
+        return out
+
+    def curves(self) -> dict[str, RidgeCurve]:
+        """Settled weekly response per channel."""
+        return {
+            c: RidgeCurve(c, float(self.coef_[j]), self.halves_[c], self.params_[c][2], self.params_[c][0])
+            for j, c in enumerate(self.channels)
+        }
