@@ -24,6 +24,7 @@ from xmo.commands import (
     imports,
     industry,
     kpi,
+    lift,
     links,
     maintain,
     models,
@@ -48,7 +49,7 @@ app = typer.Typer(
 # The panels of `xmo --help`, in the order a newcomer meets them; every command and group is in one.
 PANELS: dict[str, tuple[str, ...]] = {
     "Start here": ("demo", "client", "goal", "link", "serve"),
-    "Data in": ("import", "spend", "kpi", "simulate", "compact", "dataset"),
+    "Data in": ("import", "spend", "kpi", "lift", "simulate", "compact", "dataset"),
     "Models": ("train", "models", "promote"),
     "Recommendations and reports": ("recommend", "report", "attribution", "benchmarks"),
     "Privacy and operations": (
@@ -90,6 +91,7 @@ data.register(app)
 imports.register(app)
 spend.register(app)
 kpi.register(app)
+lift.register(app)
 training.register(app)
 models.register(app)
 recommend.register(app)
