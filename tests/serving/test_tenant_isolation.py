@@ -56,7 +56,7 @@ PUBLIC = {
     ("GET", "/sign-in"),
     ("POST", "/sign-in"),
     ("POST", "/sign-out"),
-    ("GET", "/dashboard/static/{name}"),
+    ("GET", "/dashboard/static/{name:path}"),
 }
 SITE_KEY_ROUTES = {("POST", "/v1/events")}  # the key is checked in the handler (the edge's cache), not a dependency
 # Values of required query parameters (a new required parameter needs an entry)
