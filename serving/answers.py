@@ -561,6 +561,19 @@ class HealthMetrics(BaseModel):
     sessions: float | None = None
 
 
+class ImportGrain(BaseModel):
+    """The grain of an imported spend or KPI table: detected from its dates, or given as ``cadence``."""
+
+    cadence: Literal["day", "week"]
+    week_start: str | None = Field(description="The weekday weekly rows start on (Monday); null for daily rows")
+    detected: bool = Field(description="True: read from the dates; false: the request's cadence")
+    first_date: Day
+    last_date: Day
+    periods: int = Field(description="Distinct dates (days or weeks)")
+    missing_periods: list[Day] = Field(description="Days or weeks between the first and last date with no row")
+    text: str = Field(description="One line: weekly rows (weeks starting Monday), 2022-01-03 to 2025-12-29, 209 weeks")
+
+
 class CalibrationBin(BaseModel):
     """Predicted against observed conversion rate in one equal-count bin of the test split."""
 
@@ -576,3 +589,62 @@ class ModelHealthOut(BaseModel):
     champion: HealthChampion | None
     metrics: HealthMetrics
     calibration: list[CalibrationBin] = Field(description="Empty when the run logged no calibration table")
+
+
+class LiftImported(BaseModel):
+    """What a lift-test import stored (``POST /v1/lift``)."""
+
+    client_id: str
+    tests: int = Field(description="Tests in the request, all stored")
+    inserted: int = Field(description="Tests new to the table")
+    replaced: int = Field(description="Stored tests (same test_id) replaced by the request's")
+    test_ids: list[str] = Field(description="The ids of the stored tests (given, or channel-campaign-start-end)")
+    channels: list[str]
+    warnings: list[str]
+    mapped_columns: dict[str, str] = Field(description="Request column → lift-test column, where they differ")
+
+
+class LiftTestOut(BaseModel):
+    """One stored lift test: its window, its result in both measures with standard errors, and its spend."""
+
+    test_id: str
+    channel: str
+    campaign_id: str | None = Field(description="The tested campaign; null for a test of the whole channel")
+    start_date: Day
+    end_date: Day
+    days: int = Field(description="Days of the window, both ends included")
+    kpi: str = Field(description="The stored KPI column the lift is measured in")
+    measure: Literal["incremental_kpi", "roi"] = Field(description="Which of the two the test reported")
+    incremental_kpi: float = Field(description="KPI bought by spend_change over the window, in the KPI's units")
+    incremental_kpi_se: float = Field(description="Its standard error")
+    roi: float = Field(description="incremental_kpi / spend_change")
+    roi_se: float = Field(description="Its standard error")
+    ci_lower: float | None = Field(description="The reported interval, in the units of measure (null: none given)")
+    ci_upper: float | None
+    ci_level: float | None = Field(description="The interval's level, e.g. 0.95")
+    se_source: Literal["standard_error", "interval"] = Field(description="Given, or derived from the interval")
+    spend: float = Field(description="Spend of the channel (or campaign) in the window, as it ran")
+    spend_source: Literal["given", "stored"] = Field(description="Given with the test, or summed from stored spend")
+    stored_spend: float = Field(description="The stored spend of the window (weekly rows prorated by day)")
+    spend_change: float = Field(description="The spend whose effect was measured (counterfactual: spend − this)")
+    scope: Literal["immediate", "total"] = Field(description="Effect within the window, or with its carry-over")
+    method: str | None = Field(description="geo, conversion_lift, holdout, matched_market or other")
+    note: str | None
+    imported_at: str = Field(description="When it was stored (UTC, ISO 8601)")
+
+
+class LiftTestsOut(BaseModel):
+    """The caller's stored lift tests, by channel and start date."""
+
+    client_id: str
+    tests: list[LiftTestOut]
+
+
+class LiftDeleted(BaseModel):
+    """What a deletion removed (or, with dry_run, would remove)."""
+
+    client_id: str
+    dry_run: bool = Field(description="True: nothing was deleted; the figures say what would be")
+    tests: int = Field(description="Tests deleted (or that would be)")
+    test_ids: list[str]
+    remaining: int = Field(description="Tests stored afterwards")

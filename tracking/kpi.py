@@ -1,4 +1,10 @@
-"""Daily KPIs of a client: ``lake/kpi/client_id=<id>/kpi.parquet``, one row per date, one column per series.
+"""KPIs of a client: ``lake/kpi/client_id=<id>/kpi.parquet``, one row per date, one column per series.
+
+**Cadence.** The table is daily or weekly (:mod:`tracking.cadence`: detected from the file's dates or given with
+``--cadence day|week``); the grain is stored in the file's metadata as the period length in days
+(:data:`PERIOD_KEY`; 7 means each row is the week starting on its date). A table written before this key
+existed reads as daily. A table has one grain: a file of another grain, or weekly rows on another weekday than
+the stored weeks, is refused.
 
 A KPI file has a ``date`` column and one or more numeric columns: outcomes (revenue, conversions, orders)
 and controls (price index, temperature, promotions). The table is stored wide and without roles: which
@@ -32,6 +38,7 @@ from core import audit
 from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.locks import file_lock
+from tracking.cadence import Cadence, Grain, cadence_of_days, detect_grain, listed, span_cadence
 from tracking.columns import KPI_ALIASES, ColumnMap, day_span_column, map_columns
 from tracking.lake import write_parquet_atomically
 from tracking.table_files import (
@@ -46,6 +53,7 @@ from tracking.table_files import (
 COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 MAX_COLUMNS = 50
 DELETE_ACTION = "kpi.delete"
+PERIOD_KEY = b"xmo.period_days"  # Parquet metadata: 1 (daily rows) or 7 (weekly rows)
 
 
 def _kpi_path(layout: StorageLayout, client_id: str) -> Path:
@@ -61,27 +69,38 @@ def _column_name(raw: object) -> str:
     return name
 
 
-def map_kpi_columns(rows: pd.DataFrame, overrides: dict[str, str] | None = None) -> tuple[pd.DataFrame, ColumnMap]:
-    """``rows`` with a report's date column (``Day``, ``Reporting starts``, …) and ``overrides`` (``--map``) renamed.
+def map_kpi_columns(
+    rows: pd.DataFrame, overrides: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, ColumnMap, Cadence | None]:
+    """``rows`` with a report's date column (``Day``, ``Reporting starts``, …) and ``overrides`` (``--map``) renamed,
+    and the cadence a report's start and end columns imply (None without them).
 
-    ``InvalidInput`` when a row of a report covers more than one day (``Reporting starts`` ≠ ``Reporting ends``).
+    ``InvalidInput`` when a row of a report covers neither one day nor one week, or rows cover both.
     """
     columns = [str(c) for c in rows.columns]
     mapping = map_columns(columns, KPI_ALIASES, overrides=overrides)
     span = day_span_column(columns, mapping)
+    spanned = span_cadence(rows, span, "KPI")
     if span is not None:
-        for row, (first, last) in enumerate(zip(rows[span[0]].tolist(), rows[span[1]].tolist(), strict=True)):
-            if first is not None and last is not None and str(first).strip() != str(last).strip():
-                raise InvalidInput(
-                    f"row {row + 1}: {span[0]} {first} and {span[1]} {last} differ, but KPIs are per day: export "
-                    "the report with a breakdown by day"
-                )
-        rows = rows.drop(columns=span[1])  # the same date again, not a KPI
-    return rows.rename(columns=mapping.renames), mapping
+        rows = rows.drop(columns=span[1])  # the end of the row's period, not a KPI
+    return rows.rename(columns=mapping.renames), mapping, spanned
+
+
+@dataclass(frozen=True)
+class KpiRows:
+    """Validated KPI rows (sorted by date) and their grain."""
+
+    frame: pd.DataFrame
+    grain: Grain
 
 
 def validate_kpi(rows: pd.DataFrame, overrides: dict[str, str] | None = None) -> pd.DataFrame:
-    """Check and normalize KPI rows: ``date`` (unique) plus numeric columns, sorted by date.
+    """Check and normalize KPI rows: ``date`` (unique) plus numeric columns, sorted by date (see :func:`check_kpi`)."""
+    return check_kpi(rows, overrides).frame
+
+
+def check_kpi(rows: pd.DataFrame, overrides: dict[str, str] | None = None, cadence: Cadence | None = None) -> KpiRows:
+    """Check and normalize KPI rows: ``date`` (unique) plus numeric columns, sorted by date, and their grain.
 
     Columns are first renamed by :func:`map_kpi_columns`. ``InvalidInput`` names the first bad row and column: a
     missing or unparsable date, a date outside :func:`~tracking.table_files.date_window`, a date given twice, a
@@ -89,7 +108,9 @@ def validate_kpi(rows: pd.DataFrame, overrides: dict[str, str] | None = None) ->
     """
     if len(rows) == 0:
         raise InvalidInput("no KPI rows: the file or body is empty")
-    rows, _ = map_kpi_columns(rows, overrides)
+    rows, _, spanned = map_kpi_columns(rows, overrides)
+    if cadence is not None and spanned is not None and cadence is not spanned:
+        raise InvalidInput(f"the cadence is {cadence.value}, but the report's rows each cover one {spanned.value}")
     names = [_column_name(c) for c in rows.columns]
     if len(set(names)) != len(names):
         raise InvalidInput(f"two columns have the same name once normalized: {', '.join(names)}")
@@ -107,12 +128,27 @@ def validate_kpi(rows: pd.DataFrame, overrides: dict[str, str] | None = None) ->
         if day is None:
             raise InvalidInput(f"row {row + 1}, column date: missing value")
         if day in first_row:
-            raise InvalidInput(f"rows {first_row[day] + 1} and {row + 1} repeat the date {day}: one row per day")
+            raise InvalidInput(f"rows {first_row[day] + 1} and {row + 1} repeat the date {day}: one row per date")
         first_row[day] = row
     out = pd.DataFrame({"date": pd.Series(dates, dtype=object)})
     for name in values:
         out[name] = parse_numbers(frame[name], name)
-    return out.sort_values("date").reset_index(drop=True)
+    grain = detect_grain([d for d in dates if d is not None], cadence or spanned)
+    return KpiRows(out.sort_values("date").reset_index(drop=True), grain)
+
+
+def kpi_period_days(layout: StorageLayout, client_id: str) -> int:
+    """The stored table's period length in days: 7 for weekly rows, 1 for daily ones (and for no table)."""
+    path = _kpi_path(layout, client_id)
+    if not path.exists():
+        return 1
+    metadata = pq.read_schema(path).metadata or {}
+    return int(metadata.get(PERIOD_KEY, b"1"))
+
+
+def kpi_cadence(layout: StorageLayout, client_id: str) -> Cadence:
+    """The stored table's cadence (daily when none is stored)."""
+    return cadence_of_days(kpi_period_days(layout, client_id))
 
 
 def read_kpi(layout: StorageLayout, client_id: str) -> pd.DataFrame:
@@ -138,6 +174,7 @@ class KpiImport:
     new_columns: tuple[str, ...]
     first_date: date
     last_date: date
+    grain: Grain
     warnings: tuple[str, ...] = ()
     mapped_columns: dict[str, str] = field(default_factory=dict)  # file column → KPI column
 
@@ -152,6 +189,8 @@ class KpiImport:
             "new_columns": list(self.new_columns),
             "first_date": self.first_date.isoformat(),
             "last_date": self.last_date.isoformat(),
+            "cadence": self.grain.cadence.value,
+            "grain": self.grain.to_dict(),
             "warnings": list(self.warnings),
             "mapped_columns": dict(self.mapped_columns),
         }
@@ -168,38 +207,65 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     return merged.rename_axis("date").reset_index()
 
 
-def _write(layout: StorageLayout, client_id: str, kpi: pd.DataFrame) -> None:
-    """Replace the stored table with ``kpi``; the caller holds the table's lock."""
+def _write(layout: StorageLayout, client_id: str, kpi: pd.DataFrame, period_days: int = 1) -> None:
+    """Replace the stored table with ``kpi`` (rows of ``period_days`` days); the caller holds the table's lock."""
     fields = [pa.field("date", pa.date32(), nullable=False)]
     fields += [pa.field(c, pa.float64()) for c in kpi.columns if c != "date"]
-    table = pa.Table.from_pandas(kpi, schema=pa.schema(fields), preserve_index=False)
-    write_parquet_atomically(table, _kpi_path(layout, client_id))
+    schema = pa.schema(fields, metadata={PERIOD_KEY: str(period_days).encode()})
+    table = pa.Table.from_pandas(kpi, schema=schema, preserve_index=False)
+    write_parquet_atomically(table.replace_schema_metadata(schema.metadata), _kpi_path(layout, client_id))
 
 
-def _gap_warning(days: pd.Series) -> list[str]:
-    first, last = min(days), max(days)
-    missing = (last - first).days + 1 - len(days)
-    if missing <= 0:
-        return []
-    return [f"{missing} day(s) between {first} and {last} have no KPI row; models need a complete daily series"]
+def _check_grain(old: pd.DataFrame, stored: Cadence, new: KpiRows) -> None:
+    """``InvalidInput`` when ``new`` rows are of another grain than the stored table, or weeks on another weekday."""
+    if old.empty:
+        return
+    grain = new.grain
+    if grain.cadence is not stored:
+        raise InvalidInput(
+            f"the stored KPIs are {stored.value}ly rows and this file has {grain.describe()}: one table has one "
+            f"grain; import {stored.value}ly rows (--cadence {stored.value}), or delete the stored rows first "
+            "(xmo kpi delete CLIENT --all)"
+        )
+    if stored is Cadence.WEEK:
+        weekday = old["date"].iloc[0].weekday()
+        off = [d for d in new.frame["date"] if d.weekday() != weekday]
+        if off:
+            raise InvalidInput(
+                f"overlapping rows: the stored weeks start on {old['date'].iloc[0]:%A}s, the new weeks dated "
+                f"{listed(off)} do not; import weeks that start on the same weekday"
+            )
+
+
+def _gap_warning(days: pd.Series, cadence: Cadence) -> list[str]:
+    text = detect_grain(list(days), cadence).gap_warning("KPI")
+    return [f"{text}; models need a complete series"] if text else []
 
 
 def import_kpi(
-    layout: StorageLayout, client_id: str, rows: pd.DataFrame, overrides: dict[str, str] | None = None
+    layout: StorageLayout,
+    client_id: str,
+    rows: pd.DataFrame,
+    overrides: dict[str, str] | None = None,
+    cadence: Cadence | None = None,
 ) -> KpiImport:
     """Validate ``rows`` as a whole and merge them into the stored table (nothing stored when any row is bad);
-    ``overrides`` renames file columns (``--map``)."""
+    ``overrides`` renames file columns (``--map``); ``cadence`` sets the grain (detected when None)."""
     if len(rows) == 0:
         raise InvalidInput("no KPI rows: the file or body is empty")
-    rows, mapping = map_kpi_columns(rows, overrides)
-    new = validate_kpi(rows)
+    rows, mapping, spanned = map_kpi_columns(rows, overrides)
+    if cadence is not None and spanned is not None and cadence is not spanned:
+        raise InvalidInput(f"the cadence is {cadence.value}, but the report's rows each cover one {spanned.value}")
+    checked = check_kpi(rows, cadence=cadence or spanned)
+    new = checked.frame
     with file_lock(layout.client_kpi_dir(client_id) / ".kpi.lock"):
         old = read_kpi(layout, client_id)
+        _check_grain(old, kpi_cadence(layout, client_id), checked)
         merged = _merge(old, new)
-        _write(layout, client_id, merged)
+        _write(layout, client_id, merged, checked.grain.period_days)
     known = set(old["date"])
     updated = sum(1 for day in new["date"] if day in known)
-    warnings = _gap_warning(merged["date"])
+    warnings = _gap_warning(merged["date"], checked.grain.cadence)
     empty = int(new.drop(columns="date").isna().to_numpy().sum())
     if empty:
         warnings.insert(0, f"{empty} empty cell(s) stored as missing values")
@@ -213,6 +279,7 @@ def import_kpi(
         new_columns=tuple(c for c in columns if c not in old.columns),
         first_date=min(new["date"]),
         last_date=max(new["date"]),
+        grain=checked.grain,
         warnings=tuple(warnings),
         mapped_columns=mapping.to_dict(),
     )
@@ -224,10 +291,11 @@ def import_kpi_file(
     path: Path,
     fmt: str | None = None,
     overrides: dict[str, str] | None = None,
+    cadence: Cadence | None = None,
 ) -> KpiImport:
     """Import a CSV or Parquet KPI file (``fmt`` or the file's suffix says which)."""
     layout.client_kpi_dir(client_id)  # an invalid client id fails before the file is read
-    return import_kpi(layout, client_id, read_table_file(path, fmt), overrides)
+    return import_kpi(layout, client_id, read_table_file(path, fmt), overrides, cadence)
 
 
 def kpi_summary_records(kpi: pd.DataFrame) -> list[dict[str, Any]]:
@@ -328,7 +396,7 @@ def delete_kpi(
         if kept.empty:
             _kpi_path(layout, client_id).unlink()
         else:
-            _write(layout, client_id, kept.drop(columns=list(emptied)))
+            _write(layout, client_id, kept.drop(columns=list(emptied)), kpi_period_days(layout, client_id))
     details = {
         "selection": selection,
         **{k: v for k, v in result.to_dict().items() if k not in ("client_id", "dry_run")},

@@ -1,5 +1,5 @@
-"""A client's daily KPIs (outcomes and controls): import rows (JSON or CSV), read the stored summary and delete
-the rows of a date range."""
+"""A client's daily or weekly KPIs (outcomes and controls): import rows (JSON or CSV), read the stored summary and
+delete the rows of a date range."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from core.layout import StorageLayout
+from serving.answers import ImportGrain
 from serving.deps import ActorDep, RuntimeDep, TenantDep
 from serving.query_params import AnyDayParam
 from serving.request_body import TABLE_BODY_BYTES, TABLE_MAX_ROWS, read_table
@@ -21,8 +22,16 @@ from serving.table_routes import (
     SINCE,
     UNTIL,
 )
-from tracking.kpi import delete_kpi, import_kpi, kpi_summary_records, read_kpi
+from tracking.cadence import parse_cadence
+from tracking.kpi import delete_kpi, import_kpi, kpi_cadence, kpi_summary_records, read_kpi
 
+CadenceParam = Annotated[
+    str | None,
+    Query(
+        max_length=10,
+        description="day or week: the rows' grain (default: detected from the dates; a week is dated by its first day)",
+    ),
+]
 router = APIRouter(prefix="/v1/kpi", tags=["kpi"])
 
 
@@ -37,6 +46,8 @@ class KpiImported(BaseModel):
     new_columns: list[str]
     first_date: str
     last_date: str
+    cadence: str = Field(description="day or week: the grain of the rows (detected from the dates, or given)")
+    grain: ImportGrain
     warnings: list[str]
 
 
@@ -56,7 +67,7 @@ class KpiColumn(BaseModel):
     """One stored KPI series."""
 
     column: str
-    days: int = Field(description="Days with a value")
+    days: int = Field(description="Rows with a value (days, or weeks in a weekly table)")
     first_date: str | None
     last_date: str | None
     total: float
@@ -69,6 +80,7 @@ class KpiSummary(BaseModel):
     """The caller's stored KPI columns."""
 
     client_id: str
+    cadence: str = Field(description="day or week: the grain of the stored rows")
     columns: list[KpiColumn]
 
 
@@ -98,14 +110,18 @@ _REQUEST_BODY: dict[str, Any] = {
     responses=IMPORT_ERRORS,
     openapi_extra=_REQUEST_BODY,
     summary="Import KPIs (idempotent)",
-    description="The same import as POST: sending the same rows again leaves the table as it was.",
+    description="The same import as POST (daily or weekly rows; ``cadence`` sets the grain): sending the same "
+    "rows again leaves the table as it was.",
 )
 @router.post("", response_model=KpiImported, responses=IMPORT_ERRORS, openapi_extra=_REQUEST_BODY)
-async def post_kpi(request: Request, runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
-    """Import daily KPIs; the request's columns replace stored values of its dates, one bad row stores nothing."""
+async def post_kpi(
+    request: Request, runtime: RuntimeDep, client_id: TenantDep, cadence: CadenceParam = None
+) -> dict[str, Any]:
+    """Import daily or weekly KPIs; the request's columns replace stored values of its dates; a bad row stores none."""
+    given = parse_cadence(cadence)
     frame = await read_table(request)
     layout = StorageLayout.from_settings(runtime.settings)
-    report = await asyncio.to_thread(import_kpi, layout, client_id, frame)
+    report = await asyncio.to_thread(import_kpi, layout, client_id, frame, None, given)
     return report.to_dict()
 
 
@@ -114,7 +130,7 @@ async def get_kpi(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
     """The caller's stored KPI columns: days with values, first and last date, totals."""
     layout = StorageLayout.from_settings(runtime.settings)
     rows = await asyncio.to_thread(lambda: kpi_summary_records(read_kpi(layout, client_id)))
-    return {"client_id": client_id, "columns": rows}
+    return {"client_id": client_id, "cadence": kpi_cadence(layout, client_id).value, "columns": rows}
 
 
 @router.delete("", response_model=KpiDeleted, responses=DELETE_ERRORS)

@@ -1,5 +1,5 @@
-"""A client's daily spend: import rows (JSON or CSV), read the stored summary and delete rows, with the client's
-API key."""
+"""A client's daily or weekly spend: import rows (JSON or CSV), read the stored summary and delete rows, with the
+client's API key."""
 
 from __future__ import annotations
 
@@ -10,12 +10,21 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from core.layout import StorageLayout
+from serving.answers import ImportGrain
 from serving.deps import ActorDep, RuntimeDep, TenantDep
 from serving.query_params import AnyDayParam
 from serving.request_body import TABLE_BODY_BYTES, TABLE_MAX_ROWS, read_table
 from serving.table_routes import AUTH_ERRORS, DELETE_ERRORS, DRY_RUN, IMPORT_ERRORS, SINCE, UNTIL
+from tracking.cadence import parse_cadence
 from tracking.spend import MAX_ID_LENGTH, delete_spend, import_spend, read_spend, spend_summary_records
 
+CadenceParam = Annotated[
+    str | None,
+    Query(
+        max_length=10,
+        description="day or week: the rows' grain (default: detected from the dates; a week is dated by its first day)",
+    ),
+]
 router = APIRouter(prefix="/v1/spend", tags=["spend"])
 
 
@@ -32,6 +41,8 @@ class SpendImported(BaseModel):
     first_date: str
     last_date: str
     total_spend: float
+    cadence: str = Field(description="day or week: the grain of the rows (detected from the dates, or given)")
+    grain: ImportGrain
     ignored_columns: list[str]
     unknown_campaigns: list[str] = Field(description="Campaign ids never seen in the client's tracked traffic")
     warnings: list[str]
@@ -43,7 +54,8 @@ class CampaignSpend(BaseModel):
     campaign_id: str
     channel: str | None
     level: str = Field(description="campaign, or channel for channel-level spend")
-    days: int
+    cadence: str = Field(description="day, week, or day+week for a series stored at both grains (apart)")
+    days: int = Field(description="Days its rows cover (7 per weekly row)")
     first_date: str
     last_date: str
     spend: float
@@ -101,14 +113,18 @@ _REQUEST_BODY: dict[str, Any] = {
     responses=IMPORT_ERRORS,
     openapi_extra=_REQUEST_BODY,
     summary="Import spend (idempotent)",
-    description="The same import as POST: sending the same rows again leaves the table as it was.",
+    description="The same import as POST (daily or weekly rows; ``cadence`` sets the grain): sending the same "
+    "rows again leaves the table as it was.",
 )
 @router.post("", response_model=SpendImported, responses=IMPORT_ERRORS, openapi_extra=_REQUEST_BODY)
-async def post_spend(request: Request, runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
-    """Import daily spend; a stored (date, campaign) is replaced, and one bad row stores nothing."""
+async def post_spend(
+    request: Request, runtime: RuntimeDep, client_id: TenantDep, cadence: CadenceParam = None
+) -> dict[str, Any]:
+    """Import daily or weekly spend; a stored (date, campaign) is replaced, and one bad row stores nothing."""
+    given = parse_cadence(cadence)
     frame = await read_table(request)
     layout = StorageLayout.from_settings(runtime.settings)
-    report = await asyncio.to_thread(import_spend, layout, client_id, frame)
+    report = await asyncio.to_thread(import_spend, layout, client_id, frame, None, given)
     return report.to_dict()
 
 

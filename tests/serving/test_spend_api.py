@@ -123,7 +123,7 @@ def test_kpi_post_and_get(api: Api, settings: Settings) -> None:
     assert list(kpi.columns) == ["date", "revenue", "orders", "promo"] and kpi["revenue"].tolist() == [100.0, 200.0]
     summary = http.get("/v1/kpi", headers=auth(acme)).json()
     assert [c["column"] for c in summary["columns"]] == ["revenue", "orders", "promo"]
-    assert http.get("/v1/kpi", headers=auth(other)).json() == {"client_id": "other", "columns": []}
+    assert http.get("/v1/kpi", headers=auth(other)).json() == {"client_id": "other", "cadence": "day", "columns": []}
     bad = http.post("/v1/kpi", json={"rows": [{"date": "2026-01-03", "revenue": "n/a"}]}, headers=auth(acme))
     assert bad.status_code == 400 and error_of(bad)["message"] == "row 1, column revenue: 'n/a' is not a number"
     assert len(read_kpi(StorageLayout.from_settings(settings), "acme")) == 2

@@ -62,7 +62,8 @@ def test_gaps_and_empty_cells_are_warned_about(layout: StorageLayout) -> None:
     report = import_kpi(layout, "acme", csv_frame("date,revenue,orders\n2026-01-01,1,\n2026-01-05,2,3\n"))
     assert report.warnings == (
         "1 empty cell(s) stored as missing values",
-        "3 day(s) between 2026-01-01 and 2026-01-05 have no KPI row; models need a complete daily series",
+        "3 day(s) between 2026-01-01 and 2026-01-05 have no KPI row: 2026-01-02, 2026-01-03, 2026-01-04; "
+        "models need a complete series",
     )
 
 

@@ -51,7 +51,7 @@ def test_errors_are_one_line_and_store_nothing(
     path.write_text("date,revenue\n2026-01-01,10\n2026-01-01,11\n")
     code, out, err = run(capsys, "kpi", "import", client, str(path))
     assert code == 1 and out == ""
-    assert err == "xmo: rows 1 and 2 repeat the date 2026-01-01: one row per day\n"
+    assert err == "xmo: rows 1 and 2 repeat the date 2026-01-01: one row per date\n"
     assert read_kpi(StorageLayout.from_settings(settings), client).empty
     code, out, _ = run(capsys, "kpi", "show", client)
     assert code == 0 and out.strip() == "no KPIs stored for acme; import some with `xmo kpi import acme FILE`"

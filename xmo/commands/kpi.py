@@ -1,4 +1,4 @@
-"""``xmo kpi …``: import daily KPIs (outcomes and controls for the media-mix model), show what is stored, and
+"""``xmo kpi …``: import daily or weekly KPIs (outcomes and controls for the media-mix model), show what is stored, and
 delete the rows of a date range."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from xmo.console import emit_json, err, out
 if TYPE_CHECKING:
     from tracking.kpi import KpiDeletion
 
-kpi_app = typer.Typer(help="Daily KPIs: outcomes (revenue, conversions) and controls, one row per date.")
+kpi_app = typer.Typer(help="Daily or weekly KPIs: outcomes (revenue, conversions) and controls, one row per date.")
 
 
 def _layout() -> StorageLayout:
@@ -42,17 +42,32 @@ def import_(
             "built-in aliases in docs/events-and-import.md).",
         ),
     ] = None,
+    cadence: Annotated[
+        str | None,
+        typer.Option(
+            "--cadence",
+            metavar="day|week",
+            help="The rows' grain (default: detected from the dates; weekly rows are dated by their week's first day).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Import daily KPIs; the file's columns replace stored values of its dates, and a bad file stores nothing."""
+    """Import daily or weekly KPIs; the file's columns replace stored values of its dates, and a bad file stores
+    nothing.
+
+    The grain (daily, or weekly on any week start) is detected from the dates and said on stderr; --cadence sets it.
+    """
+    from tracking.cadence import parse_cadence
     from tracking.columns import parse_map_options
     from tracking.kpi import import_kpi_file
     from xmo.commands.imports import print_mapped_columns
 
     overrides = parse_map_options(column_map)
+    given = parse_cadence(cadence)
     existing_client(client_id)
-    report = import_kpi_file(_layout(), client_id, file, file_format, overrides)
+    report = import_kpi_file(_layout(), client_id, file, file_format, overrides, given)
     print_mapped_columns(report.mapped_columns)
+    err.print(report.grain.describe(), markup=False, highlight=False, soft_wrap=True)
     if as_json:
         emit_json(report.to_dict())
         return
@@ -71,17 +86,18 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The stored KPI columns: days with values, first and last date, total and mean."""
-    from tracking.kpi import kpi_summary_records, read_kpi
+    from tracking.kpi import kpi_cadence, kpi_summary_records, read_kpi
 
     existing_client(client_id)
     rows = kpi_summary_records(read_kpi(_layout(), client_id))
+    cadence = kpi_cadence(_layout(), client_id).value
     if as_json:
-        emit_json({"client_id": client_id, "columns": rows})
+        emit_json({"client_id": client_id, "cadence": cadence, "columns": rows})
         return
     if not rows:
         out.print(f"no KPIs stored for {client_id}; import some with `xmo kpi import {client_id} FILE`", markup=False)
         return
-    table = Table("column", "days", "first", "last", "total", "mean", "min", "max")
+    table = Table("column", "rows", "first", "last", "total", "mean", "min", "max", title=f"{cadence}ly rows")
     for r in rows:
         table.add_row(
             escape(r["column"]),

@@ -1,4 +1,4 @@
-"""``xmo spend …``: import daily spend per campaign or channel, show what is stored, and delete rows."""
+"""``xmo spend …``: import daily or weekly spend per campaign or channel, show what is stored, and delete rows."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from xmo.console import emit_json, err, out
 if TYPE_CHECKING:
     from tracking.spend import SpendDeletion
 
-spend_app = typer.Typer(help="Daily spend per campaign (or per channel for TV, print, out-of-home).")
+spend_app = typer.Typer(help="Daily or weekly spend per campaign (or per channel for TV, print, out-of-home).")
 
 
 def _layout() -> StorageLayout:
@@ -44,17 +44,31 @@ def import_(
             "built-in aliases in docs/events-and-import.md).",
         ),
     ] = None,
+    cadence: Annotated[
+        str | None,
+        typer.Option(
+            "--cadence",
+            metavar="day|week",
+            help="The rows' grain (default: detected from the dates; weekly rows are dated by their week's first day).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Import daily spend; a (date, campaign) already stored is replaced, and a bad file stores nothing."""
+    """Import daily or weekly spend; a (date, campaign) already stored is replaced, and a bad file stores nothing.
+
+    The grain (daily, or weekly on any week start) is detected from the dates and said on stderr; --cadence sets it.
+    """
+    from tracking.cadence import parse_cadence
     from tracking.columns import parse_map_options
     from tracking.spend import import_spend_file
     from xmo.commands.imports import print_mapped_columns
 
     overrides = parse_map_options(column_map)
+    given = parse_cadence(cadence)
     existing_client(client_id)
-    report = import_spend_file(_layout(), client_id, file, file_format, overrides)
+    report = import_spend_file(_layout(), client_id, file, file_format, overrides, given)
     print_mapped_columns(report.mapped_columns)
+    err.print(report.grain.describe(), markup=False, highlight=False, soft_wrap=True)
     if as_json:
         emit_json(report.to_dict())
         return
@@ -75,7 +89,7 @@ def show(
     client_id: Annotated[str, typer.Argument(help="Client id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The stored spend per campaign: days, first and last date, totals."""
+    """The stored spend per campaign: cadence, days covered, first and last date, totals."""
     from tracking.spend import read_spend, spend_summary_records
 
     existing_client(client_id)
@@ -92,7 +106,7 @@ def show(
             escape(str(r["campaign_id"])),
             escape(str(r["channel"] or "")),
             r["level"],
-            f"{r['days']:,}",
+            f"{r['days']:,}" + ("" if r["cadence"] == "day" else f" ({r['cadence']}ly)"),
             r["first_date"],
             r["last_date"],
             f"{r['spend']:,.2f}",
