@@ -155,7 +155,7 @@ def oracle_plan(curves: Mapping[str, SpendResponse], current: Mapping[str, float
     def negative(x: np.ndarray) -> float:
         return -float(sum(float(curves[n].steady_state(v)) for n, v in zip(names, x, strict=True)))
 
-    best = -negative(np.array([a.recommended_spend for a in plan.allocations]))
+    best = _true_value(curves, {a.campaign_id: a.recommended_spend for a in plan.allocations})
     rng = np.random.default_rng(0)
     for guess in [base, *(rng.uniform(low, high) for _ in range(4))]:
         result = minimize(
@@ -320,6 +320,15 @@ def print_world(w: dict[str, Any]) -> None:
             )
 
 
+def _ratio(with_lift: float | None, without: float) -> float | None:
+    """How much of the ROI error is left with the lift test (``None``: the model cannot take one)."""
+    if with_lift is None:
+        return None
+    if without > 0:
+        return with_lift / without
+    return 0.0 if with_lift <= 0 else float("inf")
+
+
 def summarize(worlds: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Averages per model over the worlds, and the issue's targets (judged on xmo)."""
     summary: dict[str, Any] = {}
@@ -343,7 +352,7 @@ def summarize(worlds: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, d
             without, with_lift = lifted[0]["tested_roi_error"], lifted[0]["tested_roi_error_with_lift"]
             summary[name]["tested_roi_error"] = without
             summary[name]["tested_roi_error_with_lift"] = with_lift
-            summary[name]["calibration_ratio"] = None if with_lift is None else with_lift / without
+            summary[name]["calibration_ratio"] = _ratio(with_lift, without)
         big = [r for w, r in zip(worlds, rows, strict=True) if w["weeks"] >= 208 and len(w["channels"]) >= 6]
         if big and "full_fit_seconds" in big[0]:
             summary[name]["fit_seconds_208w_6ch"] = big[0]["full_fit_seconds"]

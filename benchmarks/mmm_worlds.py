@@ -164,7 +164,7 @@ def _spend_series(rng: np.random.Generator, weeks: int, mean: float, flighted: b
     return np.asarray(level * mean / level.mean(), dtype=float)
 
 
-def _channel_truth(rng: np.random.Generator, name: str, mean: float, family: str) -> TrueCurve:
+def _channel_truth(rng: np.random.Generator, name: str, mean: float, family: str, roi: float) -> TrueCurve:
     flighted = name in FLIGHTED
     if family == "geometric" or not flighted:
         params: tuple[float, ...] = (float(rng.uniform(0.3, 0.7) if flighted else rng.uniform(0.0, 0.3)),)
@@ -175,7 +175,6 @@ def _channel_truth(rng: np.random.Generator, name: str, mean: float, family: str
         params = (float(rng.uniform(1.5, 2.5)), float(rng.uniform(1.5, 3.5)))
     half = mean * float(rng.uniform(0.6, 1.8))
     shape = float(rng.uniform(1.0, 2.2))
-    roi = float(rng.uniform(0.8, 3.5))  # average return at the mean weekly spend
     beta = roi * mean / float(hill(mean, half, shape))
     return TrueCurve(name, beta, half, shape, family, params, adstock_weights(family, params))
 
@@ -224,6 +223,8 @@ def simulate_weekly_world(
     truth: dict[str, TrueCurve] = {}
     media_budget = 0.18 * level  # weekly spend over all channels
     shares = rng.dirichlet(np.full(n_channels, 3.0))
+    # average returns at the mean spend, spread from 0.8 to 3.2 so that today's split is off the optimum
+    rois = rng.permutation(np.linspace(0.8, 3.2, n_channels)) * rng.uniform(0.9, 1.1, n_channels)
     for j, channel in enumerate(channels):
         mean = float(media_budget * shares[j])
         series = _spend_series(rng, total, mean, channel in FLIGHTED)
@@ -231,7 +232,7 @@ def simulate_weekly_world(
             series *= (expected / expected.mean()) ** 3.0  # more spend when more demand is expected
             series *= mean / series.mean()
         spend[:, j] = series
-        truth[channel] = _channel_truth(rng, channel, mean, adstock)
+        truth[channel] = _channel_truth(rng, channel, mean, adstock, float(rois[j]))
 
     effects = np.column_stack([truth[c].effect(spend[:, j]) for j, c in enumerate(channels)])
     lift: LiftTest | None = None

@@ -1,0 +1,69 @@
+"""bench_mmm's scoring: the truth scores perfectly, days add back up to weeks, and xmo's side runs as today."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from bench_mmm import MixFit, WeeklyCurve, _days, fit_xmo, score_model, summarize
+from mmm_worlds import WeeklyWorld, simulate_weekly_world
+
+from models.mediamix import ChannelResponse
+
+
+@pytest.fixture(scope="module")
+def world() -> WeeklyWorld:
+    return simulate_weekly_world("demand", 31, weeks=104, n_channels=4, follows_demand=True, lift_channel="search")
+
+
+def _truth_as_model(world: WeeklyWorld) -> MixFit:
+    media = world.contributions[list(world.channels)]
+    return MixFit(world.baseline + media.sum(axis=1).to_numpy(), media, world.truth, 0.1, cross_validated=True)
+
+
+def test_the_truth_scores_perfectly(world: WeeklyWorld) -> None:
+    truth = _truth_as_model(world)
+    row = score_model(world, "truth", truth, truth, truth, 83)
+    assert row["effect_share_mae"] == pytest.approx(0.0, abs=1e-12)
+    assert max(abs(e) for e in row["roi_error"].values()) < 1e-9
+    assert row["tested_roi_error"] < 1e-9 and row["tested_roi_error_with_lift"] < 1e-9
+    assert row["share_of_oracle_gain"] == pytest.approx(1.0, abs=0.01)
+    assert row["refresh_max_change_share"] == 0.0
+    assert row["test_mape"] < 0.08  # only the noise (4 % of the KPI) is left
+    summary, targets = summarize(
+        [{"stable": True, "weeks": 104, "channels": world.channels, "models": {"xmo": row, "reference": row}}]
+    )
+    assert targets["mean_effect_share_mae"]["met"] and targets["worst_share_of_oracle_gain"]["met"]
+    assert targets["calibration_roi_error_ratio"]["met"] and summary["xmo"]["calibration_ratio"] <= 1e-6
+
+
+def test_a_worse_model_scores_worse(world: WeeklyWorld) -> None:
+    truth = _truth_as_model(world)
+    flipped = dict(zip(world.channels, reversed(list(world.truth.values())), strict=True))
+    media = truth.contributions[list(reversed(world.channels))].set_axis(list(world.channels), axis=1)
+    wrong = MixFit(truth.predicted * 1.1, media, flipped, 0.1, cross_validated=False)
+    row = score_model(world, "wrong", wrong, truth, None, 83)
+    assert row["test_mape"] > 0.05 and row["effect_share_mae"] > 0.02
+    assert row["share_of_oracle_gain"] < 0.97 and row["refresh_max_change_share"] > 0.0
+    assert row["tested_roi_error_with_lift"] is None
+
+
+def test_weeks_spread_over_days_add_back_up(world: WeeklyWorld) -> None:
+    days = _days(world.frame.iloc[:3], world.channels, world.controls)
+    assert len(days) == 21 and days["date"].iloc[7] == world.frame["week"].iloc[1]
+    assert days["tv"].groupby(np.arange(21) // 7).sum().to_numpy() == pytest.approx(world.frame["tv"].iloc[:3])
+    assert (days["event"].to_numpy() == np.repeat(world.frame["event"].iloc[:3].to_numpy(), 7)).all()
+    daily = ChannelResponse("tv", 100.0, 50.0, 1.5, 0.3, np.array([[100.0, 50.0, 1.5, 0.3]]))
+    weekly = WeeklyCurve(daily)
+    assert float(weekly.steady_state(700.0)) == pytest.approx(7 * float(daily.steady_state(100.0)))
+    assert weekly.steady_state_draws(700.0) == pytest.approx(7 * daily.steady_state_draws(100.0))
+
+
+def test_xmo_runs_on_weeks_spread_over_days(world: WeeklyWorld) -> None:
+    assert fit_xmo(world, 83, (world.lift_test,)) is None  # today's model cannot take a lift test
+    fit = fit_xmo(world, 83)
+    assert fit is not None and not fit.cross_validated
+    assert len(fit.predicted) == world.weeks and list(fit.contributions.columns) == list(world.channels)
+    y = world.frame["revenue"].to_numpy()
+    assert float(np.mean(np.abs(fit.predicted[:83] / y[:83] - 1))) < 0.08
+    assert isinstance(fit.contributions, pd.DataFrame) and (fit.contributions.to_numpy() >= 0).all()
