@@ -1,9 +1,10 @@
-"""Media-mix mode of the budget recommendation: fit the client's KPI series on daily spend per channel.
+"""Media-mix mode of the budget recommendation: fit the client's KPI series on its spend per channel.
 
-Reads the KPI table (``tracking.kpi``) and the spend table (``tracking.spend``), aggregates spend per channel
-and day (the ``channel`` column, or the campaign id where a row has no channel), and fits
-:class:`models.mediamix.MediaMixModel` on the days both cover. The result's curves go to the budget
-allocator like per-campaign curves do.
+Reads the KPI table (``tracking.kpi``) and the spend table (``tracking.spend``), aligned at the KPI's grain by
+:func:`strategy.media_mix_data.align_media_mix` (spend per channel: the ``channel`` column, or the campaign id
+where a row has no channel), and fits :class:`models.mediamix.MediaMixModel` on the days both cover. The model
+fits days: a weekly KPI is read and aligned, and then refused as not ready until weekly fitting arrives with
+``xmo mmm`` (issue 17). The result's curves go to the budget allocator like per-campaign curves do.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from core.settings import Settings
 from core.tenants import Client
 from models.mediamix import ChannelResponse, MediaMixModel
 from models.response import SpendResponse
-from tracking.kpi import read_kpi
+from strategy.media_mix_data import align_media_mix, spend_at_grain
+from tracking.cadence import Cadence
+from tracking.kpi import kpi_cadence, read_kpi
 from tracking.spend import read_spend
 
 RECENT_DAYS = 28
@@ -94,13 +97,11 @@ def pick_kpi(columns: Sequence[str], kpi: str | None) -> str:
 
 
 def daily_channel_spend(spend: pd.DataFrame) -> pd.DataFrame:
-    """Spend per day (index) and channel (columns); a row without a channel counts under its campaign id."""
-    channel = spend["channel"] if "channel" in spend.columns else pd.Series(None, index=spend.index)
-    named = channel.astype(object).where(channel.notna() & (channel.astype(str).str.strip() != ""), None)
-    rows = spend.assign(
-        date=pd.to_datetime(spend["date"]).dt.normalize(), channel=named.fillna(spend["campaign_id"]).astype(str)
-    )
-    return rows.pivot_table(index="date", columns="channel", values="spend", aggfunc="sum", fill_value=0.0)
+    """Spend per day (index) and channel (columns); a row without a channel counts under its campaign id.
+
+    ``InvalidInput`` for weekly rows (see :func:`strategy.media_mix_data.spend_at_grain`).
+    """
+    return spend_at_grain(spend, Cadence.DAY)
 
 
 def _controls(kpi_frame: pd.DataFrame, target: str, controls: Sequence[str] | None, warnings: list[str]) -> list[str]:
@@ -133,14 +134,15 @@ def fit_media_mix(
     n_draws: int = 100,
     random_state: int = 0,
 ) -> MediaMixResult:
-    """Fit the media-mix model of ``client``'s KPI on its daily spend per channel.
+    """Fit the media-mix model of ``client``'s daily KPI on its daily spend per channel.
 
     ``kpi``: the outcome column (revenue, else conversions, when ``None``). ``controls``: control columns
     of the KPI table (every other non-outcome column without gaps when ``None``; ``()`` for none).
     ``channels``: restrict to these channels (all with spend when ``None``). The fit covers the days from
     the later of the first KPI and first spend day to the earlier of the last ones; days in that range
     with no spend row for a channel count as zero spend. ``NotReady`` without KPI or spend data;
-    ``InvalidInput`` for gaps in the KPI, too few days and the other errors of the model.
+    ``InvalidInput`` for gaps in the KPI, weekly spend, too few days and the other errors of the model;
+    ``NotReady`` for a weekly KPI (the model fits days until ``xmo mmm`` arrives).
     """
     layout = StorageLayout.from_settings(settings)
     kpi_table = read_kpi(layout, client.id)
@@ -150,37 +152,14 @@ def fit_media_mix(
     if spend_table.empty:
         raise NotReady(f"no spend for client {client.id!r}; import daily spend with `xmo spend import`")
     target = pick_kpi([c for c in kpi_table.columns if c != "date"], kpi)
-    kpi_frame = kpi_table.assign(date=pd.to_datetime(kpi_table["date"]).dt.normalize())
-    observed = kpi_frame.loc[kpi_frame[target].notna(), "date"]
-    if observed.empty:
-        raise NotReady(f"the KPI column {target!r} has no values yet")
-    spend = daily_channel_spend(spend_table)
-    if channels is not None:
-        unknown = sorted(set(channels) - set(spend.columns))
-        if unknown:
-            raise InvalidInput(f"no spend for channels {unknown}; known channels: {', '.join(spend.columns)}")
-        spend = spend[list(channels)]
-    first, last = max(observed.min(), spend.index.min()), min(observed.max(), spend.index.max())
-    if first > last:
-        raise InvalidInput(
-            f"the KPI ({observed.min().date()} to {observed.max().date()}) and the spend "
-            f"({spend.index.min().date()} to {spend.index.max().date()}) share no day"
+    series = align_media_mix(kpi_table, kpi_cadence(layout, client.id), spend_table, target, channels)
+    if series.cadence is not Cadence.DAY:
+        raise NotReady(
+            f"the KPI and spend of client {client.id!r} are weekly ({len(series.frame):,} weeks from "
+            f"{series.frame.index[0].date()} to {series.frame.index[-1].date()}); the media-mix model fits days "
+            "today: weekly media-mix fitting arrives with `xmo mmm` (issue 17)"
         )
-    warnings: list[str] = []
-    if first > observed.min() or last < observed.max():
-        warnings.append(f"fitted on {first.date()} to {last.date()}, the days with both KPI and spend")
-    days = pd.date_range(first, last, freq="D")
-    no_rows = int((~days.isin(spend.index)).sum())
-    if no_rows:
-        warnings.append(f"{no_rows} day(s) in the period have no spend row for any channel: counted as zero spend")
-    spend = spend.reindex(days, fill_value=0.0)
-    kpi_frame = kpi_frame.set_index("date").reindex(days)
-    gaps = kpi_frame.index[kpi_frame[target].isna()]
-    if len(gaps):
-        raise InvalidInput(
-            f"the KPI {target!r} has missing days: no value on {len(gaps)} day(s) between {first.date()} and "
-            f"{last.date()} (first {gaps[0].date()}); import them, the model needs every day"
-        )
+    spend, kpi_frame, warnings = series.spend, series.frame, list(series.warnings)
     chosen = _controls(kpi_frame, target, controls, warnings)
     X = pd.concat([spend, kpi_frame[chosen]], axis=1).rename_axis("date").reset_index()
     model = MediaMixModel(

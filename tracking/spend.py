@@ -42,7 +42,7 @@ from core import audit
 from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.locks import file_lock
-from tracking.cadence import Cadence, Grain, detect_grain, listed
+from tracking.cadence import Cadence, Grain, detect_grain, listed, span_cadence
 from tracking.columns import SPEND_ALIASES, ColumnMap, day_span_column, map_columns
 from tracking.lake import event_files, write_parquet_atomically
 from tracking.table_files import (
@@ -68,7 +68,6 @@ SPEND_SCHEMA = pa.schema(
 )
 _KEY = ["date", "campaign_id"]
 KNOWN_COLUMNS: tuple[str, ...] = ("date", "campaign_id", "channel", "spend", "impressions", "clicks")
-REPORT_SPANS: dict[int, Cadence] = {1: Cadence.DAY, 7: Cadence.WEEK}  # days a report row covers → its cadence
 MAX_ID_LENGTH = 200  # the lake's limit on campaign ids
 MAX_UNKNOWN_LISTED = 10
 DELETE_ACTION = "spend.delete"
@@ -158,30 +157,6 @@ def _grain(dates: list[date | None], given: Cadence | None, spanned: Cadence | N
     return detect_grain([d for d in dates if d is not None], given or spanned)
 
 
-def span_cadence(frame: pd.DataFrame, span: tuple[str, str] | None, what: str) -> Cadence | None:
-    """The cadence of a report with start and end dates per row (Meta's ``Reporting starts``/``ends``): every row
-    one day, or every row one week (7 days); ``InvalidInput`` naming the first row that covers another span."""
-    if span is None:
-        return None
-    start, end = span
-    firsts = parse_dates(frame[start], start)
-    lasts = parse_dates(frame[end], end)
-    seen: Cadence | None = None
-    for row, (first, last) in enumerate(zip(firsts, lasts, strict=True)):
-        if first is None or last is None:
-            continue
-        length = (last - first).days + 1
-        cadence = REPORT_SPANS.get(length)
-        if cadence is None or (seen is not None and cadence is not seen):
-            wanted = "days or whole weeks" if seen is None else f"one {seen.value} per row like the rows above"
-            raise InvalidInput(
-                f"row {row + 1}: {start} {first} to {end} {last} covers {length} day(s), but {what} rows cover "
-                f"{wanted}: export the report with a breakdown by day or by week"
-            )
-        seen = cadence
-    return seen
-
-
 def channel_level(spend: pd.DataFrame) -> pd.Series:
     """Which rows are channel-level spend (no tracked campaign: ``campaign_id`` equals ``channel``)."""
     return (spend["campaign_id"] == spend["channel"]).fillna(False).astype(bool)
@@ -204,7 +179,7 @@ def _covered_days(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per (campaign_id, day) that ``rows`` cover, with the ``date`` of the row covering it."""
     lengths = rows["period_days"].to_numpy(dtype=np.int64)
     starts = pd.to_datetime(rows["date"]).to_numpy().repeat(lengths)
-    offsets = np.concatenate([np.arange(n) for n in lengths]) if len(rows) else np.array([], dtype=np.int64)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)  # 0..n-1 within each row
     return pd.DataFrame(
         {
             "campaign_id": rows["campaign_id"].to_numpy().repeat(lengths),
