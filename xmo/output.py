@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,9 @@ from rich.text import Text
 
 from core.csv_cells import safe_text
 from xmo.console import emit_json, out
+
+CSV_DECIMALS = 6
+"""Decimals kept in CSV number cells: amounts to the cent, rates to a ten-thousandth of a percent."""
 
 
 class OutputFormat(StrEnum):
@@ -64,7 +68,9 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, (list, tuple)):
-        return safe_text(" – ".join("" if v is None else str(v) for v in value))
+        return safe_text(" – ".join("" if v is None else str(_cell(v)) for v in value))
+    if isinstance(value, float) and math.isfinite(value):
+        return round(value, CSV_DECIMALS)  # 110.45999999999998 is float noise, not information
     return value
 
 

@@ -63,6 +63,8 @@ def test_csv_rows_neutralise_formulas(capsys: pytest.CaptureFixture[str]) -> Non
         ["'=HYPERLINK(1)", "0.5", "0.25", "", ""],
         [IDS[0], "-0.5", "0.1", "0.9", "3"],
     ]
+    emit_csv([{"spend": 110.45999999999998, "rate": 0.012345678, "n": 3, "inf": float("inf")}])
+    assert capsys.readouterr().out == "spend,rate,n,inf\n110.46,0.012346,3,inf\n", "float noise is rounded away"
     emit_csv([], ["a", "b"])  # no rows: the header alone
     assert capsys.readouterr().out == "a,b\n"
     assert not emit(OutputFormat.TABLE, {}, rows, None)
