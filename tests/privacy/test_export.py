@@ -85,9 +85,9 @@ def sha256(path: Path) -> str:
 
 def test_the_rooms_register_their_exporters(home: Home) -> None:
     exporters = discover_exporters(home.settings)
-    assert list(exporters) == ["events", "sessions", "datasets", "models"]
+    assert list(exporters) == ["events", "sessions", "datasets", "models", "lift"]
     assert all(isinstance(e, Exporter) for e in exporters.values())
-    assert {n for n, e in exporters.items() if isinstance(e, TableExporter)} == {"events", "sessions"}
+    assert {n for n, e in exporters.items() if isinstance(e, TableExporter)} == {"events", "sessions", "lift"}
 
 
 def test_the_clients_own_export_holds_its_data_only(home: Home, tmp_path: Path) -> None:
