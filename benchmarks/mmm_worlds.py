@@ -204,7 +204,7 @@ def simulate_weekly_world(
 
     level = 1_000_000.0
     drift = np.zeros(total)
-    drift_sd = 0.02 if follows_demand else 0.006
+    drift_sd = 0.035 if follows_demand else 0.006
     for i in range(1, total):
         drift[i] = 0.9 * drift[i - 1] + rng.normal(0.0, drift_sd)  # unobserved demand, share of the level
     phase = rng.uniform(0, 2 * np.pi)
@@ -228,8 +228,8 @@ def simulate_weekly_world(
     for j, channel in enumerate(channels):
         mean = float(media_budget * shares[j])
         series = _spend_series(rng, total, mean, channel in FLIGHTED)
-        if follows_demand and channel not in FLIGHTED:
-            series *= (expected / expected.mean()) ** 3.0  # more spend when more demand is expected
+        if follows_demand and channel not in FLIGHTED:  # set from the expected demand, little else
+            series = (expected / expected.mean()) ** 4.0 * rng.lognormal(0.0, 0.1, total)
             series *= mean / series.mean()
         spend[:, j] = series
         truth[channel] = _channel_truth(rng, channel, mean, adstock, float(rois[j]))
