@@ -22,7 +22,10 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Any
 
+import pandas as pd
+
 from core.errors import InvalidInput
+from tracking.table_files import parse_dates
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SHOWN_DATES = 5  # dates named in one message
@@ -47,6 +50,7 @@ class Cadence(StrEnum):
 
 
 PERIOD_DAYS: dict[Cadence, int] = {Cadence.DAY: 1, Cadence.WEEK: 7}
+REPORT_SPANS: dict[int, Cadence] = {1: Cadence.DAY, 7: Cadence.WEEK}  # days a report row covers → its cadence
 
 
 def parse_cadence(value: str | None) -> Cadence | None:
@@ -172,5 +176,29 @@ def detect_grain(dates: Sequence[date], given: Cadence | None = None) -> Grain:
         which = f"e.g. {listed(days)}"
     raise InvalidInput(
         f"the dates are neither daily nor weekly ({len(days):,} dates, {min(steps)} to {max(steps)} days apart; "
-        f"{which}): import daily or weekly rows, or set the cadence to day"
+        f"{which}): import daily or weekly rows, or set the cadence (day)"
     )
+
+
+def span_cadence(frame: pd.DataFrame, span: tuple[str, str] | None, what: str) -> Cadence | None:
+    """The cadence of a report with start and end dates per row (Meta's ``Reporting starts``/``ends``): every row
+    one day, or every row one week (7 days); ``InvalidInput`` naming the first row that covers another span."""
+    if span is None:
+        return None
+    start, end = span
+    firsts = parse_dates(frame[start], start)
+    lasts = parse_dates(frame[end], end)
+    seen: Cadence | None = None
+    for row, (first, last) in enumerate(zip(firsts, lasts, strict=True)):
+        if first is None or last is None:
+            continue
+        length = (last - first).days + 1
+        cadence = REPORT_SPANS.get(length)
+        if cadence is None or (seen is not None and cadence is not seen):
+            wanted = "days or whole weeks" if seen is None else f"one {seen.value} per row like the rows above"
+            raise InvalidInput(
+                f"row {row + 1}: {start} {first} and {end} {last} differ: the row covers {length} day(s), but "
+                f"{what} rows cover {wanted}: export the report with a breakdown by day or by week"
+            )
+        seen = cadence
+    return seen

@@ -23,8 +23,19 @@ import pycountry
 from core.errors import InvalidInput
 
 # Dates of daily reports: Google Ads ("Day", GAQL segments.date), Meta Ads Manager ("Day", "Reporting starts";
-# the API's date_start), Microsoft Advertising ("Gregorian date", "Time period"), GA4 ("Date").
-DATE_ALIASES = ("day", "reporting_starts", "date_start", "segments_date", "gregorian_date", "time_period")
+# the API's date_start), Microsoft Advertising ("Gregorian date", "Time period"), GA4 ("Date"); of weekly ones:
+# Google Ads ("Week", GAQL segments.week: the Monday), PyMC-Marketing's examples ("date_week").
+DATE_ALIASES = (
+    "day",
+    "reporting_starts",
+    "date_start",
+    "segments_date",
+    "gregorian_date",
+    "time_period",
+    "week",
+    "segments_week",
+    "date_week",
+)
 
 EVENT_ALIASES: dict[str, tuple[str, ...]] = {
     "event_type": ("event", "type", "hit_type"),

@@ -53,6 +53,7 @@ from tracking.table_files import (
 COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 MAX_COLUMNS = 50
 DELETE_ACTION = "kpi.delete"
+_KINDS = {Cadence.DAY: "daily", Cadence.WEEK: "weekly"}
 PERIOD_KEY = b"xmo.period_days"  # Parquet metadata: 1 (daily rows) or 7 (weekly rows)
 
 
@@ -223,8 +224,8 @@ def _check_grain(old: pd.DataFrame, stored: Cadence, new: KpiRows) -> None:
     grain = new.grain
     if grain.cadence is not stored:
         raise InvalidInput(
-            f"the stored KPIs are {stored.value}ly rows and this file has {grain.describe()}: one table has one "
-            f"grain; import {stored.value}ly rows (--cadence {stored.value}), or delete the stored rows first "
+            f"the stored KPIs are {_KINDS[stored]} rows and this file has {grain.describe()}: one table has one "
+            f"grain; import {_KINDS[stored]} rows, or delete the stored rows first "
             "(xmo kpi delete CLIENT --all)"
         )
     if stored is Cadence.WEEK:
@@ -257,10 +258,13 @@ def import_kpi(
     if cadence is not None and spanned is not None and cadence is not spanned:
         raise InvalidInput(f"the cadence is {cadence.value}, but the report's rows each cover one {spanned.value}")
     checked = check_kpi(rows, cadence=cadence or spanned)
-    new = checked.frame
     with file_lock(layout.client_kpi_dir(client_id) / ".kpi.lock"):
         old = read_kpi(layout, client_id)
-        _check_grain(old, kpi_cadence(layout, client_id), checked)
+        stored = kpi_cadence(layout, client_id)
+        if checked.grain.detected and checked.grain.periods == 1 and not old.empty:
+            checked = check_kpi(rows, cadence=stored)  # one date says nothing: the table's grain
+        _check_grain(old, stored, checked)
+        new = checked.frame
         merged = _merge(old, new)
         _write(layout, client_id, merged, checked.grain.period_days)
     known = set(old["date"])

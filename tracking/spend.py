@@ -201,10 +201,13 @@ def _check_overlaps(old: pd.DataFrame, new: pd.DataFrame) -> None:
     mine = clash[clash["campaign_id"] == campaign]
     stored = sorted({d.date() for d in mine["date_old"]})
     incoming = sorted({d.date() for d in mine["date_new"]})
+    kinds = {1: "daily", 7: "weekly"}
+    was = kinds.get(int(old.loc[old["campaign_id"] == campaign, "period_days"].iloc[0]), "stored")
+    now = kinds.get(int(new.loc[new["campaign_id"] == campaign, "period_days"].iloc[0]), "new")
     raise InvalidInput(
-        f"overlapping rows: the stored spend of {campaign!r} has rows dated {listed(stored)} inside the new rows "
-        f"dated {listed(incoming)} (another grain or week start); delete the stored rows first "
-        f"(xmo spend delete --campaign or --channel, --since, --until) or import the same grain"
+        f"overlapping rows: the stored {was} rows of {campaign!r} dated {listed(stored)} overlap the new {now} "
+        f"rows dated {listed(incoming)}; delete the stored rows first (xmo spend delete with --campaign or "
+        "--channel, --since, --until), or import rows of the same grain and week start"
     )
 
 
@@ -314,6 +317,15 @@ def _warnings(layout: StorageLayout, client_id: str, new: pd.DataFrame) -> tuple
     return unknown, [text]
 
 
+def _stored_cadence(layout: StorageLayout, client_id: str, campaigns: set[str]) -> Cadence | None:
+    """The one grain of the stored rows of ``campaigns`` (None when none is stored or they mix grains)."""
+    stored = read_spend(layout, client_id)
+    lengths = set(stored.loc[stored["campaign_id"].isin(campaigns), "period_days"].astype(int))
+    if len(lengths) != 1:
+        return None
+    return Cadence.WEEK if lengths == {Cadence.WEEK.days} else Cadence.DAY
+
+
 def import_spend(
     layout: StorageLayout,
     client_id: str,
@@ -324,6 +336,10 @@ def import_spend(
     """Validate ``rows`` as a whole and store them (nothing is stored when any row is bad); ``overrides`` maps
     file columns to spend columns (``--map``); ``cadence`` sets the grain (detected from the dates when None)."""
     checked = validate_spend(rows, overrides, cadence)
+    if checked.grain.detected and checked.grain.periods == 1:  # one date says nothing: the series' stored grain
+        stored = _stored_cadence(layout, client_id, set(checked.frame["campaign_id"]))
+        if stored is not None and stored is not checked.grain.cadence:
+            checked = validate_spend(rows, overrides, stored)
     new = checked.frame
     unknown, warnings = _warnings(layout, client_id, new)
     gaps = checked.grain.gap_warning("spend")

@@ -97,7 +97,8 @@ def show(
     if not rows:
         out.print(f"no KPIs stored for {client_id}; import some with `xmo kpi import {client_id} FILE`", markup=False)
         return
-    table = Table("column", "rows", "first", "last", "total", "mean", "min", "max", title=f"{cadence}ly rows")
+    title = "weekly rows" if cadence == "week" else "daily rows"
+    table = Table("column", "rows", "first", "last", "total", "mean", "min", "max", title=title)
     for r in rows:
         table.add_row(
             escape(r["column"]),

@@ -106,13 +106,16 @@ def show(
             escape(str(r["campaign_id"])),
             escape(str(r["channel"] or "")),
             r["level"],
-            f"{r['days']:,}" + ("" if r["cadence"] == "day" else f" ({r['cadence']}ly)"),
+            f"{r['days']:,}",
             r["first_date"],
             r["last_date"],
             f"{r['spend']:,.2f}",
             "" if r["impressions"] is None else f"{r['impressions']:,}",
             "" if r["clicks"] is None else f"{r['clicks']:,}",
         )
+    weekly = [str(r["campaign_id"]) for r in rows if r["cadence"] != "day"]
+    if weekly:
+        table.caption = f"weekly rows (7 days each): {', '.join(weekly)}"
     out.print(table)
 
 
