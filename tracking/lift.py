@@ -15,7 +15,7 @@ spend is ``spend - spend_change``; the default, ``spend``, is a test against no 
 test cut spend). Both measures are stored: ``roi = incremental_kpi / spend_change``.
 
 Checked against the stored data: the channel (and campaign) must have stored spend, the KPI must be a stored KPI
-column, and the window must lie inside both series (weekly rows cover their date and the 6 days after it). Two
+column, and the window must lie inside both series (a weekly row covers the week starting on its date). Two
 tests of one channel whose windows overlap are refused (unless one is a campaign test and the other a test of
 another campaign): the model treats tests as independent measurements, and two results for the same spend in the
 same days would count that evidence twice. Importing is all-or-nothing and idempotent: a test with a stored
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import pairwise
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -42,7 +41,7 @@ from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout, check_client_id
 from core.locks import file_lock
 from tracking.columns import ColumnMap, column_key, map_columns
-from tracking.kpi import read_kpi
+from tracking.kpi import kpi_period_days, read_kpi
 from tracking.lake import write_parquet_atomically
 from tracking.spend import read_spend
 from tracking.table_files import (
@@ -293,28 +292,22 @@ def validate_lift(rows: pd.DataFrame, overrides: dict[str, str] | None = None) -
 
 
 # the stored data ---------------------------------------------------------------------------------------------
-def covered_days(days: pd.Series) -> tuple[date, date] | None:
-    """The first and last day a daily or weekly series covers (weekly rows: their date and the 6 days after)."""
-    unique = sorted(set(days))
-    if not unique:
+def covered_days(days: pd.Series, period_days: pd.Series | int = 1) -> tuple[date, date] | None:
+    """The first and last day that rows dated ``days`` cover, each row ``period_days`` long (7: the week starting
+    on its date); None for no rows."""
+    if len(days) == 0:
         return None
-    steps = {(b - a).days for a, b in pairwise(unique)}
-    weekly = bool(steps) and all(step % 7 == 0 for step in steps)
-    return unique[0], unique[-1] + timedelta(days=6 if weekly else 0)
+    lengths = np.broadcast_to(np.asarray(period_days, dtype=np.int64), (len(days),))
+    last = max(day + timedelta(days=int(n) - 1) for day, n in zip(days, lengths, strict=True))
+    return min(days), last
 
 
-def _window_spend(spend: pd.DataFrame, start: date, end: date) -> float:
-    """Spend summed over ``start``..``end``; a weekly row counts for its days inside the window (1/7 each)."""
-    covered = covered_days(spend["date"])
-    if covered is None:
-        return 0.0
-    weekly = covered[1] != max(spend["date"])
-    if not weekly:
-        return float(spend.loc[(spend["date"] >= start) & (spend["date"] <= end), "spend"].sum())
+def _window_spend(rows: pd.DataFrame, start: date, end: date) -> float:
+    """Spend summed over ``start``..``end``; a row of several days counts for its days inside (an equal share each)."""
     total = 0.0
-    for day, amount in zip(spend["date"], spend["spend"], strict=True):
-        inside = (min(end, day + timedelta(days=6)) - max(start, day)).days + 1
-        total += amount * max(inside, 0) / 7
+    for day, amount, length in zip(rows["date"], rows["spend"], rows["period_days"], strict=True):
+        inside = (min(end, day + timedelta(days=int(length) - 1)) - max(start, day)).days + 1
+        total += float(amount) * max(inside, 0) / int(length)
     return total
 
 
@@ -322,7 +315,9 @@ def _listed(values: set[str]) -> str:
     return ", ".join(sorted(values)) or "none"
 
 
-def _check_against(row: int, test: dict[str, Any], spend: pd.DataFrame, kpi: pd.DataFrame) -> dict[str, Any]:
+def _check_against(
+    row: int, test: dict[str, Any], spend: pd.DataFrame, kpi: pd.DataFrame, kpi_days: int
+) -> dict[str, Any]:
     """``test`` completed from the stored spend and KPIs; ``InvalidInput`` when they cannot carry it."""
     where = f"row {row + 1} ({test['test_id']})"
     channel, campaign = test["channel"], test["campaign_id"]
@@ -341,7 +336,7 @@ def _check_against(row: int, test: dict[str, Any], spend: pd.DataFrame, kpi: pd.
             )
         rows = rows[rows["campaign_id"] == campaign]
     start, end = test["start_date"], test["end_date"]
-    covered = covered_days(rows["date"])
+    covered = covered_days(rows["date"], rows["period_days"])
     assert covered is not None
     if start < covered[0] or end > covered[1]:
         raise InvalidInput(
@@ -360,7 +355,7 @@ def _check_against(row: int, test: dict[str, Any], spend: pd.DataFrame, kpi: pd.
         name = outcomes[0]
     if name not in outcomes:
         raise InvalidInput(f"{where}: {name!r} is not a stored KPI; stored: {_listed(set(outcomes))}")
-    kpi_covered = covered_days(kpi.loc[kpi[name].notna(), "date"])
+    kpi_covered = covered_days(kpi.loc[kpi[name].notna(), "date"], kpi_days)
     if kpi_covered is None or start < kpi_covered[0] or end > kpi_covered[1]:
         span = f"{kpi_covered[0]} to {kpi_covered[1]}" if kpi_covered else "no values"
         raise InvalidInput(f"{where}: the test window {start} to {end} is outside the stored KPI {name} ({span})")
@@ -470,8 +465,12 @@ def import_lift(
     """Validate ``rows`` as a whole against the stored spend and KPIs and store them (nothing when any is bad);
     a stored ``test_id`` is replaced. Audited as ``lift.import``."""
     checked = validate_lift(rows, overrides)
-    spend, kpi = read_spend(layout, client_id), read_kpi(layout, client_id)
-    tests = [_check_against(i, t, spend, kpi) for i, t in enumerate(checked.tests)]
+    spend, kpi, kpi_days = (
+        read_spend(layout, client_id),
+        read_kpi(layout, client_id),
+        kpi_period_days(layout, client_id),
+    )
+    tests = [_check_against(i, t, spend, kpi, kpi_days) for i, t in enumerate(checked.tests)]
     warnings = [f"ignored unknown column(s): {', '.join(checked.ignored_columns)}"] if checked.ignored_columns else []
     for test in tests:
         if test["spend_source"] == "given" and test["spend"] > SPEND_MISMATCH * test["stored_spend"]:

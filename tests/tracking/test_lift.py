@@ -17,6 +17,7 @@ from core.errors import InvalidInput, NotFound
 from core.layout import StorageLayout
 from core.settings import Settings
 from privacy.export import TableExporter
+from tracking.cadence import Cadence
 from tracking.forgetting import TablesClientStore
 from tracking.kpi import import_kpi
 from tracking.lift import (
@@ -41,8 +42,16 @@ def _spend_rows() -> pd.DataFrame:
     days = [FIRST + timedelta(days=i) for i in range(DAYS)]
     rows: list[dict[str, Any]] = [{"date": d, "campaign_id": "brand", "channel": "search", "spend": 10.0} for d in days]
     rows += [{"date": d, "channel": "tv", "spend": 100.0} for d in days]
-    rows += [{"date": FIRST + timedelta(weeks=w), "channel": "radio", "spend": 70.0} for w in range(12)]
     return pd.DataFrame(rows)
+
+
+def _store_spend(layout: StorageLayout, client_id: str) -> None:
+    """Daily search and TV spend, and weekly radio spend (12 weeks from 2026-01-01)."""
+    import_spend(layout, client_id, _spend_rows())
+    weeks = [FIRST + timedelta(weeks=w) for w in range(12)]
+    import_spend(
+        layout, client_id, pd.DataFrame({"date": weeks, "channel": "radio", "spend": 70.0}), cadence=Cadence.WEEK
+    )
 
 
 @pytest.fixture
@@ -53,7 +62,7 @@ def engine(settings: Settings) -> Engine:
 @pytest.fixture
 def layout(settings: Settings) -> StorageLayout:
     layout = StorageLayout.from_settings(settings)
-    import_spend(layout, "acme", _spend_rows())
+    _store_spend(layout, "acme")
     kpi = pd.DataFrame({"date": [FIRST + timedelta(days=i) for i in range(DAYS)], "revenue": 1000.0, "price": 1.0})
     import_kpi(layout, "acme", kpi)
     return layout
@@ -123,12 +132,26 @@ def test_reimport_replaces_by_test_id_and_is_idempotent(layout: StorageLayout, e
 
 def test_weekly_spend_covers_its_weeks_and_is_prorated(layout: StorageLayout, engine: Engine) -> None:
     # radio: 12 weekly rows from 2026-01-01, so covered to 2026-03-25 (the last row's date + 6 days)
-    assert covered_days(pd.Series([FIRST, FIRST + timedelta(weeks=1)])) == (FIRST, FIRST + timedelta(days=13))
+    assert covered_days(pd.Series([FIRST, FIRST + timedelta(weeks=1)]), 7) == (FIRST, FIRST + timedelta(days=13))
+    assert covered_days(pd.Series([FIRST, FIRST + timedelta(weeks=1)])) == (FIRST, FIRST + timedelta(days=7))
     lift(layout, engine, "channel,start,end,kpi,roi,se\nradio,2026-01-04,2026-01-10,revenue,1,0.5\n")
     (test,) = lift_records(read_lift(layout, "acme"))
     assert test["stored_spend"] == pytest.approx(70.0)  # 4 days of week 1 and 3 of week 2, 10 a day
     with pytest.raises(InvalidInput, match=r"outside the stored spend of radio \(2026-01-01 to 2026-03-25\)"):
         lift(layout, engine, "channel,start,end,kpi,roi,se\nradio,2026-03-20,2026-03-26,revenue,1,0.5\n")
+
+
+def test_a_weekly_kpi_covers_its_last_week(settings: Settings, engine: Engine) -> None:
+    layout = StorageLayout.from_settings(settings)
+    mondays = [date(2026, 1, 5) + timedelta(weeks=w) for w in range(6)]
+    import_spend(layout, "gamma", pd.DataFrame({"date": mondays, "channel": "tv", "spend": 700.0}))
+    import_kpi(layout, "gamma", pd.DataFrame({"date": mondays[:4], "sales": 50.0}))
+    inside = "channel,start,end,incremental_kpi,se\ntv,2026-01-26,2026-02-01,10,2\n"
+    import_lift(layout, engine, "gamma", csv_frame(inside), actor="cli")
+    assert read_lift(layout, "gamma")["kpi"].tolist() == ["sales"]  # the only KPI column
+    late = "channel,start,end,incremental_kpi,se\ntv,2026-02-02,2026-02-08,10,2\n"
+    with pytest.raises(InvalidInput, match=r"outside the stored KPI sales \(2026-01-05 to 2026-02-01\)"):
+        import_lift(layout, engine, "gamma", csv_frame(late), actor="cli")
 
 
 BAD = [
@@ -174,7 +197,7 @@ def test_a_file_with_one_bad_test_stores_none(layout: StorageLayout, engine: Eng
 
 def test_no_kpi_stored_is_a_clear_error(settings: Settings, engine: Engine) -> None:
     layout = StorageLayout.from_settings(settings)
-    import_spend(layout, "beta", _spend_rows())
+    _store_spend(layout, "beta")
     with pytest.raises(InvalidInput, match="no KPIs are stored"):
         import_lift(layout, engine, "beta", csv_frame(TV), actor="cli")
 
