@@ -72,7 +72,7 @@ def spend_at_grain(spend: pd.DataFrame, cadence: Cadence = Cadence.DAY, week_sta
             f"{'it' if len(coarse) == 1 else 'them'}; weekly spend is never spread over days"
         )
     if cadence is Cadence.WEEK:
-        shift = (dates.dt.weekday - week_start) % 7
+        shift = (dates.dt.day_of_week - week_start) % 7
         off = weekly & (shift.to_numpy() != 0)
         if off.any():
             name = str(channels[off].iloc[0])
