@@ -121,11 +121,11 @@ def fit_xmo(world: WeeklyWorld, n_weeks: int, lift_tests: Sequence[LiftTest] = (
 
 
 def fit_reference(world: WeeklyWorld, n_weeks: int, lift_tests: Sequence[LiftTest] = ()) -> MixFit | None:
-    """The ridge reference (``ridge_mmm.py``) on the first ``n_weeks`` weeks; it takes no lift tests."""
-    if lift_tests:
-        return None
+    """The ridge reference (``ridge_mmm.py``) on the first ``n_weeks`` weeks, calibrated by the lift tests if any."""
     train = world.frame.iloc[:n_weeks]
-    model = RidgeMMM(world.channels, world.controls).fit(train, train[world.kpi].to_numpy(dtype=float))
+    model = RidgeMMM(world.channels, world.controls).fit(
+        train, train[world.kpi].to_numpy(dtype=float), [test.record() for test in lift_tests]
+    )
     decomposition = model.decompose(world.frame)
     contributions = decomposition[list(world.channels)].reset_index(drop=True)
     return MixFit(

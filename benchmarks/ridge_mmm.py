@@ -7,14 +7,17 @@ coefficients (columns with a negative coefficient are dropped and the rest refit
 (decay, γ, α per channel, and the penalty) are chosen by time-series cross-validation on the training weeks
 (``sklearn.model_selection.TimeSeriesSplit``, mean squared error of the following block): coordinate search over a
 grid, channel by channel, for a few rounds. Robyn searches the same space with Nevergrad and also weighs
-decomposition distance (DECOMP.RSSD); this reference keeps prediction error only.
+decomposition distance (DECOMP.RSSD); this reference keeps prediction error only. Lift tests calibrate by
+selection, as in Robyn (see :meth:`RidgeMMM.fit`): the effect of the test's withheld spend within the test's window.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,14 +114,40 @@ class RidgeMMM:
     intercept_: float = 0.0
     halves_: dict[str, float] = field(default_factory=dict)
     fit_seconds_: float = 0.0
-    cv_mse_: float = 0.0
+    objective_: float = 0.0  # cross-validated MSE (times the lift tests' penalty)
 
-    def _media(self, spend: np.ndarray, j: int, decay: float, gamma: float, shape: float, n_fit: int) -> np.ndarray:
-        carried = geometric_adstock(spend[:, j], decay)
-        return hill(carried, gamma * float(carried[:n_fit].mean()), shape)
+    def _lifts(
+        self, frame: pd.DataFrame, spend: np.ndarray, grid: list[tuple[float, float, float]], lift_tests: Sequence[Any]
+    ) -> list[tuple[int, np.ndarray, float, float]]:
+        """Per lift test: its channel's index, the extra effect in its window per unit of β for each grid point
+        (the withheld spend put back evenly over the window's weeks), the measured incremental KPI and its error."""
+        weeks = pd.to_datetime(frame["week"])
+        out = []
+        for test in lift_tests:
+            if test["channel"] not in self.channels:
+                raise ValueError(f"lift test on unknown channel {test['channel']!r}")
+            window = ((weeks >= pd.Timestamp(test["start"])) & (weeks <= pd.Timestamp(test["end"]))).to_numpy()
+            if not window.any():
+                raise ValueError(f"lift test {test['start']} to {test['end']} lies outside the data")
+            j = self.channels.index(test["channel"])
+            restored = spend[:, j] + window * float(test["spend"]) / int(window.sum())
+            extra = np.empty(len(grid))
+            for g, (decay, gamma, shape) in enumerate(grid):
+                observed = geometric_adstock(spend[:, j], decay)
+                half = gamma * float(observed.mean())
+                gap = hill(geometric_adstock(restored, decay), half, shape) - hill(observed, half, shape)
+                extra[g] = float(gap[window].sum())
+            out.append((j, extra, float(test["incremental_kpi"]), float(test["standard_error"])))
+        return out
 
-    def fit(self, frame: pd.DataFrame, y: np.ndarray) -> RidgeMMM:
-        """Choose the hyper-parameters by time-series cross-validation, then fit on all of ``frame``'s rows."""
+    def fit(self, frame: pd.DataFrame, y: np.ndarray, lift_tests: Sequence[Any] = ()) -> RidgeMMM:
+        """Choose the hyper-parameters by time-series cross-validation, then fit on all of ``frame``'s rows.
+
+        ``lift_tests`` (records with channel, start, end, incremental_kpi, standard_error, spend) calibrate as
+        Robyn does, by selection: a candidate whose implied incremental KPI in a test's window (the full fit's
+        β times the effect of putting the withheld spend back) lies more than one standard error from the
+        measurement has its cross-validated error multiplied by ``1 + (|z| - 1)²``.
+        """
         started = time.perf_counter()
         n = len(frame)
         spend = frame[list(self.channels)].to_numpy(dtype=float)
@@ -131,41 +160,47 @@ class RidgeMMM:
             for g, (d, gamma, shape) in enumerate(grid):
                 carried = adstocked[(j, d)]
                 table[j, g] = hill(carried, gamma * float(carried.mean()), shape)
+        lifts = self._lifts(frame, spend, grid, lift_tests)
         folds = list(TimeSeriesSplit(n_splits=self.n_splits, test_size=max(4, n // (self.n_splits + 2))).split(base))
         media = len(self.channels)
 
-        def cv(choice: list[int], penalty: float) -> float:
+        def objective(choice: list[int], penalty: float) -> float:
             X = np.column_stack([*(table[j, g] for j, g in enumerate(choice)), base])
             errors = []
             for train, test in folds:
                 beta, intercept = _solve(X[train], y[train], penalty, media)
                 errors.append(np.mean((y[test] - X[test] @ beta - intercept) ** 2))
-            return float(np.mean(errors))
+            score = float(np.mean(errors))
+            if lifts:
+                beta, _ = _solve(X, y, penalty, media)
+                for j, extra, measured, se in lifts:
+                    z = (beta[j] * extra[choice[j]] - measured) / se
+                    score *= 1.0 + max(0.0, abs(z) - 1.0) ** 2
+            return score
 
         choice = [grid.index((0.3, 1.0, 1.2))] * media
         penalty = 0.01
-        best = cv(choice, penalty)
+        best = objective(choice, penalty)
         for _ in range(self.rounds):
             for j in range(media):
                 for g in range(len(grid)):
                     trial = [*choice[:j], g, *choice[j + 1 :]]
-                    score = cv(trial, penalty)
+                    score = objective(trial, penalty)
                     if score < best:
                         best, choice = score, trial
             for lam in PENALTIES:
-                score = cv(choice, lam)
+                score = objective(choice, lam)
                 if score < best:
                     best, penalty = score, lam
         self.params_ = {c: grid[g] for c, g in zip(self.channels, choice, strict=True)}
         self.penalty_ = penalty
-        self.cv_mse_ = best
+        self.objective_ = best
         X = np.column_stack([*(table[j, g] for j, g in enumerate(choice)), base])
         self.coef_, self.intercept_ = _solve(X, y, penalty, media)
         self.halves_ = {
             c: self.params_[c][1] * float(adstocked[(j, self.params_[c][0])].mean())
             for j, c in enumerate(self.channels)
         }
-        self.n_fit_ = n
         self.fit_seconds_ = time.perf_counter() - started
         return self
 

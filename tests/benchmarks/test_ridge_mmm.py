@@ -32,3 +32,27 @@ def test_fits_a_world_and_predicts_the_weeks_after() -> None:
         flat[name] = 50_000.0
         settled = model.decompose(flat)[name].iloc[-1]
         assert settled == pytest.approx(float(curve.steady_state(50_000.0)), rel=1e-6)
+
+
+def test_a_lift_test_pulls_the_implied_lift_towards_the_measurement() -> None:
+    world = simulate_weekly_world("demand", 4, weeks=104, n_channels=4, follows_demand=True, lift_channel="search")
+    assert world.lift_test is not None
+    record = world.lift_test.record()
+    n = 83
+    train = world.frame.iloc[:n]
+    y = train["revenue"].to_numpy()
+    window = ((train["week"] >= world.lift_test.start) & (train["week"] <= world.lift_test.end)).to_numpy()
+    restored = train.copy()
+    restored.loc[window, "search"] += record["spend"] / window.sum()
+
+    def implied(model: RidgeMMM) -> float:
+        return float((model.decompose(restored)["search"] - model.decompose(train)["search"])[window].sum())
+
+    plain = RidgeMMM(world.channels, world.controls, rounds=1).fit(train, y)
+    calibrated = RidgeMMM(world.channels, world.controls, rounds=1).fit(train, y, [record])
+    measured = record["incremental_kpi"]
+    assert abs(implied(calibrated) - measured) < abs(implied(plain) - measured)
+    with pytest.raises(ValueError, match="outside the data"):
+        RidgeMMM(world.channels, world.controls).fit(train, y, [record | {"start": "2030-01-06", "end": "2030-02-09"}])
+    with pytest.raises(ValueError, match="unknown channel"):
+        RidgeMMM(world.channels, world.controls).fit(train, y, [record | {"channel": "radio"}])
