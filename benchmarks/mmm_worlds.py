@@ -214,7 +214,7 @@ def simulate_weekly_world(
     competitor = 500_000.0 * competitor / competitor.mean()
     competitor_z = (competitor - competitor.mean()) / competitor.std()
     week_of_year = np.round(t % YEAR_WEEKS).astype(int)
-    event = np.isin(week_of_year, [rng.integers(10, 20), rng.integers(46, 49), 51]).astype(float)
+    event = np.isin(week_of_year, [int(rng.integers(10, 20)), int(rng.integers(46, 49)), 51]).astype(float)
     newsletter = (rng.random(total) < 0.45).astype(float)
     expected = level * (1.0 + trend + seasonal + drift + 0.12 * event)  # what the marketer plans by
     baseline = expected - 0.04 * level * competitor_z + 0.02 * level * newsletter

@@ -60,6 +60,7 @@ def test_weeks_spread_over_days_add_back_up(world: WeeklyWorld) -> None:
 
 
 def test_xmo_runs_on_weeks_spread_over_days(world: WeeklyWorld) -> None:
+    assert world.lift_test is not None
     assert fit_xmo(world, 83, (world.lift_test,)) is None  # today's model cannot take a lift test
     fit = fit_xmo(world, 83)
     assert fit is not None and not fit.cross_validated
