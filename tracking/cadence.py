@@ -145,6 +145,14 @@ def _off_weekday(days: Sequence[date]) -> tuple[int, list[date]]:
     return usual, [d for d in days if d.weekday() != usual]
 
 
+def _weekdays_text(days: Sequence[date], usual: int, off: Sequence[date]) -> str:
+    """``most are Mondays, not 2024-01-17`` or, without a clear majority, the dates of each weekday."""
+    if 2 * len(off) < len(days):
+        return f"most are {WEEKDAYS[usual]}s, not {listed(off)}"
+    groups = {w: [d for d in days if d.weekday() == w] for w in sorted({d.weekday() for d in days})}
+    return ", ".join(f"{WEEKDAYS[w]} {listed(ds, 2)}" for w, ds in groups.items())
+
+
 def detect_grain(dates: Sequence[date], given: Cadence | None = None) -> Grain:
     """The grain of a file's dates (repeats allowed: one row per series), or ``InvalidInput`` naming bad dates.
 
@@ -157,8 +165,8 @@ def detect_grain(dates: Sequence[date], given: Cadence | None = None) -> Grain:
     if given is Cadence.WEEK:
         if off:
             raise InvalidInput(
-                f"the cadence is week, but the dates fall on more than one weekday: most are {WEEKDAYS[usual]}s, "
-                f"not {listed(off)}; weekly rows need one date per week, on the same weekday"
+                "the cadence is week, but the dates fall on more than one weekday: "
+                f"{_weekdays_text(days, usual, off)}; weekly rows need one date per week, on the same weekday"
             )
         return Grain(Cadence.WEEK, days[0], days[-1], len(days), _gaps(days, 7), detected=False)
     if given is Cadence.DAY:

@@ -207,3 +207,29 @@ def test_delete_spend_and_kpi_rows(api: Api, settings: Settings) -> None:
         assert error["code"] == code and fragment in error["message"], (path, params, error)
     assert len(read_spend(StorageLayout.from_settings(settings), "acme")) == 1
     assert len(read_kpi(StorageLayout.from_settings(settings), "acme")) == 1
+
+
+def test_weekly_rows_say_their_grain_and_a_cadence_is_checked(api: Api, settings: Settings) -> None:
+    http, acme, _ = api
+    weeks = "date,channel,spend\n2026-01-04,tv,700\n2026-01-11,tv,710\n2026-01-18,tv,720\n"
+    created = http.post("/v1/spend", content=weeks, headers={**auth(acme), "Content-Type": "text/csv"})
+    assert created.status_code == 200, created.text
+    grain = created.json()["grain"]
+    assert (created.json()["cadence"], grain["week_start"], grain["periods"], grain["detected"]) == (
+        "week",
+        "Sunday",
+        3,
+        True,
+    )
+    tv = http.get("/v1/spend", headers=auth(acme)).json()["campaigns"][0]
+    assert (tv["cadence"], tv["days"]) == ("week", 21)
+    kpi = {"rows": [{"date": "2026-01-04", "revenue": 5000}, {"date": "2026-01-06", "revenue": 5100}]}
+    refused = http.post("/v1/kpi?cadence=week", json=kpi, headers=auth(acme))
+    assert refused.status_code == 400 and "2026-01-06" in error_of(refused)["message"]
+    unknown = http.post("/v1/kpi?cadence=monthly", json=kpi, headers=auth(acme))
+    assert unknown.status_code == 400
+    assert error_of(unknown)["message"] == "unknown cadence 'monthly': use day or week"
+    one_week = http.post("/v1/kpi?cadence=week", json={"rows": kpi["rows"][:1]}, headers=auth(acme))
+    assert one_week.status_code == 200 and one_week.json()["grain"]["cadence"] == "week"
+    assert http.get("/v1/kpi", headers=auth(acme)).json()["cadence"] == "week"
+    assert len(read_kpi(StorageLayout.from_settings(settings), "acme")) == 1

@@ -99,3 +99,25 @@ def test_kpi_import_maps_a_report_date_and_named_columns(
     assert "mapped columns: umsatz → revenue" in err
     code, _, err = run(capsys, "kpi", "import", client, str(export), "--map", "Umsatz")
     assert code == 1 and "give FILE_COLUMN=COLUMN" in err and err.count("\n") == 1
+
+
+def test_a_weekly_file_says_its_grain_and_a_given_cadence_is_checked(
+    client: str, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weekly = Path(__file__).parents[1] / "tracking" / "data" / "weekly_kpi.csv"
+    code, out, err = run(capsys, "kpi", "import", client, str(weekly), "--json")
+    assert code == 0, err
+    assert err == "weekly rows (weeks starting Monday), 2022-01-03 to 2025-12-22, 208 weeks\n"
+    assert json.loads(out)["grain"]["cadence"] == "week" and json.loads(out)["grain"]["periods"] == 208
+    code, out, _ = run(capsys, "kpi", "show", client, "--json")
+    assert json.loads(out)["cadence"] == "week"
+    path = tmp_path / "kpi.csv"
+    path.write_text("date,revenue\n2022-01-03,1\n2022-01-10,2\n2022-01-12,3\n")
+    code, out, err = run(capsys, "kpi", "import", client, str(path), "--cadence", "week")
+    assert code == 1 and out == ""
+    assert (
+        err.startswith("xmo: the cadence is week, but the dates fall on more than one weekday") and "2022-01-12" in err
+    )
+    code, _, err = run(capsys, "kpi", "import", client, str(path), "--cadence", "month")
+    assert (code, err) == (1, "xmo: unknown cadence 'month': use day or week\n")
+    assert len(read_kpi(StorageLayout.from_settings(settings), client)) == 208

@@ -128,3 +128,22 @@ def test_an_ad_platform_export_is_mapped_and_says_so(
     code, out, err = run(capsys, "spend", "import", client, str(export), "--map", "Costs=spend")
     assert code == 1 and out == "" and err.count("\n") == 1
     assert err.startswith("xmo: --map 'Costs': the file has no such column (it has: reporting starts, ")
+
+
+def test_a_weekly_file_says_its_grain_and_irregular_dates_are_one_line(
+    client: str, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weekly = Path(__file__).parents[1] / "tracking" / "data" / "weekly_spend.csv"
+    code, out, err = run(capsys, "spend", "import", client, str(weekly))
+    assert code == 0, err
+    assert err == "weekly rows (weeks starting Monday), 2022-01-03 to 2025-12-22, 208 weeks\n"
+    assert "stored 1,040 spend rows for 0 campaign(s) and 5 channel(s)" in out
+    code, out, _ = run(capsys, "spend", "show", client, "--json")
+    tv = next(c for c in json.loads(out)["campaigns"] if c["campaign_id"] == "tv")
+    assert (tv["cadence"], tv["days"]) == ("week", 208 * 7)
+    path = tmp_path / "monthly.csv"
+    path.write_text("date,channel,spend\n2026-01-01,tv,1\n2026-02-01,tv,1\n2026-03-01,tv,1\n2026-04-01,tv,1\n")
+    code, out, err = run(capsys, "spend", "import", client, str(path))
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("xmo: the dates are neither daily nor weekly") and "2026-02-01" in err
+    assert len(read_spend(StorageLayout.from_settings(settings), client)) == 1040
