@@ -94,19 +94,18 @@ def list_(
     if not rows:
         out.print(f"no lift tests stored for {client_id}: `xmo lift import {client_id} FILE`", markup=False)
         return
-    table = Table(title=f"lift tests of {escape(client_id)}")
+    table = Table(title=f"lift tests of {escape(client_id)} (results ± standard error)")
     id_column(table, "test")
-    for header in ("channel", "window", "kpi", "incremental ± se", "ROI ± se", "spend (change)"):
-        table.add_column(header, justify="right" if header[0] in "iRs" else "left")
+    for header in ("channel\nkpi", "window", "incremental", "ROI", "spend"):
+        table.add_column(header, justify="left" if header in ("channel\nkpi", "window") else "right")
     for r in rows:
         table.add_row(
             escape(str(r["test_id"])),
-            escape(str(r["channel"]) + (f" / {r['campaign_id']}" if r["campaign_id"] else "")),
-            f"{r['start_date']} – {r['end_date']} ({r['days']} d)",
-            escape(str(r["kpi"])),
-            f"{r['incremental_kpi']:,.2f} ± {r['incremental_kpi_se']:,.2f}",
-            f"{r['roi']:,.3f} ± {r['roi_se']:,.3f}",
-            f"{r['spend']:,.2f} ({r['spend_change']:,.2f})",
+            escape(str(r["channel"]) + (f" / {r['campaign_id']}" if r["campaign_id"] else "") + f"\n{r['kpi']}"),
+            f"{r['start_date']}\n{r['end_date']}",
+            f"{r['incremental_kpi']:,.2f}\n±\u00a0{r['incremental_kpi_se']:,.2f}",
+            f"{r['roi']:,.3f}\n±\u00a0{r['roi_se']:,.3f}",
+            f"{r['spend']:,.2f}" + (f"\nchange {r['spend_change']:,.2f}" if r["spend_change"] != r["spend"] else ""),
         )
     print_table(table)
 
