@@ -483,8 +483,13 @@ def _attributed(
 ) -> tuple[CampaignCurves, int, list[str], dict[str, Any]]:
     stored = read_spend(StorageLayout.from_settings(settings), client.id)
     spend = stored[~channel_level(stored)]  # TV, print…: no tracked sessions; media-mix mode models them
+    weekly = sorted(set(spend.loc[spend["period_days"] != 1, "campaign_id"].astype(str)))
+    spend = spend[spend["period_days"] == 1]  # daily curves: a weekly total is never one day's spend
     if spend.empty:
-        raise NotReady(f"no spend for client {client.id!r}; import daily spend per campaign with `xmo spend import`")
+        raise NotReady(
+            f"no daily spend per campaign for client {client.id!r}; import it with `xmo spend import`"
+            + (f" (weekly spend of {', '.join(weekly[:10])} needs --mode media-mix)" if weekly else "")
+        )
     sessions = load_sessions_with(settings, client, load_sessions)
     source = attributed_outcomes(attribution) if attribution else own_session_outcomes
     table = daily_campaign_table(sessions, spend, source, client.timezone)
@@ -493,7 +498,9 @@ def _attributed(
     unpaid = sorted(set(sessions["campaign_id"].dropna().astype(str)) - set(table["campaign_id"]))
     if unpaid:
         notes.append(f"campaigns with sessions but no spend rows are not in the plan: {', '.join(unpaid[:10])}")
-    if len(spend) < len(stored):
+    if weekly:
+        notes.append(f"weekly spend of {', '.join(weekly[:10])} is left out: campaign curves need daily spend")
+    if channel_level(stored).any():
         channels = sorted(set(stored.loc[channel_level(stored), "campaign_id"].astype(str)))
         notes.append(f"channel-level spend ({', '.join(channels)}) is left out here: use --mode media-mix for it")
     fit = {"fit_on": fit_on, "attribution": attribution or "own-session", "prior_sessions": PRIOR_SESSIONS}

@@ -101,3 +101,20 @@ def test_the_customers_weekly_pair_is_read_at_its_grain_and_the_fit_says_when(se
     assert series.spend.to_numpy().sum() == pytest.approx(read_spend(layout, "shop")["spend"].sum())
     with pytest.raises(NotReady, match="weekly media-mix fitting arrives with `xmo mmm`"):
         fit_media_mix(settings, client)
+
+
+def test_campaign_curves_leave_weekly_spend_out(settings: Settings) -> None:
+    from strategy.budget import recommend_budget
+
+    layout = StorageLayout.from_settings(settings)
+    client = Tenants.from_settings(settings).create_client("Shop", ["shop.example"], client_id="shop").client
+    weeks = "date,campaign,spend\n2024-01-01,brand,700\n2024-01-08,brand,700\n2024-01-15,brand,700\n"
+    import_spend_file(layout, "shop", _write(settings, weeks))
+    with pytest.raises(NotReady, match="weekly spend of brand needs --mode media-mix"):
+        recommend_budget(settings, client, 100.0, load_sessions=lambda _client: pd.DataFrame())
+
+
+def _write(settings: Settings, text: str) -> Path:
+    path = Path(settings.home) / "weekly.csv"
+    path.write_text(text)
+    return path
