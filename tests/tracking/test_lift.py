@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from core import audit
@@ -283,3 +287,28 @@ def test_tests_are_exported_and_forgotten_with_the_client(
     assert "acme" in store.held_client_ids()
     assert store.forget_client("acme") > 0
     assert not lift_dir(layout, "acme").exists() and read_lift(layout, "acme").empty
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(
+    estimate=st.floats(-1e6, 1e6),
+    se=st.floats(1e-3, 1e5),
+    level=st.floats(0.5, 0.999),
+    percent=st.booleans(),
+)
+def test_an_interval_gives_back_the_standard_error_it_was_made_of(
+    estimate: float, se: float, level: float, percent: bool
+) -> None:
+    half = NormalDist().inv_cdf((1 + level) / 2) * se
+    row = {
+        "channel": "tv",
+        "start": "2026-01-01",
+        "end": "2026-01-07",
+        "roi": estimate,
+        "ci_lower": estimate - half,
+        "ci_upper": estimate + half,
+        "ci_level": level * 100 if percent and level < 0.99 else level,
+    }
+    (test,) = validate_lift(pd.DataFrame([row])).tests
+    assert test["estimate_se"] == pytest.approx(se, rel=1e-6, abs=1e-9)
+    assert test["ci_level"] == pytest.approx(level) and test["se_source"] == "interval"
