@@ -5,7 +5,8 @@
 **Worlds** (``mmm_worlds.py``): simulated weekly series with known truth: 104–208 weeks, 4–6 channels with
 geometric, delayed or Weibull carry-over and Hill saturation, trend, yearly seasonality, an unobserved demand drift,
 controls (competitor sales, events, a newsletter) and noise; one world where spend follows expected demand (an
-uncalibrated model is biased) and carries a geo lift test on one channel. ``--quick``: two small worlds.
+uncalibrated model is biased) and carries a geo lift test on one channel, as a row of ``xmo lift import``.
+``--quick``: two small worlds.
 
 **Models**, each on the same split in the same run: xmo as a user can run it today (:func:`fit_xmo`: weeks spread
 evenly over days, ``MediaMixModel`` with the defaults of ``xmo recommend budget --mode media-mix``, predictions summed

@@ -9,7 +9,7 @@ weekly spend ``S`` therefore settles at ``β · Hill(S)``: the true response cur
 Two kinds of world stress the models: one where spend **follows demand** (the marketer sets next week's spend
 from the expected baseline, unobserved drift included, so a model that cannot see the drift credits media with
 it), and one carrying a **lift test** (a channel's spend switched off in a quarter of the regions for some weeks;
-the measured incremental KPI with its standard error, as ``xmo lift import`` will take it).
+the measured incremental KPI with its standard error, as a row of ``xmo lift import``).
 """
 
 from __future__ import annotations
@@ -88,26 +88,32 @@ class TrueCurve:
 
 @dataclass(frozen=True)
 class LiftTest:
-    """A geo experiment as ``xmo lift import`` will take it, and the truth behind it."""
+    """A geo experiment that cut a channel's spend, and the truth behind it."""
 
     channel: str
     start: pd.Timestamp  # first day of the first test week
     end: pd.Timestamp  # last day of the last test week
-    incremental_kpi: float  # measured KPI bought by the withheld spend within the window
+    incremental_kpi: float  # measured KPI bought by the withheld spend within the window (positive)
     standard_error: float
-    spend: float  # the spend the test withheld (its cells' spend during the window)
+    withheld_spend: float  # the spend the test took away (its regions' planned spend in the window)
+    spend_as_run: float  # the channel's market-wide spend in the window, as it ran (the spend column's sum)
     true_incremental_kpi: float
     regions_share: float  # share of the market where the channel went dark
 
-    def record(self) -> dict[str, Any]:
-        """The row a user would import: channel, start, end, incremental KPI, standard error, spend."""
+    def record(self, kpi: str = "revenue") -> dict[str, Any]:
+        """The row ``xmo lift import`` takes (``docs/lift-tests.md``): a cut, so the spend change and the KPI it
+        bought are negative; the counterfactual spend is ``spend - spend_change`` (the plan without the cut)."""
         return {
             "channel": self.channel,
-            "start": str(self.start.date()),
-            "end": str(self.end.date()),
-            "incremental_kpi": round(self.incremental_kpi, 2),
+            "start_date": str(self.start.date()),
+            "end_date": str(self.end.date()),
+            "kpi": kpi,
+            "incremental_kpi": round(-self.incremental_kpi, 2),
             "standard_error": round(self.standard_error, 2),
-            "spend": round(self.spend, 2),
+            "spend": round(self.spend_as_run, 2),
+            "spend_change": round(-self.withheld_spend, 2),
+            "scope": "immediate",
+            "method": "geo",
         }
 
 
@@ -291,7 +297,8 @@ def _geo_holdout(
         end=dates[first + test_weeks - 1] + pd.Timedelta(days=6),
         incremental_kpi=true_incremental + float(rng.normal(0.0, se)),
         standard_error=se,
-        spend=float(regions_share * planned[window].sum()),
+        withheld_spend=float(regions_share * planned[window].sum()),
+        spend_as_run=float(spend[window, j].sum()),
         true_incremental_kpi=true_incremental,
         regions_share=regions_share,
     )

@@ -8,7 +8,7 @@ coefficients (columns with a negative coefficient are dropped and the rest refit
 (``sklearn.model_selection.TimeSeriesSplit``, mean squared error of the following block): coordinate search over a
 grid, channel by channel, for a few rounds. Robyn searches the same space with Nevergrad and also weighs
 decomposition distance (DECOMP.RSSD); this reference keeps prediction error only. Lift tests calibrate by
-selection, as in Robyn (see :meth:`RidgeMMM.fit`): the effect of the test's withheld spend within the test's window.
+selection, as in Robyn (see :meth:`RidgeMMM.fit`): the effect of the test's spend change within the test's window.
 """
 
 from __future__ import annotations
@@ -119,23 +119,28 @@ class RidgeMMM:
     def _lifts(
         self, frame: pd.DataFrame, spend: np.ndarray, grid: list[tuple[float, float, float]], lift_tests: Sequence[Any]
     ) -> list[tuple[int, np.ndarray, float, float]]:
-        """Per lift test: its channel's index, the extra effect in its window per unit of β for each grid point
-        (the withheld spend put back evenly over the window's weeks), the measured incremental KPI and its error."""
+        """Per lift test (a row of ``xmo lift import``: channel, start_date, end_date, incremental_kpi,
+        standard_error, spend_change): its channel's index, the effect in its window of the spend as it ran minus
+        that of the counterfactual (``spend - spend_change``, the change spread over the window's weeks in
+        proportion to their spend) per unit of β for each grid point, the measured incremental KPI and its error."""
         weeks = pd.to_datetime(frame["week"])
         out = []
         for test in lift_tests:
             if test["channel"] not in self.channels:
                 raise ValueError(f"lift test on unknown channel {test['channel']!r}")
-            window = ((weeks >= pd.Timestamp(test["start"])) & (weeks <= pd.Timestamp(test["end"]))).to_numpy()
+            first, last = pd.Timestamp(test["start_date"]), pd.Timestamp(test["end_date"])
+            window = ((weeks >= first) & (weeks <= last)).to_numpy()
             if not window.any():
-                raise ValueError(f"lift test {test['start']} to {test['end']} lies outside the data")
+                raise ValueError(f"lift test {first.date()} to {last.date()} lies outside the data")
             j = self.channels.index(test["channel"])
-            restored = spend[:, j] + window * float(test["spend"]) / int(window.sum())
+            ran = spend[:, j] * window
+            share = ran / ran.sum() if ran.sum() > 0 else window / window.sum()
+            counterfactual = spend[:, j] - float(test.get("spend_change", ran.sum())) * share
             extra = np.empty(len(grid))
             for g, (decay, gamma, shape) in enumerate(grid):
                 observed = geometric_adstock(spend[:, j], decay)
                 half = gamma * float(observed.mean())
-                gap = hill(geometric_adstock(restored, decay), half, shape) - hill(observed, half, shape)
+                gap = hill(observed, half, shape) - hill(geometric_adstock(counterfactual, decay), half, shape)
                 extra[g] = float(gap[window].sum())
             out.append((j, extra, float(test["incremental_kpi"]), float(test["standard_error"])))
         return out
@@ -143,10 +148,10 @@ class RidgeMMM:
     def fit(self, frame: pd.DataFrame, y: np.ndarray, lift_tests: Sequence[Any] = ()) -> RidgeMMM:
         """Choose the hyper-parameters by time-series cross-validation, then fit on all of ``frame``'s rows.
 
-        ``lift_tests`` (records with channel, start, end, incremental_kpi, standard_error, spend) calibrate as
-        Robyn does, by selection: a candidate whose implied incremental KPI in a test's window (the full fit's
-        β times the effect of putting the withheld spend back) lies more than one standard error from the
-        measurement has its cross-validated error multiplied by ``1 + (|z| - 1)²``.
+        ``lift_tests`` (rows of ``xmo lift import``, see :meth:`_lifts`) calibrate as Robyn does, by selection: a
+        candidate whose implied incremental KPI in a test's window (the full fit's β times the effect of the spend
+        change) lies more than one standard error from the measurement has its cross-validated error multiplied
+        by ``1 + (|z| - 1)²``.
         """
         started = time.perf_counter()
         n = len(frame)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from mmm_worlds import MAX_LAG, WeeklyWorld, adstock_weights, carry_over, simulate_weekly_world
+
+from tracking.lift import validate_lift
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +67,32 @@ def test_lift_test_withholds_a_quarter_of_the_spend_in_its_window(demand: Weekly
     lift = demand.lift_test
     assert lift is not None and lift.channel == "search"
     weeks = demand.frame["week"]
-    window = (weeks >= lift.start) & (weeks <= lift.end)
+    window = ((weeks >= lift.start) & (weeks <= lift.end)).to_numpy()
     assert window.sum() == 6 and lift.end - lift.start == np.timedelta64(41, "D")
-    observed = demand.frame.loc[window, "search"].sum()
-    assert lift.spend == pytest.approx(observed * lift.regions_share / (1 - lift.regions_share))
+    ran = demand.frame.loc[window, "search"].sum()
+    assert lift.spend_as_run == pytest.approx(ran)
+    assert lift.withheld_spend == pytest.approx(ran * lift.regions_share / (1 - lift.regions_share))
     assert lift.true_incremental_kpi > 0 and lift.standard_error == pytest.approx(0.15 * lift.true_incremental_kpi)
-    # the national effect in the window sits below what the full plan would have bought
+    # the market's effect in the window sits below what the full plan would have bought, by the true lift
     planned = demand.frame["search"].to_numpy().copy()
-    planned[window.to_numpy()] /= 1 - lift.regions_share
-    full = demand.truth["search"].effect(planned)[window.to_numpy()].sum()
+    planned[window] /= 1 - lift.regions_share
+    full = demand.truth["search"].effect(planned)[window].sum()
     assert full - demand.contributions.loc[window, "search"].sum() == pytest.approx(lift.true_incremental_kpi)
-    assert set(lift.record()) == {"channel", "start", "end", "incremental_kpi", "standard_error", "spend"}
+
+
+def test_lift_record_is_a_cut_as_xmo_lift_import_reads_it(demand: WeeklyWorld) -> None:
+    lift = demand.lift_test
+    assert lift is not None
+    record = lift.record()
+    assert record["start_date"] == str(lift.start.date()) and record["end_date"] == str(lift.end.date())
+    assert record["spend_change"] < 0 and record["incremental_kpi"] < 0  # a cut bought negative KPI
+    assert record["spend"] - record["spend_change"] == pytest.approx(lift.spend_as_run + lift.withheld_spend, abs=0.02)
+    assert record["incremental_kpi"] / record["spend_change"] == pytest.approx(
+        lift.incremental_kpi / lift.withheld_spend
+    )
+    assert record["standard_error"] > 0 and record["kpi"] == "revenue" and record["scope"] == "immediate"
+    (test,) = validate_lift(pd.DataFrame([record])).tests  # xmo's own reading of the row
+    assert test["measure"] == "incremental_kpi" and test["days"] == 42 and test["spend_change"] < 0
 
 
 def test_bad_sizes_are_refused() -> None:

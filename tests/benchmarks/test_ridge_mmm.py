@@ -42,17 +42,19 @@ def test_a_lift_test_pulls_the_implied_lift_towards_the_measurement() -> None:
     train = world.frame.iloc[:n]
     y = train["revenue"].to_numpy()
     window = ((train["week"] >= world.lift_test.start) & (train["week"] <= world.lift_test.end)).to_numpy()
-    restored = train.copy()
-    restored.loc[window, "search"] += record["spend"] / window.sum()
+    planned = train.copy()  # the counterfactual: the cut's spend put back in proportion to the spend that ran
+    planned.loc[window, "search"] *= 1 - record["spend_change"] / record["spend"]
 
     def implied(model: RidgeMMM) -> float:
-        return float((model.decompose(restored)["search"] - model.decompose(train)["search"])[window].sum())
+        return float((model.decompose(train)["search"] - model.decompose(planned)["search"])[window].sum())
 
     plain = RidgeMMM(world.channels, world.controls, rounds=1).fit(train, y)
     calibrated = RidgeMMM(world.channels, world.controls, rounds=1).fit(train, y, [record])
     measured = record["incremental_kpi"]
     assert abs(implied(calibrated) - measured) < abs(implied(plain) - measured)
     with pytest.raises(ValueError, match="outside the data"):
-        RidgeMMM(world.channels, world.controls).fit(train, y, [record | {"start": "2030-01-06", "end": "2030-02-09"}])
+        RidgeMMM(world.channels, world.controls).fit(
+            train, y, [record | {"start_date": "2030-01-06", "end_date": "2030-02-09"}]
+        )
     with pytest.raises(ValueError, match="unknown channel"):
         RidgeMMM(world.channels, world.controls).fit(train, y, [record | {"channel": "radio"}])
