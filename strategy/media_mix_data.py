@@ -67,8 +67,8 @@ def spend_at_grain(spend: pd.DataFrame, cadence: Cadence = Cadence.DAY, week_sta
     if cadence is Cadence.DAY and weekly.any():
         coarse = sorted(set(channels[weekly]))
         raise InvalidInput(
-            f"the spend of {', '.join(coarse)} is weekly, coarser than the daily KPI: import the KPI weekly "
-            "(xmo kpi import CLIENT FILE --cadence week) or daily spend for "
+            f"the spend of {', '.join(coarse)} is weekly, coarser than the daily KPI: import the KPI as weekly "
+            "rows (one per week, dated like the spend's weeks, after xmo kpi delete CLIENT --all) or daily spend for "
             f"{'it' if len(coarse) == 1 else 'them'}; weekly spend is never spread over days"
         )
     if cadence is Cadence.WEEK:
