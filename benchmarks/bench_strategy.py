@@ -84,7 +84,8 @@ def _oracle(curves: dict[str, Any], current: dict[str, float], total: float) -> 
     def negative(x: np.ndarray) -> float:
         return -float(sum(float(curves[n].steady_state(v)) for n, v in zip(names, x, strict=True)))
 
-    best = -negative(np.array([a.recommended_spend for a in plan.allocations]))
+    planned = {a.campaign_id: a.recommended_spend for a in plan.allocations}  # allocations come sorted by name
+    best = -negative(np.array([planned[n] for n in names]))
     rng = np.random.default_rng(0)
     for guess in [base, *(rng.uniform(base * MIN_RATIO, base * MAX_RATIO) for _ in range(4))]:
         result = minimize(
