@@ -168,7 +168,7 @@ def test_tables_never_cut_long_ids(
     code, out, _ = run(capsys, "attribution", simulated, "--model", "all", "--by", "campaign", "--json")
     planted = lengthened(json.loads(out))
     monkeypatch.setattr(strategy.attribution, "attribution_report", lambda *args, **kwargs: Planted(planted))
-    monkeypatch.setattr(console.out, "width", width)
+    monkeypatch.setattr(console.out, "_width", width)
     for model in ("markov", "all"):  # one model's table, then every model side by side
         code, out, err = run(capsys, "attribution", simulated, "--model", model, "--by", "campaign")
         assert code == 0, err

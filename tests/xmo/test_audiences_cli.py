@@ -27,6 +27,7 @@ from strategy.audiences import load_champion, recommend_audiences
 from strategy.sessions import client_sessions
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
+from xmo import console
 from xmo.cli import main
 from xmo.commands.recommend_audiences import CSV_COLUMNS
 from xmo.simulator.cli import run_simulation
@@ -117,8 +118,8 @@ def test_bids_only_on_what_ad_platforms_target_in_words(home: Settings, capsys: 
 def test_table_for_people(home: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     _, as_json, _ = run(capsys, "recommend", "audiences", CLIENT, "--top", "500", "--format", "json")
     segments = json.loads(as_json)["segments"]
-    for width in ("80", "160"):
-        monkeypatch.setenv("COLUMNS", width)
+    for width in (80, 160):
+        monkeypatch.setattr(console.out, "_width", width)
         code, out, err = run(capsys, "recommend", "audiences", CLIENT, "--top", "500")
         assert code == 0, err
         assert out.startswith("model xmo-conversion-sim v1 on ") and "sessions of paid campaigns" in out
@@ -127,7 +128,7 @@ def test_table_for_people(home: Settings, capsys: pytest.CaptureFixture[str], mo
             assert all(name in out for name in segment["segment_label"].split(" × ")), (width, segment)
             assert segment["dimension_label"] in out
     assert "insight only" in out and "no ad platform can target or exclude" in out
-    monkeypatch.setenv("COLUMNS", "400")  # headers wrap before cells do: read the header where it fits
+    monkeypatch.setattr(console.out, "_width", 400)  # headers wrap before cells do: read it where it fits
     _, wide, _ = run(capsys, "recommend", "audiences", CLIENT, "--top", "500")
     assert "observed rate (95 % range)" in wide and "95% CI" not in wide
     assert any(s["segment_label"] in out for s in segments if " × " in s["segment_label"])  # one line when wide

@@ -15,6 +15,7 @@ from rich.console import Console
 from core.settings import Settings, get_settings
 from core.tenants import Tenants
 from tracking.compactor import compact_all
+from xmo import console
 from xmo.cli import main
 from xmo.output import print_table
 from xmo.simulator.cli import run_simulation
@@ -135,7 +136,7 @@ def test_usage_errors(home: Path, capsys: pytest.CaptureFixture[str], monkeypatc
 def test_today_by_default_with_one_baseline_and_bound_marks(
     home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(console.out, "_width", 200)
     code, out, err = run(capsys, home, monkeypatch, "recommend", "budget", "sim", "--json")
     assert code == 0, err
     today = json.loads(out)

@@ -98,7 +98,7 @@ def test_tables_never_cut_long_ids(
     code, out, _ = run(capsys, "recommend", "creatives", client_id, "--json")
     planted = lengthened(json.loads(out))
     monkeypatch.setattr(strategy.creatives, "creative_report", lambda *args, **kwargs: Planted(planted))
-    monkeypatch.setattr(console.out, "width", width)
+    monkeypatch.setattr(console.out, "_width", width)
     code, out, err = run(capsys, "recommend", "creatives", client_id)
     assert code == 0, err
     ids = ids_in(planted["recommendations"])

@@ -21,7 +21,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def test_client_and_goal_lists_never_cut_ids(
     settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(console.out, "width", 80)  # what rich uses when stdout is not a terminal
+    monkeypatch.setattr(console.out, "_width", 80)  # what rich uses when stdout is not a terminal
     tenants = Tenants.from_settings(settings)
     clients = [f"{PREFIX}{n}" for n in ("de", "fr", "it")]
     for client_id in clients:

@@ -57,7 +57,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def test_table_for_people(home: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(console.out, "width", 300)  # a wide terminal: rich would shorten cells to fit 80 columns
+    monkeypatch.setattr(console.out, "_width", 300)  # a wide terminal: rich would shorten cells to fit 80 columns
     code, out, err = run(capsys, "report", CLIENT)
     assert code == 0, err
     assert f"{CLIENT}: effectiveness by campaign" in out
@@ -79,7 +79,7 @@ def test_tables_never_cut_long_ids(
 
     planted = lengthened(effectiveness_report(home, sim_client(home), by="creative").to_dict())
     monkeypatch.setattr(strategy.report, "effectiveness_report", lambda *args, **kwargs: Planted(planted))
-    monkeypatch.setattr(console.out, "width", width)
+    monkeypatch.setattr(console.out, "_width", width)
     code, out, err = run(capsys, "report", CLIENT, "--by", "creative")
     assert code == 0, err
     ids = ids_in(planted["rows"]) | ids_in(planted["comparisons"])
@@ -160,7 +160,7 @@ def test_job_uses_the_given_session_loader(home: Settings) -> None:
 def test_planned_split(
     home: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(console.out, "width", 300)
+    monkeypatch.setattr(console.out, "_width", 300)
     plan = tmp_path / "plan.json"
     creatives = {f"cr-search-brand-{c}": 1 / 3 for c in "abc"}
     plan.write_text(json.dumps({"cmp-search-brand": creatives}), encoding="utf-8")
