@@ -57,7 +57,8 @@ _KINDS = {Cadence.DAY: "daily", Cadence.WEEK: "weekly"}
 PERIOD_KEY = b"xmo.period_days"  # Parquet metadata: 1 (daily rows) or 7 (weekly rows)
 
 
-def _kpi_path(layout: StorageLayout, client_id: str) -> Path:
+def kpi_path(layout: StorageLayout, client_id: str) -> Path:
+    """The client's KPI file (it may not exist yet)."""
     return layout.client_kpi_dir(client_id) / "kpi.parquet"
 
 
@@ -140,7 +141,7 @@ def check_kpi(rows: pd.DataFrame, overrides: dict[str, str] | None = None, caden
 
 def kpi_period_days(layout: StorageLayout, client_id: str) -> int:
     """The stored table's period length in days: 7 for weekly rows, 1 for daily ones (and for no table)."""
-    path = _kpi_path(layout, client_id)
+    path = kpi_path(layout, client_id)
     if not path.exists():
         return 1
     metadata = pq.read_schema(path).metadata or {}
@@ -157,7 +158,7 @@ def read_kpi(layout: StorageLayout, client_id: str) -> pd.DataFrame:
 
     Empty (with only the ``date`` column) when none was stored.
     """
-    path = _kpi_path(layout, client_id)
+    path = kpi_path(layout, client_id)
     if not path.exists():
         return pd.DataFrame({"date": pd.Series(dtype=object)})
     return pq.read_table(path).to_pandas().sort_values("date").reset_index(drop=True)
@@ -214,7 +215,7 @@ def _write(layout: StorageLayout, client_id: str, kpi: pd.DataFrame, period_days
     fields += [pa.field(c, pa.float64()) for c in kpi.columns if c != "date"]
     schema = pa.schema(fields, metadata={PERIOD_KEY: str(period_days).encode()})
     table = pa.Table.from_pandas(kpi, schema=schema, preserve_index=False)
-    write_parquet_atomically(table.replace_schema_metadata(schema.metadata), _kpi_path(layout, client_id))
+    write_parquet_atomically(table.replace_schema_metadata(schema.metadata), kpi_path(layout, client_id))
 
 
 def _check_grain(old: pd.DataFrame, stored: Cadence, new: KpiRows) -> None:
@@ -372,7 +373,7 @@ def delete_kpi(
     check_date_range(since, until)
     selection = date_range_text(since, until) if since or until else "all"
     layout.client_kpi_dir(client_id)  # an invalid client id fails first
-    if not _kpi_path(layout, client_id).exists():
+    if not kpi_path(layout, client_id).exists():
         raise NotFound(f"client {client_id!r} has no stored KPIs")
     with file_lock(layout.client_kpi_dir(client_id) / ".kpi.lock"):
         stored = read_kpi(layout, client_id)
@@ -398,7 +399,7 @@ def delete_kpi(
         if dry_run:
             return result
         if kept.empty:
-            _kpi_path(layout, client_id).unlink()
+            kpi_path(layout, client_id).unlink()
         else:
             _write(layout, client_id, kept.drop(columns=list(emptied)), kpi_period_days(layout, client_id))
     details = {

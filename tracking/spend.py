@@ -83,7 +83,8 @@ class SpendRows:
     mapping: ColumnMap = field(default_factory=ColumnMap)
 
 
-def _spend_path(layout: StorageLayout, client_id: str) -> Path:
+def spend_path(layout: StorageLayout, client_id: str) -> Path:
+    """The client's spend file (it may not exist yet)."""
     return layout.client_spend_dir(client_id) / "spend.parquet"
 
 
@@ -164,7 +165,7 @@ def channel_level(spend: pd.DataFrame) -> pd.Series:
 
 def read_spend(layout: StorageLayout, client_id: str) -> pd.DataFrame:
     """The client's spend table (empty with the right columns when none was stored)."""
-    path = _spend_path(layout, client_id)
+    path = spend_path(layout, client_id)
     table = pq.read_table(path) if path.exists() else SPEND_SCHEMA.empty_table()
     frame = table.to_pandas()
     for name in ("impressions", "clicks"):
@@ -230,7 +231,7 @@ def _write(layout: StorageLayout, client_id: str, spend: pd.DataFrame) -> None:
     """Replace the stored table with ``spend`` (sorted by key); the caller holds the table's lock."""
     spend = spend.sort_values(_KEY).reset_index(drop=True)
     table = pa.Table.from_pandas(spend, schema=SPEND_SCHEMA, preserve_index=False)
-    write_parquet_atomically(table, _spend_path(layout, client_id))
+    write_parquet_atomically(table, spend_path(layout, client_id))
 
 
 def upsert_spend(layout: StorageLayout, client_id: str, rows: pd.DataFrame) -> int:
@@ -507,7 +508,7 @@ def delete_spend(
     parts += [f"channel {channel}"] if channel else []
     selection = ", ".join(parts) or "all"
     layout.client_spend_dir(client_id)  # an invalid client id fails first
-    if not _spend_path(layout, client_id).exists():
+    if not spend_path(layout, client_id).exists():
         raise NotFound(f"client {client_id!r} has no stored spend")
     with file_lock(layout.client_spend_dir(client_id) / ".spend.lock"):
         stored = read_spend(layout, client_id)
@@ -538,7 +539,7 @@ def delete_spend(
         if dry_run:
             return result
         if kept.empty:
-            _spend_path(layout, client_id).unlink()
+            spend_path(layout, client_id).unlink()
         else:
             _write(layout, client_id, kept)
     details = {

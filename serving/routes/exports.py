@@ -21,8 +21,12 @@ ROWS_HEADER = "X-Export-Rows"
 _NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]+$"
 
 What = Annotated[
-    Literal["events", "sessions"],
-    Query(description="events (as stored in the lake) or sessions (one row per visit)", examples=["events"]),
+    Literal["events", "sessions", "spend", "kpi", "lift"],
+    Query(
+        description="events (as stored in the lake), sessions (one row per visit), spend, kpi (the KPI and control "
+        "series) or lift (lift tests)",
+        examples=["events"],
+    ),
 ]
 Format = Annotated[
     Literal["parquet", "csv"], Query(alias="format", description="File format of the answer", examples=["parquet"])

@@ -38,7 +38,9 @@ from privacy.export import (
     stream_export,
 )
 from tracking.compactor import compact_all
+from tracking.kpi import read_kpi
 from tracking.lake import count_events, event_files
+from tracking.spend import read_spend, spend_path
 from xmo.simulator.cli import run_simulation
 
 HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
@@ -85,9 +87,10 @@ def sha256(path: Path) -> str:
 
 def test_the_rooms_register_their_exporters(home: Home) -> None:
     exporters = discover_exporters(home.settings)
-    assert list(exporters) == ["events", "sessions", "datasets", "models", "lift"]
+    assert sorted(exporters) == ["datasets", "events", "kpi", "lift", "models", "sessions", "spend"]
     assert all(isinstance(e, Exporter) for e in exporters.values())
-    assert {n for n, e in exporters.items() if isinstance(e, TableExporter)} == {"events", "sessions", "lift"}
+    streamed = {n for n, e in exporters.items() if isinstance(e, TableExporter)}
+    assert streamed == {"events", "sessions", "spend", "kpi", "lift"}
 
 
 def test_the_clients_own_export_holds_its_data_only(home: Home, tmp_path: Path) -> None:
@@ -113,6 +116,10 @@ def test_the_clients_own_export_holds_its_data_only(home: Home, tmp_path: Path) 
     for data_file in dataset.data_files:
         assert sha256(copied / data_file.path) == data_file.sha256
     assert (report.parts["datasets"].records, report.parts["models"].records) == (1, 0)  # alpha has no model yet
+    spend = out / "spend" / "spend.parquet"  # spend, KPIs and lift tests: one file each, as stored
+    assert pq.read_table(spend).num_rows == report.parts["spend"].records == len(read_spend(home.layout, "alpha")) > 0
+    assert sha256(spend) == sha256(spend_path(home.layout, "alpha"))
+    assert report.parts["kpi"].records == len(read_kpi(home.layout, "alpha"))
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["client_id"] == "alpha" and manifest["recipient"] is None

@@ -34,8 +34,8 @@ from tracking.lift import (
     read_lift,
     validate_lift,
 )
-from tracking.lift_export import lift_exporter
 from tracking.spend import import_spend
+from tracking.table_export import lift_exporter
 from tracking.table_files import csv_frame
 
 FIRST = date(2026, 1, 1)

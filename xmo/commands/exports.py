@@ -18,7 +18,9 @@ def export(
     out_dir: Annotated[Path, typer.Option("--out", help="A new (or empty) folder to write into.")],
     what: Annotated[
         list[str] | None,
-        typer.Option("--what", help="events, sessions, datasets or models; repeat for several (default: all)."),
+        typer.Option(
+            "--what", help="events, sessions, datasets, models, spend, kpi or lift; repeat for several (default: all)."
+        ),
     ] = None,
     recipient: Annotated[
         str | None, typer.Option(help="A third party receiving the data (needs --legal-basis); omit for the client.")
