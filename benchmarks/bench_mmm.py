@@ -8,9 +8,9 @@ controls (competitor sales, events, a newsletter) and noise; one world where spe
 uncalibrated model is biased) and carries a geo lift test on one channel, as a row of ``xmo lift import``.
 ``--quick``: two small worlds.
 
-**Models**, each on the same split in the same run: xmo as a user can run it today (:func:`fit_xmo`: weeks spread
-evenly over days, ``MediaMixModel`` with the defaults of ``xmo recommend budget --mode media-mix``, predictions summed
-back to weeks) and the reference (``ridge_mmm.py``: geometric adstock + Hill per channel, trend, Fourier, controls,
+**Models**, each on the same split in the same run: xmo as a user can run it today (:func:`fit_xmo`: the weekly
+``MediaMixModel`` with the defaults of ``xmo recommend budget --mode media-mix`` on weekly spend and KPI) and the
+reference (``ridge_mmm.py``: geometric adstock + Hill per channel, trend, Fourier, controls,
 ridge, hyper-parameters by time-series cross-validation). Each is fitted on the first 80 % of weeks (fit A) and on
 those plus 4 weeks (fit B, the refresh).
 
@@ -89,33 +89,27 @@ class WeeklyCurve:
         return 7.0 * self.daily.steady_state_draws(weekly_spend / 7.0)
 
 
-def _days(frame: pd.DataFrame, channels: Sequence[str], controls: Sequence[str]) -> pd.DataFrame:
-    """Weekly rows spread evenly over their seven days: spend / 7, controls repeated."""
-    starts = frame["week"].to_numpy(dtype="datetime64[D]")
-    days = pd.DataFrame({"date": (starts[:, None] + np.arange(7)).ravel()})
-    for channel in channels:
-        days[channel] = np.repeat(frame[channel].to_numpy(dtype=float) / 7.0, 7)
-    for control in controls:
-        days[control] = np.repeat(frame[control].to_numpy(dtype=float), 7)
-    return days
+def _inputs(frame: pd.DataFrame, channels: Sequence[str], controls: Sequence[str]) -> pd.DataFrame:
+    """The weekly model's inputs: ``date`` (each week's Monday), spend per channel and controls."""
+    return frame[["week", *channels, *controls]].rename(columns={"week": "date"})
 
 
 def fit_xmo(world: WeeklyWorld, n_weeks: int, lift_tests: Sequence[LiftTest] = ()) -> MixFit | None:
-    """xmo as a user can run it today on weekly data: each week spread evenly over its days (spend and KPI / 7),
-    ``MediaMixModel`` with the defaults of ``xmo recommend budget --mode media-mix`` fitted on the first
-    ``n_weeks`` weeks, daily predictions and effects summed back to weeks. ``None`` with lift tests: today's model
-    cannot take them. (The one place that calls xmo: later steps swap in the weekly ``xmo mmm`` path.)"""
+    """xmo as a user can run it today on weekly data: the weekly ``MediaMixModel`` (``period_days=7``) with the
+    defaults of ``xmo recommend budget --mode media-mix`` fitted on the first ``n_weeks`` weeks. Its curves answer
+    per day, read here per week. ``None`` with lift tests: today's model cannot take them. (The one place that
+    calls xmo: later steps swap in ``xmo mmm``.)"""
     if lift_tests:
         return None
     channels, controls = list(world.channels), list(world.controls)
     train = world.frame.iloc[:n_weeks]
     started = time.perf_counter()
-    model = MediaMixModel(channels=channels, controls=controls, holdout_share=0.125, n_draws=100, random_state=0)
-    model.fit(_days(train, channels, controls), np.repeat(train[world.kpi].to_numpy(dtype=float) / 7.0, 7))
+    model = MediaMixModel(
+        channels=channels, controls=controls, holdout_share=0.125, n_draws=100, random_state=0, period_days=7
+    )
+    model.fit(_inputs(train, channels, controls), train[world.kpi].to_numpy(dtype=float))
     seconds = time.perf_counter() - started
-    daily = model.decompose(_days(world.frame, channels, controls))
-    week = np.arange(len(daily)) // 7
-    weekly = daily.drop(columns=["date"]).groupby(week).sum()
+    weekly = model.decompose(_inputs(world.frame, channels, controls))
     curves = {name: WeeklyCurve(curve) for name, curve in model.response_curves().items()}
     contributions = weekly.reindex(columns=channels, fill_value=0.0).reset_index(drop=True)
     return MixFit(weekly["predicted"].to_numpy(), contributions, curves, seconds, cross_validated=False)

@@ -1,13 +1,15 @@
-"""Media-mix regression: a daily KPI explained by baseline, controls and carried-over, saturating spend per channel.
+"""Media-mix regression: a daily or weekly KPI explained by baseline, controls and carried-over, saturating spend.
 
-The model::
+The model, for periods ``t`` of one length (``period_days``: 1 for days, 7 for weeks)::
 
-    kpi[t] = intercept + trend * t + weekday[t] + yearly Fourier[t] (with ≥ 1 year of days)
+    kpi[t] = intercept + trend * t + weekday[t] (days only) + yearly Fourier[t] (with ≥ 1 year of periods)
              + Σ_k γ_k · control_k[t] + Σ_c β_c · Hill(adstock_c(spend_c)[t]; κ_c, α_c) + noise,   β_c ≥ 0
 
-with normalized geometric adstock (weights sum to one, so a constant daily spend settles at itself and the
-half-saturation κ_c is in daily spend units) and ``Hill(x) = x^α / (κ^α + x^α)``. The settled effect of a
-constant daily spend ``s`` is therefore ``β_c · Hill(s)``: the response curve handed to the budget allocator.
+with normalized geometric adstock (weights sum to one, so a constant spend per period settles at itself; the
+decay is per period and the half-saturation κ_c in spend per period) and ``Hill(x) = x^α / (κ^α + x^α)``. The
+settled effect of a constant spend ``S`` per period is therefore ``β_c · Hill(S)``. The curves handed to the
+budget allocator answer per DAY whatever the period: a daily spend ``s`` is ``S = s · period_days`` per period,
+and its daily effect ``β_c · Hill(S) / period_days`` (:class:`ChannelResponse`).
 
 Why variable projection with bounded least squares (and not Optuna + ridge as in Meta's Robyn): for fixed
 carry-over and saturation parameters the model is linear, so the intercept, trend, seasonality and control
@@ -17,8 +19,9 @@ region with bounds, analytic Jacobian in Kaufman's form). A handful of seeded st
 well under a second per start for 5 channels × 2 years, the answer is one deterministic fit rather than a
 Pareto front of thousands of trials, and no ridge penalty shrinks the channel effects towards zero.
 
-Uncertainty comes from a moving-block bootstrap over (two-week) blocks of days: each draw refits all
-parameters, warm-started at the point estimate, with days weighted by how often their block was drawn.
+Uncertainty comes from a moving-block bootstrap over blocks of periods (two weeks of days, four weeks of weeks):
+each draw refits all parameters, warm-started at the point estimate, with periods weighted by how often their
+block was drawn.
 Draw ``i`` of every channel curve comes from the same refit, so sums across channels keep their correlation.
 Fit quality is reported as the field does: R² and NRMSE in sample, and MAPE, R², NRMSE on a held-out final
 period (fitted on the days before it); and the share of effect against the share of spend per channel.
@@ -42,21 +45,28 @@ from threadpoolctl import threadpool_limits
 from core.errors import InvalidInput
 from models.adstock import adstock_decay_derivative, geometric_adstock
 from models.mediamix_design import (
-    MIN_DAYS,
     BaseDesign,
     MediaMixData,
+    min_periods,
+    period_name,
     prediction_inputs,
     validate_frame,
 )
 from models.response import hill
+
+BLOCK_DAYS = {1: 14, 7: 28}  # bootstrap block per period length, in days: two weeks of days, four weeks of weeks
+MIN_HOLDOUT = {1: 7, 7: 4}  # the shortest held-out tail, in periods: a week of days, four weeks
 
 
 @dataclass(frozen=True, eq=False)
 class ChannelResponse:
     """The settled daily effect of a constant daily spend on one channel, with bootstrap draws.
 
-    ``draws`` has one row per bootstrap refit: ``beta, half_saturation, shape, decay``. Satisfies
-    :class:`models.response.SpendResponse`.
+    The parameters are those of the model's period (``period_days``: 1 or 7): ``beta`` is the KPI per period at
+    full saturation, ``half_saturation`` a spend per period, ``decay`` the carry-over per period. ``draws`` has
+    one row per bootstrap refit: ``beta, half_saturation, shape, decay``. The ``steady_state*`` methods answer per
+    DAY (a daily spend ``s`` settles at ``β · Hill(s · period_days) / period_days`` per day), so weekly and daily
+    fits give the allocator the same units. Satisfies :class:`models.response.SpendResponse`.
     """
 
     channel: str
@@ -65,17 +75,20 @@ class ChannelResponse:
     shape: float
     decay: float
     draws: np.ndarray = field(repr=False)
+    period_days: int = 1
 
     def steady_state(self, daily_spend: float | np.ndarray) -> np.ndarray:
         """Expected daily KPI from this channel once ``daily_spend`` has settled."""
-        return self.beta * hill(np.asarray(daily_spend, dtype=float), self.half_saturation, self.shape)
+        k = self.period_days
+        return self.beta * hill(np.asarray(daily_spend, dtype=float) * k, self.half_saturation, self.shape) / k
 
     def steady_state_draws(self, daily_spend: float) -> np.ndarray:
         """The settled daily effect at ``daily_spend`` under each bootstrap draw, shape ``(n_draws,)``."""
         if len(self.draws) == 0:
             return np.atleast_1d(self.steady_state(daily_spend)).astype(float)
+        k = self.period_days
         beta, half, shape = self.draws[:, 0], self.draws[:, 1], self.draws[:, 2]
-        return np.asarray(beta * hill(np.full(len(beta), float(daily_spend)), half, shape), dtype=float)
+        return np.asarray(beta * hill(np.full(len(beta), float(daily_spend) * k), half, shape) / k, dtype=float)
 
     def steady_state_interval(self, daily_spend: float, level: float = 0.9) -> tuple[float, float]:
         """A bootstrap interval of the settled daily effect at ``daily_spend``."""
@@ -88,14 +101,15 @@ class ChannelResponse:
         return float(self.steady_state(daily_spend + step) - self.steady_state(daily_spend)) / step
 
     def predict(self, spend: np.ndarray) -> np.ndarray:
-        """This channel's daily effect along a spend sequence (carry-over included, settled at the first day)."""
+        """This channel's effect per period along a sequence of spend per period (carry-over included, settled at
+        the first period)."""
         return self.beta * hill(
             geometric_adstock(np.asarray(spend, dtype=float), self.decay), self.half_saturation, self.shape
         )
 
 
 def fit_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
-    """R², NRMSE (RMSE over the KPI's range, as Robyn reports it) and MAPE (over days with a non-zero KPI)."""
+    """R², NRMSE (RMSE over the KPI's range, as Robyn reports it) and MAPE (over periods with a non-zero KPI)."""
     residual = y - predicted
     total = float(np.sum((y - y.mean()) ** 2))
     spread = float(y.max() - y.min())
@@ -207,14 +221,17 @@ class _Problem:
 
 
 class MediaMixModel(RegressorMixin, BaseEstimator):
-    """A daily KPI regressed on spend per channel (adstock + Hill, β ≥ 0), trend, seasonality and controls.
+    """A daily or weekly KPI regressed on spend per channel (adstock + Hill, β ≥ 0), trend, seasonality, controls.
 
+    ``period_days``: 1 (a row per day) or 7 (a row per week, dated by its first day; no weekday terms).
     ``fit(X, y)``: ``X`` holds ``date_column``, one spend column per channel (``channels``; all columns but
-    the date and the controls when ``None``) and the ``controls``; ``y`` is the KPI of the same days
-    (revenue or conversions). Days must be consecutive (use spend 0 on days without spend). Bounds:
-    ``decay_bounds`` per day, ``half_saturation_bounds`` as multiples of the channel's mean spend on days
+    the date and the controls when ``None``) and the ``controls``; ``y`` is the KPI of the same periods
+    (revenue or conversions). Periods must be consecutive (use spend 0 in periods without spend). Bounds:
+    ``decay_bounds`` per period, ``half_saturation_bounds`` as multiples of the channel's mean spend in periods
     with spend, ``shape_bounds`` for the Hill exponent. ``n_draws`` block-bootstrap refits give the
-    uncertainty (0 for none); ``holdout_share`` of the final days is held out for MAPE (0 to skip).
+    uncertainty (0 for none), over blocks of ``block_days`` days (:data:`BLOCK_DAYS` when ``None``);
+    ``holdout_share`` of the final periods is held out for MAPE (0 to skip; at least :data:`MIN_HOLDOUT`).
+    ``min_periods``: the fewest periods to fit (56 days or 26 weeks when ``None``).
 
     Learned: ``channels_``, ``controls_``, ``dropped_channels_``, ``curves_`` (one
     :class:`ChannelResponse` per channel), ``base_columns_`` / ``base_coef_``, ``draws_`` (n_draws × channels
@@ -230,14 +247,15 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         holdout_share: float = 0.125,
         n_draws: int = 100,
         n_starts: int = 4,
-        block_days: int = 14,
+        block_days: int | None = None,
         decay_bounds: tuple[float, float] = (0.0, 0.9),
         half_saturation_bounds: tuple[float, float] = (0.1, 10.0),
         shape_bounds: tuple[float, float] = (0.5, 3.0),
         yearly_order: int = 3,
-        min_days: int = MIN_DAYS,
+        min_periods: int | None = None,
         interval_level: float = 0.9,
         random_state: int = 0,
+        period_days: int = 1,
     ) -> None:
         self.channels = channels
         self.controls = controls
@@ -250,9 +268,10 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         self.half_saturation_bounds = half_saturation_bounds
         self.shape_bounds = shape_bounds
         self.yearly_order = yearly_order
-        self.min_days = min_days
+        self.min_periods = min_periods
         self.interval_level = interval_level
         self.random_state = random_state
+        self.period_days = period_days
 
     # -- fitting -------------------------------------------------------------------------------------------
 
@@ -277,7 +296,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         return lower, upper
 
     def _fit_rows(self, data: MediaMixData, n_rows: int, rng: np.random.Generator) -> tuple[_Fit, BaseDesign]:
-        """The best of ``n_starts`` fits on the first ``n_rows`` days (the first start is the box's centre)."""
+        """The best of ``n_starts`` fits on the first ``n_rows`` periods (the first start is the box's centre)."""
         rows = slice(0, n_rows)
         design = BaseDesign.for_fit(data, rows, self.yearly_order)
         base = design.matrix(data.dates[rows], data.controls[rows])
@@ -299,9 +318,10 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         return base, effects
 
     def _bootstrap(self, data: MediaMixData, fit: _Fit, design: BaseDesign, rng: np.random.Generator) -> np.ndarray:
-        """``n_draws`` refits on block-resampled days: (n_draws, C, 4) of beta, half_saturation, shape, decay."""
+        """``n_draws`` refits on block-resampled periods: (n_draws, C, 4) of beta, half_saturation, shape, decay."""
         n, c = data.spend.shape
-        blocks = np.arange(n) // max(self.block_days, 1)
+        block_days = BLOCK_DAYS[data.period_days] if self.block_days is None else self.block_days
+        blocks = np.arange(n) // max(block_days // data.period_days, 1)
         n_blocks = int(blocks[-1]) + 1
         base = design.matrix(data.dates, data.controls)
         lower, upper = self._bounds(data)
@@ -317,7 +337,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         return draws
 
     def fit(self, X: pd.DataFrame, y: ArrayLike) -> MediaMixModel:
-        """Fit on consecutive days; see the class docstring for the columns and the errors raised.
+        """Fit on consecutive days or weeks; see the class docstring for the columns and the errors raised.
 
         Linear algebra runs on one thread: the matrices are small, and threaded BLAS on a busy machine made
         each of the many small decompositions 50 times slower.
@@ -327,11 +347,12 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
 
     def _fit(self, X: pd.DataFrame, y: ArrayLike) -> MediaMixModel:
         started = time.perf_counter()
-        data = validate_frame(X, y, self.channels, self.controls, self.date_column, self.min_days)
+        unit = period_name(self.period_days)
+        data = validate_frame(X, y, self.channels, self.controls, self.date_column, self.min_periods, self.period_days)
         warnings = list(data.warnings)
         scale = float(np.std(data.kpi))
         if scale <= 0:
-            raise InvalidInput("the KPI is the same every day; there is nothing to explain")
+            raise InvalidInput(f"the KPI is the same every {unit}; there is nothing to explain")
         self.kpi_scale_ = scale
         rng = np.random.default_rng(self.random_state)
         n = len(data.kpi)
@@ -351,27 +372,38 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         decay, half, shape = fit.theta[:c], np.exp(fit.theta[c : 2 * c]), fit.theta[2 * c :]
         self.curves_ = {
             name: ChannelResponse(
-                name, float(fit.beta[j] * scale), float(half[j]), float(shape[j]), float(decay[j]), self.draws_[:, j, :]
+                name,
+                float(fit.beta[j] * scale),
+                float(half[j]),
+                float(shape[j]),
+                float(decay[j]),
+                self.draws_[:, j, :],
+                data.period_days,
             )
             for j, name in enumerate(data.channels)
         }
         warnings += self._parameter_warnings(data)
         r2 = fit_metrics(data.kpi, self.fitted_)["r2"]
         if r2 is not None and r2 < 0.5:
-            warnings.append(f"the model explains only {r2:.0%} of the KPI's daily variation (R²): curves are uncertain")
+            warnings.append(
+                f"the model explains only {r2:.0%} of the KPI's {'daily' if unit == 'day' else 'weekly'} variation "
+                "(R²): curves are uncertain"
+            )
         self.warnings_ = warnings
         self.fit_report_ = self._report(data, effects * scale, holdout, warnings, time.perf_counter() - started)
         return self
 
     def _holdout(self, data: MediaMixData, rng: np.random.Generator, warnings: list[str]) -> dict[str, Any] | None:
-        """Fit on the days before the final ``holdout_share`` and score the final days."""
+        """Fit on the periods before the final ``holdout_share`` and score the final periods."""
         if self.holdout_share <= 0:
             return None
-        n = len(data.kpi)
-        n_hold = max(7, round(self.holdout_share * n))
-        if n - n_hold < self.min_days:
+        n, k = len(data.kpi), data.period_days
+        unit = period_name(k)
+        least = min_periods(k) if self.min_periods is None else self.min_periods
+        n_hold = max(MIN_HOLDOUT[k], round(self.holdout_share * n))
+        if n - n_hold < least:
             warnings.append(
-                f"no held-out check: {n} days leave fewer than {self.min_days} to fit on before the last {n_hold}"
+                f"no held-out check: {n} {unit}s leave fewer than {least} to fit on before the last {n_hold}"
             )
             return None
         fit, design = self._fit_rows(data, n - n_hold, rng)
@@ -383,7 +415,8 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
             warnings.append(
                 f"held-out MAPE is {mape:.0%}: the model predicts the final weeks poorly; treat curves with caution"
             )
-        return {"n_days": n_hold, "first_day": str(data.dates[n - n_hold].date()), **metrics}
+        first = str(data.dates[n - n_hold].date())
+        return {"n_days": n_hold * k, "n_periods": n_hold, "first_day": first, **metrics}
 
     def _parameter_warnings(self, data: MediaMixData) -> list[str]:
         _, upper = self._bounds(data)
@@ -400,13 +433,14 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
                     "spend far above the past is extrapolation"
                 )
             if theta[j] >= upper[j] - 1e-6:
-                out.append(f"channel {name!r}: carry-over at its upper bound ({upper[j]:.2f} per day)")
+                unit = period_name(data.period_days)
+                out.append(f"channel {name!r}: carry-over at its upper bound ({upper[j]:.2f} per {unit})")
         return out
 
     # -- reporting -----------------------------------------------------------------------------------------
 
     def _draw_effects(self, spend: np.ndarray) -> np.ndarray:
-        """Total effect per channel over the fitted days under each draw, ``(n_draws, C)``."""
+        """Total effect per channel over the fitted periods under each draw, ``(n_draws, C)``."""
         out = np.empty((len(self.draws_), spend.shape[1]))
         for i, draw in enumerate(self.draws_):
             for j in range(spend.shape[1]):
@@ -459,7 +493,8 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
                     "roi_interval": roi_interval,
                     "cost_per_outcome": float(spend_total[j] / effect_total[j]) if effect_total[j] > 0 else None,
                     "cost_per_outcome_interval": cost_interval,
-                    "mean_daily_spend": float(data.spend[:, j].mean()),
+                    "mean_daily_spend": float(data.spend[:, j].mean()) / data.period_days,
+                    "mean_spend_per_period": float(data.spend[:, j].mean()),
                     "beta": curve.beta,
                     "half_saturation": curve.half_saturation,
                     "shape": curve.shape,
@@ -467,11 +502,19 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
                 }
             )
         gaps = [ch["effect_share"] - ch["spend_share"] for ch in channels]  # type: ignore[operator]
+        unit = period_name(data.period_days)
         return {
             "model": "media_mix",
-            "adstock": "geometric, normalized (a constant daily spend settles at itself)",
+            "adstock": (
+                "geometric, normalized (a constant daily spend settles at itself)"
+                if unit == "day"
+                else f"geometric, normalized (a constant weekly spend settles at itself), decay per {unit}"
+            ),
             "saturation": "hill",
-            "n_days": len(data.kpi),
+            "cadence": unit,
+            "period_days": data.period_days,
+            "n_days": len(data.kpi) * data.period_days,
+            "n_periods": len(data.kpi),
             "first_day": str(data.dates[0].date()),
             "last_day": str(data.dates[-1].date()),
             "channels": list(data.channels),
@@ -495,9 +538,11 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
     # -- prediction ----------------------------------------------------------------------------------------
 
     def decompose(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Daily KPI split into baseline (intercept, trend, seasonality, controls) and each channel's effect."""
+        """KPI per period split into baseline (intercept, trend, seasonality, controls) and each channel's effect."""
         check_is_fitted(self, "fit_")
-        dates, spend, controls = prediction_inputs(X, self.channels_, self.controls_, self.date_column)
+        dates, spend, controls = prediction_inputs(
+            X, self.channels_, self.controls_, self.date_column, self.design_.period_days
+        )
         base, effects = self._predict_scaled(self.fit_, self.design_, dates, spend, controls)
         out = pd.DataFrame(effects * self.kpi_scale_, columns=list(self.channels_))
         out.insert(0, "baseline", base * self.kpi_scale_)
@@ -506,10 +551,10 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         return out
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Predicted KPI of consecutive days (carry-over settled at the first day's spend)."""
+        """Predicted KPI of consecutive periods (carry-over settled at the first period's spend)."""
         return self.decompose(X)["predicted"].to_numpy()
 
     def response_curves(self) -> dict[str, ChannelResponse]:
-        """The settled response of each channel, for the budget allocator."""
+        """The settled response of each channel, for the budget allocator (daily amounts, whatever the period)."""
         check_is_fitted(self, "curves_")
         return dict(self.curves_)

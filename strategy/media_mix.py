@@ -2,9 +2,9 @@
 
 Reads the KPI table (``tracking.kpi``) and the spend table (``tracking.spend``), aligned at the KPI's grain by
 :func:`strategy.media_mix_data.align_media_mix` (spend per channel: the ``channel`` column, or the campaign id
-where a row has no channel), and fits :class:`models.mediamix.MediaMixModel` on the days both cover. The model
-fits days: a weekly KPI is read and aligned, and then refused as not ready until weekly fitting arrives with
-``xmo mmm`` (issue 17). The result's curves go to the budget allocator like per-campaign curves do.
+where a row has no channel), and fits :class:`models.mediamix.MediaMixModel` on the days or weeks both cover (the
+KPI's grain). The result's curves answer per day whatever the grain, and go to the budget allocator like
+per-campaign curves do.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class MediaMixResult:
     client_id: str
     kpi: str
     curves: dict[str, SpendResponse]
-    current_daily_spend: dict[str, float]  # mean over the last RECENT_DAYS fitted days
+    current_daily_spend: dict[str, float]  # mean daily spend over the last RECENT_DAYS fitted days (4 weeks)
     fit_report: dict[str, Any]
     model: MediaMixModel
     warnings: tuple[str, ...]
@@ -68,6 +68,7 @@ class MediaMixResult:
                     "half_saturation": curve.half_saturation,
                     "shape": curve.shape,
                     "decay": curve.decay,
+                    "period_days": curve.period_days,
                 }
             channels[name] = entry
         return {
@@ -134,15 +135,15 @@ def fit_media_mix(
     n_draws: int = 100,
     random_state: int = 0,
 ) -> MediaMixResult:
-    """Fit the media-mix model of ``client``'s daily KPI on its daily spend per channel.
+    """Fit the media-mix model of ``client``'s KPI on its spend per channel, at the KPI's grain (days or weeks).
 
     ``kpi``: the outcome column (revenue, else conversions, when ``None``). ``controls``: control columns
     of the KPI table (every other non-outcome column without gaps when ``None``; ``()`` for none).
     ``channels``: restrict to these channels (all with spend when ``None``). The fit covers the days from
-    the later of the first KPI and first spend day to the earlier of the last ones; days in that range
-    with no spend row for a channel count as zero spend. ``NotReady`` without KPI or spend data;
-    ``InvalidInput`` for gaps in the KPI, weekly spend, too few days and the other errors of the model;
-    ``NotReady`` for a weekly KPI (the model fits days until ``xmo mmm`` arrives).
+    the later of the first KPI and first spend period to the earlier of the last ones; periods in that range
+    with no spend row for a channel count as zero spend (:func:`strategy.media_mix_data.align_media_mix`).
+    ``NotReady`` without KPI or spend data; ``InvalidInput`` for gaps in the KPI, spend coarser than the KPI,
+    too few periods and the other errors of the model.
     """
     layout = StorageLayout.from_settings(settings)
     kpi_table = read_kpi(layout, client.id)
@@ -150,16 +151,11 @@ def fit_media_mix(
         raise NotReady(f"no KPI series for client {client.id!r}; import one with `xmo kpi import`")
     spend_table = read_spend(layout, client.id)
     if spend_table.empty:
-        raise NotReady(f"no spend for client {client.id!r}; import daily spend with `xmo spend import`")
+        raise NotReady(f"no spend for client {client.id!r}; import spend with `xmo spend import`")
     target = pick_kpi([c for c in kpi_table.columns if c != "date"], kpi)
     series = align_media_mix(kpi_table, kpi_cadence(layout, client.id), spend_table, target, channels)
-    if series.cadence is not Cadence.DAY:
-        raise NotReady(
-            f"the KPI and spend of client {client.id!r} are weekly ({len(series.frame):,} weeks from "
-            f"{series.frame.index[0].date()} to {series.frame.index[-1].date()}); the media-mix model fits days "
-            "today: weekly media-mix fitting arrives with `xmo mmm` (issue 17)"
-        )
     spend, kpi_frame, warnings = series.spend, series.frame, list(series.warnings)
+    period_days = series.period_days
     chosen = _controls(kpi_frame, target, controls, warnings)
     X = pd.concat([spend, kpi_frame[chosen]], axis=1).rename_axis("date").reset_index()
     model = MediaMixModel(
@@ -168,9 +164,10 @@ def fit_media_mix(
         holdout_share=holdout_share,
         n_draws=n_draws,
         random_state=random_state,
+        period_days=period_days,
     ).fit(X, kpi_frame[target].to_numpy(dtype=float))
-    recent = spend.tail(RECENT_DAYS)
-    current = {name: float(recent[name].mean()) for name in model.channels_}
+    recent = spend.tail(RECENT_DAYS // period_days)
+    current = {name: float(recent[name].mean()) / period_days for name in model.channels_}
     warnings += model.warnings_
     for name, value in current.items():
         if value <= 0:

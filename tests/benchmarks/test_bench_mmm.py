@@ -1,11 +1,11 @@
-"""bench_mmm's scoring: the truth scores perfectly, days add back up to weeks, and xmo's side runs as today."""
+"""bench_mmm's scoring: the truth scores perfectly, daily curves read per week, and xmo's weekly side runs."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from bench_mmm import MixFit, WeeklyCurve, _days, fit_xmo, score_model, summarize
+from bench_mmm import MixFit, WeeklyCurve, _inputs, fit_xmo, score_model, summarize
 from mmm_worlds import WeeklyWorld, simulate_weekly_world
 
 from models.mediamix import ChannelResponse
@@ -48,18 +48,19 @@ def test_a_worse_model_scores_worse(world: WeeklyWorld) -> None:
     assert row["tested_roi_error_with_lift"] is None
 
 
-def test_weeks_spread_over_days_add_back_up(world: WeeklyWorld) -> None:
-    days = _days(world.frame.iloc[:3], world.channels, world.controls)
-    assert len(days) == 21 and days["date"].iloc[7] == world.frame["week"].iloc[1]
-    assert days["tv"].groupby(np.arange(21) // 7).sum().to_numpy() == pytest.approx(world.frame["tv"].iloc[:3])
-    assert (days["event"].to_numpy() == np.repeat(world.frame["event"].iloc[:3].to_numpy(), 7)).all()
+def test_weekly_inputs_and_curves_read_per_week(world: WeeklyWorld) -> None:
+    inputs = _inputs(world.frame.iloc[:3], world.channels, world.controls)
+    assert list(inputs.columns) == ["date", *world.channels, *world.controls]
+    assert (inputs["date"] == world.frame["week"].iloc[:3]).all() and (inputs["tv"] == world.frame["tv"].iloc[:3]).all()
     daily = ChannelResponse("tv", 100.0, 50.0, 1.5, 0.3, np.array([[100.0, 50.0, 1.5, 0.3]]))
     weekly = WeeklyCurve(daily)
     assert float(weekly.steady_state(700.0)) == pytest.approx(7 * float(daily.steady_state(100.0)))
     assert weekly.steady_state_draws(700.0) == pytest.approx(7 * daily.steady_state_draws(100.0))
+    fitted_weekly = ChannelResponse("tv", 700.0, 350.0, 1.5, 0.3, np.array([[700.0, 350.0, 1.5, 0.3]]), period_days=7)
+    assert float(WeeklyCurve(fitted_weekly).steady_state(700.0)) == pytest.approx(700.0 * 2**1.5 / (1 + 2**1.5))
 
 
-def test_xmo_runs_on_weeks_spread_over_days(world: WeeklyWorld) -> None:
+def test_xmo_runs_on_weeks(world: WeeklyWorld) -> None:
     assert world.lift_test is not None
     assert fit_xmo(world, 83, (world.lift_test,)) is None  # today's model cannot take a lift test
     fit = fit_xmo(world, 83)

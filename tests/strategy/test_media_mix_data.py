@@ -88,7 +88,7 @@ def test_gaps_are_named_by_date() -> None:
         align_media_mix(weekly_kpi(), Cadence.WEEK, spend, "revenue", channels=["cinema"])
 
 
-def test_the_customers_weekly_pair_is_read_at_its_grain_and_the_fit_says_when(settings: Settings) -> None:
+def test_the_customers_weekly_pair_is_read_and_fitted_at_its_grain(settings: Settings) -> None:
     layout = StorageLayout.from_settings(settings)
     client = Tenants.from_settings(settings).create_client("Shop", ["shop.example"], client_id="shop").client
     import_kpi_file(layout, "shop", DATA / "weekly_kpi.csv")
@@ -99,8 +99,14 @@ def test_the_customers_weekly_pair_is_read_at_its_grain_and_the_fit_says_when(se
     assert (series.cadence, len(series.frame), series.warnings) == (Cadence.WEEK, 208, ())
     assert sorted(series.spend.columns) == ["facebook", "ooh", "print", "search", "tv"]
     assert series.spend.to_numpy().sum() == pytest.approx(read_spend(layout, "shop")["spend"].sum())
-    with pytest.raises(NotReady, match="weekly media-mix fitting arrives with `xmo mmm`"):
-        fit_media_mix(settings, client)
+    result = fit_media_mix(settings, client, n_draws=5)
+    report = result.fit_report
+    assert (report["cadence"], report["period_days"], report["n_periods"], report["n_days"]) == ("week", 7, 208, 1456)
+    assert report["holdout"]["n_periods"] == 26 and report["holdout"]["mape"] < 0.05
+    assert "weekday_tue" not in result.model.base_columns_ and "sin_year_1" in result.model.base_columns_
+    recent = series.spend.tail(4)  # RECENT_DAYS: four weeks, read per day
+    for name, daily in result.current_daily_spend.items():
+        assert daily == pytest.approx(recent[name].mean() / 7)
 
 
 def test_campaign_curves_leave_weekly_spend_out(settings: Settings) -> None:
