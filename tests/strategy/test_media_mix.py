@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,12 +14,15 @@ from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Client, Tenants
+from models.mediamix import ChannelResponse
 from models.mediamix_simulation import MediaMixWorld, simulate_media_mix
+from models.response import hill
 from strategy.media_mix import RECENT_DAYS, daily_channel_spend, fit_media_mix, pick_kpi
-from tracking.kpi import import_kpi
-from tracking.spend import upsert_spend
+from tracking.kpi import import_kpi, import_kpi_file
+from tracking.spend import import_spend_file, read_spend, upsert_spend
 
 N_DAYS = 400
+WEEKLY_DATA = Path(__file__).parents[1] / "tracking" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +164,30 @@ def test_only_overlapping_days_are_fitted(settings: Settings, client: Client, wo
     result = fit_media_mix(settings, client, n_draws=0, holdout_share=0.0)
     assert result.fit_report["last_day"] == str(world.frame["date"].iloc[-1].date())
     assert any("days with both KPI and spend" in w for w in result.warnings)
+
+
+def test_weekly_spend_and_kpi_plan_in_the_periods_asked_for(
+    settings: Settings, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import strategy.media_mix as media_mix
+    from strategy.budget import recommend_budget
+
+    layout = StorageLayout.from_settings(settings)
+    import_kpi_file(layout, "shop", WEEKLY_DATA / "weekly_kpi.csv")
+    import_spend_file(layout, "shop", WEEKLY_DATA / "weekly_spend.csv")
+    monkeypatch.setattr(media_mix, "fit_media_mix", functools.partial(media_mix.fit_media_mix, n_draws=5))
+    spend = read_spend(layout, "shop")
+    last_weeks = spend[pd.to_datetime(spend["date"]) >= pd.Timestamp("2025-12-01")]  # the last four weeks
+    weekly_today = last_weeks.groupby("channel")["spend"].sum() / 4
+    plans = {period: recommend_budget(settings, client, period=period, mode="media-mix") for period in ("day", "week")}
+    week, day = plans["week"].to_dict(), plans["day"].to_dict()
+    assert (week["period_days"], week["days_of_data"]) == (7, 208 * 7)
+    assert week["current_total"] == pytest.approx(weekly_today.sum())
+    assert day["current_total"] == pytest.approx(weekly_today.sum() / 7)
+    curves = plans["week"].curves
+    for row in week["campaigns"]:
+        assert row["current_spend"] == pytest.approx(weekly_today[row["campaign_id"]])
+        curve = curves[row["campaign_id"]]
+        assert isinstance(curve, ChannelResponse) and curve.period_days == 7
+        per_week = curve.beta * hill(row["current_spend"], curve.half_saturation, curve.shape)
+        assert row["expected_outcome_current"] == pytest.approx(float(per_week))
