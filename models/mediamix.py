@@ -382,7 +382,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
             )
             for j, name in enumerate(data.channels)
         }
-        warnings += self._parameter_warnings(data)
+        warnings += self._parameter_warnings(data, effects.sum(axis=0) * scale)
         r2 = fit_metrics(data.kpi, self.fitted_)["r2"]
         if r2 is not None and r2 < 0.5:
             warnings.append(
@@ -418,15 +418,27 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         first = str(data.dates[n - n_hold].date())
         return {"n_days": n_hold * k, "n_periods": n_hold, "first_day": first, **metrics}
 
-    def _parameter_warnings(self, data: MediaMixData) -> list[str]:
-        _, upper = self._bounds(data)
+    def _parameter_warnings(self, data: MediaMixData, effect_totals: np.ndarray) -> list[str]:
+        """Channels without effect, on a bound of saturation or carry-over, or explaining more than the KPI."""
+        lower, upper = self._bounds(data)
         c = len(data.channels)
         theta = self.fit_.theta
+        kpi_total = float(data.kpi.sum())
         out = []
         for j, name in enumerate(data.channels):
             if self.fit_.beta[j] <= 0:
                 out.append(f"channel {name!r} shows no detectable effect on the KPI (coefficient 0)")
                 continue
+            if effect_totals[j] > kpi_total > 0:
+                out.append(
+                    f"channel {name!r} is credited with more than the whole KPI ({effect_totals[j] / kpi_total:.2f}× "
+                    "over the fitted period): implausible; its curve is not a basis for decisions"
+                )
+            if theta[c + j] <= lower[c + j] + 1e-3:  # within 0.1 % of the bound
+                out.append(
+                    f"channel {name!r} saturates far below its usual spend (half-saturation at the lower bound): its "
+                    "effect is hard to tell from the baseline"
+                )
             if theta[c + j] >= upper[c + j] - 1e-6:
                 out.append(
                     f"channel {name!r} shows no saturation within its past spend (half-saturation at the upper bound): "

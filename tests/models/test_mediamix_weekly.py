@@ -98,3 +98,14 @@ def test_a_short_weekly_series_skips_the_holdout_with_a_warning(world: MediaMixW
     model = MediaMixModel(controls=world.controls, n_draws=0, period_days=7).fit(world.X.head(28), world.y[:28])
     assert model.fit_report_["holdout"] is None
     assert any("28 weeks leave fewer than 26 to fit on before the last 4" in w for w in model.warnings_)
+
+
+def test_saturation_on_the_lower_bound_is_warned(world: MediaMixWorld) -> None:
+    model = MediaMixModel(
+        controls=world.controls, n_draws=0, holdout_share=0.0, period_days=7, half_saturation_bounds=(5.0, 10.0)
+    ).fit(world.X, world.y)
+    assert any("saturates far below its usual spend (half-saturation at the lower bound)" in w for w in model.warnings_)
+    assert not any(
+        "lower bound" in w
+        for w in MediaMixModel(controls=world.controls, n_draws=0, period_days=7).fit(world.X, world.y).warnings_
+    )
