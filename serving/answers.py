@@ -242,9 +242,10 @@ class FitMetrics(BaseModel):
 
 
 class HoldoutMetrics(BaseModel):
-    """The fit's check on the final days, fitted without them."""
+    """The fit's check on the final days or weeks, fitted without them."""
 
-    n_days: int
+    n_days: int = Field(description="Days the held-out periods cover")
+    n_periods: int = Field(description="Held-out days or weeks")
     first_day: Day
     r2: float | None
     nrmse: float | None
@@ -287,7 +288,10 @@ class MediaMixFit(BaseModel):
     model: str
     adstock: str
     saturation: str
-    n_days: int
+    cadence: Literal["day", "week"] = Field(description="The grain the model was fitted at: the KPI's")
+    period_days: int = Field(description="Days in one fitted period (1 or 7)")
+    n_periods: int = Field(description="Fitted days or weeks")
+    n_days: int = Field(description="Days the fitted periods cover")
     first_day: Day
     last_day: Day
     channels: list[str]

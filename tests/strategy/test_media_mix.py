@@ -17,6 +17,7 @@ from core.tenants import Client, Tenants
 from models.mediamix import ChannelResponse
 from models.mediamix_simulation import MediaMixWorld, simulate_media_mix
 from models.response import hill
+from serving.answers import BudgetRecommendationOut, MediaMixFit
 from strategy.media_mix import RECENT_DAYS, daily_channel_spend, fit_media_mix, pick_kpi
 from tracking.kpi import import_kpi, import_kpi_file
 from tracking.spend import import_spend_file, read_spend, upsert_spend
@@ -182,6 +183,10 @@ def test_weekly_spend_and_kpi_plan_in_the_periods_asked_for(
     plans = {period: recommend_budget(settings, client, period=period, mode="media-mix") for period in ("day", "week")}
     week, day = plans["week"].to_dict(), plans["day"].to_dict()
     assert (week["period_days"], week["days_of_data"]) == (7, 208 * 7)
+    answered = BudgetRecommendationOut.model_validate(week).fit  # what GET /v1/recommendations/budget answers
+    assert isinstance(answered, MediaMixFit)
+    assert (answered.cadence, answered.period_days, answered.n_periods, answered.n_days) == ("week", 7, 208, 208 * 7)
+    assert answered.holdout is not None and answered.holdout.n_days == answered.holdout.n_periods * 7
     assert week["current_total"] == pytest.approx(weekly_today.sum())
     assert day["current_total"] == pytest.approx(weekly_today.sum() / 7)
     curves = plans["week"].curves
