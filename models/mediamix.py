@@ -410,10 +410,16 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         base, effects = self._predict_scaled(fit, design, data.dates, data.spend, data.controls)
         predicted = (base + effects.sum(axis=1))[n - n_hold :] * self.kpi_scale_
         metrics = fit_metrics(data.kpi[n - n_hold :], predicted)
-        mape = metrics["mape"]
+        mape, r2 = metrics["mape"], metrics["r2"]
+        if r2 is not None and r2 < 0:
+            warnings.append(
+                f"held-out R² is {r2:.2f}: on the last {n_hold} {unit}s the model predicts worse than their own mean "
+                "would; its curves are not a basis for decisions until it is refitted or validated on more data"
+            )
         if mape is not None and mape > 0.2:
             warnings.append(
-                f"held-out MAPE is {mape:.0%}: the model predicts the final weeks poorly; treat curves with caution"
+                f"held-out MAPE is {mape:.0%}: the model predicts the last {n_hold} {unit}s poorly; treat curves with "
+                "caution"
             )
         first = str(data.dates[n - n_hold].date())
         return {"n_days": n_hold * k, "n_periods": n_hold, "first_day": first, **metrics}

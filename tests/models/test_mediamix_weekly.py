@@ -109,3 +109,18 @@ def test_saturation_on_the_lower_bound_is_warned(world: MediaMixWorld) -> None:
         "lower bound" in w
         for w in MediaMixModel(controls=world.controls, n_draws=0, period_days=7).fit(world.X, world.y).warnings_
     )
+
+
+def test_a_holdout_worse_than_its_mean_is_a_warning() -> None:
+    broken = simulate_media_mix(104, 2, noise=0.02, seed=3, period_days=7)
+    y = broken.y.copy()
+    y[-13:] *= 1.4  # the last quarter jumps for a reason no input shows
+    model = MediaMixModel(controls=broken.controls, n_draws=5, period_days=7).fit(broken.X, y)
+    holdout = model.fit_report_["holdout"]
+    assert holdout["r2"] < 0
+    (warning,) = [w for w in model.warnings_ if w.startswith("held-out R² is ")]
+    assert f"on the last {holdout['n_periods']} weeks" in warning and "not a basis for decisions" in warning
+    assert not any(
+        w.startswith("held-out R²")
+        for w in MediaMixModel(controls=broken.controls, n_draws=5, period_days=7).fit(broken.X, broken.y).warnings_
+    ), "a sound fit gets no such warning"
