@@ -388,8 +388,8 @@ def summarize(worlds: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, d
             ),
             "mean_fit_seconds": statistics.mean(r["fit_seconds"] for r in rows),
             "cross_validated": all(r["cross_validated"] for r in rows),
-            "mean_cv_mape": _mean_or_none([r["cv_mean_mape"] for r in rows]),
-            "mean_cv_r2": _mean_or_none([r["cv_mean_r2"] for r in rows]),
+            "mean_cv_mape": _mean_or_none([r.get("cv_mean_mape") for r in rows]),
+            "mean_cv_r2": _mean_or_none([r.get("cv_mean_r2") for r in rows]),
         }
         lifted = [r for r in rows if "tested_channel" in r]
         if lifted:
