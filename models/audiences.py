@@ -59,6 +59,28 @@ SUGGESTIONS = ("bid up", "keep", "exclude", INSIGHT_ONLY)
 RANKINGS = ("rate", "value")
 
 
+SEGMENT_COLUMNS = (
+    "dimension",
+    "dimension_label",
+    "segment",
+    "segment_label",
+    "targetable",
+    "sessions",
+    "share",
+    "predicted_rate",
+    "predicted_lift",
+    "predicted_value_per_session",
+    "average_order_value",
+    "conversions",
+    "observed_rate",
+    "observed_rate_low",
+    "observed_rate_high",
+    "suggestion",
+    "reason",
+)
+"""The columns of a scored segment, in the order tables and CSV files show them."""
+
+
 def _text(values: pd.Series) -> pd.Series:
     text = values.astype(object).where(values.notna(), None)
     return text.map(lambda v: UNKNOWN if v is None or str(v).strip() == "" else str(v)).astype(object)
@@ -207,26 +229,7 @@ class AudienceRanker(BaseEstimator):
             reasons.append(reason)
         out["suggestion"] = suggestions
         out["reason"] = reasons
-        columns = [
-            "dimension",
-            "dimension_label",
-            "segment",
-            "segment_label",
-            "targetable",
-            "sessions",
-            "share",
-            "predicted_rate",
-            "predicted_lift",
-            "predicted_value_per_session",
-            "average_order_value",
-            "conversions",
-            "observed_rate",
-            "observed_rate_low",
-            "observed_rate_high",
-            "suggestion",
-            "reason",
-        ]
-        ordered = out[columns].sort_values(
+        ordered = out[list(SEGMENT_COLUMNS)].sort_values(
             ["predicted_rate", "sessions", "dimension", "segment"], ascending=[False, False, True, True]
         )
         return ordered.reset_index(drop=True)

@@ -355,7 +355,7 @@ def _comparisons(
         ignore_index=True,
     )
     if arms.empty:
-        return pd.DataFrame(columns=_COMPARISON_COLUMNS)
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
     ref = arms.groupby(["comparison", "group"])[["sessions", "conversions"]].transform("first")
     n_b, x_b = arms["sessions"].to_numpy(float), arms["conversions"].to_numpy(float)
     n_a, x_a = ref["sessions"].to_numpy(float), ref["conversions"].to_numpy(float)
@@ -394,7 +394,7 @@ def _comparisons(
     out["verdict"] = [_verdict_text(v, m) for v, m in zip(out["verdict"], out["sessions_needed"], strict=True)]
     out["sessions_needed"] = [round(m) if math.isfinite(m) else None for m in out["sessions_needed"]]
     out["sample_ratio_mismatch"] = False
-    return out[_COMPARISON_COLUMNS]
+    return out[COMPARISON_COLUMNS]
 
 
 def _reference_verdicts(out: pd.DataFrame, need: np.ndarray, n_ref: np.ndarray) -> pd.DataFrame:
@@ -421,7 +421,7 @@ def _reference_verdicts(out: pd.DataFrame, need: np.ndarray, n_ref: np.ndarray) 
     return out.assign(verdict=verdicts, sessions_needed=needed)
 
 
-_COMPARISON_COLUMNS = [
+COMPARISON_COLUMNS = [
     "comparison",
     "group",
     "arm",

@@ -22,6 +22,7 @@ from core.settings import Settings
 from core.tenants import Client, Tenants
 from features.audience_segments import paid_sessions
 from features.dataset import build_dataset
+from models.audiences import SEGMENT_COLUMNS as CSV_COLUMNS  # one csv row per listed segment
 from models.audiences import AudienceRanker
 from strategy.audiences import load_champion, recommend_audiences
 from strategy.sessions import client_sessions
@@ -29,7 +30,6 @@ from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo import console
 from xmo.cli import main
-from xmo.commands.recommend_audiences import CSV_COLUMNS
 from xmo.simulator.cli import run_simulation
 
 HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)

@@ -14,27 +14,6 @@ from xmo.commands.common import existing_client, load_settings
 from xmo.console import err, out
 from xmo.output import FormatOption, JsonOption, OutputFormat, chosen_format, emit, id_column
 
-CSV_COLUMNS = (
-    "dimension",
-    "dimension_label",
-    "segment",
-    "segment_label",
-    "targetable",
-    "sessions",
-    "share",
-    "predicted_rate",
-    "predicted_lift",
-    "predicted_value_per_session",
-    "average_order_value",
-    "conversions",
-    "observed_rate",
-    "observed_rate_low",
-    "observed_rate_high",
-    "suggestion",
-    "reason",
-)
-
-
 ONE_LINE_WIDTH = 80  # about what the columns other than the segment need on one line each
 CAPTION = (
     "predicted rate: the champion model's, and its multiple of the average; insight only: no ad platform can "
@@ -130,7 +109,9 @@ def audiences(
         until=_day(until, "--until"),
         top=top,
     ).to_dict()
-    if not emit(chosen, result, csv_rows(result), CSV_COLUMNS):
+    from models.audiences import SEGMENT_COLUMNS  # here, not at start-up: it loads the model libraries
+
+    if not emit(chosen, result, csv_rows(result), SEGMENT_COLUMNS):
         print_audiences(result)
     elif chosen is OutputFormat.CSV:
         print_warnings(result)  # stdout is the CSV alone

@@ -42,30 +42,6 @@ _ROW_COLUMNS = (
     "spend",
     *(f"{m}{end}" for m in ("cpa", "roas") for end in ("", "_low", "_high")),
 )
-_COMPARISON_COLUMNS = (
-    "comparison",
-    "group",
-    "arm",
-    "reference",
-    "is_reference",
-    "sessions",
-    "conversions",
-    "conversion_rate",
-    "conversion_rate_low",
-    "conversion_rate_high",
-    "lift",
-    "lift_low",
-    "lift_high",
-    "always_valid_lift_low",
-    "always_valid_lift_high",
-    "chance_to_beat_reference",
-    "p_value",
-    "q_value",
-    "family",
-    "verdict",
-    "sessions_needed",
-    "sample_ratio_mismatch",
-)
 READING_NOTE = (
     "Ranges hold the true value {level} of the time. 'safe to check daily': a lift range that stays honest "
     "however often you look; 'false-alarm risk': the share of calls this strong that would be flukes, "
@@ -204,7 +180,9 @@ def print_report(report: dict[str, Any], only: ReportTable | None = None) -> Non
 def report_csv_rows(report: dict[str, Any], table: ReportTable) -> tuple[list[dict[str, Any]], list[str]]:
     """The rows and columns of one table of the report for csv: one row per group or per compared arm."""
     if table is ReportTable.COMPARISONS:
-        return [spread(row) for row in report["comparisons"]], list(_COMPARISON_COLUMNS)
+        from strategy.effectiveness import COMPARISON_COLUMNS  # here, not at start-up: it loads scipy
+
+        return [spread(row) for row in report["comparisons"]], list(COMPARISON_COLUMNS)
     keys = [key for key, _ in _GROUP_COLUMNS[report["by"]]]
     return [spread(row) for row in report["rows"]], [*keys, *_ROW_COLUMNS]
 
