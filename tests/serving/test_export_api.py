@@ -101,7 +101,7 @@ def test_a_client_streams_its_own_events_and_sessions(home: Home, http: httpx.Cl
     spend = http.get("/v1/export", params={"what": "spend", "format": "csv"}, headers=bearer(home.alpha.api_key))
     assert spend.status_code == 200 and spend.headers["content-type"].startswith("text/csv")
     spent = pa_csv.read_csv(io.BytesIO(spend.content)).to_pandas()
-    assert len(spent) == int(spend.headers["x-export-rows"]) and {"date", "campaign_id", "spend"} <= set(spent)
+    assert len(spent) == int(spend.headers["x-export-rows"]) > 0 and {"date", "campaign_id", "spend"} <= set(spent)
 
     prefix = display_prefix(home.alpha.api_key)
     assert [(e.action, e.actor, e.client_id, e.details["what"]) for e in exports(home.settings)[before:]] == [
