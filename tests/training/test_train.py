@@ -98,7 +98,11 @@ def test_a_run_is_logged_registered_gated_and_promoted(simulated_client: Simulat
     assert weak.aliases == ["challenger"]
     refused = promote(settings, cid)
     assert not refused.promoted and refused.champion_version == first.model_version
-    assert any("significantly worse" in r or "not ahead" in r for r in refused.reasons)
+    # The simulated ceiling is low and the test split small, so a stump can land within the noise of the
+    # champion: any of the gate's three refusals is right, and both metrics are described.
+    refusals = ("significantly worse", "not ahead", "within the noise")
+    assert any(word in refused.reasons[-1] for word in refusals), refused.reasons
+    assert [r.split()[0] for r in refused.reasons[:2]] == ["log_loss", "roc_auc"]
     name = conversion_model_name(cid)
     assert str(client.get_model_version_by_alias(name, "champion").version) == first.model_version
     assert client.get_model_version(name, weak.model_version).tags["xmo.promotion.decision"] == "refused"
