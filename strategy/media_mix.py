@@ -1,7 +1,7 @@
 """Media-mix mode of the budget recommendation: fit the client's KPI series on its spend per channel.
 
 Reads the KPI table (``tracking.kpi``) and the spend table (``tracking.spend``), aligned at the KPI's grain by
-:func:`strategy.media_mix_data.align_media_mix` (spend per channel: the ``channel`` column, or the campaign id
+:func:`features.media_mix_data.align_media_mix` (spend per channel: the ``channel`` column, or the campaign id
 where a row has no channel), and fits :class:`models.mediamix.MediaMixModel` on the days or weeks both cover (the
 KPI's grain). The result's curves answer per day whatever the grain, and go to the budget allocator like
 per-campaign curves do.
@@ -15,21 +15,19 @@ from typing import Any
 
 import pandas as pd
 
-from core.errors import InvalidInput, NotReady
+from core.errors import NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Client
+from features.media_mix_data import COUNT_KPIS, KPI_PREFERENCE, VALUE_KPIS, align_media_mix, pick_kpi, spend_at_grain  # noqa: F401 (re-exported)
+from features.media_mix_data import pick_controls as _controls
 from models.mediamix import ChannelResponse, MediaMixModel
 from models.response import SpendResponse
-from strategy.media_mix_data import align_media_mix, spend_at_grain
 from tracking.cadence import Cadence
 from tracking.kpi import kpi_cadence, read_kpi
 from tracking.spend import read_spend
 
 RECENT_DAYS = 28
-VALUE_KPIS = ("revenue", "sales", "value", "gmv", "turnover")
-COUNT_KPIS = ("conversions", "orders", "transactions", "leads", "signups", "purchases")
-KPI_PREFERENCE = VALUE_KPIS + COUNT_KPIS  # picked in this order when no KPI is named
 
 
 @dataclass(frozen=True)
@@ -83,45 +81,12 @@ class MediaMixResult:
         }
 
 
-def pick_kpi(columns: Sequence[str], kpi: str | None) -> str:
-    """The KPI column: ``kpi`` when given (it must exist), else revenue, then conversions (see ``KPI_PREFERENCE``)."""
-    if kpi is not None:
-        if kpi not in columns:
-            raise InvalidInput(f"no KPI column {kpi!r}; the KPI table has {', '.join(columns) or 'no columns'}")
-        return kpi
-    for name in KPI_PREFERENCE:
-        if name in columns:
-            return name
-    if len(columns) == 1:
-        return columns[0]
-    raise InvalidInput(f"name the KPI to explain (one of {', '.join(columns)})")
-
-
 def daily_channel_spend(spend: pd.DataFrame) -> pd.DataFrame:
     """Spend per day (index) and channel (columns); a row without a channel counts under its campaign id.
 
-    ``InvalidInput`` for weekly rows (see :func:`strategy.media_mix_data.spend_at_grain`).
+    ``InvalidInput`` for weekly rows (see :func:`features.media_mix_data.spend_at_grain`).
     """
     return spend_at_grain(spend, Cadence.DAY)
-
-
-def _controls(kpi_frame: pd.DataFrame, target: str, controls: Sequence[str] | None, warnings: list[str]) -> list[str]:
-    """Named controls (all must exist), or every column but the outcomes, skipping those with gaps."""
-    columns = [c for c in kpi_frame.columns if c != "date"]
-    if controls is not None:
-        unknown = [c for c in controls if c not in columns or c == target]
-        if unknown:
-            raise InvalidInput(f"control columns {unknown} are not KPI columns besides {target!r}")
-        return list(controls)
-    picked = []
-    for name in columns:
-        if name == target or name in KPI_PREFERENCE:
-            continue
-        if kpi_frame[name].isna().any():
-            warnings.append(f"column {name!r} has missing days in the period and is not used as a control")
-            continue
-        picked.append(name)
-    return picked
 
 
 def fit_media_mix(
@@ -141,7 +106,7 @@ def fit_media_mix(
     of the KPI table (every other non-outcome column without gaps when ``None``; ``()`` for none).
     ``channels``: restrict to these channels (all with spend when ``None``). The fit covers the days from
     the later of the first KPI and first spend period to the earlier of the last ones; periods in that range
-    with no spend row for a channel count as zero spend (:func:`strategy.media_mix_data.align_media_mix`).
+    with no spend row for a channel count as zero spend (:func:`features.media_mix_data.align_media_mix`).
     ``NotReady`` without KPI or spend data; ``InvalidInput`` for gaps in the KPI, spend coarser than the KPI,
     too few periods and the other errors of the model.
     """

@@ -11,10 +11,14 @@ works at the KPI's grain:
 The periods fitted are those of the KPI that the spend covers whole (a week whose first days have no spend yet
 is left out). Inside them, a period without any spend row counts as zero spend, with a warning that names the
 dates; a period without a KPI value is an error that names them.
+
+:func:`media_mix_inputs` reads a client's tables and gives the model's inputs (``X``, ``y``) with the KPI and
+controls picked and a digest of the data, so a fit can be told apart from one on other data.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +26,15 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInput, NotReady
+from core.layout import StorageLayout
+from core.settings import Settings
 from tracking.cadence import WEEKDAYS, Cadence, listed
+from tracking.kpi import kpi_cadence, read_kpi
+from tracking.spend import read_spend
+
+VALUE_KPIS = ("revenue", "sales", "value", "gmv", "turnover")
+COUNT_KPIS = ("conversions", "orders", "transactions", "leads", "signups", "purchases")
+KPI_PREFERENCE = VALUE_KPIS + COUNT_KPIS  # picked in this order when no KPI is named
 
 
 @dataclass(frozen=True)
@@ -151,3 +163,107 @@ def align_media_mix(
             f"{last.date()} ({listed(gaps)}); import them, the model needs every {unit}"
         )
     return MediaMixSeries(kpi_cadence, target, frame, spend, tuple(warnings))
+
+
+def pick_kpi(columns: Sequence[str], kpi: str | None) -> str:
+    """The KPI column: ``kpi`` when given (it must exist), else revenue, then conversions (see ``KPI_PREFERENCE``)."""
+    if kpi is not None:
+        if kpi not in columns:
+            raise InvalidInput(f"no KPI column {kpi!r}; the KPI table has {', '.join(columns) or 'no columns'}")
+        return kpi
+    for name in KPI_PREFERENCE:
+        if name in columns:
+            return name
+    if len(columns) == 1:
+        return columns[0]
+    raise InvalidInput(f"name the KPI to explain (one of {', '.join(columns)})")
+
+
+def pick_controls(
+    kpi_frame: pd.DataFrame, target: str, controls: Sequence[str] | None, warnings: list[str]
+) -> list[str]:
+    """Named controls (all must exist), or every column but the outcomes, skipping those with gaps (warned)."""
+    columns = [c for c in kpi_frame.columns if c != "date"]
+    if controls is not None:
+        unknown = [c for c in controls if c not in columns or c == target]
+        if unknown:
+            raise InvalidInput(f"control columns {unknown} are not KPI columns besides {target!r}")
+        return list(controls)
+    picked = []
+    for name in columns:
+        if name == target or name in KPI_PREFERENCE:
+            continue
+        if kpi_frame[name].isna().any():
+            warnings.append(f"column {name!r} has missing days in the period and is not used as a control")
+            continue
+        picked.append(name)
+    return picked
+
+
+@dataclass(frozen=True)
+class MediaMixInputs:
+    """What the media-mix model is fitted on: ``X`` (date, spend per channel, controls) and ``y`` (the KPI)."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    kpi: str
+    period_days: int
+    channels: tuple[str, ...]
+    controls: tuple[str, ...]
+    warnings: tuple[str, ...]
+    digest: str  # sha256 hex of X and y
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """Each period's first day."""
+        return pd.DatetimeIndex(self.X["date"])
+
+
+def data_digest(X: pd.DataFrame, y: np.ndarray) -> str:
+    """sha256 hex of ``X`` (column names and values, in order) and ``y``: equal data, equal digest."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, X.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+    digest.update(np.ascontiguousarray(y, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def media_mix_inputs(
+    settings: Settings,
+    client_id: str,
+    *,
+    kpi: str | None = None,
+    controls: Sequence[str] | None = None,
+    channels: Sequence[str] | None = None,
+) -> MediaMixInputs:
+    """The client's KPI and spend per channel as the model's inputs, at the KPI's grain (days or weeks).
+
+    ``kpi``: the outcome column (revenue, else conversions, when ``None``). ``controls``: control columns of the
+    KPI table (every other non-outcome column without gaps when ``None``; ``()`` for none). ``channels``: only
+    these (all with spend when ``None``). ``NotReady`` without KPI or spend data; ``InvalidInput`` for an unknown
+    KPI, control or channel, gaps in the KPI and spend coarser than the KPI (:func:`align_media_mix`).
+    """
+    layout = StorageLayout.from_settings(settings)
+    kpi_table = read_kpi(layout, client_id)
+    if kpi_table.empty or len(kpi_table.columns) < 2:
+        raise NotReady(f"no KPI series for client {client_id!r}; import one with `xmo kpi import {client_id} FILE`")
+    spend_table = read_spend(layout, client_id)
+    if spend_table.empty:
+        raise NotReady(f"no spend for client {client_id!r}; import spend with `xmo spend import {client_id} FILE`")
+    target = pick_kpi([c for c in kpi_table.columns if c != "date"], kpi)
+    series = align_media_mix(kpi_table, kpi_cadence(layout, client_id), spend_table, target, channels)
+    warnings = list(series.warnings)
+    chosen = pick_controls(series.frame, target, controls, warnings)
+    X = pd.concat([series.spend, series.frame[chosen]], axis=1).rename_axis("date").reset_index()
+    X.columns = [str(c) for c in X.columns]
+    y = series.frame[target].to_numpy(dtype=float)
+    return MediaMixInputs(
+        X=X,
+        y=y,
+        kpi=target,
+        period_days=series.period_days,
+        channels=tuple(str(c) for c in series.spend.columns),
+        controls=tuple(chosen),
+        warnings=tuple(warnings),
+        digest=data_digest(X, y),
+    )

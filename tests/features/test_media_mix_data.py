@@ -13,8 +13,15 @@ from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Tenants
+from features.media_mix_data import (
+    align_media_mix,
+    data_digest,
+    media_mix_inputs,
+    pick_controls,
+    pick_kpi,
+    spend_at_grain,
+)
 from strategy.media_mix import fit_media_mix
-from strategy.media_mix_data import align_media_mix, spend_at_grain
 from tracking.cadence import Cadence
 from tracking.kpi import import_kpi_file, kpi_cadence, read_kpi
 from tracking.spend import import_spend_file, read_spend
@@ -79,7 +86,7 @@ def test_gaps_are_named_by_date() -> None:
         "7 day(s) in the period have no spend row for any channel: counted as zero spend "
         "(2024-01-15, 2024-01-16, 2024-01-17, 2024-01-18, 2024-01-19 and 2 more)",
     )
-    kpi = weekly_kpi().assign(revenue=[100.0, None, None, 103.0])
+    kpi = weekly_kpi().assign(revenue=[100.0, float("nan"), float("nan"), 103.0])
     with pytest.raises(InvalidInput, match=r"missing weeks: no value on 2 week\(s\) .* \(2024-01-08, 2024-01-15\)"):
         align_media_mix(kpi, Cadence.WEEK, spend, "revenue")
     with pytest.raises(InvalidInput, match="share no whole week"):
@@ -127,3 +134,40 @@ def _write(settings: Settings, text: str) -> Path:
     path = Path(settings.home) / "weekly.csv"
     path.write_text(text)
     return path
+
+
+def test_media_mix_inputs_give_the_model_its_inputs_and_a_digest(settings: Settings) -> None:
+    layout = StorageLayout.from_settings(settings)
+    Tenants.from_settings(settings).create_client("Shop", ["shop.example"], client_id="shop")
+    with pytest.raises(NotReady, match="xmo kpi import shop"):
+        media_mix_inputs(settings, "shop")
+    import_kpi_file(layout, "shop", DATA / "weekly_kpi.csv")
+    with pytest.raises(NotReady, match="xmo spend import shop"):
+        media_mix_inputs(settings, "shop")
+    import_spend_file(layout, "shop", DATA / "weekly_spend.csv")
+    inputs = media_mix_inputs(settings, "shop")
+    assert (inputs.kpi, inputs.period_days, len(inputs.X), len(inputs.y)) == ("revenue", 7, 208, 208)
+    assert inputs.channels == ("facebook", "ooh", "print", "search", "tv")
+    assert inputs.controls == ("competitor_sales_b", "events", "newsletter")
+    assert list(inputs.X.columns) == ["date", *inputs.channels, *inputs.controls]
+    assert inputs.y[0] == pytest.approx(1870140.04)
+    assert media_mix_inputs(settings, "shop").digest == inputs.digest  # same data, same digest
+    fewer = media_mix_inputs(settings, "shop", controls=["events"])
+    assert fewer.controls == ("events",) and fewer.digest != inputs.digest
+    changed = inputs.X.assign(tv=inputs.X["tv"] + 1.0)
+    assert data_digest(changed, inputs.y) != inputs.digest
+    with pytest.raises(InvalidInput, match="no KPI column 'profit'"):
+        media_mix_inputs(settings, "shop", kpi="profit")
+    with pytest.raises(InvalidInput, match="control columns"):
+        media_mix_inputs(settings, "shop", controls=["weather"])
+
+
+def test_pick_kpi_and_controls() -> None:
+    assert pick_kpi(["promo", "conversions", "revenue"], None) == "revenue"
+    assert pick_kpi(["orders_total"], None) == "orders_total"
+    with pytest.raises(InvalidInput, match="name the KPI"):
+        pick_kpi(["a", "b"], None)
+    frame = pd.DataFrame({"revenue": [1.0, 2.0], "orders": [1, 2], "promo": [0, 1], "temp": [None, 3.0]})
+    warnings: list[str] = []
+    assert pick_controls(frame, "revenue", None, warnings) == ["promo"]
+    assert warnings and "'temp'" in warnings[0]
