@@ -152,9 +152,17 @@ def cross_validate_xmo(world: WeeklyWorld, n_weeks: int) -> tuple[TimeSliceRepor
 def _cv_fields(report: TimeSliceReport | None, seconds: float | None) -> dict[str, Any]:
     """The cross-validation figures of one model in one world (``None`` where the benchmark does not run it)."""
     if report is None:
-        return {"cv_mean_mape": None, "cv_mean_r2": None, "cv_worst_r2": None, "cv_seconds": None, "cv": None}
+        return {
+            "cv_mean_mape": None,
+            "cv_mean_r2": None,
+            "cv_worst_r2": None,
+            "cv_mean_coverage": None,
+            "cv_seconds": None,
+            "cv": None,
+        }
     return {
         "cv_mean_mape": report.mean["mape"],
+        "cv_mean_coverage": report.mean.get("coverage"),
         "cv_mean_r2": report.mean["r2"],
         "cv_worst_r2": report.worst["r2"],
         "cv_seconds": seconds,
@@ -324,7 +332,7 @@ def print_world(w: dict[str, Any]) -> None:
     print(f"  the oracle's split of today's total yields {_pct(oracle_gain)} more than today's under the true curves")
     print(
         f"  {'model':<10} {'fit s':>6} {'MAPE':>7} {'NRMSE':>6} {'R²':>6} {'share MAE':>9} {'% oracle':>8} "
-        f"{'% or. gain':>10} {'refresh Δ':>9} {'CV MAPE':>7} {'CV R²':>6}"
+        f"{'% or. gain':>10} {'refresh Δ':>9} {'CV MAPE':>7} {'CV R²':>6} {'CV cov.':>7}"
     )
     for name in MODELS:
         m = w["models"][name]
@@ -332,7 +340,8 @@ def print_world(w: dict[str, Any]) -> None:
             f"  {name:<10} {m['fit_seconds']:>6.1f} {_pct(m['test_mape']):>7} {m['test_nrmse']:>6.3f} "
             f"{m['test_r2']:>6.2f} {100 * m['effect_share_mae']:>7.1f}pt {_pct(m['share_of_oracle']):>8} "
             f"{_pct(m['share_of_oracle_gain']):>10} {_pct(m['refresh_max_change_share']):>9} "
-            f"{_pct(m['cv_mean_mape']):>7} {'n/a' if m['cv_mean_r2'] is None else format(m['cv_mean_r2'], '.2f'):>6}"
+            f"{_pct(m['cv_mean_mape']):>7} {'n/a' if m['cv_mean_r2'] is None else format(m['cv_mean_r2'], '.2f'):>6} "
+            f"{_pct(m.get('cv_mean_coverage'), 0):>7}"
         )
     print(
         f"  {'channel':<10} {'spend sh.':>9} {'true sh.':>8} {'xmo sh.':>8} {'ref sh.':>8} {'true ROI':>8} "
@@ -390,6 +399,7 @@ def summarize(worlds: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, d
             "cross_validated": all(r["cross_validated"] for r in rows),
             "mean_cv_mape": _mean_or_none([r.get("cv_mean_mape") for r in rows]),
             "mean_cv_r2": _mean_or_none([r.get("cv_mean_r2") for r in rows]),
+            "mean_cv_coverage": _mean_or_none([r.get("cv_mean_coverage") for r in rows]),
         }
         lifted = [r for r in rows if "tested_channel" in r]
         if lifted:
@@ -435,6 +445,7 @@ def print_summary(summary: dict[str, Any], n_worlds: int) -> None:
         ("fit 208 w × 6 ch", "fit_seconds_208w_6ch", lambda x: f"{x:.1f} s"),
         ("mean CV MAPE (train weeks)", "mean_cv_mape", _pct),
         ("mean CV R² (train weeks)", "mean_cv_r2", lambda x: f"{x:.2f}"),
+        ("mean CV 90 % coverage", "mean_cv_coverage", _pct),
         ("fit + CV 208 w × 6 ch", "fit_cv_seconds_208w_6ch", lambda x: f"{x:.1f} s"),
     ]
     print(f"  {'':<26} {'xmo':>10} {'reference':>10}")

@@ -56,6 +56,8 @@ from models.response import hill
 
 BLOCK_DAYS = {1: 14, 7: 28}  # bootstrap block per period length, in days: two weeks of days, four weeks of weeks
 MIN_HOLDOUT = {1: 7, 7: 4}  # the shortest held-out tail, in periods: a week of days, four weeks
+HOLDOUT_DRAWS = 30  # bootstrap draws of the held-out fit, for the interval of its predictions
+NOISE_SAMPLES = 2000  # draws × noise samples per period behind a prediction interval
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +122,40 @@ def fit_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]
         "nrmse": rmse / spread if spread > 0 else None,
         "mape": float(np.mean(np.abs(residual[nonzero] / y[nonzero]))) if nonzero.any() else None,
     }
+
+
+def _draw_predictions(base: np.ndarray, spend: np.ndarray, draws: np.ndarray, base_draws: np.ndarray) -> np.ndarray:
+    """The KPI per period under each bootstrap draw, ``(n_draws, n)`` (KPI units); ``base`` is the design matrix."""
+    out = base_draws @ base.T
+    for i, draw in enumerate(draws):
+        for j in range(spend.shape[1]):
+            beta, half, shape, decay = draw[j]
+            if beta > 0:
+                out[i] += beta * hill(geometric_adstock(spend[:, j], decay), half, shape)
+    return np.asarray(out, dtype=float)
+
+
+def _interval_samples(
+    base: np.ndarray,
+    spend: np.ndarray,
+    draws: np.ndarray,
+    base_draws: np.ndarray,
+    point: np.ndarray,
+    noise_sd: float,
+    seed: int,
+) -> np.ndarray:
+    """Samples of the KPI per period, ``(samples, n)``: each bootstrap draw's prediction (the point prediction
+    when there are no draws) plus Gaussian residual noise."""
+    centres = _draw_predictions(base, spend, draws, base_draws) if len(draws) else point[None, :]
+    per_centre = max(NOISE_SAMPLES // len(centres), 1)
+    noise = np.random.default_rng(seed).normal(0.0, noise_sd, (len(centres), per_centre, len(point)))
+    return (centres[:, None, :] + noise).reshape(-1, len(point))
+
+
+def _quantiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The central ``level`` interval per column of ``samples``."""
+    tail = (1.0 - level) / 2.0
+    return np.quantile(samples, tail, axis=0), np.quantile(samples, 1.0 - tail, axis=0)
 
 
 @dataclass(frozen=True)
@@ -317,24 +353,40 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         base = design.matrix(dates, controls) @ fit.base_coef
         return base, effects
 
-    def _bootstrap(self, data: MediaMixData, fit: _Fit, design: BaseDesign, rng: np.random.Generator) -> np.ndarray:
-        """``n_draws`` refits on block-resampled periods: (n_draws, C, 4) of beta, half_saturation, shape, decay."""
-        n, c = data.spend.shape
+    def _bootstrap(
+        self, data: MediaMixData, fit: _Fit, design: BaseDesign, rng: np.random.Generator, n_rows: int, n_draws: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``n_draws`` refits on block-resampled periods among the first ``n_rows``: (n_draws, C, 4) of beta,
+        half_saturation, shape, decay, and (n_draws, base columns) of baseline coefficients (KPI units)."""
+        c = data.spend.shape[1]
+        rows = slice(0, n_rows)
         block_days = BLOCK_DAYS[data.period_days] if self.block_days is None else self.block_days
-        blocks = np.arange(n) // max(block_days // data.period_days, 1)
+        blocks = np.arange(n_rows) // max(block_days // data.period_days, 1)
         n_blocks = int(blocks[-1]) + 1
-        base = design.matrix(data.dates, data.controls)
+        base = design.matrix(data.dates[rows], data.controls[rows])
         lower, upper = self._bounds(data)
-        draws = np.empty((self.n_draws, c, 4))
-        for i in range(self.n_draws):
+        draws = np.empty((n_draws, c, 4))
+        base_draws = np.empty((n_draws, base.shape[1]))
+        for i in range(n_draws):
             counts = np.bincount(rng.integers(0, n_blocks, n_blocks), minlength=n_blocks)
-            problem = _Problem(data.spend, base, data.kpi / self.kpi_scale_, counts[blocks].astype(float))
+            problem = _Problem(data.spend[rows], base, data.kpi[rows] / self.kpi_scale_, counts[blocks].astype(float))
             refit = problem.solve(fit.theta, lower, upper, max_nfev=30)
             draws[i, :, 0] = refit.beta * self.kpi_scale_
             draws[i, :, 1] = np.exp(refit.theta[c : 2 * c])
             draws[i, :, 2] = refit.theta[2 * c :]
             draws[i, :, 3] = refit.theta[:c]
-        return draws
+            base_draws[i] = refit.base_coef * self.kpi_scale_
+        return draws, base_draws
+
+    def _residual_sd(self, data: MediaMixData, fit: _Fit, design: BaseDesign, n_rows: int) -> float:
+        """The residual standard deviation of a fit on the first ``n_rows`` periods (KPI units), corrected for the
+        parameters fitted: the base columns and four per channel with an effect."""
+        rows = slice(0, n_rows)
+        base, effects = self._predict_scaled(fit, design, data.dates[rows], data.spend[rows], data.controls[rows])
+        residual = data.kpi[rows] / self.kpi_scale_ - base - effects.sum(axis=1)
+        n_params = len(fit.base_coef) + 4 * int(np.sum(fit.beta > 0))
+        dof = max(n_rows - n_params, 1)
+        return float(np.sqrt(residual @ residual / dof)) * self.kpi_scale_
 
     def fit(self, X: pd.DataFrame, y: ArrayLike) -> MediaMixModel:
         """Fit on consecutive days or weeks; see the class docstring for the columns and the errors raised.
@@ -368,7 +420,11 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         self.base_columns_ = design.names(data.control_names)
         self.base_coef_ = fit.base_coef * scale
         self.fitted_ = (base + effects.sum(axis=1)) * scale
-        self.draws_ = self._bootstrap(data, fit, design, rng) if self.n_draws > 0 else np.zeros((0, c, 4))
+        self.residual_sd_ = self._residual_sd(data, fit, design, n)
+        if self.n_draws > 0:
+            self.draws_, self.base_draws_ = self._bootstrap(data, fit, design, rng, n, self.n_draws)
+        else:
+            self.draws_, self.base_draws_ = np.zeros((0, c, 4)), np.zeros((0, len(fit.base_coef)))
         decay, half, shape = fit.theta[:c], np.exp(fit.theta[c : 2 * c]), fit.theta[2 * c :]
         self.curves_ = {
             name: ChannelResponse(
@@ -394,7 +450,10 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         return self
 
     def _holdout(self, data: MediaMixData, rng: np.random.Generator, warnings: list[str]) -> dict[str, Any] | None:
-        """Fit on the periods before the final ``holdout_share`` and score the final periods."""
+        """Fit on the periods before the final ``holdout_share`` and score the final periods; sets ``holdout_``
+        (the tail as that fit predicts it, with a prediction interval from :data:`HOLDOUT_DRAWS` bootstrap
+        draws of that fit and its residual noise)."""
+        self.holdout_ = None
         if self.holdout_share <= 0:
             return None
         n, k = len(data.kpi), data.period_days
@@ -410,6 +469,35 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         base, effects = self._predict_scaled(fit, design, data.dates, data.spend, data.controls)
         predicted = (base + effects.sum(axis=1))[n - n_hold :] * self.kpi_scale_
         metrics = fit_metrics(data.kpi[n - n_hold :], predicted)
+        n_draws = min(self.n_draws, HOLDOUT_DRAWS)
+        own_rng = np.random.default_rng(self.random_state + 1)  # the main fit's random starts stay as they were
+        draws, base_draws = (
+            self._bootstrap(data, fit, design, own_rng, n - n_hold, n_draws)
+            if n_draws > 0
+            else (np.zeros((0, len(data.channels), 4)), np.zeros((0, len(fit.base_coef))))
+        )
+        predicted_full = (base + effects.sum(axis=1)) * self.kpi_scale_
+        samples = _interval_samples(
+            design.matrix(data.dates, data.controls),
+            data.spend,
+            draws,
+            base_draws,
+            predicted_full,
+            self._residual_sd(data, fit, design, n - n_hold),
+            self.random_state,
+        )
+        lower, upper = _quantiles(samples[:, n - n_hold :], self.interval_level)
+        self.holdout_ = pd.DataFrame(
+            {
+                "date": data.dates[n - n_hold :],
+                "actual": data.kpi[n - n_hold :],
+                "predicted": predicted_full[n - n_hold :],
+                "lower": lower,
+                "upper": upper,
+            }
+        )
+        inside = (data.kpi[n - n_hold :] >= lower) & (data.kpi[n - n_hold :] <= upper)
+        metrics["coverage"] = float(inside.mean())
         mape, r2 = metrics["mape"], metrics["r2"]
         if r2 is not None and r2 < 0:
             warnings.append(
@@ -505,6 +593,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
                     "spend": float(spend_total[j]),
                     "spend_share": float(spend_total[j] / spend_total.sum()),
                     "effect": float(effect_total[j]),
+                    "effect_interval": interval(draws[:, j]),
                     "effect_share": float(effect_total[j] / media) if media > 0 else 0.0,
                     "effect_share_interval": interval(share_draws),
                     "roi": float(effect_total[j] / spend_total[j]),
@@ -523,12 +612,10 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         unit = period_name(data.period_days)
         return {
             "model": "media_mix",
-            "adstock": (
-                "geometric, normalized (a constant daily spend settles at itself)"
-                if unit == "day"
-                else f"geometric, normalized (a constant weekly spend settles at itself), decay per {unit}"
-            ),
+            "adstock": "geometric",
+            "adstock_note": f"normalized (a constant spend per {unit} settles at itself), carry-over per {unit}",
             "saturation": "hill",
+            "residual_sd": self.residual_sd_,
             "cadence": unit,
             "period_days": data.period_days,
             "n_days": len(data.kpi) * data.period_days,
@@ -571,6 +658,35 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted KPI of consecutive periods (carry-over settled at the first period's spend)."""
         return self.decompose(X)["predicted"].to_numpy()
+
+    def predict_interval(self, X: pd.DataFrame, level: float | None = None) -> pd.DataFrame:
+        """Per-period prediction intervals of consecutive periods (history, future or both): ``date, predicted,
+        lower, upper``.
+
+        Each bootstrap draw (all parameters, the baseline's included) predicts the periods, and Gaussian noise of
+        the fit's residual standard deviation is added; ``lower`` and ``upper`` are the central ``level``
+        (``interval_level`` when ``None``) of those samples. Without draws only the noise is left.
+        """
+        check_is_fitted(self, "fit_")
+        level = self.interval_level if level is None else float(level)
+        if not 0.0 < level < 1.0:
+            raise InvalidInput(f"the interval level must lie between 0 and 1, not {level}")
+        dates, spend, controls = prediction_inputs(
+            X, self.channels_, self.controls_, self.date_column, self.design_.period_days
+        )
+        base, effects = self._predict_scaled(self.fit_, self.design_, dates, spend, controls)
+        point = (base + effects.sum(axis=1)) * self.kpi_scale_
+        samples = _interval_samples(
+            self.design_.matrix(dates, controls),
+            spend,
+            self.draws_,
+            self.base_draws_,
+            point,
+            self.residual_sd_,
+            self.random_state,
+        )
+        lower, upper = _quantiles(samples, level)
+        return pd.DataFrame({"date": dates, "predicted": point, "lower": lower, "upper": upper})
 
     def response_curves(self) -> dict[str, ChannelResponse]:
         """The settled response of each channel, for the budget allocator (daily amounts, whatever the period)."""

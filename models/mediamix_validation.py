@@ -5,9 +5,10 @@ the next ``horizon`` periods; the test windows are consecutive and the last one 
 predicts the whole series up to the end of the window (so carry-over from the training periods reaches the test
 periods) and only the test periods are scored.
 
-Interval coverage is reported as ``None``: :class:`~models.mediamix.MediaMixModel` draws channel curves by a
-bootstrap but exposes no prediction interval per period (no baseline draws, no noise term), so there is nothing
-honest to check coverage against.
+Interval coverage per fold is the share of test periods whose KPI lies inside the model's per-period prediction
+interval (:meth:`~models.mediamix.MediaMixModel.predict_interval` at the model's ``interval_level``: bootstrap
+draws of every parameter plus residual noise); each clone draws ``interval_draws`` bootstrap refits for it
+(``None`` when 0: no interval is computed and coverage is not measured).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ MIN_HORIZON_DAYS = 28  # the shortest test window: four weeks (or 28 days)
 HORIZON_SHARE = 0.10  # default test window: a tenth of the series
 UNSTABLE_MAPE_RATIO = 2.0  # folds' MAPE spread (worst / best) above which the fit is called unstable
 UNSTABLE_MAPE_GAP = 0.05  # ... when the worst fold is also this much worse than the best (absolute)
-METRICS = ("mape", "nrmse", "r2")
+METRICS = ("mape", "nrmse", "r2", "coverage")
+INTERVAL_DRAWS = 20  # bootstrap refits per fold behind the coverage of its prediction interval
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class TimeSliceReport:
     mean: dict[str, float | None]
     worst: dict[str, float | None]
     warnings: list[str] = field(default_factory=list)
-    coverage_note: str = "the model exposes no prediction intervals per period; coverage is not measured"
+    level: float | None = None
+    coverage_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -75,7 +78,7 @@ def _summaries(folds: list[FoldScore]) -> tuple[dict[str, float | None], dict[st
         if not values:
             worst[name] = None
         else:
-            worst[name] = float(min(values)) if name == "r2" else float(max(values))
+            worst[name] = float(min(values)) if name in ("r2", "coverage") else float(max(values))
     return mean, worst
 
 
@@ -102,14 +105,16 @@ def time_slice_validation(
     folds: int = 4,
     horizon: int | None = None,
     min_train: int | None = None,
+    interval_draws: int = INTERVAL_DRAWS,
 ) -> TimeSliceReport:
     """Rolling-origin cross-validation of ``model`` (unfitted or fitted: a fresh clone is fitted per fold).
 
     ``X`` and ``y`` are as for :meth:`MediaMixModel.fit` (consecutive periods, oldest first). ``horizon``: test
     periods per fold (a tenth of the series, at least 28 days' worth, when ``None``); ``min_train``: the fewest
     training periods for the first fold (the model's ``min_periods`` or its default when ``None``). The clones
-    skip the model's own holdout and bootstrap (``holdout_share=0``, ``n_draws=0``): only point predictions are
-    scored. Raises :class:`InvalidInput` when the series is too short for the folds asked.
+    skip the model's own holdout (``holdout_share=0``) and draw ``interval_draws`` bootstrap refits (``n_draws``)
+    for the coverage of their prediction intervals (0: point predictions only, coverage ``None``). Raises
+    :class:`InvalidInput` when the series is too short for the folds asked.
     """
     k = model.period_days
     unit = period_name(k)
@@ -138,12 +143,38 @@ def time_slice_validation(
     for i in range(folds):
         origin = first_origin + i * size
         end = origin + size
-        fresh = clone(model).set_params(holdout_share=0.0, n_draws=0)
+        fresh = clone(model).set_params(holdout_share=0.0, n_draws=max(interval_draws, 0))
         fresh.fit(X.iloc[:origin].reset_index(drop=True), kpi[:origin])
-        predicted = fresh.predict(X.iloc[:end].reset_index(drop=True))[origin:]
+        window = X.iloc[:end].reset_index(drop=True)
+        coverage = None
+        if interval_draws > 0:
+            interval = fresh.predict_interval(window).iloc[origin:]
+            predicted = interval["predicted"].to_numpy()
+            actual = kpi[origin:end]
+            coverage = float(
+                np.mean((actual >= interval["lower"].to_numpy()) & (actual <= interval["upper"].to_numpy()))
+            )
+        else:
+            predicted = fresh.predict(window)[origin:]
         metrics = fit_metrics(kpi[origin:end], predicted)
         scores.append(
-            FoldScore(str(dates.iloc[origin].date()), origin, size, metrics["mape"], metrics["nrmse"], metrics["r2"])
+            FoldScore(
+                str(dates.iloc[origin].date()),
+                origin,
+                size,
+                metrics["mape"],
+                metrics["nrmse"],
+                metrics["r2"],
+                coverage,
+            )
         )
     mean, worst = _summaries(scores)
-    return TimeSliceReport(unit, size, scores, mean, worst, _warnings(scores))
+    if interval_draws > 0:
+        note = (
+            f"coverage: share of test {unit}s inside the {model.interval_level:.0%} prediction interval "
+            f"({interval_draws} bootstrap draws per fold plus residual noise)"
+        )
+        level: float | None = model.interval_level
+    else:
+        note, level = "no prediction intervals drawn (interval_draws=0): coverage is not measured", None
+    return TimeSliceReport(unit, size, scores, mean, worst, _warnings(scores), level, note)

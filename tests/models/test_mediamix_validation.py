@@ -58,8 +58,8 @@ def test_a_noise_free_world_scores_near_perfect_on_every_fold(report: TimeSliceR
     for fold in report.folds:
         assert fold.mape is not None and fold.mape < 1e-6
         assert fold.r2 is not None and fold.r2 > 0.9999
-        assert fold.coverage is None
-    assert report.warnings == []
+        assert fold.coverage is not None and 0.0 <= fold.coverage <= 1.0
+    assert report.warnings == [] and report.level == 0.9 and "coverage" in report.mean
     out = report.to_dict()
     assert out["cadence"] == "week" and len(out["folds"]) == 3 and out["mean"]["mape"] < 1e-6
 
@@ -91,3 +91,9 @@ def test_rows_and_order_are_checked(world: MediaMixWorld) -> None:
         time_slice_validation(_model(world), world.X, world.y[:-1])
     with pytest.raises(InvalidInput, match="increasing"):
         time_slice_validation(_model(world), world.X.iloc[::-1], np.asarray(world.y)[::-1])
+
+
+def test_no_interval_draws_means_no_coverage(world: MediaMixWorld) -> None:
+    result = time_slice_validation(_model(world), world.X, world.y, folds=2, interval_draws=0)
+    assert all(f.coverage is None for f in result.folds) and result.mean["coverage"] is None
+    assert result.level is None and "not measured" in result.coverage_note

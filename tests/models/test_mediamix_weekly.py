@@ -39,7 +39,8 @@ def test_the_report_counts_weeks_and_days(fitted: MediaMixModel) -> None:
     assert (report["cadence"], report["period_days"], report["n_periods"], report["n_days"]) == ("week", 7, 156, 1092)
     holdout = report["holdout"]
     assert (holdout["n_periods"], holdout["n_days"]) == (round(0.125 * 156), 7 * round(0.125 * 156))
-    assert report["yearly_seasonality"] is True and "per week" in report["adstock"]
+    assert report["yearly_seasonality"] is True and report["adstock"] == "geometric"
+    assert "per week" in report["adstock_note"]
     row = report["decomposition"]["channels"][0]
     assert row["mean_daily_spend"] == pytest.approx(row["mean_spend_per_period"] / 7)
 
