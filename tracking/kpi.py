@@ -23,6 +23,7 @@ counts them, and every deletion is audited (``kpi.delete``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -49,6 +50,7 @@ from tracking.table_files import (
     parse_numbers,
     read_table_file,
 )
+from tracking.wide_tables import without_columns
 
 COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 MAX_COLUMNS = 50
@@ -297,10 +299,15 @@ def import_kpi_file(
     fmt: str | None = None,
     overrides: dict[str, str] | None = None,
     cadence: Cadence | None = None,
+    ignore: Sequence[str] = (),
 ) -> KpiImport:
-    """Import a CSV or Parquet KPI file (``fmt`` or the file's suffix says which)."""
+    """Import a CSV or Parquet KPI file (``fmt`` or the file's suffix says which), without its ``ignore`` columns
+    (e.g. the spend columns of a wide media-mix file: :mod:`tracking.wide_tables`)."""
     layout.client_kpi_dir(client_id)  # an invalid client id fails before the file is read
-    return import_kpi(layout, client_id, read_table_file(path, fmt), overrides, cadence)
+    rows = read_table_file(path, fmt)
+    if ignore:
+        rows = without_columns(rows, ignore)
+    return import_kpi(layout, client_id, rows, overrides, cadence)
 
 
 def kpi_summary_records(kpi: pd.DataFrame) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ Importing is all-or-nothing and idempotent: a file with one bad row stores nothi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -54,6 +55,7 @@ from tracking.table_files import (
     parse_texts,
     read_table_file,
 )
+from tracking.wide_tables import spend_from_wide
 
 SPEND_SCHEMA = pa.schema(
     [
@@ -376,10 +378,15 @@ def import_spend_file(
     fmt: str | None = None,
     overrides: dict[str, str] | None = None,
     cadence: Cadence | None = None,
+    wide: Sequence[str] = (),
 ) -> SpendImport:
-    """Import a CSV or Parquet spend file (``fmt`` or the file's suffix says which)."""
+    """Import a CSV or Parquet spend file (``fmt`` or the file's suffix says which); ``wide`` names its channel
+    columns when it has one spend column per channel (:func:`tracking.wide_tables.spend_from_wide`)."""
     layout.client_spend_dir(client_id)  # an invalid client id fails before the file is read
-    return import_spend(layout, client_id, read_table_file(path, fmt), overrides, cadence)
+    rows = read_table_file(path, fmt)
+    if wide:
+        rows = spend_from_wide(rows, wide)
+    return import_spend(layout, client_id, rows, overrides, cadence)
 
 
 def _channels(values: pd.Series) -> str | None:

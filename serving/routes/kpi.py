@@ -24,6 +24,7 @@ from serving.table_routes import (
 )
 from tracking.cadence import parse_cadence
 from tracking.kpi import delete_kpi, import_kpi, kpi_cadence, kpi_summary_records, read_kpi
+from tracking.wide_tables import split_names, without_columns
 
 CadenceParam = Annotated[
     str | None,
@@ -115,11 +116,24 @@ _REQUEST_BODY: dict[str, Any] = {
 )
 @router.post("", response_model=KpiImported, responses=IMPORT_ERRORS, openapi_extra=_REQUEST_BODY)
 async def post_kpi(
-    request: Request, runtime: RuntimeDep, client_id: TenantDep, cadence: CadenceParam = None
+    request: Request,
+    runtime: RuntimeDep,
+    client_id: TenantDep,
+    cadence: CadenceParam = None,
+    ignore: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            description="Comma-separated columns to leave out (e.g. the spend columns of a wide table)",
+            examples=["tv,search,social"],
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Import daily or weekly KPIs; the request's columns replace stored values of its dates; a bad row stores none."""
     given = parse_cadence(cadence)
     frame = await read_table(request)
+    if ignore is not None:
+        frame = without_columns(frame, split_names(ignore), "ignore")
     layout = StorageLayout.from_settings(runtime.settings)
     report = await asyncio.to_thread(import_kpi, layout, client_id, frame, None, given)
     return report.to_dict()

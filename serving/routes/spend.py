@@ -17,6 +17,7 @@ from serving.request_body import TABLE_BODY_BYTES, TABLE_MAX_ROWS, read_table
 from serving.table_routes import AUTH_ERRORS, DELETE_ERRORS, DRY_RUN, IMPORT_ERRORS, SINCE, UNTIL
 from tracking.cadence import parse_cadence
 from tracking.spend import MAX_ID_LENGTH, delete_spend, import_spend, read_spend, spend_summary_records
+from tracking.wide_tables import spend_from_wide, split_names
 
 CadenceParam = Annotated[
     str | None,
@@ -118,11 +119,25 @@ _REQUEST_BODY: dict[str, Any] = {
 )
 @router.post("", response_model=SpendImported, responses=IMPORT_ERRORS, openapi_extra=_REQUEST_BODY)
 async def post_spend(
-    request: Request, runtime: RuntimeDep, client_id: TenantDep, cadence: CadenceParam = None
+    request: Request,
+    runtime: RuntimeDep,
+    client_id: TenantDep,
+    cadence: CadenceParam = None,
+    wide: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            description="Comma-separated channel columns of a wide table (one spend column per channel, as "
+            "Robyn, PyMC-Marketing and Meridian take it); its other columns are ignored",
+            examples=["tv,search,social"],
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Import daily or weekly spend; a stored (date, campaign) is replaced, and one bad row stores nothing."""
     given = parse_cadence(cadence)
     frame = await read_table(request)
+    if wide is not None:
+        frame = spend_from_wide(frame, split_names(wide), "wide")
     layout = StorageLayout.from_settings(runtime.settings)
     report = await asyncio.to_thread(import_spend, layout, client_id, frame, None, given)
     return report.to_dict()

@@ -233,3 +233,18 @@ def test_weekly_rows_say_their_grain_and_a_cadence_is_checked(api: Api, settings
     assert one_week.status_code == 200 and one_week.json()["grain"]["cadence"] == "week"
     assert http.get("/v1/kpi", headers=auth(acme)).json()["cadence"] == "week"
     assert len(read_kpi(StorageLayout.from_settings(settings), "acme")) == 1
+
+
+def test_a_wide_table_posts_as_spend_and_as_kpis(api: Api, settings: Settings) -> None:
+    http, acme, _ = api
+    table = "date_week,y,tv,search\n2026-01-05,4000,300,0\n2026-01-12,4100,0,90\n"
+    csv = {**auth(acme), "Content-Type": "text/csv"}
+    spend = http.post("/v1/spend?wide=tv,search", content=table, headers=csv)
+    assert spend.status_code == 200, spend.text
+    assert (spend.json()["channels"], spend.json()["rows"], spend.json()["ignored_columns"]) == (2, 4, ["y"])
+    kpi = http.post("/v1/kpi?ignore=tv,search", content=table, headers=csv)
+    assert kpi.status_code == 200 and kpi.json()["columns"] == ["y"], kpi.text
+    unknown = http.post("/v1/spend?wide=tv,radio", content=table, headers=csv)
+    assert unknown.status_code == 400 and error_of(unknown)["message"].startswith("wide: no column 'radio' in the file")
+    stored = read_spend(StorageLayout.from_settings(settings), "acme")
+    assert sorted(stored["channel"].unique()) == ["search", "tv"] and stored["spend"].sum() == 390

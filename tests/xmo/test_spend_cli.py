@@ -147,3 +147,23 @@ def test_a_weekly_file_says_its_grain_and_irregular_dates_are_one_line(
     assert code == 1 and out == "" and err.count("\n") == 1
     assert err.startswith("xmo: the dates are neither daily nor weekly") and "2026-02-01" in err
     assert len(read_spend(StorageLayout.from_settings(settings), client)) == 1040
+
+
+def test_a_wide_media_mix_file_is_imported_as_spend_and_as_kpis(
+    client: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], settings: Settings
+) -> None:
+    """The layout Robyn, PyMC-Marketing and Meridian take: the spend columns with --wide, the rest with --ignore."""
+    path = tmp_path / "mmm.csv"
+    path.write_text("date_week,y,x1,x2,event_1\n2024-01-01,4000,0.3,0,0\n2024-01-08,4100,0.1,0.9,1\n")
+    code, out, err = run(capsys, "spend", "import", client, str(path), "--wide", "x1,x2")
+    assert code == 0, err
+    assert "stored 4 spend rows for 0 campaign(s) and 2 channel(s)" in out
+    assert "ignored unknown column(s): y, event_1" in err
+    stored = read_spend(StorageLayout.from_settings(settings), client)
+    assert sorted(stored["channel"].unique()) == ["x1", "x2"] and stored["spend"].sum() == pytest.approx(1.3)
+    code, out, err = run(capsys, "kpi", "import", client, str(path), "--ignore", "x1,x2")
+    assert code == 0, err
+    assert "stored 2 KPI rows (y, event_1)" in out
+    code, out, err = run(capsys, "kpi", "import", client, str(path), "--ignore", "x3")
+    assert (code, out) == (1, "") and err.startswith("xmo: --ignore: no column 'x3' in the file;")
+    assert len(err.strip().splitlines()) == 1

@@ -50,22 +50,33 @@ def import_(
             help="The rows' grain (default: detected from the dates; weekly rows are dated by their week's first day).",
         ),
     ] = None,
+    ignore: Annotated[
+        str | None,
+        typer.Option(
+            "--ignore",
+            metavar="COLUMN,…",
+            help="Leave these file columns out, e.g. the spend columns of a wide file: --ignore tv,search,social.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import daily or weekly KPIs; the file's columns replace stored values of its dates, and a bad file stores
     nothing.
 
     The grain (daily, or weekly on any week start) is detected from the dates and said on stderr; --cadence sets it.
+    Every other numeric column is stored (and may serve the media-mix model as a control): leave spend columns out
+    with --ignore.
     """
     from tracking.cadence import parse_cadence
     from tracking.columns import parse_map_options
     from tracking.kpi import import_kpi_file
+    from tracking.wide_tables import split_names
     from xmo.commands.imports import print_mapped_columns
 
     overrides = parse_map_options(column_map)
     given = parse_cadence(cadence)
     existing_client(client_id)
-    report = import_kpi_file(_layout(), client_id, file, file_format, overrides, given)
+    report = import_kpi_file(_layout(), client_id, file, file_format, overrides, given, split_names(ignore))
     print_mapped_columns(report.mapped_columns)
     err.print(report.grain.describe(), markup=False, highlight=False, soft_wrap=True)
     if as_json:

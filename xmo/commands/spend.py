@@ -52,21 +52,33 @@ def import_(
             help="The rows' grain (default: detected from the dates; weekly rows are dated by their week's first day).",
         ),
     ] = None,
+    wide: Annotated[
+        str | None,
+        typer.Option(
+            "--wide",
+            metavar="COLUMN,…",
+            help="The file has one spend column per channel (as Robyn, PyMC-Marketing and Meridian take it): "
+            "these columns, e.g. --wide tv,search,social; its other columns are ignored.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import daily or weekly spend; a (date, campaign) already stored is replaced, and a bad file stores nothing.
 
     The grain (daily, or weekly on any week start) is detected from the dates and said on stderr; --cadence sets it.
+    A wide file (date, revenue, tv, search, …) is imported twice: `xmo spend import … --wide tv,search` and
+    `xmo kpi import … --ignore tv,search`.
     """
     from tracking.cadence import parse_cadence
     from tracking.columns import parse_map_options
     from tracking.spend import import_spend_file
+    from tracking.wide_tables import split_names
     from xmo.commands.imports import print_mapped_columns
 
     overrides = parse_map_options(column_map)
     given = parse_cadence(cadence)
     existing_client(client_id)
-    report = import_spend_file(_layout(), client_id, file, file_format, overrides, given)
+    report = import_spend_file(_layout(), client_id, file, file_format, overrides, given, split_names(wide))
     print_mapped_columns(report.mapped_columns)
     err.print(report.grain.describe(), markup=False, highlight=False, soft_wrap=True)
     if as_json:
