@@ -307,6 +307,47 @@ class MediaMixFit(BaseModel):
     warnings: list[str]
 
 
+class ForecastPeriod(BaseModel):
+    """One future day or week of a media-mix plan's forecast."""
+
+    date: Day = Field(description="The period's first day")
+    baseline: float = Field(description="Intercept, trend, seasonality and controls")
+    media: float = Field(description="The channels' effect, carry-over of earlier spend included")
+    predicted: float
+    lower: float
+    upper: float
+
+
+class ForecastWindow(BaseModel):
+    """Where a media-mix plan's forecast lies and what it assumes of the future controls."""
+
+    start: Day = Field(description="The plan's first day (a period start of the data's grain)")
+    end: Day = Field(description="The plan's last day")
+    period: Period
+    n_periods: int = Field(description="Days or weeks of the model the forecast covers")
+    cadence: Literal["day", "week"]
+    n_days: int = Field(description="Days the forecast covers (a weekly model plans whole weeks)")
+    kpi: str
+    interval_level: float
+    controls_source: Literal["file", "carried forward"]
+    controls_note: str = Field(description="Where the future control values come from")
+    notes: list[str]
+
+
+class BudgetForecast(ForecastWindow):
+    """mode=media-mix: the KPI the plan is expected to bring over its period, with the model's trend,
+    seasonality, controls and the carry-over of past spend."""
+
+    spend: float = Field(description="The plan's spend over the forecast's days")
+    baseline: float
+    media_effect: float
+    carryover: float = Field(description="The media effect had the plan spent nothing: the tail of past spend")
+    predicted: float
+    interval: Pair
+    sentence: str
+    per_period: list[ForecastPeriod]
+
+
 class BudgetRecommendationOut(BaseModel):
     """A split of the budget that maximizes the expected outcome, with intervals, moves and sentences."""
 
@@ -349,6 +390,11 @@ class BudgetRecommendationOut(BaseModel):
     expected_conversions_recommended: float | None = Field(default=None, description="outcome=conversions")
     expected_value_baseline: float | None = Field(default=None, description="outcome=value")
     expected_value_recommended: float | None = Field(default=None, description="outcome=value")
+    model_version: str | None = Field(
+        default=None,
+        description="mode=media-mix: the registered model version that planned (null: a model fitted for the request)",
+    )
+    forecast: BudgetForecast | None = Field(default=None, description="mode=media-mix")
 
 
 # GET /v1/recommendations/budget/ladder -------------------------------------------------------------------------
@@ -364,6 +410,9 @@ class BudgetLadderRow(BaseModel):
     marginal_roas: float | None = Field(default=None, description="outcome=value: value of the next unit spent")
     campaigns_at_upper_bound: int = Field(description="Campaigns held at max_ratio × today's spend")
     campaigns_at_lower_bound: int = Field(description="Campaigns held at min_ratio × today's spend")
+    forecast_predicted: float | None = Field(default=None, description="mode=media-mix: the KPI over the period")
+    forecast_interval: Pair | None = Field(default=None, description="mode=media-mix")
+    forecast_media_effect: float | None = Field(default=None, description="mode=media-mix")
 
 
 class BudgetLadderOut(BaseModel):
@@ -375,6 +424,8 @@ class BudgetLadderOut(BaseModel):
     current_total: float = Field(description="Today's spend, per period")
     rows: list[BudgetLadderRow]
     warnings: list[str]
+    model_version: str | None = Field(default=None, description="mode=media-mix (null: fitted for the request)")
+    forecast: ForecastWindow | None = Field(default=None, description="mode=media-mix: the rows' forecast period")
 
 
 # GET /v1/recommendations/creatives -------------------------------------------------------------------------------

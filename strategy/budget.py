@@ -9,15 +9,21 @@ Two modes give the allocator (:mod:`models.budget`) its curves:
   same block-bootstrap resamples so the draws stay aligned. ``fit_on="outcome"`` fits the daily outcome
   directly. The outcome per day comes from a pluggable :data:`OutcomeSource`: each session's own
   conversions (the default) or an attribution model over touchpoint paths (``attribution="markov"`` …).
-- **media-mix** (channels pixels cannot see): the channel curves of :func:`strategy.media_mix.fit_media_mix`.
+- **media-mix** (channels pixels cannot see): the channel curves of the client's registered media-mix model
+  (or one fitted for the request; :mod:`strategy.media_mix_source` says which, and the answer's
+  ``model_version``), and a forecast of the KPI over the planned period (:mod:`strategy.forward_plan`: trend,
+  seasonality, controls, the carry-over of past spend, intervals) from ``start`` (default: the period after the
+  data).
 
-Amounts in the output are per ``period`` (day, week = 7 days, month = 30 days); the models work in days.
+Amounts in the output are per ``period`` (day, week = 7 days, month = 30 days, quarter = 91 days = 13 weeks); the
+models work in days.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -45,10 +51,13 @@ from models.budget import (
 )
 from models.curve_plots import response_curves_figure
 from models.response import MIN_DAYS, ResponseCurve, ScaledResponse, SpendResponse, rate_on_resamples
+from strategy.forward_plan import Forecast, ForwardPlanner, future_controls, plan_window
+from strategy.media_mix import RECENT_DAYS as RECENT_MEDIA_DAYS
+from strategy.media_mix_source import MediaMixLoader, fitted_for_request
 from strategy.sessions import SessionLoader, load_sessions_with
 from tracking.spend import channel_level, read_spend
 
-PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 91}
 RECENT_DAYS = 7  # today's spend: the mean of the last week with spend data
 ROUGH_DAYS = 14  # fewer days than this: the curve is rough
 FLAT_SPEND = 0.10  # coefficient of variation of the adstocked spend below which the shape is extrapolated
@@ -65,7 +74,7 @@ see (the per-campaign draws are a little narrower than the errors, most of all w
 a sum over campaigns adds the shortfalls up). ``--parts coverage`` re-measures it on other seeds (1–40)."""
 LADDER_SHARES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # default ladder: these shares of today's total
 MAX_LADDER_ROWS = 20
-Period = Literal["day", "week", "month"]
+Period = Literal["day", "week", "month", "quarter"]
 TotalSource = Literal["today", "given", "target"]
 Mode = Literal["attributed", "media-mix"]
 Outcome = Literal["conversions", "value"]
@@ -107,6 +116,8 @@ class BudgetRecommendation:
     warnings: tuple[str, ...]
     fit: dict[str, Any]
     total_source: TotalSource = "given"  # today's total (none given), the total given, or found for a target
+    forecast: Forecast | None = None  # media-mix mode: the KPI over the planned period
+    model_version: str | None = None  # media-mix mode: the registered version that planned (None: fitted for it)
 
     @property
     def period_days(self) -> int:
@@ -243,6 +254,10 @@ class BudgetRecommendation:
             "warnings": list(self.warnings),
             "fit": self.fit,
         }
+        if self.mode == "media-mix":
+            result["model_version"] = self.model_version
+            if self.forecast is not None:
+                result["forecast"] = self.forecast.to_dict() | {"sentence": self.forecast.sentence(plan.total * k)}
         if conversions:
             result |= {
                 "expected_conversions_baseline": plan.expected_outcome_baseline * k,
@@ -266,13 +281,16 @@ class BudgetLadder:
     current_total: float  # per period
     plans: tuple[BudgetPlan, ...]  # daily amounts
     warnings: tuple[str, ...]
+    forecasts: tuple[Forecast, ...] = ()  # media-mix mode: one per plan
+    mode: Mode = "attributed"
+    model_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, per period: one row per total."""
+        """JSON-ready, per period: one row per total (media-mix: with the KPI forecast over the planned period)."""
         k = PERIOD_DAYS[self.period]
         cpa = self.outcome == "conversions"
         rows = []
-        for plan in self.plans:
+        for i, plan in enumerate(self.plans):
             average, marginal = plan.average_outcome_per_unit, plan.marginal_outcome_per_unit
             row: dict[str, Any] = {
                 "total": plan.total * k,
@@ -286,8 +304,13 @@ class BudgetLadder:
                 row["average_roas"], row["marginal_roas"] = average, marginal
             row["campaigns_at_upper_bound"] = len(plan.at_bound("upper"))
             row["campaigns_at_lower_bound"] = len(plan.at_bound("lower"))
+            if self.forecasts:
+                forecast = self.forecasts[i]
+                row["forecast_predicted"] = forecast.predicted
+                row["forecast_interval"] = list(forecast.interval)
+                row["forecast_media_effect"] = forecast.media_effect
             rows.append(row)
-        return {
+        out: dict[str, Any] = {
             "client_id": self.client_id,
             "period": self.period,
             "outcome": self.outcome,
@@ -295,6 +318,13 @@ class BudgetLadder:
             "rows": rows,
             "warnings": list(self.warnings),
         }
+        if self.mode == "media-mix":
+            out["model_version"] = self.model_version
+            if self.forecasts:
+                window = self.forecasts[0].to_dict(per_period=False)
+                keep = ("start", "end", "period", "n_periods", "cadence", "n_days", "kpi", "interval_level")
+                out["forecast"] = {key: window[key] for key in (*keep, "controls_source", "controls_note", "notes")}
+        return out
 
 
 # --- outcome sources -----------------------------------------------------------------------------------------
@@ -507,11 +537,26 @@ def _attributed(
     return curves, int(table["date"].nunique()), notes, fit
 
 
+@dataclass(frozen=True)
+class ForwardOptions:
+    """What a media-mix plan forecasts: from ``start`` (None: the first period after the data), with the
+    ``controls`` of the future periods (a file's rows; None: carried forward)."""
+
+    start: date | str | None = None
+    controls: pd.DataFrame | None = None
+
+
 def _media_mix(
-    settings: Settings, client: Client, outcome: Outcome | None, kpi: str | None
-) -> tuple[CampaignCurves, int, list[str], dict[str, Any], Outcome]:
-    """Channel curves of a media-mix fit; without an ``outcome`` it follows the KPI (revenue: value)."""
-    from strategy.media_mix import COUNT_KPIS, VALUE_KPIS, fit_media_mix
+    settings: Settings,
+    client: Client,
+    outcome: Outcome | None,
+    kpi: str | None,
+    loader: MediaMixLoader | None,
+    period: Period,
+    forward: ForwardOptions,
+) -> _Fitted:
+    """Channel curves of the client's media-mix model; without an ``outcome`` it follows the KPI (revenue: value)."""
+    from features.media_mix_data import COUNT_KPIS, VALUE_KPIS
 
     if kpi is None and outcome is not None:
         from tracking.kpi import read_kpi
@@ -519,15 +564,27 @@ def _media_mix(
         columns = [c for c in read_kpi(StorageLayout.from_settings(settings), client.id).columns if c != "date"]
         wanted = VALUE_KPIS if outcome == "value" else COUNT_KPIS
         kpi = next((c for c in wanted if c in columns), None)
-    result = fit_media_mix(settings, client, kpi=kpi)
-    notes = list(result.warnings)
+    source = (loader or fitted_for_request)(settings, client, kpi)
+    notes = list(source.warnings)
+    kind = "value" if source.kpi in VALUE_KPIS else "count"
     if outcome is None:
-        outcome = "value" if result.outcome_kind == "value" else "conversions"
-    elif result.outcome_kind != ("value" if outcome == "value" else "count"):
-        notes.append(f"the KPI {result.kpi!r} is not a {outcome} series; outcomes below are in {result.kpi}")
-    curves = CampaignCurves(dict(result.curves), dict(result.current_daily_spend), {}, {}, {})
-    days = int(result.fit_report.get("n_days", 0) or 0)
-    return curves, days, notes, {"kpi": result.kpi, **result.fit_report}, outcome
+        outcome = "value" if kind == "value" else "conversions"
+    elif kind != ("value" if outcome == "value" else "count"):
+        notes.append(f"the KPI {source.kpi!r} is not a {outcome} series; outcomes below are in {source.kpi}")
+    model, inputs = source.model, source.inputs
+    current = source.current_daily_spend()
+    for name, value in current.items():
+        if value <= 0:
+            notes.append(f"channel {name!r} has had no spend in the last {RECENT_MEDIA_DAYS} days")
+    curves = CampaignCurves(dict(model.response_curves()), current, {}, {}, {})
+    window = plan_window(inputs.dates[-1], inputs.period_days, period, PERIOD_DAYS[period], forward.start)
+    controls = future_controls(inputs.X, list(model.controls_), window, forward.controls)
+    planner = ForwardPlanner(
+        model, inputs.X, inputs.y, kpi=source.kpi, window=window, controls=controls, current=current
+    )
+    days = int(source.fit_report.get("n_days", 0) or 0)
+    fit = {**source.fit_report, "kpi": source.kpi}
+    return _Fitted(curves, days, list(dict.fromkeys(notes)), fit, outcome, planner, source.version)
 
 
 @dataclass(frozen=True)
@@ -539,20 +596,30 @@ class _Fitted:
     notes: list[str]
     fit: dict[str, Any]
     outcome: Outcome
+    planner: ForwardPlanner | None = None  # media-mix mode
+    model_version: str | None = None
 
     @property
     def todays_daily_total(self) -> float:
         """Today's daily spend over the campaigns a plan includes (a curve and spend today)."""
         return float(sum(v for n, v in self.curves.current.items() if n in self.curves.curves and v > 0))
 
+    def forecast(self, plan: BudgetPlan) -> Forecast | None:
+        """The KPI over the planned period with the plan's spend (media-mix mode; None otherwise)."""
+        if self.planner is None:
+            return None
+        return self.planner.forecast({a.campaign_id: a.recommended_spend for a in plan.allocations})
 
-def _checked(period: str, mode: str, outcome: str | None) -> None:
+
+def _checked(period: str, mode: str, outcome: str | None, forward: ForwardOptions | None = None) -> None:
     if period not in PERIOD_DAYS:
-        raise InvalidInput(f"period must be day, week or month, not {period!r}")
+        raise InvalidInput(f"period must be day, week, month or quarter, not {period!r}")
     if mode not in ("attributed", "media-mix"):
         raise InvalidInput(f"mode must be attributed or media-mix, not {mode!r}")
     if outcome is not None and outcome not in ("conversions", "value"):
         raise InvalidInput(f"outcome must be conversions or value, not {outcome!r}")
+    if mode == "attributed" and forward is not None and (forward.start is not None or forward.controls is not None):
+        raise InvalidInput("a start date and future controls go with the media-mix mode (--mode media-mix)")
 
 
 def _fitted(
@@ -564,17 +631,21 @@ def _fitted(
     attribution: str | None,
     kpi: str | None,
     load_sessions: SessionLoader | None,
+    load_media_mix: MediaMixLoader | None = None,
+    period: Period = "week",
+    forward: ForwardOptions | None = None,
 ) -> _Fitted:
     if mode == "attributed":
         outcome = outcome or "conversions"
         curves, days, notes, fit = _attributed(settings, client, outcome, fit_on, attribution, load_sessions)
+        fitted = _Fitted(curves, days, notes, fit, outcome)
     else:
-        curves, days, notes, fit, outcome = _media_mix(settings, client, outcome, kpi)
-    if not curves.curves:
+        fitted = _media_mix(settings, client, outcome, kpi, load_media_mix, period, forward or ForwardOptions())
+    if not fitted.curves.curves:
         raise NotReady(
             f"no campaign has {MIN_DAYS} days of spend yet; response curves need at least a week of daily spend"
         )
-    return _Fitted(curves, days, notes, fit, outcome)
+    return fitted
 
 
 def _ladder_extrapolation(fitted: _Fitted, plans: list[BudgetPlan], unit: int, label: str) -> list[str]:
@@ -627,6 +698,8 @@ def recommend_budget(
     attribution: str | None = None,
     kpi: str | None = None,
     load_sessions: SessionLoader | None = None,
+    load_media_mix: MediaMixLoader | None = None,
+    forward: ForwardOptions | None = None,
 ) -> BudgetRecommendation:
     """Split ``total`` per ``period`` across paid campaigns (or channels) to maximize the expected outcome.
 
@@ -634,16 +707,20 @@ def recommend_budget(
     With ``target_cpa``/``target_roas`` the total is found instead (``total``, when given, caps it); see
     :mod:`models.budget` for the average and marginal definitions. ``attribution`` names an attribution model
     crediting conversions over touchpoint paths (attributed mode; default: each session's own conversions).
-    ``kpi`` picks the KPI column of the media-mix mode.
+    ``kpi`` picks the KPI column of the media-mix mode; ``load_media_mix`` gives its model
+    (:func:`strategy.media_mix_source.registered_media_mix`; without one a model is fitted for the request), and
+    ``forward`` where its forecast starts and the future controls.
     """
-    _checked(period, mode, outcome)
+    _checked(period, mode, outcome, forward)
     if outcome is None and (target_cpa is not None or target_roas is not None):
         outcome = "value" if target_roas is not None else "conversions"
     target = _target(target_cpa, target_roas, outcome or "conversions", target_basis)
     if total is not None and (not np.isfinite(total) or total <= 0):
         raise InvalidInput("the total budget must be a positive amount")
     k = PERIOD_DAYS[period]
-    fitted = _fitted(settings, client, mode, outcome, fit_on, attribution, kpi, load_sessions)
+    fitted = _fitted(
+        settings, client, mode, outcome, fit_on, attribution, kpi, load_sessions, load_media_mix, period, forward
+    )
     curves = fitted.curves
     source: TotalSource = "target" if target is not None else "given" if total is not None else "today"
     daily = None if total is None else total / k
@@ -689,6 +766,8 @@ def recommend_budget(
         warnings=tuple(warnings),
         fit=fitted.fit,
         total_source=source,
+        forecast=fitted.forecast(plan),
+        model_version=fitted.model_version,
     )
 
 
@@ -724,16 +803,22 @@ def budget_ladder(
     attribution: str | None = None,
     kpi: str | None = None,
     load_sessions: SessionLoader | None = None,
+    load_media_mix: MediaMixLoader | None = None,
+    forward: ForwardOptions | None = None,
 ) -> BudgetLadder:
     """What several totals per ``period`` would buy, each split optimally: one fit of the curves, one plan per total.
 
     ``totals`` is a comma-separated list (default: ``LADDER_SHARES`` of today's total; those the bounds do not
-    allow are left out with a warning, while a given total outside them is an error naming the range).
+    allow are left out with a warning, while a given total outside them is an error naming the range). In the
+    media-mix mode each total also gets its forecast of the KPI over the planned period (see
+    :func:`recommend_budget` for ``load_media_mix`` and ``forward``).
     """
-    _checked(period, mode, outcome)
+    _checked(period, mode, outcome, forward)
     k = PERIOD_DAYS[period]
     given = ladder_totals(totals) if totals is not None and totals.strip() else None  # bad totals: before fitting
-    fitted = _fitted(settings, client, mode, outcome, fit_on, attribution, kpi, load_sessions)
+    fitted = _fitted(
+        settings, client, mode, outcome, fit_on, attribution, kpi, load_sessions, load_media_mix, period, forward
+    )
     curves = fitted.curves
     today = fitted.todays_daily_total * k
     asked = given or [share * today for share in LADDER_SHARES]
@@ -760,4 +845,15 @@ def budget_ladder(
         unit_label=period,
     )
     warnings, _ = _warnings(fitted, plans, k, period)
-    return BudgetLadder(client.id, period, fitted.outcome, today, tuple(plans), tuple([*notes, *warnings]))
+    forecasts = tuple(f for f in (fitted.forecast(plan) for plan in plans) if f is not None)
+    return BudgetLadder(
+        client.id,
+        period,
+        fitted.outcome,
+        today,
+        tuple(plans),
+        tuple([*notes, *warnings]),
+        forecasts,
+        mode,
+        fitted.model_version,
+    )
