@@ -101,18 +101,17 @@ def _inputs(frame: pd.DataFrame, channels: Sequence[str], controls: Sequence[str
 
 def fit_xmo(world: WeeklyWorld, n_weeks: int, lift_tests: Sequence[LiftTest] = ()) -> MixFit | None:
     """xmo as a user can run it today on weekly data: the weekly ``MediaMixModel`` (``period_days=7``) with the
-    defaults of ``xmo recommend budget --mode media-mix`` fitted on the first ``n_weeks`` weeks. Its curves answer
-    per day, read here per week. ``None`` with lift tests: today's model cannot take them. (The one place that
-    calls xmo: later steps swap in ``xmo mmm``.)"""
-    if lift_tests:
-        return None
+    defaults of ``xmo recommend budget --mode media-mix`` fitted on the first ``n_weeks`` weeks, calibrated by the
+    lift tests (rows of ``xmo lift import``) if any. Its curves answer per day, read here per week. (The one place
+    that calls xmo: later steps swap in ``xmo mmm``.)"""
     channels, controls = list(world.channels), list(world.controls)
     train = world.frame.iloc[:n_weeks]
     started = time.perf_counter()
     model = MediaMixModel(
         channels=channels, controls=controls, holdout_share=0.125, n_draws=100, random_state=0, period_days=7
     )
-    model.fit(_inputs(train, channels, controls), train[world.kpi].to_numpy(dtype=float))
+    tests = pd.DataFrame([test.record() for test in lift_tests]) if lift_tests else None
+    model.fit(_inputs(train, channels, controls), train[world.kpi].to_numpy(dtype=float), lift_tests=tests)
     seconds = time.perf_counter() - started
     weekly = model.decompose(_inputs(world.frame, channels, controls))
     curves = {name: WeeklyCurve(curve) for name, curve in model.response_curves().items()}

@@ -43,7 +43,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from core.errors import InvalidInput
-from models.adstock import adstock_decay_derivative, geometric_adstock
+from models.mediamix_calibration import LiftRow, counterfactual, lift_rows
 from models.mediamix_design import (
     BaseDesign,
     MediaMixData,
@@ -52,11 +52,13 @@ from models.mediamix_design import (
     prediction_inputs,
     validate_frame,
 )
-from models.response import hill
+from models.mediamix_families import MAX_LAGS, Families, carry, families_for, saturate
 
 BLOCK_DAYS = {1: 14, 7: 28}  # bootstrap block per period length, in days: two weeks of days, four weeks of weeks
 MIN_HOLDOUT = {1: 7, 7: 4}  # the shortest held-out tail, in periods: a week of days, four weeks
 HOLDOUT_DRAWS = 30  # bootstrap draws of the held-out fit, for the interval of its predictions
+# weak Gaussian priors (centre, SD) per parameter: log half-saturation around log(typical spend), Hill shape around 1
+PRIORS = {"log_half_saturation": (0.0, 1.0), "shape": (1.0, 0.5)}
 NOISE_SAMPLES = 2000  # draws × noise samples per period behind a prediction interval
 
 
@@ -65,10 +67,12 @@ class ChannelResponse:
     """The settled daily effect of a constant daily spend on one channel, with bootstrap draws.
 
     The parameters are those of the model's period (``period_days``: 1 or 7): ``beta`` is the KPI per period at
-    full saturation, ``half_saturation`` a spend per period, ``decay`` the carry-over per period. ``draws`` has
-    one row per bootstrap refit: ``beta, half_saturation, shape, decay``. The ``steady_state*`` methods answer per
-    DAY (a daily spend ``s`` settles at ``β · Hill(s · period_days) / period_days`` per day), so weekly and daily
-    fits give the allocator the same units. Satisfies :class:`models.response.SpendResponse`.
+    full saturation, ``half_saturation`` a spend per period, ``decay`` the carry-over per period (the first
+    parameter of the ``adstock`` family; all of them in ``adstock_params``). ``draws`` has one row per bootstrap
+    refit: ``beta, half_saturation, shape, decay``. ``saturation`` names the curve (``hill``; ``logistic`` and
+    ``michaelis_menten`` ignore ``shape``). The ``steady_state*`` methods answer per DAY (a daily spend ``s``
+    settles at ``β · f(s · period_days) / period_days`` per day), so weekly and daily fits give the allocator the
+    same units. Satisfies :class:`models.response.SpendResponse`.
     """
 
     channel: str
@@ -78,11 +82,15 @@ class ChannelResponse:
     decay: float
     draws: np.ndarray = field(repr=False)
     period_days: int = 1
+    saturation: str = "hill"
+    adstock: str = "geometric"
+    adstock_params: tuple[float, ...] = ()
 
     def steady_state(self, daily_spend: float | np.ndarray) -> np.ndarray:
         """Expected daily KPI from this channel once ``daily_spend`` has settled."""
         k = self.period_days
-        return self.beta * hill(np.asarray(daily_spend, dtype=float) * k, self.half_saturation, self.shape) / k
+        x = np.asarray(daily_spend, dtype=float) * k
+        return self.beta * saturate(self.saturation, x, self.half_saturation, self.shape) / k
 
     def steady_state_draws(self, daily_spend: float) -> np.ndarray:
         """The settled daily effect at ``daily_spend`` under each bootstrap draw, shape ``(n_draws,)``."""
@@ -90,7 +98,8 @@ class ChannelResponse:
             return np.atleast_1d(self.steady_state(daily_spend)).astype(float)
         k = self.period_days
         beta, half, shape = self.draws[:, 0], self.draws[:, 1], self.draws[:, 2]
-        return np.asarray(beta * hill(np.full(len(beta), float(daily_spend) * k), half, shape) / k, dtype=float)
+        x = np.full(len(beta), float(daily_spend) * k)
+        return np.asarray(beta * saturate(self.saturation, x, half, shape) / k, dtype=float)
 
     def steady_state_interval(self, daily_spend: float, level: float = 0.9) -> tuple[float, float]:
         """A bootstrap interval of the settled daily effect at ``daily_spend``."""
@@ -105,9 +114,10 @@ class ChannelResponse:
     def predict(self, spend: np.ndarray) -> np.ndarray:
         """This channel's effect per period along a sequence of spend per period (carry-over included, settled at
         the first period)."""
-        return self.beta * hill(
-            geometric_adstock(np.asarray(spend, dtype=float), self.decay), self.half_saturation, self.shape
-        )
+        values = np.asarray(spend, dtype=float)
+        params = np.asarray(self.adstock_params or (self.decay,), dtype=float)
+        carried = carry(self.adstock, values, params, MAX_LAGS.get(self.period_days, 13))
+        return self.beta * saturate(self.saturation, carried, self.half_saturation, self.shape)
 
 
 def fit_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
@@ -124,32 +134,53 @@ def fit_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]
     }
 
 
-def _draw_predictions(base: np.ndarray, spend: np.ndarray, draws: np.ndarray, base_draws: np.ndarray) -> np.ndarray:
-    """The KPI per period under each bootstrap draw, ``(n_draws, n)`` (KPI units); ``base`` is the design matrix."""
-    out = base_draws @ base.T
-    for i, draw in enumerate(draws):
-        for j in range(spend.shape[1]):
-            beta, half, shape, decay = draw[j]
-            if beta > 0:
-                out[i] += beta * hill(geometric_adstock(spend[:, j], decay), half, shape)
-    return np.asarray(out, dtype=float)
+@dataclass(frozen=True)
+class _Draws:
+    """Bootstrap refits: parameters (n_draws × P, parameter-major), β and baseline coefficients in KPI units."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    base: np.ndarray
+
+    @classmethod
+    def empty(cls, n_params: int, n_channels: int, n_base: int) -> _Draws:
+        return cls(np.zeros((0, n_params)), np.zeros((0, n_channels)), np.zeros((0, n_base)))
+
+    def __len__(self) -> int:
+        return len(self.theta)
+
+
+def _channel_effects(families: Families, theta: np.ndarray, beta: np.ndarray, spend: np.ndarray) -> np.ndarray:
+    """Each channel's effect per period ``(n, C)`` for one parameter vector (``beta`` in the units wanted)."""
+    c = spend.shape[1]
+    params = theta.reshape(families.n_params, c).T
+    out = np.zeros(spend.shape)
+    for j in range(c):
+        if beta[j] > 0:
+            out[:, j] = beta[j] * families.transform(spend[:, j], params[j])
+    return out
 
 
 def _interval_samples(
+    families: Families,
     base: np.ndarray,
     spend: np.ndarray,
-    draws: np.ndarray,
-    base_draws: np.ndarray,
+    draws: _Draws,
     point: np.ndarray,
     noise_sd: float,
     seed: int,
 ) -> np.ndarray:
     """Samples of the KPI per period, ``(samples, n)``: each bootstrap draw's prediction (the point prediction
-    when there are no draws) plus Gaussian residual noise."""
-    centres = _draw_predictions(base, spend, draws, base_draws) if len(draws) else point[None, :]
+    when there are no draws) plus Gaussian residual noise; ``base`` is the design matrix."""
+    if len(draws):
+        centres = draws.base @ base.T
+        for i in range(len(draws)):
+            centres[i] += _channel_effects(families, draws.theta[i], draws.beta[i], spend).sum(axis=1)
+    else:
+        centres = point[None, :]
     per_centre = max(NOISE_SAMPLES // len(centres), 1)
     noise = np.random.default_rng(seed).normal(0.0, noise_sd, (len(centres), per_centre, len(point)))
-    return (centres[:, None, :] + noise).reshape(-1, len(point))
+    return np.asarray((centres[:, None, :] + noise).reshape(-1, len(point)), dtype=float)
 
 
 def _quantiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -160,85 +191,132 @@ def _quantiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarra
 
 @dataclass(frozen=True)
 class _Fit:
-    theta: np.ndarray  # decay (C), log half-saturation (C), shape (C)
+    theta: np.ndarray  # the families' parameters, parameter-major: (n_params × C) flattened
     beta: np.ndarray  # (C,) in scaled KPI units
     base_coef: np.ndarray
     cost: float
 
 
 class _Problem:
-    """Residuals and Jacobian of the variable-projection problem on (weighted) days of one fit."""
+    """Residuals and Jacobian of the variable-projection problem on (weighted) periods of one fit.
 
-    def __init__(self, spend: np.ndarray, base: np.ndarray, y: np.ndarray, weights: np.ndarray) -> None:
+    ``lifts``: lift tests as pseudo-observations (:mod:`models.mediamix_calibration`), each row
+    ``noise · (measured − β_c · g(θ_c)) / standard_error`` in scaled KPI units, beside the periods' rows
+    (``noise``: the residual SD of the periods, scaled, so a test weighs as in a Gaussian likelihood).
+    ``prior_mean`` / ``prior_weight``: Gaussian priors on ``theta`` as rows ``prior_weight · (θ − prior_mean)``
+    (weight 0: no prior), independent of β, so outside the projection.
+    """
+
+    def __init__(
+        self,
+        spend: np.ndarray,
+        base: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        families: Families | None = None,
+        lifts: Sequence[LiftRow] = (),
+        noise: float = 1.0,
+        kpi_scale: float = 1.0,
+        prior_mean: np.ndarray | None = None,
+        prior_weight: np.ndarray | None = None,
+    ) -> None:
         self.spend = spend
+        self.families = families or Families()
         self.n_channels = spend.shape[1]
         self.root_w = np.sqrt(weights)
         self.base_w = base * self.root_w[:, None]
         left, singular, _ = np.linalg.svd(self.base_w, full_matrices=False)
         self.q = left[:, singular > singular[0] * 1e-10]
         self.y_w = y * self.root_w
-        self.y_perp = self._project(self.y_w)
-        self._cache: tuple[bytes, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.lifts = list(lifts)
+        # a test's row: (measured - model) / se, in scaled units, times the data's residual SD (scaled)
+        self.lift_scale = np.array([noise * kpi_scale / row.standard_error for row in self.lifts])
+        self.prior_mean = prior_mean
+        self.prior_rows = np.zeros(0, dtype=int) if prior_weight is None else np.flatnonzero(prior_weight > 0)
+        self.prior_weight = np.zeros(0) if prior_weight is None else prior_weight[self.prior_rows]
+        lift_y = np.array([row.measured / kpi_scale for row in self.lifts]) * self.lift_scale
+        self.y_perp = np.concatenate([self._project(self.y_w), lift_y])
+        self._cache: tuple[bytes, np.ndarray, np.ndarray] | None = None
 
     def _project(self, values: np.ndarray) -> np.ndarray:
         return values - self.q @ (self.q.T @ values)
 
-    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        c = self.n_channels
-        return theta[:c], np.exp(theta[c : 2 * c]), theta[2 * c :]
+    def params(self, theta: np.ndarray) -> np.ndarray:
+        """Per channel parameters ``(C, n_params)`` from the parameter-major ``theta``."""
+        return theta.reshape(self.families.n_params, self.n_channels).T
 
-    def media(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Saturated carry-over per channel ``(n, C)`` and the carried spend itself."""
-        decay, half, shape = self.split(theta)
-        carried = np.column_stack([geometric_adstock(self.spend[:, j], decay[j]) for j in range(self.n_channels)])
-        return hill(carried, half, shape), carried
+    def media(self, theta: np.ndarray) -> np.ndarray:
+        """Saturated carry-over per channel ``(n, C)``."""
+        params = self.params(theta)
+        return np.column_stack([self.families.transform(self.spend[:, j], params[j]) for j in range(self.n_channels)])
 
-    def _solve(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _lift_features(self, theta: np.ndarray) -> np.ndarray:
+        """``(T, C)``: each test's model incremental per unit of β (in its channel's column), times its row scale."""
+        out = np.zeros((len(self.lifts), self.n_channels))
+        params = self.params(theta)
+        for t, row in enumerate(self.lifts):
+            j = row.channel_index
+            spend = self.spend[:, j]
+            diff = self.families.transform(spend, params[j]) - self.families.transform(
+                counterfactual(spend, row), params[j]
+            )
+            out[t, j] = float(row.weights @ diff) * self.lift_scale[t]
+        return out
+
+    def _solve(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         key = theta.tobytes()
         if self._cache is None or self._cache[0] != key:
-            saturated, carried = self.media(theta)
-            media_perp = self._project(saturated * self.root_w[:, None])
+            media_perp = self._project(self.media(theta) * self.root_w[:, None])
+            if self.lifts:
+                media_perp = np.vstack([media_perp, self._lift_features(theta)])
             beta, _ = nnls(media_perp, self.y_perp, maxiter=50 * self.n_channels)
-            self._cache = (key, beta, media_perp, carried)
-        return self._cache[1], self._cache[2], self._cache[3]
+            self._cache = (key, beta, media_perp)
+        return self._cache[1], self._cache[2]
+
+    def _prior_residual(self, theta: np.ndarray) -> np.ndarray:
+        if not len(self.prior_rows):
+            return np.zeros(0)
+        assert self.prior_mean is not None
+        return np.asarray(self.prior_weight * (theta - self.prior_mean)[self.prior_rows], dtype=float)
 
     def residual(self, theta: np.ndarray) -> np.ndarray:
-        beta, media_perp, _ = self._solve(theta)
-        return self.y_perp - media_perp @ beta
+        beta, media_perp = self._solve(theta)
+        return np.concatenate([self.y_perp - media_perp @ beta, self._prior_residual(theta)])
 
     def jacobian(self, theta: np.ndarray) -> np.ndarray:
         """Kaufman's variable-projection Jacobian ``-P⊥ (∂M/∂θ) β`` (``P⊥``: off the baseline and active channels)."""
-        beta, media_perp, carried = self._solve(theta)
-        decay, half, shape = self.split(theta)
-        c = self.n_channels
-        columns = np.zeros((len(self.y_perp), 3 * c))
+        beta, media_perp = self._solve(theta)
+        params = self.params(theta)
+        c, p, n = self.n_channels, self.families.n_params, len(self.y_w)
+        columns = np.zeros((n, p * c))
+        lift_columns = np.zeros((len(self.lifts), p * c))
         for j in range(c):
             if beta[j] <= 0:
                 continue
-            x = carried[:, j]
-            positive = x > 0
-            ratio = np.where(positive, x / half[j], 1.0)
-            u = np.where(positive, ratio ** shape[j], 0.0)
-            dh_du = 1.0 / (1.0 + u) ** 2
-            dh_dx = np.where(positive, dh_du * shape[j] * u / np.where(positive, x, 1.0), 0.0)
-            d_decay = dh_dx * adstock_decay_derivative(self.spend[:, j], x, decay[j])
-            d_log_half = -dh_du * shape[j] * u
-            d_shape = dh_du * u * np.log(np.where(u > 0, ratio, 1.0))
-            for k, derivative in enumerate((d_decay, d_log_half, d_shape)):
-                columns[:, k * c + j] = derivative * beta[j] * self.root_w
-        columns = self._project(columns)
+            _, derivatives = self.families.transform_with_derivatives(self.spend[:, j], params[j])
+            for k in range(p):
+                columns[:, k * c + j] = derivatives[:, k] * beta[j] * self.root_w
+            for t, row in enumerate(self.lifts):
+                if row.channel_index != j:
+                    continue
+                _, cf_derivatives = self.families.transform_with_derivatives(
+                    counterfactual(self.spend[:, j], row), params[j]
+                )
+                lift_columns[t, j::c] = row.weights @ (derivatives - cf_derivatives) * beta[j] * self.lift_scale[t]
+        columns = np.vstack([self._project(columns), lift_columns])
         active = media_perp[:, beta > 0]
         if active.shape[1]:
             q_active, _ = np.linalg.qr(active)
             columns -= q_active @ (q_active.T @ columns)
-        return -columns
+        prior = np.zeros((len(self.prior_rows), p * c))
+        prior[np.arange(len(self.prior_rows)), self.prior_rows] = self.prior_weight
+        return np.vstack([-columns, prior])
 
     def finish(self, theta: np.ndarray) -> _Fit:
-        beta, media_perp, _ = self._solve(theta)
-        saturated, _ = self.media(theta)
-        rest = self.y_w - (saturated * self.root_w[:, None]) @ beta
+        beta, media_perp = self._solve(theta)
+        rest = self.y_w - (self.media(theta) * self.root_w[:, None]) @ beta
         base_coef = np.linalg.lstsq(self.base_w, rest, rcond=None)[0]
-        residual = self.y_perp - media_perp @ beta
+        residual = np.concatenate([self.y_perp - media_perp @ beta, self._prior_residual(theta)])
         return _Fit(theta.copy(), beta.copy(), base_coef, 0.5 * float(residual @ residual))
 
     def solve(self, start: np.ndarray, lower: np.ndarray, upper: np.ndarray, max_nfev: int) -> _Fit:
@@ -257,22 +335,26 @@ class _Problem:
 
 
 class MediaMixModel(RegressorMixin, BaseEstimator):
-    """A daily or weekly KPI regressed on spend per channel (adstock + Hill, β ≥ 0), trend, seasonality, controls.
+    """A daily or weekly KPI regressed on spend per channel (adstock + saturation, β ≥ 0), trend, seasonality,
+    controls.
 
     ``period_days``: 1 (a row per day) or 7 (a row per week, dated by its first day; no weekday terms).
-    ``fit(X, y)``: ``X`` holds ``date_column``, one spend column per channel (``channels``; all columns but
-    the date and the controls when ``None``) and the ``controls``; ``y`` is the KPI of the same periods
-    (revenue or conversions). Periods must be consecutive (use spend 0 in periods without spend). Bounds:
-    ``decay_bounds`` per period, ``half_saturation_bounds`` as multiples of the channel's mean spend in periods
-    with spend, ``shape_bounds`` for the Hill exponent. ``n_draws`` block-bootstrap refits give the
-    uncertainty (0 for none), over blocks of ``block_days`` days (:data:`BLOCK_DAYS` when ``None``);
-    ``holdout_share`` of the final periods is held out for MAPE (0 to skip; at least :data:`MIN_HOLDOUT`).
-    ``min_periods``: the fewest periods to fit (56 days or 26 weeks when ``None``).
+    ``fit(X, y, lift_tests=None)``: ``X`` holds ``date_column``, one spend column per channel (``channels``; all
+    columns but the date and the controls when ``None``) and the ``controls``; ``y`` is the KPI of the same
+    periods (revenue or conversions); ``lift_tests`` rows as :func:`tracking.lift.read_lift` returns them
+    calibrate the channels they test (:mod:`models.mediamix_calibration`). Periods must be consecutive (use spend 0
+    in periods without spend). ``adstock``: ``geometric``, ``weibull`` or ``delayed``; ``saturation``: ``hill``,
+    ``logistic`` or ``michaelis_menten`` (:mod:`models.mediamix_families`). Bounds: ``decay_bounds`` per period,
+    ``half_saturation_bounds`` as multiples of the channel's mean spend in periods with spend, ``shape_bounds``
+    for the Hill exponent. ``n_draws`` block-bootstrap refits give the uncertainty (0 for none), over blocks of
+    ``block_days`` days (:data:`BLOCK_DAYS` when ``None``); ``holdout_share`` of the final periods is held out for
+    MAPE (0 to skip; at least :data:`MIN_HOLDOUT`). ``min_periods``: the fewest periods to fit (56 days or 26
+    weeks when ``None``).
 
     Learned: ``channels_``, ``controls_``, ``dropped_channels_``, ``curves_`` (one
     :class:`ChannelResponse` per channel), ``base_columns_`` / ``base_coef_``, ``draws_`` (n_draws × channels
-    × [beta, half_saturation, shape, decay]), ``fitted_`` (in-sample prediction), ``warnings_`` and
-    ``fit_report_`` (JSON-ready).
+    × [beta, half_saturation, shape, decay]), ``fitted_`` (in-sample prediction), ``residual_sd_``, ``holdout_``
+    (the held-out tail as the fit before it predicts it), ``warnings_`` and ``fit_report_`` (JSON-ready).
     """
 
     def __init__(
@@ -292,6 +374,9 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         interval_level: float = 0.9,
         random_state: int = 0,
         period_days: int = 1,
+        adstock: str = "geometric",
+        saturation: str = "hill",
+        prior_strength: float = 1.0,
     ) -> None:
         self.channels = channels
         self.controls = controls
@@ -308,108 +393,171 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         self.interval_level = interval_level
         self.random_state = random_state
         self.period_days = period_days
+        self.adstock = adstock
+        self.saturation = saturation
+        self.prior_strength = prior_strength
 
     # -- fitting -------------------------------------------------------------------------------------------
 
     def _bounds(self, data: MediaMixData) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of ``theta`` (parameter-major)."""
         spend = data.spend
-        typical = np.array([spend[spend[:, j] > 0, j].mean() for j in range(spend.shape[1])])
-        c = len(typical)
-        lower = np.concatenate(
-            [
-                np.full(c, self.decay_bounds[0]),
-                np.log(typical * self.half_saturation_bounds[0]),
-                np.full(c, self.shape_bounds[0]),
-            ]
-        )
-        upper = np.concatenate(
-            [
-                np.full(c, self.decay_bounds[1]),
-                np.log(typical * self.half_saturation_bounds[1]),
-                np.full(c, self.shape_bounds[1]),
-            ]
-        )
+        typical = [float(spend[spend[:, j] > 0, j].mean()) for j in range(spend.shape[1])]
+        per_channel = [
+            self.families_.bounds(t, self.decay_bounds, self.half_saturation_bounds, self.shape_bounds) for t in typical
+        ]
+        lower = np.array([[b[k][0] for b in per_channel] for k in range(self.families_.n_params)]).ravel()
+        upper = np.array([[b[k][1] for b in per_channel] for k in range(self.families_.n_params)]).ravel()
         return lower, upper
 
-    def _fit_rows(self, data: MediaMixData, n_rows: int, rng: np.random.Generator) -> tuple[_Fit, BaseDesign]:
-        """The best of ``n_starts`` fits on the first ``n_rows`` periods (the first start is the box's centre)."""
+    def _problem(
+        self,
+        data: MediaMixData,
+        n_rows: int,
+        base: np.ndarray,
+        weights: np.ndarray,
+        lifts: Sequence[LiftRow] = (),
+        noise: float | None = None,
+    ) -> _Problem:
+        """The problem on the first ``n_rows`` periods; ``noise`` (the residual SD, scaled) weighs lift tests
+        and priors against the periods (``None``: neither)."""
+        rows = slice(0, n_rows)
+        mean, weight = self._priors(data, noise) if noise is not None else (None, None)
+        return _Problem(
+            data.spend[rows],
+            base,
+            data.kpi[rows] / self.kpi_scale_,
+            weights,
+            self.families_,
+            lifts if noise is not None else (),
+            noise or 1.0,
+            self.kpi_scale_,
+            mean,
+            weight,
+        )
+
+    def _priors(self, data: MediaMixData, noise: float) -> tuple[np.ndarray, np.ndarray]:
+        """Means and row weights of the weak priors on ``theta`` (:data:`PRIORS`, times ``prior_strength``):
+        half-saturation near the channel's typical spend, Hill shape near 1."""
+        spend = data.spend
+        c = spend.shape[1]
+        typical = np.log([float(spend[spend[:, j] > 0, j].mean()) for j in range(c)])
+        mean = np.zeros(self.families_.n_params * c)
+        weight = np.zeros_like(mean)
+        if self.prior_strength <= 0:
+            return mean, weight
+        for k, name in enumerate(self.families_.names):
+            if name not in PRIORS:
+                continue
+            centre, sd = PRIORS[name]
+            mean[k * c : (k + 1) * c] = typical + centre if name == "log_half_saturation" else centre
+            weight[k * c : (k + 1) * c] = self.prior_strength * noise / sd
+        return mean, weight
+
+    def _fit_rows(
+        self, data: MediaMixData, n_rows: int, rng: np.random.Generator, lifts: Sequence[LiftRow] = ()
+    ) -> tuple[_Fit, BaseDesign, float]:
+        """The best of ``n_starts`` fits on the first ``n_rows`` periods (the first start is the box's centre).
+
+        A first fit from the centre, on the periods alone, gives the residual SD that weighs the priors and the
+        lift tests against the periods; the final fits (priors and tests included) start from it and from the
+        other starts. Returns the fit, its design and that residual SD (scaled).
+        """
         rows = slice(0, n_rows)
         design = BaseDesign.for_fit(data, rows, self.yearly_order)
         base = design.matrix(data.dates[rows], data.controls[rows])
-        problem = _Problem(data.spend[rows], base, data.kpi[rows] / self.kpi_scale_, np.ones(n_rows))
         lower, upper = self._bounds(data)
         starts = [(lower + upper) / 2.0] + [rng.uniform(lower, upper) for _ in range(max(self.n_starts, 1) - 1)]
-        fits = [problem.solve(start, lower, upper, max_nfev=100) for start in starts]
-        return min(fits, key=lambda f: f.cost), design
+        first = self._problem(data, n_rows, base, np.ones(n_rows)).solve(starts[0], lower, upper, max_nfev=100)
+        noise = self._residual_sd(data, first, design, n_rows) / self.kpi_scale_
+        problem = self._problem(data, n_rows, base, np.ones(n_rows), lifts, noise)
+        if self.prior_strength <= 0 and not lifts:
+            fits = [first] + [problem.solve(start, lower, upper, max_nfev=100) for start in starts[1:]]
+        else:
+            fits = [problem.solve(start, lower, upper, max_nfev=100) for start in [first.theta, *starts]]
+        return min(fits, key=lambda f: f.cost), design, noise
 
     def _predict_scaled(
         self, fit: _Fit, design: BaseDesign, dates: pd.DatetimeIndex, spend: np.ndarray, controls: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Baseline (with controls) and per-channel effects, in scaled KPI units."""
-        c = spend.shape[1]
-        decay, half, shape = fit.theta[:c], np.exp(fit.theta[c : 2 * c]), fit.theta[2 * c :]
-        carried = np.column_stack([geometric_adstock(spend[:, j], decay[j]) for j in range(c)])
-        effects = hill(carried, half, shape) * fit.beta
+        effects = _channel_effects(self.families_, fit.theta, fit.beta, spend)
         base = design.matrix(dates, controls) @ fit.base_coef
         return base, effects
 
     def _bootstrap(
-        self, data: MediaMixData, fit: _Fit, design: BaseDesign, rng: np.random.Generator, n_rows: int, n_draws: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``n_draws`` refits on block-resampled periods among the first ``n_rows``: (n_draws, C, 4) of beta,
-        half_saturation, shape, decay, and (n_draws, base columns) of baseline coefficients (KPI units)."""
-        c = data.spend.shape[1]
+        self,
+        data: MediaMixData,
+        fit: _Fit,
+        design: BaseDesign,
+        rng: np.random.Generator,
+        n_rows: int,
+        n_draws: int,
+        lifts: Sequence[LiftRow] = (),
+        noise: float | None = None,
+    ) -> _Draws:
+        """``n_draws`` refits on block-resampled periods among the first ``n_rows`` (lift tests, if any, kept in
+        every refit), warm-started at ``fit``."""
         rows = slice(0, n_rows)
         block_days = BLOCK_DAYS[data.period_days] if self.block_days is None else self.block_days
         blocks = np.arange(n_rows) // max(block_days // data.period_days, 1)
         n_blocks = int(blocks[-1]) + 1
         base = design.matrix(data.dates[rows], data.controls[rows])
         lower, upper = self._bounds(data)
-        draws = np.empty((n_draws, c, 4))
-        base_draws = np.empty((n_draws, base.shape[1]))
-        for i in range(n_draws):
+        thetas, betas, bases = [], [], []
+        for _ in range(n_draws):
             counts = np.bincount(rng.integers(0, n_blocks, n_blocks), minlength=n_blocks)
-            problem = _Problem(data.spend[rows], base, data.kpi[rows] / self.kpi_scale_, counts[blocks].astype(float))
+            problem = self._problem(data, n_rows, base, counts[blocks].astype(float), lifts, noise)
             refit = problem.solve(fit.theta, lower, upper, max_nfev=30)
-            draws[i, :, 0] = refit.beta * self.kpi_scale_
-            draws[i, :, 1] = np.exp(refit.theta[c : 2 * c])
-            draws[i, :, 2] = refit.theta[2 * c :]
-            draws[i, :, 3] = refit.theta[:c]
-            base_draws[i] = refit.base_coef * self.kpi_scale_
-        return draws, base_draws
+            thetas.append(refit.theta)
+            betas.append(refit.beta * self.kpi_scale_)
+            bases.append(refit.base_coef * self.kpi_scale_)
+        if not thetas:
+            return _Draws.empty(len(fit.theta), data.spend.shape[1], base.shape[1])
+        return _Draws(np.array(thetas), np.array(betas), np.array(bases))
 
     def _residual_sd(self, data: MediaMixData, fit: _Fit, design: BaseDesign, n_rows: int) -> float:
         """The residual standard deviation of a fit on the first ``n_rows`` periods (KPI units), corrected for the
-        parameters fitted: the base columns and four per channel with an effect."""
+        parameters fitted: the base columns and β plus the families' parameters per channel with an effect."""
         rows = slice(0, n_rows)
         base, effects = self._predict_scaled(fit, design, data.dates[rows], data.spend[rows], data.controls[rows])
         residual = data.kpi[rows] / self.kpi_scale_ - base - effects.sum(axis=1)
-        n_params = len(fit.base_coef) + 4 * int(np.sum(fit.beta > 0))
+        n_params = len(fit.base_coef) + (1 + self.families_.n_params) * int(np.sum(fit.beta > 0))
         dof = max(n_rows - n_params, 1)
         return float(np.sqrt(residual @ residual / dof)) * self.kpi_scale_
 
-    def fit(self, X: pd.DataFrame, y: ArrayLike) -> MediaMixModel:
+    def fit(self, X: pd.DataFrame, y: ArrayLike, lift_tests: pd.DataFrame | None = None) -> MediaMixModel:
         """Fit on consecutive days or weeks; see the class docstring for the columns and the errors raised.
 
         Linear algebra runs on one thread: the matrices are small, and threaded BLAS on a busy machine made
         each of the many small decompositions 50 times slower.
         """
         with threadpool_limits(limits=1):
-            return self._fit(X, y)
+            return self._fit(X, y, lift_tests)
 
-    def _fit(self, X: pd.DataFrame, y: ArrayLike) -> MediaMixModel:
+    def _lifts(
+        self, lift_tests: pd.DataFrame | None, data: MediaMixData, n_rows: int
+    ) -> tuple[list[LiftRow], list[str]]:
+        if lift_tests is None or len(lift_tests) == 0:
+            return [], []
+        return lift_rows(lift_tests, data, n_rows, tuple(self.channels or ()))
+
+    def _fit(self, X: pd.DataFrame, y: ArrayLike, lift_tests: pd.DataFrame | None = None) -> MediaMixModel:
         started = time.perf_counter()
         unit = period_name(self.period_days)
+        self.families_ = families_for(self.adstock, self.saturation, self.period_days)
         data = validate_frame(X, y, self.channels, self.controls, self.date_column, self.min_periods, self.period_days)
         warnings = list(data.warnings)
         scale = float(np.std(data.kpi))
         if scale <= 0:
             raise InvalidInput(f"the KPI is the same every {unit}; there is nothing to explain")
         self.kpi_scale_ = scale
-        rng = np.random.default_rng(self.random_state)
         n = len(data.kpi)
-        holdout = self._holdout(data, rng, warnings)
-        fit, design = self._fit_rows(data, n, rng)
+        lifts, lift_warnings = self._lifts(lift_tests, data, n)
+        warnings += lift_warnings
+        rng = np.random.default_rng(self.random_state)
+        holdout = self._holdout(data, rng, warnings, lift_tests)
+        fit, design, noise = self._fit_rows(data, n, rng, lifts)
         c = len(data.channels)
         base, effects = self._predict_scaled(fit, design, data.dates, data.spend, data.controls)
         self.channels_ = data.channels
@@ -421,20 +569,29 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         self.base_coef_ = fit.base_coef * scale
         self.fitted_ = (base + effects.sum(axis=1)) * scale
         self.residual_sd_ = self._residual_sd(data, fit, design, n)
-        if self.n_draws > 0:
-            self.draws_, self.base_draws_ = self._bootstrap(data, fit, design, rng, n, self.n_draws)
-        else:
-            self.draws_, self.base_draws_ = np.zeros((0, c, 4)), np.zeros((0, len(fit.base_coef)))
-        decay, half, shape = fit.theta[:c], np.exp(fit.theta[c : 2 * c]), fit.theta[2 * c :]
+        self.theta_draws_ = (
+            self._bootstrap(data, fit, design, rng, n, self.n_draws, lifts, noise)
+            if self.n_draws > 0
+            else _Draws.empty(len(fit.theta), c, len(fit.base_coef))
+        )
+        self.base_draws_ = self.theta_draws_.base
+        params = fit.theta.reshape(self.families_.n_params, c).T
+        self.draws_ = np.zeros((len(self.theta_draws_), c, 4))
+        for i in range(len(self.theta_draws_)):
+            draw_params = self.theta_draws_.theta[i].reshape(self.families_.n_params, c).T
+            for j in range(c):
+                self.draws_[i, j] = (self.theta_draws_.beta[i, j], *self.families_.curve_parameters(draw_params[j]))
+        n_adstock = len(self.families_.adstock_params)
         self.curves_ = {
             name: ChannelResponse(
                 name,
                 float(fit.beta[j] * scale),
-                float(half[j]),
-                float(shape[j]),
-                float(decay[j]),
+                *self.families_.curve_parameters(params[j]),
                 self.draws_[:, j, :],
                 data.period_days,
+                self.families_.saturation,
+                self.families_.adstock,
+                tuple(float(v) for v in params[j][:n_adstock]),
             )
             for j, name in enumerate(data.channels)
         }
@@ -445,14 +602,59 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
                 f"the model explains only {r2:.0%} of the KPI's {'daily' if unit == 'day' else 'weekly'} variation "
                 "(R²): curves are uncertain"
             )
+        calibration = self._calibration(data, lifts, warnings)
         self.warnings_ = warnings
         self.fit_report_ = self._report(data, effects * scale, holdout, warnings, time.perf_counter() - started)
+        self.fit_report_["calibration"] = calibration
+        self.fit_report_["cross_validation"] = None
         return self
 
-    def _holdout(self, data: MediaMixData, rng: np.random.Generator, warnings: list[str]) -> dict[str, Any] | None:
+    def _lift_model(self, data: MediaMixData, fit: _Fit, row: LiftRow) -> float:
+        """The incremental KPI ``fit`` gives a lift test (KPI units)."""
+        c = len(data.channels)
+        j = row.channel_index
+        params = fit.theta.reshape(self.families_.n_params, c).T[j]
+        n = len(row.weights)
+        spend = data.spend[:n, j]
+        diff = self.families_.transform(spend, params) - self.families_.transform(counterfactual(spend, row), params)
+        return float(fit.beta[j] * self.kpi_scale_ * (row.weights @ diff))
+
+    def _calibration(self, data: MediaMixData, lifts: Sequence[LiftRow], warnings: list[str]) -> list[dict[str, Any]]:
+        """Per lift test: measured against the fitted model, with ``z`` scores."""
+        out = []
+        for row in lifts:
+            model = self._lift_model(data, self.fit_, row)
+            z = (model - row.measured) / row.standard_error
+            out.append(
+                {
+                    "channel": row.channel,
+                    "start_date": row.start_date,
+                    "end_date": row.end_date,
+                    "scope": row.scope,
+                    "measured": row.measured,
+                    "standard_error": row.standard_error,
+                    "model": model,
+                    "z": z,
+                }
+            )
+            if abs(z) > 2:
+                warnings.append(
+                    f"channel {row.channel!r}: the model's incremental KPI for the lift test {row.start_date}.."
+                    f"{row.end_date} ({model:,.0f}) is {abs(z):.1f} standard errors from the measured "
+                    f"{row.measured:,.0f}: the data and the experiment disagree"
+                )
+        return out
+
+    def _holdout(
+        self,
+        data: MediaMixData,
+        rng: np.random.Generator,
+        warnings: list[str],
+        lift_tests: pd.DataFrame | None = None,
+    ) -> dict[str, Any] | None:
         """Fit on the periods before the final ``holdout_share`` and score the final periods; sets ``holdout_``
         (the tail as that fit predicts it, with a prediction interval from :data:`HOLDOUT_DRAWS` bootstrap
-        draws of that fit and its residual noise)."""
+        draws of that fit and its residual noise). Lift tests inside the fitted periods calibrate that fit too."""
         self.holdout_ = None
         if self.holdout_share <= 0:
             return None
@@ -465,39 +667,29 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
                 f"no held-out check: {n} {unit}s leave fewer than {least} to fit on before the last {n_hold}"
             )
             return None
-        fit, design = self._fit_rows(data, n - n_hold, rng)
+        lifts, _ = self._lifts(lift_tests, data, n - n_hold)
+        fit, design, noise = self._fit_rows(data, n - n_hold, rng, lifts)
         base, effects = self._predict_scaled(fit, design, data.dates, data.spend, data.controls)
-        predicted = (base + effects.sum(axis=1))[n - n_hold :] * self.kpi_scale_
-        metrics = fit_metrics(data.kpi[n - n_hold :], predicted)
-        n_draws = min(self.n_draws, HOLDOUT_DRAWS)
-        own_rng = np.random.default_rng(self.random_state + 1)  # the main fit's random starts stay as they were
-        draws, base_draws = (
-            self._bootstrap(data, fit, design, own_rng, n - n_hold, n_draws)
-            if n_draws > 0
-            else (np.zeros((0, len(data.channels), 4)), np.zeros((0, len(fit.base_coef))))
-        )
         predicted_full = (base + effects.sum(axis=1)) * self.kpi_scale_
+        predicted = predicted_full[n - n_hold :]
+        metrics = fit_metrics(data.kpi[n - n_hold :], predicted)
+        own_rng = np.random.default_rng(self.random_state + 1)  # the main fit's random starts stay as they were
+        draws = self._bootstrap(data, fit, design, own_rng, n - n_hold, min(self.n_draws, HOLDOUT_DRAWS), lifts, noise)
         samples = _interval_samples(
+            self.families_,
             design.matrix(data.dates, data.controls),
             data.spend,
             draws,
-            base_draws,
             predicted_full,
             self._residual_sd(data, fit, design, n - n_hold),
             self.random_state,
         )
         lower, upper = _quantiles(samples[:, n - n_hold :], self.interval_level)
+        actual = data.kpi[n - n_hold :]
         self.holdout_ = pd.DataFrame(
-            {
-                "date": data.dates[n - n_hold :],
-                "actual": data.kpi[n - n_hold :],
-                "predicted": predicted_full[n - n_hold :],
-                "lower": lower,
-                "upper": upper,
-            }
+            {"date": data.dates[n - n_hold :], "actual": actual, "predicted": predicted, "lower": lower, "upper": upper}
         )
-        inside = (data.kpi[n - n_hold :] >= lower) & (data.kpi[n - n_hold :] <= upper)
-        metrics["coverage"] = float(inside.mean())
+        metrics["coverage"] = float(np.mean((actual >= lower) & (actual <= upper)))
         mape, r2 = metrics["mape"], metrics["r2"]
         if r2 is not None and r2 < 0:
             warnings.append(
@@ -517,6 +709,9 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         lower, upper = self._bounds(data)
         c = len(data.channels)
         theta = self.fit_.theta
+        names = self.families_.names
+        half = names.index("log_half_saturation") * c
+        decay = names.index("decay") * c if "decay" in names else None
         kpi_total = float(data.kpi.sum())
         out = []
         for j, name in enumerate(data.channels):
@@ -528,30 +723,29 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
                     f"channel {name!r} is credited with more than the whole KPI ({effect_totals[j] / kpi_total:.2f}× "
                     "over the fitted period): implausible; its curve is not a basis for decisions"
                 )
-            if theta[c + j] <= lower[c + j] + 1e-3:  # within 0.1 % of the bound
+            if theta[half + j] <= lower[half + j] + 1e-3:  # within 0.1 % of the bound
                 out.append(
                     f"channel {name!r} saturates far below its usual spend (half-saturation at the lower bound): its "
                     "effect is hard to tell from the baseline"
                 )
-            if theta[c + j] >= upper[c + j] - 1e-6:
+            if theta[half + j] >= upper[half + j] - 1e-6:
                 out.append(
                     f"channel {name!r} shows no saturation within its past spend (half-saturation at the upper bound): "
                     "spend far above the past is extrapolation"
                 )
-            if theta[j] >= upper[j] - 1e-6:
+            if decay is not None and theta[decay + j] >= upper[decay + j] - 1e-6:
                 unit = period_name(data.period_days)
-                out.append(f"channel {name!r}: carry-over at its upper bound ({upper[j]:.2f} per {unit})")
+                out.append(f"channel {name!r}: carry-over at its upper bound ({upper[decay + j]:.2f} per {unit})")
         return out
 
     # -- reporting -----------------------------------------------------------------------------------------
 
     def _draw_effects(self, spend: np.ndarray) -> np.ndarray:
         """Total effect per channel over the fitted periods under each draw, ``(n_draws, C)``."""
-        out = np.empty((len(self.draws_), spend.shape[1]))
-        for i, draw in enumerate(self.draws_):
-            for j in range(spend.shape[1]):
-                beta, half, shape, decay = draw[j]
-                out[i, j] = beta * hill(geometric_adstock(spend[:, j], decay), half, shape).sum()
+        draws = self.theta_draws_
+        out = np.empty((len(draws), spend.shape[1]))
+        for i in range(len(draws)):
+            out[i] = _channel_effects(self.families_, draws.theta[i], draws.beta[i], spend).sum(axis=0)
         return out
 
     def _report(
@@ -606,15 +800,18 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
                     "half_saturation": curve.half_saturation,
                     "shape": curve.shape,
                     "decay": curve.decay,
+                    "adstock_params": dict(
+                        zip(self.families_.adstock_params, curve.adstock_params or (curve.decay,), strict=True)
+                    ),
                 }
             )
         gaps = [ch["effect_share"] - ch["spend_share"] for ch in channels]  # type: ignore[operator]
         unit = period_name(data.period_days)
         return {
             "model": "media_mix",
-            "adstock": "geometric",
+            "adstock": self.families_.adstock,
             "adstock_note": f"normalized (a constant spend per {unit} settles at itself), carry-over per {unit}",
-            "saturation": "hill",
+            "saturation": self.families_.saturation,
             "residual_sd": self.residual_sd_,
             "cadence": unit,
             "period_days": data.period_days,
@@ -677,10 +874,10 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         base, effects = self._predict_scaled(self.fit_, self.design_, dates, spend, controls)
         point = (base + effects.sum(axis=1)) * self.kpi_scale_
         samples = _interval_samples(
+            self.families_,
             self.design_.matrix(dates, controls),
             spend,
-            self.draws_,
-            self.base_draws_,
+            self.theta_draws_,
             point,
             self.residual_sd_,
             self.random_state,

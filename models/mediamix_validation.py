@@ -106,6 +106,7 @@ def time_slice_validation(
     horizon: int | None = None,
     min_train: int | None = None,
     interval_draws: int = INTERVAL_DRAWS,
+    lift_tests: pd.DataFrame | None = None,
 ) -> TimeSliceReport:
     """Rolling-origin cross-validation of ``model`` (unfitted or fitted: a fresh clone is fitted per fold).
 
@@ -114,7 +115,8 @@ def time_slice_validation(
     training periods for the first fold (the model's ``min_periods`` or its default when ``None``). The clones
     skip the model's own holdout (``holdout_share=0``) and draw ``interval_draws`` bootstrap refits (``n_draws``)
     for the coverage of their prediction intervals (0: point predictions only, coverage ``None``). Raises
-    :class:`InvalidInput` when the series is too short for the folds asked.
+    :class:`InvalidInput` when the series is too short for the folds asked. ``lift_tests`` calibrate every fold's
+    fit; each fold uses only the tests whose window lies inside its training periods.
     """
     k = model.period_days
     unit = period_name(k)
@@ -144,7 +146,7 @@ def time_slice_validation(
         origin = first_origin + i * size
         end = origin + size
         fresh = clone(model).set_params(holdout_share=0.0, n_draws=max(interval_draws, 0))
-        fresh.fit(X.iloc[:origin].reset_index(drop=True), kpi[:origin])
+        fresh.fit(X.iloc[:origin].reset_index(drop=True), kpi[:origin], lift_tests=lift_tests)
         window = X.iloc[:end].reset_index(drop=True)
         coverage = None
         if interval_draws > 0:

@@ -62,9 +62,10 @@ def test_weekly_inputs_and_curves_read_per_week(world: WeeklyWorld) -> None:
 
 def test_xmo_runs_on_weeks(world: WeeklyWorld) -> None:
     assert world.lift_test is not None
-    assert fit_xmo(world, 83, (world.lift_test,)) is None  # today's model cannot take a lift test
     fit = fit_xmo(world, 83)
     assert fit is not None and not fit.cross_validated
+    calibrated = fit_xmo(world, 83, (world.lift_test,))
+    assert calibrated is not None and not np.allclose(calibrated.contributions["search"], fit.contributions["search"])
     assert len(fit.predicted) == world.weeks and list(fit.contributions.columns) == list(world.channels)
     y = world.frame["revenue"].to_numpy()
     assert float(np.mean(np.abs(fit.predicted[:83] / y[:83] - 1))) < 0.08

@@ -19,9 +19,9 @@ class RecordingModel(MediaMixModel):
 
     last_train_dates: ClassVar[list[pd.Timestamp]] = []
 
-    def fit(self, X: pd.DataFrame, y: Any) -> RecordingModel:
+    def fit(self, X: pd.DataFrame, y: Any, lift_tests: pd.DataFrame | None = None) -> RecordingModel:
         self.last_train_dates.append(pd.Timestamp(X[self.date_column].max()))
-        super().fit(X, y)
+        super().fit(X, y, lift_tests=lift_tests)
         return self
 
 
