@@ -41,6 +41,7 @@ from tracking.table_files import parse_dates, parse_numbers, read_table_file
 
 YEAR_BACK_DAYS = 364  # 52 weeks: the same weekday a year earlier
 MAX_AHEAD_DAYS = 730  # a plan may start at most two years after the data: the trend is extrapolated that far
+PERIOD_LENGTHS = {"day": 1, "week": 7, "month": 30, "quarter": 91}  # the budget's periods, in days
 NOISE_SAMPLES = 4000  # draws × noise samples behind the interval of a period's total
 ControlsSource = Literal["file", "carried forward"]
 
@@ -276,11 +277,14 @@ class Forecast:
         """One paragraph: the period, the total spent per period, the KPI expected (interval), media, controls."""
         w = self.window
         lead = "Next" if w.gap == 0 else "The"
-        span = f"{w.n_periods} {w.unit}s" if w.period in ("month", "day") and w.unit == "week" else w.period
+        if w.n_days == PERIOD_LENGTHS.get(w.period, w.n_days):
+            head = f"{lead} {w.period} from {w.start.date()} at {_short(total)}"
+        else:  # a weekly model plans whole weeks
+            span = f"{w.n_periods} {w.unit}{'s' if w.n_periods > 1 else ''}"
+            head = f"{lead} {span} from {w.start.date()} at {_short(total)} per {w.period}"
         text = (
-            f"{lead} {span} from {w.start.date()} at {_short(total)} per {w.period}: expected {self.kpi} "
-            f"{_short(self.predicted)} ({self.level:.0%} range {_short(self.interval[0])}–{_short(self.interval[1])}), "
-            f"of which media {_short(self.media_effect)}"
+            f"{head}: expected {self.kpi} {_short(self.predicted)} ({self.level:.0%} range "
+            f"{_short(self.interval[0])}–{_short(self.interval[1])}), of which media {_short(self.media_effect)}"
         )
         if self.carryover > 0:
             text += f" ({_short(self.carryover)} of it carried over from spend before {w.start.date()})"

@@ -1,4 +1,10 @@
-"""Budget recommendations for marketers (the same job as `xmo recommend budget`)."""
+"""Budget recommendations for marketers (the same job as `xmo recommend budget`).
+
+The media-mix mode plans with the client's registered media-mix model; when none is registered yet, the first
+request fits and registers one (``training.mmm.fit_mmm``, as ``POST /v1/mmm/fit`` does) and plans with it. Future
+controls are carried forward here (``xmo recommend budget --controls FILE`` takes them from a file; the API has
+no body for them yet).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,31 @@ import asyncio
 import csv
 import io
 import re
+import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from core.csv_cells import safe_text
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotReady
+from core.settings import Settings
 from serving.answers import BudgetLadderOut, BudgetRecommendationOut
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
+from serving.query_params import DayParam, day_query
 from serving.runtime import ServiceRuntime
-from strategy.budget import BudgetRecommendation, FitOn, Mode, Outcome, Period, budget_ladder, recommend_budget
+from strategy.budget import (
+    BudgetRecommendation,
+    FitOn,
+    ForwardOptions,
+    Mode,
+    Outcome,
+    Period,
+    budget_ladder,
+    recommend_budget,
+)
+from strategy.media_mix_source import MediaMixLoader, registered_media_mix
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
@@ -66,9 +85,42 @@ class BudgetQuery:
         str | None, Query(max_length=32, description="Attribution model crediting conversions (default: own session)")
     ] = None
     kpi: Annotated[str | None, Query(max_length=64, description="KPI column of the media-mix mode")] = None
+    start: Annotated[
+        DayParam,
+        day_query(
+            "media-mix: the planned period's first day, after the data (default: the period after the data); "
+            "future controls are carried forward from the same weeks a year earlier"
+        ),
+    ] = None
+
+    @property
+    def media_mix(self) -> MediaMixLoader | None:
+        """The registered model's loader (fitting and registering one when none exists) in the media-mix mode."""
+        return registered_media_mix(register_first_model) if self.mode == "media-mix" else None
+
+    @property
+    def forward(self) -> ForwardOptions:
+        """Where the media-mix forecast starts."""
+        return ForwardOptions(start=self.start)
 
 
 QueryDep = Annotated[BudgetQuery, Depends()]
+_FIT_LOCK = threading.Lock()
+
+
+def register_first_model(settings: Settings, client_id: str, kpi: str | None) -> None:
+    """Fit and register a client's media-mix model for a plan, one fit at a time (the request waiting on the lock
+    uses the model the other one registered)."""
+    from models.mmm_registry import load_media_mix
+    from training.mmm import fit_mmm
+
+    with _FIT_LOCK:
+        try:
+            load_media_mix(settings, client_id)
+            return
+        except NotReady:
+            pass
+        fit_mmm(settings, client_id, kpi=kpi)
 
 
 async def _recommend(runtime: ServiceRuntime, client_id: str, q: BudgetQuery) -> BudgetRecommendation:
@@ -91,6 +143,8 @@ async def _recommend(runtime: ServiceRuntime, client_id: str, q: BudgetQuery) ->
             attribution=q.attribution,
             kpi=q.kpi,
             load_sessions=runtime.sessions.sessions,
+            load_media_mix=q.media_mix,
+            forward=q.forward,
         )
 
     return await asyncio.to_thread(job)
@@ -99,7 +153,8 @@ async def _recommend(runtime: ServiceRuntime, client_id: str, q: BudgetQuery) ->
 _ERRORS = error_responses(
     400,
     409,
-    e400="Both targets, a total the bounds do not allow, or options that do not fit together (the message says which)",
+    e400="Both targets, a total the bounds do not allow, a start within the data, or options that do not fit together "
+    "(the message says which)",
     e409="No spend or sessions to fit the response curves yet (the message names the import to run)",
 )
 
@@ -178,6 +233,8 @@ async def budget_ladder_route(
             attribution=q.attribution,
             kpi=q.kpi,
             load_sessions=runtime.sessions.sessions,
+            load_media_mix=q.media_mix,
+            forward=q.forward,
         ).to_dict()
 
     return await asyncio.to_thread(job)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -11,6 +12,9 @@ from rich.table import Table
 from xmo.commands.common import existing_client, load_settings
 from xmo.console import err, out
 from xmo.output import FormatOption, JsonOption, OutputFormat, chosen_format, emit, id_header, print_table
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 BOUND_MARK = {"upper": " ▲", "lower": " ▼"}  # how the table marks a campaign held by a bound
 
@@ -79,7 +83,16 @@ def print_budget(plan: dict[str, Any]) -> None:
         out.print(f"Today you spend {plan['current_total']:,.0f} per {plan['period']}.")
     for sentence in plan["sentences"]:
         out.print(sentence)
-    out.print(f"from {plan['days_of_data']} days of data")
+    forecast = plan.get("forecast")
+    if forecast:
+        out.print(forecast["sentence"])
+        for note in forecast["notes"]:
+            out.print(f"({note})")
+    version = plan.get("model_version")
+    model = f" (media-mix model version {version})" if version else ""
+    if plan["mode"] == "media-mix" and not version:
+        model = " (media-mix model fitted for this plan, not registered)"
+    out.print(f"from {plan['days_of_data']} days of data{model}")
     for warning in plan["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {warning}")
 
@@ -89,9 +102,12 @@ def ladder_table(ladder: dict[str, Any]) -> Table:
     outcome, period = ladder["outcome"], ladder["period"]
     digits = 0 if outcome == "value" else 1
     kind = "cpa" if outcome == "conversions" else "roas"
+    window = ladder.get("forecast")
+    columns = [f"total/{period}", f"{outcome}/{period} (90% interval)"]
+    if window:
+        columns.append(f"{window['kpi']} {window['start']} – {window['end']} (90% interval)")
     table = Table(
-        f"total/{period}",
-        f"{outcome}/{period} (90% interval)",
+        *columns,
         f"average {kind.upper()}",
         f"marginal {kind.upper()}",
         "at max",
@@ -101,9 +117,13 @@ def ladder_table(ladder: dict[str, Any]) -> Table:
     for row in ladder["rows"]:
         today = abs(row["total"] - ladder["current_total"]) <= 0.005 * ladder["current_total"]
         average, marginal = row[f"average_{kind}"], row[f"marginal_{kind}"]
+        forecast = []
+        if window:
+            forecast = [f"{row['forecast_predicted']:,.{digits}f} ({_interval(row['forecast_interval'], digits)})"]
         table.add_row(
             f"{row['total']:,.0f}" + (" (today)" if today else ""),
             f"{row['expected_outcome']:,.{digits}f} ({_interval(row['expected_outcome_interval'], digits)})",
+            *forecast,
             "–" if average is None else f"{average:,.2f}",
             "–" if marginal is None else f"{marginal:,.2f}",
             str(row["campaigns_at_upper_bound"]),
@@ -124,7 +144,7 @@ def budget(
         float | None,
         typer.Option(help="Budget per period to split (default: today's total; with a target: the most to spend)."),
     ] = None,
-    period: Annotated[str, typer.Option(help="day, week or month.")] = "week",
+    period: Annotated[str, typer.Option(help="day, week, month (30 days) or quarter (91 days, 13 weeks).")] = "week",
     min_ratio: Annotated[float, typer.Option(min=0.0, help="Lowest multiple of today's spend per campaign.")] = 0.5,
     max_ratio: Annotated[float, typer.Option(min=0.0, help="Highest multiple of today's spend per campaign.")] = 2.0,
     target_cpa: Annotated[
@@ -148,6 +168,22 @@ def budget(
         str | None, typer.Option(help="Attribution model crediting conversions (default: each session's own).")
     ] = None,
     kpi: Annotated[str | None, typer.Option(help="KPI column of the media-mix mode.")] = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Media-mix: the planned period's first day, after the data (default: the period after the data).",
+        ),
+    ] = None,
+    controls: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Media-mix: future controls, CSV: date and one column per control, a row per planned day or week "
+            "(default: carried forward from the same weeks a year earlier).",
+        ),
+    ] = None,
     ladder: Annotated[
         bool,
         typer.Option(
@@ -167,11 +203,13 @@ def budget(
 ) -> None:
     """Split a budget across campaigns to maximize expected conversions or value, or find the spend for a target."""
     from models.budget import CLI_OPTIONS
-    from strategy.budget import budget_ladder, recommend_budget
+    from strategy.budget import ForwardOptions, budget_ladder, recommend_budget
+    from strategy.forward_plan import read_controls_file
+    from strategy.media_mix_source import registered_media_mix
 
     _checked(
         (
-            ("--period", period, ("day", "week", "month")),
+            ("--period", period, ("day", "week", "month", "quarter")),
             ("--mode", mode, ("attributed", "media-mix")),
             ("--outcome", outcome, ("conversions", "value")),
             ("--target-basis", target_basis, ("average", "marginal")),
@@ -189,6 +227,12 @@ def budget(
         "attribution": attribution,
         "kpi": kpi,
     }
+    if mode == "media-mix":
+        future = read_controls_file(controls) if controls is not None else None
+        common["load_media_mix"] = registered_media_mix(_register_first_model)
+        common["forward"] = ForwardOptions(start=start.date() if start else None, controls=future)
+    elif start is not None or controls is not None:
+        raise typer.BadParameter("--start and --controls go with --mode media-mix", param_hint="--start")
     if totals is not None and not ladder:
         raise typer.BadParameter(f"{totals!r}: totals go with --ladder (--ladder {totals})", param_hint="TOTALS")
     if ladder:
@@ -222,13 +266,27 @@ def budget(
         err.print(f"response curves written to {plot}")
 
 
+def _register_first_model(settings: Settings, client_id: str, kpi: str | None) -> None:
+    """Fit and register a client's first media-mix model for the plan (``xmo mmm fit`` with its defaults)."""
+    from training.mmm import fit_mmm
+
+    err.print(f"no media-mix model is registered for {client_id}: fitting one (as `xmo mmm fit {client_id}` does)…")
+    fit_mmm(settings, client_id, kpi=kpi, progress=lambda message: err.print(f"  {message}"))
+
+
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
     low, high = row["expected_outcome_interval"]
-    flat = {k: v for k, v in row.items() if k != "expected_outcome_interval"}
-    return {
+    flat = {k: v for k, v in row.items() if k not in ("expected_outcome_interval", "forecast_interval")}
+    out = {
         "total": flat.pop("total"),
         "expected_outcome": flat.pop("expected_outcome"),
         "expected_outcome_low": low,
         "expected_outcome_high": high,
-        **flat,
     }
+    if "forecast_interval" in row:
+        out |= {
+            "forecast_predicted": flat.pop("forecast_predicted"),
+            "forecast_low": row["forecast_interval"][0],
+            "forecast_high": row["forecast_interval"][1],
+        }
+    return out | flat
