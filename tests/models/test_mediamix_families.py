@@ -1,0 +1,109 @@
+"""Adstock and saturation families: weights, curves, derivatives, fits that give a world's family back, and the
+choice of a pair by time-slice cross-validation."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.errors import InvalidInput
+from models.mediamix import MediaMixModel, _Problem
+from models.mediamix_design import BaseDesign, validate_frame
+from models.mediamix_families import ADSTOCKS, SATURATIONS, Families, carry, lag_weights, saturate
+from models.mediamix_selection import FamilyChoice, choose_families
+from models.mediamix_simulation import MediaMixWorld, simulate_media_mix
+
+
+def test_lagged_weights_sum_to_one_and_peak_where_they_should() -> None:
+    delayed = lag_weights("delayed", np.array([0.5, 2.0]), 13)
+    assert delayed.sum() == pytest.approx(1.0) and int(np.argmax(delayed)) == 2
+    weibull = lag_weights("weibull", np.array([3.0, 4.0]), 13)
+    assert weibull.sum() == pytest.approx(1.0) and 1 <= int(np.argmax(weibull)) <= 3
+    spend = np.full(30, 100.0)
+    for name, params in (("geometric", [0.6]), ("delayed", [0.5, 2.0]), ("weibull", [2.0, 3.0])):
+        assert carry(name, spend, np.array(params), 13) == pytest.approx(spend)  # a constant spend settles at itself
+    pulse = np.zeros(30)
+    pulse[5] = 70.0
+    late = carry("delayed", pulse, np.array([0.5, 2.0]), 13)
+    assert int(np.argmax(late)) == 7 and late.sum() == pytest.approx(70.0)
+
+
+def test_every_saturation_is_half_at_its_half_saturation_point() -> None:
+    for name in SATURATIONS:
+        values = saturate(name, np.array([0.0, 50.0, 1e9]), 50.0, 2.0)
+        assert values == pytest.approx([0.0, 0.5, 1.0], abs=1e-6)
+        assert np.all(np.diff(saturate(name, np.linspace(0, 500, 50), 50.0, 2.0)) > 0)
+    with pytest.raises(InvalidInput, match="unknown saturation"):
+        MediaMixModel(saturation="exponential", period_days=7).fit(pd.DataFrame(), [])
+
+
+@pytest.mark.parametrize(("adstock", "saturation"), list(itertools.product(ADSTOCKS, SATURATIONS)))
+def test_the_jacobian_matches_finite_differences(adstock: str, saturation: str) -> None:
+    """Near the optimum of a KPI made by the family itself (Kaufman's Jacobian drops a term in the residual)."""
+    world = simulate_media_mix(80, 2, noise=0.0, seed=4, period_days=7)
+    data = validate_frame(world.X, world.y, None, world.controls, period_days=7)
+    design = BaseDesign.for_fit(data, slice(0, 80), 3)
+    base = design.matrix(data.dates, data.controls)
+    families = Families(adstock, saturation, 13)
+    typical = [float(data.spend[data.spend[:, j] > 0, j].mean()) for j in range(2)]
+    bounds = [families.bounds(t, (0.0, 0.9), (0.1, 10.0), (0.5, 3.0)) for t in typical]
+    params = np.array([[(lo + 2 * hi) / 3 for lo, hi in b] for b in bounds])  # (C, P)
+    kpi = base @ np.linspace(1.0, 0.2, base.shape[1]) + sum(
+        (1.5 + j) * families.transform(data.spend[:, j], params[j]) for j in range(2)
+    )
+    problem = _Problem(data.spend, base, kpi, np.ones(80), families)
+    theta = params.T.ravel() * 1.003
+    steps = np.eye(len(theta)) * 1e-6
+    numeric = np.column_stack([(problem.residual(theta + h) - problem.residual(theta - h)) / 2e-6 for h in steps])
+    analytic = problem.jacobian(theta)
+    assert np.abs(analytic - numeric).max() < 0.05 * np.abs(numeric).max()
+
+
+@pytest.fixture(scope="module")
+def world() -> MediaMixWorld:
+    return simulate_media_mix(130, 3, noise=0.04, seed=8, period_days=7)
+
+
+def test_other_families_fit_and_report_their_names(world: MediaMixWorld) -> None:
+    model = MediaMixModel(
+        controls=world.controls, n_draws=3, period_days=7, adstock="delayed", saturation="michaelis_menten"
+    ).fit(world.X, world.y)
+    report = model.fit_report_
+    assert (report["adstock"], report["saturation"]) == ("delayed", "michaelis_menten")
+    row = report["decomposition"]["channels"][0]
+    assert set(row["adstock_params"]) == {"decay", "peak"} and row["shape"] == 1.0
+    curve = model.response_curves()[row["channel"]]
+    assert (curve.adstock, curve.saturation) == ("delayed", "michaelis_menten")
+    expected = curve.beta * 70.0 / (curve.half_saturation + 70.0) / 7  # a daily spend of 10 is 70 per week
+    assert float(curve.steady_state(10.0)) == pytest.approx(expected)
+    assert report["in_sample"]["r2"] > 0.8
+    assert model.predict_interval(world.X).shape == (130, 4)
+
+
+@pytest.fixture(scope="module")
+def choice(world: MediaMixWorld) -> FamilyChoice:
+    return choose_families(world.X, world.y, period_days=7, controls=world.controls, folds=2)
+
+
+def test_families_are_chosen_by_cross_validation_and_reported_side_by_side(choice: FamilyChoice) -> None:
+    table = choice.table
+    assert len(table) == 5  # three adstocks with Hill, then two more saturations with the adstock chosen
+    assert list(table["saturation"].iloc[:3]) == ["hill"] * 3 and list(table["adstock"].iloc[:3]) == list(ADSTOCKS)
+    assert set(table["adstock"].iloc[3:]) == {choice.adstock}
+    chosen = table[table["chosen"]]
+    assert len(chosen) == 1 and (chosen["adstock"].iloc[0], chosen["saturation"].iloc[0]) == (
+        choice.adstock,
+        choice.saturation,
+    )
+    same_adstock = table[table["adstock"] == choice.adstock]
+    assert float(chosen["mape"].iloc[0]) <= float(same_adstock["mape"].min()) + 0.001
+    hill_rows = table.iloc[:3]
+    best_hill = hill_rows.sort_values("mape").iloc[0]
+    chosen_hill = hill_rows[hill_rows["adstock"] == choice.adstock].iloc[0]
+    assert float(chosen_hill["mape"]) <= float(best_hill["mape"]) + 0.001  # the best, or tied with it
+    out = choice.to_dict()
+    assert out["adstock"] == choice.adstock and len(out["table"]) == 5 and "MAPE" in out["criterion"]
+    assert all(0.0 <= row["coverage"] <= 1.0 for row in out["table"])
