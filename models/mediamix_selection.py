@@ -38,6 +38,7 @@ class FamilyChoice:
     folds: int
     horizon: int
     cadence: str
+    report: TimeSliceReport | None = None  # the chosen pair's cross-validation, fold by fold
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (the table as a list of rows)."""
@@ -53,6 +54,7 @@ class FamilyChoice:
             "folds": self.folds,
             "horizon": self.horizon,
             "table": rows,
+            "chosen_folds": None if self.report is None else self.report.to_dict()["folds"],
         }
 
 
@@ -114,14 +116,14 @@ def choose_families(
     base = base.set_params(n_starts=min(base.n_starts, n_starts))
     first_saturation = "hill" if "hill" in saturations else saturations[0]
     rows: list[dict[str, Any]] = []
-    report: TimeSliceReport | None = None
+    reports: dict[tuple[str, str], TimeSliceReport] = {}
 
     def score(adstock: str, saturation: str) -> dict[str, Any]:
-        nonlocal report
         candidate = clone(base).set_params(adstock=adstock, saturation=saturation)
         report = time_slice_validation(
             candidate, X, y, folds=folds, horizon=horizon, interval_draws=interval_draws, lift_tests=lift_tests
         )
+        reports[(adstock, saturation)] = report
         row = _row(adstock, saturation, report)
         rows.append(row)
         return row
@@ -132,6 +134,22 @@ def choose_families(
             score(adstock, saturation)
     best = _best([r for r in rows if r["adstock"] == adstock])
     best["chosen"] = True
-    assert report is not None
+    report = reports[(best["adstock"], best["saturation"])]
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    return FamilyChoice(best["adstock"], best["saturation"], table, folds, report.horizon, report.cadence)
+    return FamilyChoice(best["adstock"], best["saturation"], table, folds, report.horizon, report.cadence, report)
+
+
+def fit_with_family_choice(
+    model: MediaMixModel,
+    X: pd.DataFrame,
+    y: ArrayLike,
+    lift_tests: pd.DataFrame | None = None,
+    **options: Any,
+) -> tuple[MediaMixModel, FamilyChoice]:
+    """Choose the families of ``model`` by :func:`choose_families` (``options`` passed on), then fit it with them;
+    the comparison lands in ``fit_report_["cross_validation"]``."""
+    choice = choose_families(X, y, period_days=model.period_days, lift_tests=lift_tests, model=model, **options)
+    model.set_params(adstock=choice.adstock, saturation=choice.saturation)
+    model.fit(X, y, lift_tests=lift_tests)
+    model.fit_report_["cross_validation"] = choice.to_dict()
+    return model, choice

@@ -62,11 +62,15 @@ def test_weekly_inputs_and_curves_read_per_week(world: WeeklyWorld) -> None:
 
 def test_xmo_runs_on_weeks(world: WeeklyWorld) -> None:
     assert world.lift_test is not None
-    fit = fit_xmo(world, 83)
-    assert fit is not None and not fit.cross_validated
-    calibrated = fit_xmo(world, 83, (world.lift_test,))
-    assert calibrated is not None and not np.allclose(calibrated.contributions["search"], fit.contributions["search"])
+    fit = fit_xmo(world, 83)  # families chosen by cross-validation on the 83 training weeks
+    assert fit is not None and fit.cross_validated and fit.cv is not None and fit.families is not None
+    assert fit.cv.folds[-1].n_train + fit.cv.folds[-1].n_test == 83  # the test weeks stay unseen
+    assert len(fit.families["table"]) == 5 and fit.families["adstock"] in ("geometric", "weibull", "delayed")
     assert len(fit.predicted) == world.weeks and list(fit.contributions.columns) == list(world.channels)
     y = world.frame["revenue"].to_numpy()
     assert float(np.mean(np.abs(fit.predicted[:83] / y[:83] - 1))) < 0.08
     assert isinstance(fit.contributions, pd.DataFrame) and (fit.contributions.to_numpy() >= 0).all()
+    plain = fit_xmo(world, 83, choose=False)
+    calibrated = fit_xmo(world, 83, (world.lift_test,), choose=False)
+    assert plain is not None and calibrated is not None and not plain.cross_validated and plain.cv is None
+    assert not np.allclose(calibrated.contributions["search"], plain.contributions["search"])
