@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -56,6 +57,16 @@ class LoadedMediaMix:
         return list(self.model.channels_)
 
     @property
+    def requested_channels(self) -> list[str]:
+        """The channels the fit was asked for (those without spend left out by the model included).
+
+        Read from the attribute, not ``get_params()``: a version pickled by an older xmo lacks parameters added
+        since, and scikit-learn's ``get_params`` reads the current class's signature.
+        """
+        asked = getattr(self.model, "channels", None)
+        return list(asked) if asked else self.channels
+
+    @property
     def controls(self) -> list[str]:
         """The control columns it was fitted with."""
         return list(self.model.controls_)
@@ -96,6 +107,24 @@ def model_version(client: MlflowClient, client_id: str, alias: str | None = None
         raise NotFound(f"{name} has no {alias} (see `xmo mmm show {client_id}`)") from exc
 
 
+def _check_readable(model: MediaMixModel, name: str, version: str) -> None:
+    """``NotReady`` when this xmo cannot predict with the unpickled model (saved by an older model class)."""
+    report = getattr(model, "fit_report_", {}) or {}
+    period_days = int(report.get("period_days", 1))
+    dates = pd.date_range(report.get("first_day", "2024-01-01"), periods=2, freq=f"{period_days}D")
+    probe = pd.DataFrame({getattr(model, "date_column", "date"): dates})
+    for column in [*getattr(model, "channels_", []), *getattr(model, "controls_", [])]:
+        probe[column] = 0.0
+    try:
+        model.predict(probe)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        client_id = name.removeprefix("xmo-mmm-")
+        raise NotReady(
+            f"{name} version {version} was saved by an older xmo whose media-mix model this one cannot read "
+            f"({type(exc).__name__}: {exc}); refit with `xmo mmm fit {client_id}`"
+        ) from exc
+
+
 def _load(uri: str, name: str, version: str, run_id: str) -> tuple[MediaMixModel, dict[str, Any]]:
     key = (uri, name, version)
     with _cache_lock:
@@ -109,6 +138,7 @@ def _load(uri: str, name: str, version: str, run_id: str) -> tuple[MediaMixModel
         raise NotReady(f"{name} version {version} cannot be loaded ({type(exc).__name__}: {exc})") from exc
     if not isinstance(model, MediaMixModel):
         raise NotReady(f"{name} version {version} is not a media-mix model")
+    _check_readable(model, name, version)
     with _cache_lock:
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))

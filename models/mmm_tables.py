@@ -8,7 +8,8 @@ CLI, API and dashboard show), so both say the same thing.
   tail carry what the fit on the periods *before* the tail predicted (``split="holdout"``), the others what the
   full fit gives (``"fit"``); periods after the fit's last one (data imported since) are ``"after"``.
 - **Decomposition**: per period the baseline (intercept, trend, seasonality), each control's contribution
-  (relative to the control's mean over the fit) and each channel's effect; totals per part with intervals from
+  (its coefficient times its value: what it adds against the control at zero, as Robyn counts it) and each
+  channel's effect; totals per part with intervals from
   the bootstrap draws (every draw refits all parameters, so a total's interval keeps their correlation).
 - **Curves**: per channel the settled effect of a spend per period on a grid, with its interval, and the
   observed periods (spend, the effect the model gives that period).
@@ -78,14 +79,19 @@ def _draw_channel_effects(model: MediaMixModel, spend: np.ndarray) -> np.ndarray
     return out
 
 
-def _base_parts(model: MediaMixModel, X: pd.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """The base design matrix of ``X``, its column names and the controls' column positions in it."""
+def _base_parts(model: MediaMixModel, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The base design matrix of ``X``, the controls' column positions in it, and each control's value over its
+    scale (the matrix holds them centred on the fit's mean; a contribution is counted from a control at zero)."""
     dates = pd.DatetimeIndex(pd.to_datetime(X[model.date_column]))
     controls = X[list(model.controls_)].to_numpy(dtype=float) if model.controls_ else np.zeros((len(X), 0))
     matrix = model.design_.matrix(dates, controls)
     names = list(model.base_columns_)
     positions = np.array([names.index(c) for c in model.controls_], dtype=int)
-    return matrix, names, positions
+    if not len(positions):
+        return matrix, positions, np.zeros((len(X), 0))
+    design = model.design_
+    scaled = matrix[:, positions] + np.asarray(design.control_mean) / np.asarray(design.control_scale)
+    return matrix, positions, scaled
 
 
 def decomposition_frames(
@@ -95,13 +101,13 @@ def decomposition_frames(
     one column per control, one per channel, ``predicted``; and the totals of each part over those periods
     with intervals (``{"kpi_units": ..., "parts": [{name, kind, total, share, interval}], ...}``).
 
-    The baseline here is intercept, trend and seasonality; controls are reported apart (each relative to its mean
-    over the fit, so a control's contribution can be negative).
+    The baseline here is intercept, trend and seasonality; controls are reported apart (each against the control
+    at zero; a control with a negative coefficient contributes negatively).
     """
     decomposed = model.decompose(X).reset_index(drop=True)
-    matrix, _names, positions = _base_parts(model, X)
+    matrix, positions, scaled = _base_parts(model, X)
     coef = np.asarray(model.base_coef_, dtype=float)
-    control_parts = matrix[:, positions] * coef[positions] if len(positions) else np.zeros((len(X), 0))
+    control_parts = scaled * coef[positions]
     frame = decomposed[["date"]].copy()
     frame["baseline"] = decomposed["baseline"].to_numpy() - control_parts.sum(axis=1)
     for k, name in enumerate(model.controls_):
@@ -132,7 +138,7 @@ def decomposition_frames(
     if has_base_draws:
         assert base_draws is not None
         draw_base = base_draws @ matrix[keep].T  # (draws, periods)
-        control_draws = base_draws[:, positions][:, None, :] * matrix[keep][:, positions][None, :, :]
+        control_draws = base_draws[:, positions][:, None, :] * scaled[keep][None, :, :]
         baseline_draws = draw_base.sum(axis=1) - control_draws.sum(axis=(1, 2))
     add("baseline", "baseline", float(frame.loc[keep, "baseline"].sum()), baseline_draws if has_base_draws else None)
     for k, name in enumerate(model.controls_):

@@ -136,15 +136,26 @@ def _choose_families(
     return {"adstock": choice.adstock, "saturation": choice.saturation}, choice.to_dict()
 
 
+def model_code_digest() -> str:
+    """SHA-256 of the media-mix model's source: a fit by changed model code is a different fit."""
+    from models import mediamix, mediamix_design
+
+    digest = hashlib.sha256()
+    for module in (mediamix, mediamix_design):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()
+
+
 def fingerprint(inputs: MediaMixInputs, settings: dict[str, Any], lift_tests: pd.DataFrame | None) -> str:
     """SHA-256 of what determines a fit before it runs: the data's digest, the job's settings, the lift tests and
-    the versions of xmo and scikit-learn."""
+    the versions of xmo, its model code and scikit-learn."""
     lift = "" if lift_tests is None or lift_tests.empty else lift_tests.to_json(orient="records", date_format="iso")
     identity = {
         "data_sha256": inputs.digest,
         "settings": settings,
         "lift_sha256": hashlib.sha256(lift.encode()).hexdigest(),
         "xmo": metadata.version("xmo"),
+        "model_code": model_code_digest(),
         "scikit-learn": metadata.version("scikit-learn"),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
@@ -238,10 +249,8 @@ def _fit(
     model = MediaMixModel(**params)
     unit = period_name(inputs.period_days)
     progress(f"fitting the media-mix model on {len(inputs.y)} {unit}s of {inputs.kpi}")
-    if lift_tests is not None:
-        model.fit(inputs.X, inputs.y, lift_tests=lift_tests)  # type: ignore[call-arg]  # the model's newer signature
-    else:
-        model.fit(inputs.X, inputs.y)
+    extra: dict[str, Any] = {} if lift_tests is None else {"lift_tests": lift_tests}
+    model.fit(inputs.X, inputs.y, **extra)
     warnings += [w for w in model.warnings_ if w not in warnings]
     report = dict(model.fit_report_) | {"kpi": inputs.kpi, "data_sha256": inputs.digest, "warnings": warnings}
     if cv is not None and report.get("cross_validation") is None:

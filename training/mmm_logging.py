@@ -10,6 +10,7 @@ only once the run is complete; if its alias cannot be set the version is deleted
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,8 +137,10 @@ def _log_artifacts(content: MmmRunContent) -> None:
 def _log_model(content: MmmRunContent) -> Any:
     example = content.inputs.X.head(8)
     signature = infer_signature(example, content.model.predict(example))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # MLflow's hints on integer columns and pickles do not apply here
+    logger = logging.getLogger("mlflow.sklearn")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # its caution about pickles: the pickle is ours, with a signature
+    try:
         return mlflow.sklearn.log_model(
             content.model,
             name="model",
@@ -146,6 +149,8 @@ def _log_model(content: MmmRunContent) -> Any:
             input_example=example,
             pip_requirements=pip_requirements(),
         )
+    finally:
+        logger.setLevel(level)
 
 
 def pip_requirements() -> list[str]:
@@ -162,11 +167,15 @@ def log_and_register(
     experiment_id = ensure_experiment(client, settings, client_id)
     name = mmm_model_name(client_id)
     inputs = content.inputs
-    with mlflow.start_run(
-        experiment_id=experiment_id,
-        run_name=f"mmm-{inputs.kpi}-{inputs.dates.max().date()}",
-        tags={"xmo.client_id": client_id, "xmo.model": "media_mix", KPI_TAG: inputs.kpi, DIGEST_TAG: inputs.digest},
-    ) as run:
+    with (
+        warnings.catch_warnings(),
+        mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=f"mmm-{inputs.kpi}-{inputs.dates.max().date()}",
+            tags={"xmo.client_id": client_id, "xmo.model": "media_mix", KPI_TAG: inputs.kpi, DIGEST_TAG: inputs.digest},
+        ) as run,
+    ):
+        warnings.simplefilter("ignore", UserWarning)  # MLflow's hints on integer columns and local sources
         mlflow.log_params(_params(content))
         mlflow.log_metrics(fit_metrics(content.fit_report))
         frame = inputs.X.assign(**{inputs.kpi: inputs.y})

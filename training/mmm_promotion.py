@@ -190,15 +190,22 @@ def _judge(
     settings: Settings, client_id: str, name: str, version: str, champion_version: str, force: bool
 ) -> MmmPromotion:
     challenger = load_media_mix(settings, client_id, version=version)
-    champion = load_media_mix(settings, client_id, version=champion_version)
+    try:
+        champion = load_media_mix(settings, client_id, version=champion_version)
+    except NotReady as exc:  # saved by an older xmo: it can no longer answer, so it holds nothing back
+        reason = f"the champion (version {champion_version}) cannot be used any more: {exc}"
+        return MmmPromotion(client_id, name, version, champion_version, True, False, [reason])
     if champion.kpi and challenger.kpi and champion.kpi != challenger.kpi:
         reasons = [f"the champion explains {champion.kpi}, the challenger {challenger.kpi}: not comparable"]
         passed = False
         comparison = None
     else:
-        params = challenger.model.get_params()
         inputs = media_mix_inputs(
-            settings, client_id, kpi=challenger.kpi or None, controls=challenger.controls, channels=params["channels"]
+            settings,
+            client_id,
+            kpi=challenger.kpi or None,
+            controls=challenger.controls,
+            channels=challenger.requested_channels,
         )
         comparison = compare_versions(
             champion.model, challenger.model, inputs.X, champion_version=champion_version, challenger_version=version

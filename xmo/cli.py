@@ -27,6 +27,7 @@ from xmo.commands import (
     lift,
     links,
     maintain,
+    mmm,
     models,
     privacy,
     recommend,
@@ -50,7 +51,7 @@ app = typer.Typer(
 PANELS: dict[str, tuple[str, ...]] = {
     "Start here": ("demo", "client", "goal", "link", "serve"),
     "Data in": ("import", "spend", "kpi", "lift", "simulate", "compact", "dataset"),
-    "Models": ("train", "models", "promote"),
+    "Models": ("train", "models", "promote", "mmm"),
     "Recommendations and reports": ("recommend", "report", "attribution", "benchmarks"),
     "Privacy and operations": (
         "erase",
@@ -94,6 +95,7 @@ kpi.register(app)
 lift.register(app)
 training.register(app)
 models.register(app)
+mmm.register(app)
 recommend.register(app)
 report.register(app)
 attribution.register(app)
