@@ -13,6 +13,7 @@ import training.mmm
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Tenants
+from tracking.cadence import Cadence
 from tracking.kpi import import_kpi_file
 from tracking.spend import import_spend_file
 
@@ -20,7 +21,7 @@ DATA = Path(__file__).parents[1] / "tracking" / "data"
 
 
 def test_media_mix_plans_use_the_registered_model_and_plan_forward(
-    settings: Settings, serve: Any, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     created = Tenants.from_settings(settings).create_client("Shop", ["shop.example"], client_id="shop")
     layout = StorageLayout.from_settings(settings)
@@ -57,3 +58,12 @@ def test_media_mix_plans_use_the_registered_model_and_plan_forward(
         assert plan_with(start="soon").status_code == 422
         attributed = plan_with(mode="attributed")
         assert attributed.status_code == 400 and "media-mix mode" in attributed.json()["error"]["message"]
+
+        kpi, spend = tmp_path / "kpi.csv", tmp_path / "spend.csv"  # one more week of data after the fit
+        kpi.write_text("date,revenue,competitor_sales_B,events,newsletter\n2025-12-29,2000000,5000000,0,20000\n")
+        spend.write_text("date,channel,spend\n" + "".join(f"2025-12-29,{c},1000\n" for c in plan["fit"]["channels"]))
+        import_kpi_file(layout, "shop", kpi, cadence=Cadence.WEEK)
+        import_spend_file(layout, "shop", spend, cadence=Cadence.WEEK)
+        later = http.get("/v1/recommendations/budget", params={"mode": "media-mix"}, headers=headers).json()
+        assert later["model_version"] == "1" and later["forecast"]["start"] == "2026-01-05", "after the new week"
+        assert any("changed since version 1 was fitted" in w for w in later["warnings"])
