@@ -11,9 +11,9 @@ did not write it, as before. Numbers are kept as the job gave them (a ``float`` 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from models.attribution import MODELS
 from models.audiences import SUGGESTIONS
@@ -703,3 +703,308 @@ class LiftDeleted(BaseModel):
     tests: int = Field(description="Tests deleted (or that would be)")
     test_ids: list[str]
     remaining: int = Field(description="Tests stored afterwards")
+
+
+# /v1/mmm: the client's registered media-mix model --------------------------------------------------------------
+MMM_REPORT = (
+    "The model's fit report as logged with the run (fit_report.json): grain, periods, channels, controls, "
+    "families, in-sample and held-out metrics, decomposition with intervals, calibration, cross-validation, warnings"
+)
+
+
+class MmmFamilies(BaseModel):
+    """The carry-over (adstock) and saturation families of a fit."""
+
+    adstock: str = Field(description="geometric, weibull or delayed")
+    saturation: str = Field(description="hill, logistic or michaelis_menten")
+
+
+class MmmFitOut(BaseModel):
+    """A media-mix fit: the version it registered (or the one it matched), its metrics and its fit report."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "shop",
+                    "model_name": "xmo-mmm-shop",
+                    "version": "2",
+                    "run_id": "5f0c…",
+                    "aliases": ["challenger"],
+                    "kpi": "revenue",
+                    "period_days": 7,
+                    "data_sha256": "9b1d…",
+                    "families": {"adstock": "geometric", "saturation": "hill"},
+                    "metrics": {"in_sample_r2": 0.93, "holdout_mape": 0.061},
+                    "fit_report": {"cadence": "week", "n_periods": 208},
+                    "warnings": [],
+                    "comparison": None,
+                    "lift_tests_used": 1,
+                    "registered": True,
+                    "identical_to": None,
+                }
+            ]
+        }
+    )
+
+    client_id: str
+    model_name: str = Field(description="xmo-mmm-<client> in the model registry")
+    version: str
+    run_id: str
+    aliases: list[str] = Field(description="champion for a first version, challenger for later ones")
+    kpi: str
+    period_days: int = Field(description="Days in one fitted period (1 or 7)")
+    data_sha256: str = Field(description="Digest of the data it was fitted on")
+    families: MmmFamilies
+    metrics: dict[str, float] = Field(description="In-sample and held-out R², NRMSE, MAPE; CV means when chosen")
+    fit_report: dict[str, Any] = Field(description=MMM_REPORT)
+    warnings: list[str]
+    comparison: dict[str, Any] | None = Field(
+        description="Against the champion: effect shares, ROI per channel, allocation, accuracy (null: no champion)"
+    )
+    lift_tests_used: int
+    registered: bool = Field(description="False: the champion or challenger already is this fit (same data)")
+    identical_to: str | None = Field(description="The alias of that version when not registered")
+
+
+class MmmPromoteOut(BaseModel):
+    """What the promotion gate decided and why."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "shop",
+                    "model_name": "xmo-mmm-shop",
+                    "challenger_version": "2",
+                    "champion_version": "1",
+                    "promoted": True,
+                    "forced": False,
+                    "decision": "promoted",
+                    "reasons": ["the challenger predicts the held-out weeks no worse"],
+                    "comparison": None,
+                }
+            ]
+        }
+    )
+
+    client_id: str
+    model_name: str
+    challenger_version: str = Field(description="The version considered")
+    champion_version: str | None = Field(description="The champion before the decision")
+    promoted: bool
+    forced: bool
+    decision: Literal["promoted", "forced", "refused"]
+    reasons: list[str]
+    comparison: dict[str, Any] | None
+
+
+class MmmPrediction(BaseModel):
+    """One period: the actual KPI and the model's prediction with its interval."""
+
+    date: Day = Field(description="The period's first day")
+    actual: float | None
+    predicted: float | None
+    lower: float | None
+    upper: float | None
+    split: Literal["fit", "holdout", "after"] = Field(
+        description="fit: fitted on; holdout: predicted by the fit without the held-out tail; after: imported since"
+    )
+
+
+class MmmPredictionsOut(BaseModel):
+    """Fitted and held-out predictions per period, the actuals beside them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "shop",
+                    "kpi": "revenue",
+                    "version": "1",
+                    "period_days": 7,
+                    "interval_level": 0.9,
+                    "rows": [
+                        {
+                            "date": "2025-11-24",
+                            "actual": 1830500.0,
+                            "predicted": 1792210.4,
+                            "lower": 1655100.0,
+                            "upper": 1931800.0,
+                            "split": "holdout",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    client_id: str
+    kpi: str | None
+    version: str | None
+    period_days: int | None = Field(description="Days in one period (1 or 7)")
+    interval_level: float | None
+    rows: list[MmmPrediction]
+
+
+class MmmDecompositionRow(BaseModel):
+    """One period's predicted KPI split into the baseline, each control's and each channel's contribution."""
+
+    date: Day = Field(description="The period's first day")
+    baseline: float | None = Field(description="Intercept, trend and seasonality")
+    controls: dict[str, float | None] = Field(description="Control → its contribution (relative to its mean)")
+    contributions: dict[str, float | None] = Field(description="Channel → its effect on the KPI")
+    predicted: float | None
+
+
+class MmmPart(BaseModel):
+    """One part's total over the periods: the baseline, a control or a channel."""
+
+    name: str
+    kind: Literal["baseline", "control", "channel"]
+    total: float
+    share: float | None = Field(description="Of the predicted KPI over the periods")
+    interval: Bounds | None = Field(description="From the bootstrap draws (null: no draws for this part)")
+
+
+class MmmDecompositionOut(BaseModel):
+    """The KPI per period split into baseline, controls and channels, and each part's total with its interval."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "shop",
+                    "kpi": "revenue",
+                    "version": "1",
+                    "channels": ["tv", "search"],
+                    "controls": ["events"],
+                    "n_periods": 1,
+                    "first_day": "2025-11-24",
+                    "last_day": "2025-11-24",
+                    "predicted": 1792210.4,
+                    "media_effect": 402000.0,
+                    "interval_level": 0.9,
+                    "parts": [
+                        {"name": "baseline", "kind": "baseline", "total": 1390210.4, "share": 0.776, "interval": None},
+                        {"name": "tv", "kind": "channel", "total": 250000.0, "share": 0.139, "interval": [2e5, 3e5]},
+                    ],
+                    "rows": [
+                        {
+                            "date": "2025-11-24",
+                            "baseline": 1390210.4,
+                            "controls": {"events": 0.0},
+                            "contributions": {"tv": 250000.0, "search": 152000.0},
+                            "predicted": 1792210.4,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    client_id: str
+    kpi: str
+    version: str
+    channels: list[str]
+    controls: list[str]
+    n_periods: int
+    first_day: Day | None
+    last_day: Day | None
+    predicted: float = Field(description="The predicted KPI over the periods")
+    media_effect: float = Field(description="The channels' part of it")
+    interval_level: float
+    parts: list[MmmPart]
+    rows: list[MmmDecompositionRow]
+
+
+class MmmObserved(BaseModel):
+    """A channel's fitted periods: each one's spend and the effect the model gives it (carry-over included)."""
+
+    date: list[Day]
+    spend: list[float]
+    effect: list[float]
+
+
+class MmmCurve(BaseModel):
+    """One channel's response curve per period: the settled effect of a spend held period after period."""
+
+    spend: list[float] = Field(description="Spend per period, 0 to 1.5× the largest observed")
+    effect: list[float]
+    lower: list[float | None]
+    upper: list[float | None]
+    observed: MmmObserved
+    current_spend: float = Field(description="Today's spend per period: the mean of the last four weeks")
+    current_effect: float
+
+
+class MmmCurvesOut(BaseModel):
+    """Each channel's response curve with its interval, the observed periods and today's spend."""
+
+    client_id: str
+    kpi: str
+    version: str
+    period_days: int
+    unit: Literal["day", "week"]
+    interval_level: float
+    channels: dict[str, MmmCurve]
+
+
+class MmmChannel(BaseModel):
+    """One channel of the fit: totals over the fitted periods, with intervals, and its curve's parameters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    channel: str
+    spend: float
+    effect: float
+    effect_interval: Bounds | None = None
+    effect_share: float | None = None
+    effect_share_interval: Bounds | None = None
+    roi: float | None = None
+    roi_interval: Bounds | None = None
+    cost_per_outcome: float | None = None
+
+
+class MmmVersion(BaseModel):
+    """A registered version."""
+
+    version: str
+    aliases: list[str]
+    created: str = Field(description="When it was registered (UTC, ISO 8601)")
+    kpi: str | None
+    families: str | None
+    data_sha256: str | None
+    metrics: dict[str, float]
+    promotion: str | None = Field(description="The gate's last decision on it")
+    promotion_reasons: str | None
+
+
+class MmmSummaryOut(BaseModel):
+    """The client's media-mix model behind an alias (the champion): fit, families, channels, and every version."""
+
+    client_id: str
+    model_name: str
+    alias: str
+    version: str
+    run_id: str
+    aliases: list[str]
+    kpi: str
+    cadence: str | None = Field(description="day or week: the grain fitted")
+    period_days: int | None
+    n_periods: int | None
+    first_day: Day | None
+    last_day: Day | None
+    families: MmmFamilies
+    in_sample: dict[str, Any] | None = Field(description="R², NRMSE, MAPE on the fitted periods")
+    holdout: dict[str, Any] | None = Field(description="The same on the held-out tail, fitted without it")
+    cross_validation: dict[str, Any] | None = Field(description="The family choice's time-slice cross-validation")
+    calibration: list[dict[str, Any]] | None = Field(description="Each lift test used: measured against the model")
+    channels: list[MmmChannel]
+    media_share_of_kpi: float | None
+    controls: list[str]
+    interval_level: float | None
+    data_sha256: str
+    data_changed: bool | None = Field(description="The client's data differ from the fit's (time to refit)")
+    warnings: list[str]
+    versions: list[MmmVersion]

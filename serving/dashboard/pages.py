@@ -31,6 +31,7 @@ STATIC_TYPES = {
     "budget.js": _JS,
     "attribution.js": _JS,
     "model.js": _JS,
+    "mediamix.js": _JS,
     "firstrun.js": _JS,
     "dashboard.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",

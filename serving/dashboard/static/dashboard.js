@@ -5,6 +5,7 @@ import { setupBudget } from "./budget.js";
 import { setupCreatives } from "./creatives.js";
 import { showFirstRun } from "./firstrun.js";
 import { useCurrency } from "./format.js";
+import { loadMediaMix } from "./mediamix.js";
 import { loadModel } from "./model.js";
 import { loadOverview } from "./overview.js";
 
@@ -49,7 +50,11 @@ async function main() {
   setupRange(view);
   const overview = await loadOverview(view);
   if (overview.firstRun) {
+    // No sessions yet; a client with KPI and spend series still sees its media mix under the first steps
+    const mediamix = document.getElementById("mediamix");
     showFirstRun(clientId);
+    document.querySelector("main").append(mediamix);
+    if (!(await loadMediaMix(clientId))) mediamix.remove();
     document.body.setAttribute("data-ready", "true");
     return;
   }
@@ -64,6 +69,7 @@ async function main() {
     }),
     loadAttribution(level.value, view),
     loadModel(clientId),
+    loadMediaMix(clientId),
   ]);
   document.body.setAttribute("data-ready", "true");
 }

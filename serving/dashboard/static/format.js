@@ -9,16 +9,21 @@ const DAY = new Intl.DateTimeFormat(LOCALE, { day: "numeric", month: "short", ye
 const SHORT_DAY = new Intl.DateTimeFormat(LOCALE, { day: "numeric", month: "short", timeZone: "UTC" });
 const MS_PER_DAY = 86400000;
 
+const PLAIN_COMPACT = new Intl.NumberFormat(LOCALE, { notation: "compact", maximumFractionDigits: 1 });
+
 let money = PLAIN_MONEY;
+let compactMoney = PLAIN_COMPACT;
 let currencyCode = "";
 
 /** Format amounts in ``code`` (ISO 4217) from now on; an empty or unknown code leaves plain numbers. */
 export function useCurrency(code) {
   try {
     money = code ? new Intl.NumberFormat(LOCALE, { style: "currency", currency: code }) : PLAIN_MONEY;
+    compactMoney = code ? new Intl.NumberFormat(LOCALE, { style: "currency", currency: code, notation: "compact", maximumFractionDigits: 1 }) : PLAIN_COMPACT;
     currencyCode = code || "";
   } catch {
     money = PLAIN_MONEY;
+    compactMoney = PLAIN_COMPACT;
     currencyCode = "";
   }
   return currencyCode;
@@ -31,6 +36,7 @@ export function missing(value) {
 export const fmt = {
   int: (v) => (missing(v) ? "n/a" : INT.format(v)),
   money: (v) => (missing(v) ? "n/a" : money.format(v)),
+  compactMoney: (v) => (missing(v) ? "n/a" : compactMoney.format(v)), // axis ticks: "€200K"
   signedMoney: (v) => (missing(v) ? "n/a" : `${v >= 0 ? "+" : "−"}${money.format(Math.abs(v))}`),
   one: (v) => (missing(v) ? "n/a" : ONE.format(v)),
   pct: (v) => (missing(v) ? "n/a" : `${(v * 100).toFixed(2)} %`),
