@@ -460,8 +460,8 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         """The best of ``n_starts`` fits on the first ``n_rows`` periods (the first start is the box's centre).
 
         A first fit from the centre, on the periods alone, gives the residual SD that weighs the priors and the
-        lift tests against the periods; the final fits (priors and tests included) start from it and from the
-        other starts. Returns the fit, its design and that residual SD (scaled).
+        lift tests against the periods; the final fits (priors and tests included) start from it (in place of the
+        centre) and from the other starts. Returns the fit, its design and that residual SD (scaled).
         """
         rows = slice(0, n_rows)
         design = BaseDesign.for_fit(data, rows, self.yearly_order)
@@ -474,7 +474,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         if self.prior_strength <= 0 and not lifts:
             fits = [first] + [problem.solve(start, lower, upper, max_nfev=100) for start in starts[1:]]
         else:
-            fits = [problem.solve(start, lower, upper, max_nfev=100) for start in [first.theta, *starts]]
+            fits = [problem.solve(start, lower, upper, max_nfev=100) for start in [first.theta, *starts[1:]]]
         return min(fits, key=lambda f: f.cost), design, noise
 
     def _predict_scaled(

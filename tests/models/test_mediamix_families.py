@@ -13,7 +13,7 @@ from core.errors import InvalidInput
 from models.mediamix import MediaMixModel, _Problem
 from models.mediamix_design import BaseDesign, validate_frame
 from models.mediamix_families import ADSTOCKS, SATURATIONS, Families, carry, lag_weights, saturate
-from models.mediamix_selection import FamilyChoice, choose_families
+from models.mediamix_selection import FamilyChoice, choose_families, fit_with_family_choice
 from models.mediamix_simulation import MediaMixWorld, simulate_media_mix
 
 
@@ -84,8 +84,14 @@ def test_other_families_fit_and_report_their_names(world: MediaMixWorld) -> None
 
 
 @pytest.fixture(scope="module")
-def choice(world: MediaMixWorld) -> FamilyChoice:
-    return choose_families(world.X, world.y, period_days=7, controls=world.controls, folds=2)
+def chosen(world: MediaMixWorld) -> tuple[MediaMixModel, FamilyChoice]:
+    model = MediaMixModel(controls=world.controls, n_draws=3, period_days=7)
+    return fit_with_family_choice(model, world.X, world.y, folds=2)
+
+
+@pytest.fixture(scope="module")
+def choice(chosen: tuple[MediaMixModel, FamilyChoice]) -> FamilyChoice:
+    return chosen[1]
 
 
 def test_families_are_chosen_by_cross_validation_and_reported_side_by_side(choice: FamilyChoice) -> None:
@@ -107,3 +113,20 @@ def test_families_are_chosen_by_cross_validation_and_reported_side_by_side(choic
     out = choice.to_dict()
     assert out["adstock"] == choice.adstock and len(out["table"]) == 5 and "MAPE" in out["criterion"]
     assert all(0.0 <= row["coverage"] <= 1.0 for row in out["table"])
+
+
+def test_the_model_is_fitted_with_the_pair_chosen_and_reports_the_comparison(
+    chosen: tuple[MediaMixModel, FamilyChoice],
+) -> None:
+    model, choice = chosen
+    report = model.fit_report_
+    assert (report["adstock"], report["saturation"]) == (choice.adstock, choice.saturation)
+    assert report["cross_validation"] == choice.to_dict()
+    assert len(report["cross_validation"]["chosen_folds"]) == 2
+    unchosen = MediaMixModel(controls=(), n_draws=0, period_days=7)
+    assert unchosen.get_params()["adstock"] == "geometric" and unchosen.get_params()["saturation"] == "hill"
+
+
+def test_unknown_families_are_refused(world: MediaMixWorld) -> None:
+    with pytest.raises(InvalidInput, match="unknown adstock"):
+        choose_families(world.X, world.y, period_days=7, adstocks=("gamma",))
