@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.csv_cells import safe_text
-from core.errors import InvalidInput
+from core.errors import Conflict, InvalidInput
 from models.mmm_registry import load_media_mix
 from serving.answers import (
     MmmCurvesOut,
@@ -40,6 +40,7 @@ _RANGE_ERRORS = error_responses(400, 409, e400="since after until, or no period 
 MAX_HOLDOUT_PERIODS = 520
 MAX_CURVE_POINTS = 200
 MAX_DRAWS = 500
+_fitting: set[str] = set()  # clients whose fit runs in this process (read and changed on the event loop only)
 
 
 class MmmFitRequest(BaseModel):
@@ -135,7 +136,8 @@ async def summary(runtime: RuntimeDep, client_id: TenantDep) -> dict[str, Any]:
         400,
         409,
         e400="A KPI the client has not imported, or data the model cannot fit (the message says which)",
-        e409="No KPI series or spend yet (the message names the import to run)",
+        e409="No KPI series or spend yet (the message names the import to run), or a fit of the client's model "
+        "already running",
     ),
 )
 async def fit(
@@ -146,17 +148,23 @@ async def fit(
     """Fit, validate, log and register a media-mix model on the client's KPI and spend (a job of seconds to a
     minute); the first version becomes the champion, later ones the challenger."""
     options = request or MmmFitRequest()
-    result = await asyncio.to_thread(
-        lambda: fit_mmm(
-            runtime.settings,
-            client_id,
-            kpi=options.kpi,
-            holdout_periods=options.holdout_periods,
-            select_families=options.select_families,
-            lift=options.lift,
-            n_draws=options.n_draws,
+    if client_id in _fitting:
+        raise Conflict("a fit of this client's media-mix model is already running; wait for it to finish")
+    _fitting.add(client_id)
+    try:
+        result = await asyncio.to_thread(
+            lambda: fit_mmm(
+                runtime.settings,
+                client_id,
+                kpi=options.kpi,
+                holdout_periods=options.holdout_periods,
+                select_families=options.select_families,
+                lift=options.lift,
+                n_draws=options.n_draws,
+            )
         )
-    )
+    finally:
+        _fitting.discard(client_id)
     return finite(result.to_dict())
 
 
@@ -168,9 +176,9 @@ async def fit(
         400,
         404,
         409,
-        e400="The gate refused the version (the message gives its reasons; force=true overrides)",
+        e400="The version is the champion already",
         e404="No such registered version",
-        e409=NOT_READY,
+        e409=NOT_READY + ", or no challenger to promote",
     ),
 )
 async def promote(
@@ -179,7 +187,9 @@ async def promote(
     actor: ActorDep,
     request: Annotated[MmmPromoteRequest | None, Body(description="Version and force; empty: the challenger")] = None,
 ) -> dict[str, Any]:
-    """Make a version the champion, through the same gate as `xmo mmm promote`; audited."""
+    """Consider a version (default: the challenger) for champion through the same gate as `xmo mmm promote`: the
+    answer says whether it was promoted and why (a refusal is a 200 with ``promoted: false``; force overrides
+    it); audited."""
     options = request or MmmPromoteRequest()
     result = await asyncio.to_thread(
         lambda: promote_mmm(runtime.settings, client_id, version=options.version, force=options.force, actor=actor)

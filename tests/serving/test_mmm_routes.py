@@ -18,6 +18,7 @@ import pytest
 from core.layout import StorageLayout
 from core.tenants import NewClient, Tenants
 from serving.app import create_app
+from serving.routes import mmm as mmm_routes
 from tests.conftest import HomeAt, LiveServer
 from tracking.kpi import import_kpi, import_kpi_file
 from tracking.spend import import_spend, import_spend_file
@@ -184,6 +185,12 @@ def test_bad_fit_and_promote_bodies_are_refused_before_any_work(site: Site) -> N
     assert (
         "version" in error_of(site.http.post("/v1/mmm/promote", json={"version": "x"}, headers=headers), 422)["message"]
     )
+    mmm_routes._fitting.add("small")  # as while a fit of the client runs: a second one waits its turn
+    try:
+        busy = site.http.post("/v1/mmm/fit", json={}, headers=headers)
+        assert "already running" in error_of(busy, 409)["message"]
+    finally:
+        mmm_routes._fitting.discard("small")
     unknown = site.http.post("/v1/mmm/fit", json={"kpi": "footfall"}, headers=headers)
     assert "footfall" in error_of(unknown, 400)["message"]
     assert error_of(site.http.get("/v1/mmm", headers=headers), 409)["code"] == "not_ready"  # nothing registered

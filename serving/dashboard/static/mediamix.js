@@ -98,8 +98,7 @@ function decompositionPart(d, s, kf) {
   return [
     el("h3", {}, "What each channel contributed"),
     el("p", { class: "hint" }, `The ${s.kpi} per period split into the baseline (with the controls' part) and each channel's contribution, stacked. `,
-      `The table gives each part's total over the ${d.n_periods} periods with its ${level} % range, and each channel's return per unit spent `,
-      "(a control counts from its usual level, so over all the fitted periods its part adds up to about nothing)."),
+      `The table gives each part's total over the ${d.n_periods} periods with its ${level} % range, and each channel's return per unit spent.`),
     decompositionChart(d.rows, d.channels, { kpi: s.kpi, format: kf.axis }),
     table(["Part", `Total ${s.kpi}`, "Share of the predicted KPI", "Spend", "Return per unit spent"],
       d.parts.map((part) => {
