@@ -22,9 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.adstock import geometric_adstock
-from models.mediamix import MediaMixModel
-from models.response import hill
+from models.mediamix import MediaMixModel, _channel_effects
 
 SPLIT_FIT, SPLIT_HOLDOUT, SPLIT_AFTER = "fit", "holdout", "after"
 
@@ -64,18 +62,15 @@ def predictions_frame(model: MediaMixModel, X: pd.DataFrame, y: np.ndarray) -> p
 
 
 def _draw_channel_effects(model: MediaMixModel, spend: np.ndarray) -> np.ndarray | None:
-    """Each channel's effect per period under each draw, ``(draws, n, C)``; ``None`` without draws or for
-    adstock/saturation families other than geometric/Hill (their draws hold other parameters)."""
-    draws = getattr(model, "draws_", None)
-    families = (getattr(model, "adstock", "geometric"), getattr(model, "saturation", "hill"))
-    if draws is None or len(draws) == 0 or families != ("geometric", "hill"):
+    """Each channel's effect per period under each bootstrap draw, ``(draws, n, C)`` (KPI units); ``None``
+    without draws."""
+    draws = getattr(model, "theta_draws_", None)
+    families = getattr(model, "families_", None)
+    if draws is None or families is None or len(draws) == 0:
         return None
-    out = np.zeros((len(draws), spend.shape[0], spend.shape[1]))
-    for i, draw in enumerate(draws):
-        for j in range(spend.shape[1]):
-            beta, half, shape, decay = draw[j]
-            if beta > 0:
-                out[i, :, j] = beta * hill(geometric_adstock(spend[:, j], decay), half, shape)
+    out = np.empty((len(draws), spend.shape[0], spend.shape[1]))
+    for i in range(len(draws)):
+        out[i] = _channel_effects(families, draws.theta[i], draws.beta[i], spend)
     return out
 
 

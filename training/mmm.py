@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -138,11 +139,11 @@ def _choose_families(
 
 def model_code_digest() -> str:
     """SHA-256 of the media-mix model's source: a fit by changed model code is a different fit."""
-    from models import mediamix, mediamix_design
+    from models import mediamix
 
     digest = hashlib.sha256()
-    for module in (mediamix, mediamix_design):
-        digest.update(inspect.getsource(module).encode())
+    for path in sorted(Path(mediamix.__file__).parent.glob("mediamix*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
