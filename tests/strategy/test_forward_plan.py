@@ -97,6 +97,9 @@ def test_a_plan_that_spends_nothing_still_gets_the_tail_of_past_spend(weekly: We
     assert media[0] > media[-1] >= 0 and (np.diff(media) <= 1e-9).all(), "the carry-over fades week by week"
     spending = plan.forecast(plan.current)
     assert spending.media_effect > idle.media_effect and spending.carryover == pytest.approx(idle.carryover)
+    month = planner(weekly, "month", 30).forecast(plan.current)
+    assert month.sentence(1000.0).startswith("Next 4 weeks from 2025-12-29 at 1,000 per month: expected revenue ")
+    assert f"of which media {month.media_effect / 1e6:,.2f} M" in month.sentence(1000.0), "below 10 M: 3 digits"
 
 
 def test_the_window_starts_after_the_data_on_the_models_weeks(weekly: Weekly) -> None:
@@ -124,6 +127,8 @@ def test_controls_carry_forward_from_the_same_weeks_a_year_earlier(weekly: Weekl
     assert first["date"] == pd.Timestamp("2025-12-29"), "the gap week is filled too"
     assert first["newsletter"] == history.loc[pd.Timestamp("2024-12-30"), "newsletter"]
     assert carried.source == "carried forward" and "2024-12-30" in carried.note
+    none = future_controls(weekly.inputs.X, [], window, pd.DataFrame({"date": window.dates}))
+    assert list(none.frame.columns) == ["date"] and none.note == "the model has no controls: the file is not used"
     short = weekly.inputs.X.tail(30)
     fallback = future_controls(short, ["events"], window)
     assert (fallback.frame["events"] == short["events"].iloc[-1]).all() and "last week" in fallback.note
