@@ -37,6 +37,7 @@ class Site:
     api: httpx.Client  # signed with the modelled client's key
     key: str  # weekly KPI and spend, a registered model
     unfitted_key: str  # the same data, no model yet
+    fresh_key: str  # no data at all
     shots: Path
 
 
@@ -46,6 +47,7 @@ def site(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         tenants = Tenants.from_settings(settings)
         shop = tenants.create_client("Shop", ["shop.example"], client_id="shop", currency="EUR")
         unfitted = tenants.create_client("Later", ["later.example"], client_id="later")
+        fresh = tenants.create_client("Fresh", ["fresh.example"], client_id="fresh")
         layout = StorageLayout.from_settings(settings)
         import_kpi_file(layout, "shop", DATA / "weekly_kpi.csv")
         import_spend_file(layout, "shop", DATA / "weekly_spend.csv")
@@ -58,7 +60,8 @@ def site(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             LiveServer(create_app(settings)) as server,
             httpx.Client(base_url=server.url, timeout=120, headers={"Authorization": f"Bearer {shop.api_key}"}) as api,
         ):
-            yield Site(server.url, api, shop.api_key, unfitted.api_key, tmp_path_factory.mktemp("screenshots-mmm"))
+            shots = tmp_path_factory.mktemp("screenshots-mmm")
+            yield Site(server.url, api, shop.api_key, unfitted.api_key, fresh.api_key, shots)
 
 
 def open_dashboard(browser: Browser, site: Site, viewport: dict[str, int], key: str) -> tuple[Page, list[str]]:
@@ -101,6 +104,8 @@ def test_the_section_draws_fit_decomposition_curves_and_plan(
     assert labels == ["90 % prediction interval (low)", "90 % prediction interval", "predicted", "actual revenue"]
     actual = chart_of(page, "#mmm-fit-canvas", "data.datasets[3].data")
     assert actual == pytest.approx([r["actual"] for r in predictions])
+    exported = site.api.get(str(page.locator("#mmm-predictions-csv").get_attribute("href")))
+    assert exported.status_code == 200 and exported.text.count("\n") == 1 + len(predictions)
     # the shade is drawn: a pixel inside the held-out stretch, above the lines, is tinted, one before it is not
     tint = page.evaluate(
         """([first, last]) => {
@@ -153,5 +158,13 @@ def test_without_a_model_the_section_says_how_to_fit_one(site: Site, browser: Br
     assert page.locator("#mediamix .problem").count() == 0 and page.locator("#mediamix canvas").count() == 0
     no_sideways_scroll(page)
     page.screenshot(path=str(site.shots / "mediamix-none-phone.png"), full_page=True)
+    assert not problems, problems
+    page.context.close()
+
+
+def test_a_client_without_kpi_data_never_sees_the_section(site: Site, browser: Browser) -> None:
+    page, problems = open_dashboard(browser, site, DESKTOP, site.fresh_key)
+    assert page.locator("#first-run").is_visible()
+    assert page.locator("#mediamix").count() == 0 and page.locator("main > section").count() == 1
     assert not problems, problems
     page.context.close()
