@@ -55,9 +55,9 @@ async function hasKpiAndSpend() {
 
 function notFitted(clientId, error) {
   return el("div", { class: "empty", role: "status", id: "mmm-none" },
-    el("p", {}, `No media-mix model yet: ${error.message}.`),
-    el("p", {}, "Fit one from the command line or the API, then reload this page:"),
-    el("pre", {}, el("code", {}, `xmo mmm fit ${clientId}`), "\n", el("code", {}, "POST /v1/mmm/fit")));
+    el("p", {}, el("strong", {}, "No media-mix model yet: "), "your KPI and spend are in, so fit one from the command line or the API (under a minute), then reload this page:"),
+    el("pre", {}, el("code", {}, `xmo mmm fit ${clientId}`), "\n", el("code", {}, "POST /v1/mmm/fit")),
+    el("p", { class: "hint" }, `The API says: ${error.message}`));
 }
 
 function metric(m, key) {
