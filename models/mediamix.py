@@ -58,7 +58,7 @@ BLOCK_DAYS = {1: 14, 7: 28}  # bootstrap block per period length, in days: two w
 MIN_HOLDOUT = {1: 7, 7: 4}  # the shortest held-out tail, in periods: a week of days, four weeks
 HOLDOUT_DRAWS = 30  # bootstrap draws of the held-out fit, for the interval of its predictions
 # weak Gaussian priors (centre, SD) per parameter: log half-saturation around log(typical spend), Hill shape around 1
-PRIORS = {"log_half_saturation": (0.0, 1.0), "shape": (1.0, 0.5)}
+PRIORS = {"log_half_saturation": (0.0, 0.5), "shape": (1.0, 0.5)}
 NOISE_SAMPLES = 2000  # draws × noise samples per period behind a prediction interval
 
 
