@@ -885,6 +885,19 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         lower, upper = _quantiles(samples, level)
         return pd.DataFrame({"date": dates, "predicted": point, "lower": lower, "upper": upper})
 
+    def predict_draws(self, X: pd.DataFrame) -> np.ndarray:
+        """The KPI of consecutive periods under each bootstrap draw, ``(n_draws, n_periods)``, without residual
+        noise (no rows without draws): sums over periods keep each draw's errors together (a forward plan's total)."""
+        check_is_fitted(self, "fit_")
+        dates, spend, controls = prediction_inputs(
+            X, self.channels_, self.controls_, self.date_column, self.design_.period_days
+        )
+        draws = self.theta_draws_
+        centres = draws.base @ self.design_.matrix(dates, controls).T
+        for i in range(len(draws)):
+            centres[i] += _channel_effects(self.families_, draws.theta[i], draws.beta[i], spend).sum(axis=1)
+        return np.asarray(centres, dtype=float)
+
     def response_curves(self) -> dict[str, ChannelResponse]:
         """The settled response of each channel, for the budget allocator (daily amounts, whatever the period)."""
         check_is_fitted(self, "curves_")

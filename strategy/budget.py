@@ -579,9 +579,7 @@ def _media_mix(
     curves = CampaignCurves(dict(model.response_curves()), current, {}, {}, {})
     window = plan_window(inputs.dates[-1], inputs.period_days, period, PERIOD_DAYS[period], forward.start)
     controls = future_controls(inputs.X, list(model.controls_), window, forward.controls)
-    planner = ForwardPlanner(
-        model, inputs.X, inputs.y, kpi=source.kpi, window=window, controls=controls, current=current
-    )
+    planner = ForwardPlanner(model, inputs.X, kpi=source.kpi, window=window, controls=controls, current=current)
     days = int(source.fit_report.get("n_days", 0) or 0)
     fit = {**source.fit_report, "kpi": source.kpi}
     return _Fitted(curves, days, list(dict.fromkeys(notes)), fit, outcome, planner, source.version)

@@ -18,8 +18,9 @@ otherwise.
 
 Intervals (at the model's ``interval_level``): per period, the model's prediction interval
 (:meth:`models.mediamix.MediaMixModel.predict_interval`); for the period's total, each bootstrap draw's
-prediction summed over the periods (a draw's errors move together from period to period) plus residual noise
-that is independent from period to period (the same two sources as the per-period interval).
+prediction (:meth:`~models.mediamix.MediaMixModel.predict_draws`) summed over the periods (a draw's errors move
+together from period to period) plus residual noise that is independent from period to period (the same two
+sources as the per-period interval).
 """
 
 from __future__ import annotations
@@ -34,9 +35,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InvalidInput
-from models.adstock import geometric_adstock
 from models.mediamix import MediaMixModel
-from models.response import hill
 from tracking.table_files import parse_dates, parse_numbers, read_table_file
 
 YEAR_BACK_DAYS = 364  # 52 weeks: the same weekday a year earlier
@@ -344,15 +343,13 @@ class ForwardPlanner:
     """Forecasts of one plan window from one fitted model: build once, ask :meth:`forecast` for each spend split.
 
     ``history``: the model's inputs (date, spend per channel per period, controls) up to the data's end;
-    ``y``: the KPI of those periods (for the residual noise when the model does not carry it); ``current``:
-    today's daily spend per channel, spent between the data's end and the plan's start.
+    ``current``: today's daily spend per channel, spent between the data's end and the plan's start.
     """
 
     def __init__(
         self,
         model: MediaMixModel,
         history: pd.DataFrame,
-        y: np.ndarray,
         *,
         kpi: str,
         window: PlanWindow,
@@ -368,11 +365,7 @@ class ForwardPlanner:
         self.current = dict(current)
         self.random_state = random_state
         self.level = float(model.interval_level)
-        sd = getattr(model, "residual_sd_", None)
-        if sd is None:
-            residual = np.asarray(y, dtype=float) - model.predict(self.history)
-            sd = float(np.sqrt(np.mean(residual**2)))
-        self.noise_sd = float(sd)
+        self.noise_sd = float(model.residual_sd_)
 
     def frame(self, daily_spend: Mapping[str, float]) -> pd.DataFrame:
         """History, then the future periods: today's spend until ``start``, ``daily_spend`` from it (per period)."""
@@ -388,26 +381,13 @@ class ForwardPlanner:
 
     def _total_samples(self, frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         """Samples of the KPI summed over ``rows`` of ``frame``: each draw's prediction plus independent noise."""
-        model = self.model
-        dates = pd.DatetimeIndex(pd.to_datetime(frame["date"]))
-        draws = np.asarray(model.draws_)
-        base_draws = getattr(model, "base_draws_", None)
-        if len(draws) and base_draws is not None and len(base_draws) == len(draws):
-            controls = frame[list(model.controls_)].to_numpy(dtype=float).reshape(len(frame), -1)
-            design = model.design_.matrix(dates, controls)
-            centres = np.asarray(base_draws) @ design[rows].sum(axis=0)
-            spend = frame[list(model.channels_)].to_numpy(dtype=float)
-            for i, draw in enumerate(draws):
-                for j in range(spend.shape[1]):
-                    beta, half, shape, decay = draw[j]
-                    if beta > 0:
-                        centres[i] += beta * float(hill(geometric_adstock(spend[:, j], decay), half, shape)[rows].sum())
-        else:
-            centres = np.array([float(model.predict(frame)[rows].sum())])
+        centres = self.model.predict_draws(frame)[:, rows].sum(axis=1)
+        if len(centres) == 0:
+            centres = np.array([float(self.model.predict(frame)[rows].sum())])
         per_centre = max(NOISE_SAMPLES // len(centres), 1)
         rng = np.random.default_rng(self.random_state)
         noise = rng.normal(0.0, self.noise_sd * np.sqrt(rows.sum()), (len(centres), per_centre))
-        return (centres[:, None] + noise).ravel()
+        return np.asarray((centres[:, None] + noise).ravel(), dtype=float)
 
     def forecast(self, daily_spend: Mapping[str, float]) -> Forecast:
         """The KPI over the plan's periods with ``daily_spend`` per channel (daily amounts, as the allocator's)."""

@@ -50,8 +50,14 @@ def weekly(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         import_kpi_file(layout, "shop", DATA / "weekly_kpi.csv")
         import_spend_file(layout, "shop", DATA / "weekly_spend.csv")
         inputs = media_mix_inputs(settings, "shop")
-        model = MediaMixModel(
-            channels=list(inputs.channels), controls=list(inputs.controls), period_days=7, n_draws=5, holdout_share=0
+        model = MediaMixModel(  # families other than the default: the forecast must not assume geometric + Hill
+            channels=list(inputs.channels),
+            controls=list(inputs.controls),
+            period_days=7,
+            n_draws=10,
+            holdout_share=0,
+            adstock="delayed",
+            saturation="logistic",
         ).fit(inputs.X, inputs.y)
         yield Weekly(settings, client, inputs, model)
 
@@ -61,7 +67,7 @@ def planner(weekly: Weekly, period: str = "quarter", days: int = 91, start: str 
     controls = future_controls(weekly.inputs.X, list(weekly.model.controls_), window)
     current = {c: float(weekly.inputs.X[c].tail(4).mean()) / 7 for c in weekly.model.channels_}
     return ForwardPlanner(
-        weekly.model, weekly.inputs.X, weekly.inputs.y, kpi="revenue", window=window, controls=controls, current=current
+        weekly.model, weekly.inputs.X, kpi="revenue", window=window, controls=controls, current=current
     )
 
 
@@ -82,7 +88,10 @@ def test_a_forecast_is_the_models_prediction_on_history_and_future_rows(weekly: 
     assert forecast.predicted == pytest.approx(predicted.sum())
     assert forecast.baseline + forecast.media_effect == pytest.approx(forecast.predicted)
     low, high = forecast.interval
-    assert low < high and forecast.per_period["lower"].sum() < high and low < forecast.per_period["upper"].sum()
+    assert low < forecast.predicted < high, "the total's interval is about the model's own forecast"
+    assert forecast.per_period["lower"].sum() < high and low < forecast.per_period["upper"].sum()
+    totals = weekly.model.predict_draws(frame)[:, len(weekly.inputs.X) :].sum(axis=1)
+    assert np.mean((totals >= low) & (totals <= high)) >= 0.8, "the draws' totals, noise aside, lie within it"
     assert forecast.spend == pytest.approx(sum(spend.values()) * 91)
     data = forecast.to_dict()
     assert (data["start"], data["end"], data["n_periods"]) == ("2025-12-29", "2026-03-29", 13)
