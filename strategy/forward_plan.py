@@ -200,7 +200,10 @@ def _carried(
         )
     else:
         shown = source_index[[not f for f in fell_back]]
-        note = f"carried forward from the same {unit}s a year earlier ({shown[0].date()} to {shown[-1].date()})"
+        if len(shown) == 1:
+            note = f"carried forward from the same {unit} a year earlier ({shown[0].date()})"
+        else:
+            note = f"carried forward from the same {unit}s a year earlier ({shown[0].date()} to {shown[-1].date()})"
     return frame, note
 
 
