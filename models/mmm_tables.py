@@ -202,3 +202,20 @@ def curves_dict(model: MediaMixModel, X: pd.DataFrame, points: int = 40) -> dict
         }
     unit = "week" if period_days == 7 else "day"
     return {"period_days": period_days, "unit": unit, "interval_level": level, "channels": channels}
+
+
+def cv_means(report: dict[str, Any]) -> dict[str, Any] | None:
+    """Mean MAPE, NRMSE, R² and coverage over the cross-validation folds of the chosen families (``None``
+    without cross-validation)."""
+    cv = report.get("cross_validation")
+    if not isinstance(cv, dict):
+        return None
+    if isinstance(cv.get("mean"), dict):
+        return dict(cv["mean"])
+    rows = cv.get("table") or []
+    chosen = [r for r in rows if r.get("chosen")] or [
+        r for r in rows if (r.get("adstock"), r.get("saturation")) == (cv.get("adstock"), cv.get("saturation"))
+    ]
+    if not chosen:
+        return None
+    return {k: chosen[0].get(k) for k in ("mape", "nrmse", "r2", "coverage")}

@@ -19,7 +19,7 @@ from core.errors import InvalidInput
 from core.settings import Settings
 from features.media_mix_data import MediaMixInputs, media_mix_inputs
 from models.mmm_registry import ALIASES, LoadedMediaMix, load_media_mix, mmm_model_name
-from models.mmm_tables import curves_dict, decomposition_frames, predictions_frame
+from models.mmm_tables import curves_dict, cv_means, decomposition_frames, predictions_frame
 from models.registry import CHAMPION, configure_mlflow
 
 DateLike = date | str | None
@@ -179,6 +179,7 @@ def mmm_summary(settings: Settings, client_id: str, *, alias: str = CHAMPION) ->
         "in_sample": report.get("in_sample"),
         "holdout": report.get("holdout"),
         "cross_validation": report.get("cross_validation"),
+        "cross_validation_mean": cv_means(report),
         "calibration": report.get("calibration"),
         "channels": decomposition.get("channels", []),
         "media_share_of_kpi": decomposition.get("media_share_of_kpi"),

@@ -35,7 +35,7 @@ from models.mmm_registry import (
     KPI_TAG,
     mmm_model_name,
 )
-from models.mmm_tables import curves_dict, decomposition_frames, predictions_frame
+from models.mmm_tables import curves_dict, cv_means, decomposition_frames, predictions_frame
 from models.registry import CHALLENGER, CHAMPION, configure_mlflow, ensure_experiment
 from tracking.kpi import kpi_path
 from training import mmm_plots
@@ -76,13 +76,10 @@ def fit_metrics(report: dict[str, Any]) -> dict[str, float]:
             value = _number((block or {}).get(key))
             if value is not None:
                 metrics[f"{prefix}_{key}"] = value
-    cv = report.get("cross_validation")
-    mean = cv.get("mean") if isinstance(cv, dict) else None
-    if isinstance(mean, dict):
-        for key, raw in mean.items():
-            value = _number(raw)
-            if value is not None:
-                metrics[f"cv_mean_{key}"] = value
+    for key, raw in (cv_means(report) or {}).items():
+        value = _number(raw)
+        if value is not None:
+            metrics[f"cv_mean_{key}"] = value
     decomposition = report.get("decomposition") or {}
     for key in ("media_share_of_kpi", "decomp_rssd"):
         value = _number(decomposition.get(key))

@@ -114,6 +114,7 @@ def fit(
         + (f", {result.lift_tests_used} lift test(s)" if result.lift_tests_used else "")
     )
     _print_figures(report)
+    _print_families(report)
     _print_channels(report)
     if result.comparison is not None:
         _print_comparison(result.comparison)
@@ -138,11 +139,12 @@ def _print_figures(report: dict[str, Any]) -> None:
                 _pct(block.get("mape")),
                 _pct(block.get("coverage")),
             )
-    cv = report.get("cross_validation")
-    mean = cv.get("mean") if isinstance(cv, dict) else None
-    if isinstance(mean, dict):
+    from models.mmm_tables import cv_means
+
+    mean = cv_means(report)
+    if mean is not None:
         table.add_row(
-            "cross-validation (mean)",
+            "cross-validation (mean of folds)",
             _num(mean.get("r2"), ".3f"),
             _num(mean.get("nrmse"), ".3f"),
             _pct(mean.get("mape")),
@@ -151,13 +153,41 @@ def _print_figures(report: dict[str, Any]) -> None:
     print_table(table)
 
 
+def _print_families(report: dict[str, Any]) -> None:
+    """The adstock/saturation pairs side by side, as the cross-validation scored them."""
+    cv = report.get("cross_validation")
+    if not isinstance(cv, dict) or not cv.get("table"):
+        return
+    rows = cv["table"]
+    out.print(f"families by {cv.get('criterion', 'cross-validation')}:")
+    table = Table("adstock", "saturation", "CV MAPE", "NRMSE", "R²", "coverage", "")
+    for row in rows:
+        table.add_row(
+            str(row.get("adstock")),
+            str(row.get("saturation")),
+            _pct(row.get("mape")),
+            _num(row.get("nrmse"), ".3f"),
+            _num(row.get("r2"), ".3f"),
+            _pct(row.get("coverage")),
+            "chosen" if row.get("chosen") else "",
+        )
+    print_table(table)
+
+
+def _carry_over(channel: dict[str, Any]) -> str:
+    params = channel.get("adstock_params")
+    if isinstance(params, dict) and params:
+        return ", ".join(f"{k} {_num(v, '.2f')}" for k, v in params.items())
+    return f"decay {_num(channel.get('decay'), '.2f')}"
+
+
 def _print_channels(report: dict[str, Any]) -> None:
     channels = (report.get("decomposition") or {}).get("channels", [])
     if not channels:
         return
     table = Table()
     id_column(table, "channel")
-    for header in ("spend share", "effect share", "ROI", "decay", "half-saturation"):
+    for header in ("spend share", "effect share", "ROI", "carry-over", "half-saturation"):
         table.add_column(header, justify="right")
     for c in channels:
         table.add_row(
@@ -165,7 +195,7 @@ def _print_channels(report: dict[str, Any]) -> None:
             _pct(c.get("spend_share")),
             _pct(c.get("effect_share")),
             _num(c.get("roi"), ".2f"),
-            _num(c.get("decay"), ".2f"),
+            _carry_over(c),
             _num(c.get("half_saturation")),
         )
     print_table(table)
@@ -257,6 +287,7 @@ def show(
     if summary["data_changed"]:
         err.print(f"[yellow]the client's data changed since this fit: `xmo mmm fit {client.id}` refits[/yellow]")
     _print_figures(summary)
+    _print_families(summary)
     _print_channels({"decomposition": {"channels": summary["channels"]}})
     versions = Table()
     id_column(versions, "version")
