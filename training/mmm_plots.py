@@ -52,7 +52,7 @@ def decomposition_figure(decomposition: pd.DataFrame, channels: list[str], kpi: 
     axes.stackplot(dates, *layers, labels=["baseline and controls", *channels], alpha=0.8)
     axes.plot(dates, decomposition["predicted"], color="black", linewidth=0.8, label="predicted")
     axes.set(xlabel="period", ylabel=kpi, title=f"{kpi}: decomposition")
-    axes.legend(loc="upper left", fontsize="small", ncol=2)
+    axes.legend(loc="lower left", fontsize="small", ncol=3)
     figure.autofmt_xdate()
     figure.tight_layout()
     return figure
