@@ -4,7 +4,7 @@ Each version is a fitted :class:`models.mediamix.MediaMixModel` logged with MLfl
 pickle with a signature and an input example, so ``mlflow.pyfunc.load_model`` predicts the KPI from a frame of
 dates, spend and controls); its run holds ``fit_report.json``. Version tags name the KPI and the data's digest,
 so a reader knows what the model explains and on which data. A loaded version is cached per (store, model,
-version): versions never change once registered, only the aliases that point at them.
+version, run): versions never change once registered, only the aliases that point at them.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class LoadedMediaMix:
         return list(self.model.controls_)
 
 
-_cache: dict[tuple[str, str, str], tuple[MediaMixModel, dict[str, Any]]] = {}
+_cache: dict[tuple[str, str, str, str], tuple[MediaMixModel, dict[str, Any]]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -126,7 +126,7 @@ def _check_readable(model: MediaMixModel, name: str, version: str) -> None:
 
 
 def _load(uri: str, name: str, version: str, run_id: str) -> tuple[MediaMixModel, dict[str, Any]]:
-    key = (uri, name, version)
+    key = (uri, name, version, run_id)  # a purged and refitted client numbers its versions from 1 again
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None:

@@ -92,17 +92,20 @@ class MlflowClientStore:
     def _forget_registered_model(client: MlflowClient, client_id: str) -> int:
         from mlflow.exceptions import MlflowException
 
+        from models.mmm_registry import mmm_model_name
         from models.registry import conversion_model_name
 
-        name = conversion_model_name(client_id)
-        try:
-            versions = client.search_model_versions(f"name = '{name}'")
-            client.delete_registered_model(name)  # a hard delete of the model and its versions in the registry
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-                raise
-            return 0
-        return len(versions)
+        deleted = 0
+        for name in (conversion_model_name(client_id), mmm_model_name(client_id)):
+            try:
+                versions = client.search_model_versions(f"name = '{name}'")
+                client.delete_registered_model(name)  # a hard delete of the model and its versions in the registry
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+                continue
+            deleted += len(versions)
+        return deleted
 
     @staticmethod
     def _forget_experiment(client: MlflowClient, store: Any, experiment_id: str) -> int:
@@ -131,15 +134,16 @@ class MlflowClientStore:
     def client_traces(self, client_id: str) -> list[Trace]:
         from mlflow.entities import ViewType
 
+        from models.mmm_registry import mmm_model_name
         from models.registry import conversion_model_name, experiment_name
 
         if absent_sqlite_file(self.settings.effective_mlflow_tracking_uri):
             return tree_traces(self.name, self._artifact_root(client_id))
         client = self._client()
         traces = []
-        name = conversion_model_name(client_id)
-        if client.search_registered_models(f"name = '{name}'"):
-            traces.append(Trace(self.name, f"registered model {name}"))
+        for name in (conversion_model_name(client_id), mmm_model_name(client_id)):
+            if client.search_registered_models(f"name = '{name}'"):
+                traces.append(Trace(self.name, f"registered model {name}"))
         experiment = client.get_experiment_by_name(experiment_name(client_id))
         if experiment is not None:
             runs = client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL, max_results=50_000)

@@ -157,3 +157,15 @@ def test_promotion_moves_aliases_and_records_the_decision(fitted: Fitted) -> Non
     # a rollback: the previous champion back by force, recorded as forced when the gate refuses it
     back = promote_mmm(settings, "shop", version="1", force=True)
     assert back.promoted and client.get_registered_model(mmm_model_name("shop")).aliases["champion"] == 1
+
+
+def test_forgetting_the_client_deletes_its_media_mix_model(fitted: Fitted) -> None:
+    """Runs last in this module: the client's MLflow data go, the registered media-mix model with them."""
+    from training.forgetting import MlflowClientStore
+
+    store = MlflowClientStore(fitted.settings)
+    assert any(t.location == "registered model xmo-mmm-shop" for t in store.client_traces("shop"))
+    assert store.forget_client("shop") > 0
+    assert store.client_traces("shop") == []
+    with pytest.raises(NotReady, match="xmo mmm fit shop"):
+        load_media_mix(fitted.settings, "shop")
