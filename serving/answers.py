@@ -941,6 +941,32 @@ class MmmCurve(BaseModel):
 class MmmCurvesOut(BaseModel):
     """Each channel's response curve with its interval, the observed periods and today's spend."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "shop",
+                    "kpi": "revenue",
+                    "version": "1",
+                    "period_days": 7,
+                    "unit": "week",
+                    "interval_level": 0.9,
+                    "channels": {
+                        "tv": {
+                            "spend": [0.0, 150000.0, 300000.0],
+                            "effect": [0.0, 310000.0, 420000.0],
+                            "lower": [0.0, 250000.0, 330000.0],
+                            "upper": [0.0, 380000.0, 540000.0],
+                            "observed": {"date": ["2025-12-22"], "spend": [120500.0], "effect": [281000.0]},
+                            "current_spend": 98000.0,
+                            "current_effect": 240000.0,
+                        }
+                    },
+                }
+            ]
+        }
+    )
+
     client_id: str
     kpi: str
     version: str
@@ -982,6 +1008,54 @@ class MmmVersion(BaseModel):
 
 class MmmSummaryOut(BaseModel):
     """The client's media-mix model behind an alias (the champion): fit, families, channels, and every version."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "client_id": "shop",
+                    "model_name": "xmo-mmm-shop",
+                    "alias": "champion",
+                    "version": "1",
+                    "run_id": "5f0c…",
+                    "aliases": ["champion"],
+                    "kpi": "revenue",
+                    "cadence": "week",
+                    "period_days": 7,
+                    "n_periods": 208,
+                    "first_day": "2022-01-03",
+                    "last_day": "2025-12-22",
+                    "families": {"adstock": "geometric", "saturation": "hill"},
+                    "in_sample": {"r2": 0.96, "nrmse": 0.05, "mape": 0.021},
+                    "holdout": {"n_days": 182, "n_periods": 26, "first_day": "2025-06-30", "r2": 0.95, "mape": 0.023},
+                    "cross_validation": None,
+                    "calibration": [],
+                    "channels": [
+                        {"channel": "tv", "spend": 1.376e7, "effect": 4.718e7, "roi": 3.43, "roi_interval": [3, 5]}
+                    ],
+                    "media_share_of_kpi": 0.29,
+                    "controls": ["competitor_sales_b", "events", "newsletter"],
+                    "interval_level": 0.9,
+                    "data_sha256": "9b1d…",
+                    "data_changed": False,
+                    "warnings": [],
+                    "versions": [
+                        {
+                            "version": "1",
+                            "aliases": ["champion"],
+                            "created": "2026-12-07T23:50:00+00:00",
+                            "kpi": "revenue",
+                            "families": "geometric/hill",
+                            "data_sha256": "9b1d…",
+                            "metrics": {"holdout_mape": 0.023},
+                            "promotion": None,
+                            "promotion_reasons": None,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     client_id: str
     model_name: str
