@@ -2,6 +2,10 @@
 
 Every pair is scored by :func:`models.mediamix_validation.time_slice_validation` on the same rolling origins; the
 pair with the lowest mean MAPE wins, ties (within :data:`MAPE_TIE` of each other) going to the lower mean NRMSE.
+The table also shows each pair's parameters per channel and the standard error of its mean MAPE over the folds,
+so a reader sees when the pairs cannot really be told apart (a one-standard-error rule that picks the simplest
+tied pair was tried and measured in bench_mmm: it did not predict better and allocated worse, so the plain rule
+stays).
 To stay fast the search is pruned as practitioners do by hand: first the adstock families with Hill saturation,
 then the other saturations with the adstock chosen (5 pairs, not 9), and the folds' fits use fewer random starts
 and a few bootstrap draws (for interval coverage) rather than the final fit's.
@@ -23,9 +27,21 @@ from models.mediamix_families import ADSTOCKS, SATURATIONS, check_families
 from models.mediamix_validation import TimeSliceReport, time_slice_validation
 
 MAPE_TIE = 0.001  # mean MAPEs closer than 0.1 point are a tie, broken by NRMSE
+N_PARAMS = {"geometric": 1, "weibull": 2, "delayed": 2, "hill": 2, "logistic": 1, "michaelis_menten": 1}
 CV_STARTS = 2  # random starts per fold's fit (the final fit keeps the model's own)
 CV_DRAWS = 5  # bootstrap draws per fold, for the coverage of its prediction interval
-TABLE_COLUMNS = ("adstock", "saturation", "mape", "nrmse", "r2", "coverage", "worst_mape", "chosen")
+TABLE_COLUMNS = (
+    "adstock",
+    "saturation",
+    "n_params",
+    "mape",
+    "mape_se",
+    "nrmse",
+    "r2",
+    "coverage",
+    "worst_mape",
+    "chosen",
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,12 @@ class FamilyChoice:
         }
 
 
+def _standard_error(report: TimeSliceReport) -> float:
+    """The standard error of a report's mean MAPE over its folds (0 with fewer than two)."""
+    values = [f.mape for f in report.folds if f.mape is not None]
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
 def _row(adstock: str, saturation: str, report: TimeSliceReport) -> dict[str, Any]:
     def number(value: float | None) -> float:
         return float("nan") if value is None else float(value)
@@ -65,7 +87,9 @@ def _row(adstock: str, saturation: str, report: TimeSliceReport) -> dict[str, An
     return {
         "adstock": adstock,
         "saturation": saturation,
+        "n_params": N_PARAMS[adstock] + N_PARAMS[saturation],
         "mape": number(report.mean["mape"]),
+        "mape_se": _standard_error(report),
         "nrmse": number(report.mean["nrmse"]),
         "r2": number(report.mean["r2"]),
         "coverage": number(report.mean.get("coverage")),
