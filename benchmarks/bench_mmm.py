@@ -155,8 +155,9 @@ def fit_reference(world: WeeklyWorld, n_weeks: int, lift_tests: Sequence[LiftTes
 
 def cross_validate_xmo(world: WeeklyWorld, n_weeks: int) -> tuple[TimeSliceReport, float]:
     """Time-slice cross-validation (``models.mediamix_validation``, :data:`CV_FOLDS` rolling origins, default
-    horizon) of the model :func:`fit_xmo` fits, on the first ``n_weeks`` weeks only (the test weeks stay unseen),
-    and its seconds."""
+    horizon) of xmo's default pair (geometric + Hill, as :func:`fit_xmo` with ``choose=False``), on the first
+    ``n_weeks`` weeks only (the test weeks stay unseen), and its seconds. (:func:`fit_xmo` reports the
+    cross-validation of the pair it chooses.)"""
     channels, controls = list(world.channels), list(world.controls)
     train = world.frame.iloc[:n_weeks]
     started = time.perf_counter()
