@@ -148,13 +148,16 @@ def _alias_order(alias: str) -> int:
     return ALIASES.index(alias) if alias in ALIASES else len(ALIASES)
 
 
-def mmm_summary(settings: Settings, client_id: str, *, alias: str = CHAMPION) -> dict[str, Any]:
-    """The version behind ``alias`` (fit figures, families, channels, warnings) and every version with its aliases.
+def mmm_summary(
+    settings: Settings, client_id: str, *, alias: str = CHAMPION, version: str | None = None
+) -> dict[str, Any]:
+    """The version behind ``alias`` (or ``version``: fit figures, families, lift tests, channels, warnings) and every
+    version with its aliases.
 
     ``data_changed`` says whether the client's data differ from what the version was fitted on (new weeks or
     re-imported rows: time to refit).
     """
-    loaded = load_media_mix(settings, client_id, alias)
+    loaded = load_media_mix(settings, client_id, alias, version=version)
     report = loaded.fit_report
     try:
         current = client_inputs(settings, client_id, loaded).digest
@@ -165,7 +168,7 @@ def mmm_summary(settings: Settings, client_id: str, *, alias: str = CHAMPION) ->
     return {
         "client_id": client_id,
         "model_name": mmm_model_name(client_id),
-        "alias": alias,
+        "alias": loaded.alias,
         "version": loaded.version,
         "run_id": loaded.run_id,
         "aliases": list(loaded.aliases),

@@ -159,6 +159,25 @@ def test_promotion_moves_aliases_and_records_the_decision(fitted: Fitted) -> Non
     assert back.promoted and client.get_registered_model(mmm_model_name("shop")).aliases["champion"] == 1
 
 
+def test_lift_tests_calibrate_a_new_version(fitted: Fitted, tmp_path: Path) -> None:
+    """After the promotion test: a lift test makes the same data a different fit, calibrated by it."""
+    from tracking.lift import import_lift_file
+
+    tests = tmp_path / "lift.csv"
+    tests.write_text("channel,start_date,end_date,kpi,roi,standard_error\ntv,2025-03-03,2025-03-30,revenue,2.0,0.4\n")
+    layout = StorageLayout.from_settings(fitted.settings)
+    import_lift_file(layout, get_engine(fitted.settings), "shop", tests, actor=audit.CLI_ACTOR)
+    calibrated = fit_mmm(fitted.settings, "shop", **FAST)  # type: ignore[arg-type]
+    assert calibrated.registered and calibrated.lift_tests_used == 1 and calibrated.version == "3"
+    [test] = calibrated.fit_report["calibration"]
+    assert (test["channel"], test["start_date"], test["end_date"]) == ("tv", "2025-03-03", "2025-03-30")
+    assert test["measured"] > 0 and test["standard_error"] > 0 and test["model"] > 0
+    run = _client(fitted).get_run(calibrated.run_id)
+    assert run.data.params["lift_tests"] == "1"
+    uncalibrated = fit_mmm(fitted.settings, "shop", lift=False, **FAST)  # type: ignore[arg-type]
+    assert (uncalibrated.registered, uncalibrated.identical_to) == (False, "champion")  # v1 again, lift tests aside
+
+
 def test_forgetting_the_client_deletes_its_media_mix_model(fitted: Fitted) -> None:
     """Runs last in this module: the client's MLflow data go, the registered media-mix model with them."""
     from training.forgetting import MlflowClientStore

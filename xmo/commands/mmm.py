@@ -115,6 +115,7 @@ def fit(
     )
     _print_figures(report)
     _print_families(report)
+    _print_calibration(report)
     _print_channels(report)
     if result.comparison is not None:
         _print_comparison(result.comparison)
@@ -149,6 +150,26 @@ def _print_figures(report: dict[str, Any]) -> None:
             _num(mean.get("nrmse"), ".3f"),
             _pct(mean.get("mape")),
             _pct(mean.get("coverage")),
+        )
+    print_table(table)
+
+
+def _print_calibration(report: dict[str, Any]) -> None:
+    """Each lift test the fit used: what it measured and what the fitted model gives for its window."""
+    tests = report.get("calibration") or []
+    if not tests:
+        return
+    table = Table()
+    id_column(table, "lift test")
+    for header in ("measured", "± se", "model", "z"):
+        table.add_column(header, justify="right")
+    for t in tests:
+        table.add_row(
+            f"{t['channel']} {t['start_date']} – {t['end_date']}",
+            _num(t.get("measured")),
+            _num(t.get("standard_error")),
+            _num(t.get("model")),
+            _num(t.get("z"), "+.2f"),
         )
     print_table(table)
 
@@ -267,20 +288,23 @@ def promote(
 @mmm_app.command("show")
 def show(
     client_id: ClientArg,
+    version: VersionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The champion's fit figures, families, channels and warnings, and every version with its aliases."""
+    """The champion's (or a version's) fit figures, families, lift tests, channels and warnings, and every version
+    with its aliases."""
     from strategy.mmm_report import mmm_summary
 
     settings = load_settings()
     client = existing_client(client_id)
     with _quiet():
-        summary = mmm_summary(settings, client.id)
+        summary = mmm_summary(settings, client.id, version=version)
     if as_json:
         emit_json(summary)
         return
+    label = "champion: version" if version is None else "version"
     out.print(
-        f"{summary['model_name']} champion: version {summary['version']} — {summary['kpi']} on "
+        f"{summary['model_name']} {label} {summary['version']} — {summary['kpi']} on "
         f"{summary['n_periods']} {summary['cadence']}s {summary['first_day']} to {summary['last_day']}, "
         f"{summary['families']['adstock']} adstock, {summary['families']['saturation']} saturation"
     )
@@ -288,6 +312,7 @@ def show(
         err.print(f"[yellow]the client's data changed since this fit: `xmo mmm fit {client.id}` refits[/yellow]")
     _print_figures(summary)
     _print_families(summary)
+    _print_calibration(summary)
     _print_channels({"decomposition": {"channels": summary["channels"]}})
     versions = Table()
     id_column(versions, "version")
