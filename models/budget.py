@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 
+from core.amounts import amount
 from core.errors import InvalidInput
 from models.allocation import (
     SampledCurves,
@@ -495,8 +496,9 @@ def _names(allocations: list[CampaignAllocation], most: int = 4) -> str:
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def bound_sentences(plan: BudgetPlan, options: RatioOptions = API_OPTIONS) -> list[str]:
-    """One sentence per bound that campaigns sit on: the bound, not the curve, limits them, and what to change."""
+def bound_sentences(plan: BudgetPlan, options: RatioOptions = API_OPTIONS, item: str = "campaign") -> list[str]:
+    """One sentence per bound that campaigns (``item``: or channels) sit on: the bound, not the curve, limits them,
+    and what to change."""
     sentences: list[str] = []
     n = len(plan.allocations)
     if not n or plan.allocations[0].lower_bound == plan.allocations[0].upper_bound:
@@ -512,7 +514,7 @@ def bound_sentences(plan: BudgetPlan, options: RatioOptions = API_OPTIONS) -> li
         a, them = held[0], "it" if len(held) == 1 else "them"
         ratio = (a.upper_bound if bound == "upper" else a.lower_bound) / a.current_spend
         sentences.append(
-            f"{len(held)} of {n} campaign{'s' if n > 1 else ''} sit{'s' if len(held) == 1 else ''} at the {bound} "
+            f"{len(held)} of {n} {item}{'s' if n > 1 else ''} sit{'s' if len(held) == 1 else ''} at the {bound} "
             f"bound ({ratio:g}× today's spend): {_names(held)}. The bound, not the response curve, limits "
             f"{them}; {verb} {option} to let the plan {want.format(them)}."
         )
@@ -527,34 +529,41 @@ def plan_sentences(
     outcome: str = "conversions",
     max_moves: int = 5,
     options: RatioOptions = API_OPTIONS,
+    outcome_label: str | None = None,
+    item: str = "campaign",
 ) -> list[str]:
     """Plain sentences a marketer can act on; amounts and outcomes per ``unit_label`` (``unit`` days).
 
     Every comparison is with one baseline, :func:`baseline_label`; ``options`` name the bounds' options in
     the sentence about campaigns held by a bound (the API's by default, :data:`CLI_OPTIONS` for the CLI).
+    ``outcome_label`` names the outcome in the text (default ``outcome``; e.g. a media-mix KPI's name), ``item``
+    what is planned (campaign, or channel).
     """
     digits = 0 if outcome == "value" else 1
+    label = outcome_label or outcome
     per = f"a {unit_label}"
     sentences: list[str] = []
-    shown = [m for m in sorted(plan.moves, key=lambda m: -m.amount) if m.amount * unit >= 0.5][:max_moves]
+    worth_showing = min(0.5, 0.001 * plan.total * unit)  # half a unit, or a thousandth of a small budget
+    moves = [m for m in sorted(plan.moves, key=lambda m: -m.amount) if m.amount * unit >= worth_showing]
+    shown = moves[:max_moves]
     for m in shown:
         low, high = (x * unit for x in m.interval)
         text = (
-            f"Move {m.amount * unit:,.0f} from {m.source} to {m.destination}: {_signed(m.gain * unit, digits)} "
-            f"{outcome} {per} (90 % interval {_signed(low, digits)} to {_signed(high, digits)})"
+            f"Move {amount(m.amount * unit)} from {m.source} to {m.destination}: {_signed(m.gain * unit, digits)} "
+            f"{label} {per} (90 % interval {_signed(low, digits)} to {_signed(high, digits)})"
         )
         sentences.append(text + (" — the gain is uncertain." if low <= 0 <= high else "."))
-    hidden = len([m for m in plan.moves if m.amount * unit >= 0.5]) - len(shown)
+    hidden = len(moves) - len(shown)
     if hidden > 0:
         sentences.append(
             f"{hidden} smaller move{'s complete' if hidden > 1 else ' completes'} the plan (see the table)."
         )
     if not shown:
-        sentences.append(f"Keep {baseline_label(plan)}: no move changes the expected {outcome} noticeably.")
+        sentences.append(f"Keep {baseline_label(plan)}: no move changes the expected {label} noticeably.")
     gain = (plan.expected_outcome_recommended - plan.expected_outcome_baseline) * unit
     low, high = (x * unit for x in plan.interval_gain)
     total_text = (
-        f"Expected {outcome} {per} with {plan.total * unit:,.0f}: {plan.expected_outcome_baseline * unit:,.{digits}f} "
+        f"Expected {label} {per} with {amount(plan.total * unit)}: {plan.expected_outcome_baseline * unit:,.{digits}f} "
         f"with {baseline_label(plan)} → {plan.expected_outcome_recommended * unit:,.{digits}f} recommended "
         f"({_signed(gain, digits)}, 90 % interval {_signed(low, digits)} to {_signed(high, digits)})"
     )
@@ -563,14 +572,14 @@ def plan_sentences(
     else:
         total_text += "."
     sentences.append(total_text)
-    sentences += bound_sentences(plan, options)
+    sentences += bound_sentences(plan, options, item)
     if plan.current_total and not plan.at_todays_total:
         change = (plan.expected_outcome_recommended - plan.expected_outcome_current) * unit
         c_low, c_high = (x * unit for x in plan.interval_change_vs_current)
         verb = "Raising" if plan.total > plan.current_total else "Lowering"
         sentences.append(
-            f"{verb} the total from today's {plan.current_total * unit:,.0f} to {plan.total * unit:,.0f} {per} "
-            f"and splitting it as recommended: {_signed(change, digits)} {outcome} {per} (90 % interval "
+            f"{verb} the total from today's {amount(plan.current_total * unit)} to {amount(plan.total * unit)} {per} "
+            f"and splitting it as recommended: {_signed(change, digits)} {label} {per} (90 % interval "
             f"{_signed(c_low, digits)} to {_signed(c_high, digits)})."
         )
     if plan.target is not None:
@@ -583,7 +592,7 @@ def plan_sentences(
         rule = "the average" if t.basis == "average" else "the marginal"
         capped = plan.total >= sum(a.upper_bound for a in plan.allocations) * (1 - 1e-9)
         sentences.append(
-            f"Spend {plan.total * unit:,.0f} {per}: the largest total within the bounds that keeps {rule} "
+            f"Spend {amount(plan.total * unit)} {per}: the largest total within the bounds that keeps {rule} "
             f"{t.kind.upper()} at {'or below' if t.kind == 'cpa' else 'or above'} {t.value:,.2f} ({value}"
             + ("; the max-ratio bounds allow no more" if capped else "")
             + ")."

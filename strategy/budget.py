@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from core.amounts import amount
 from core.errors import InvalidInput, NotReady
 from core.layout import StorageLayout
 from core.settings import Settings
@@ -127,8 +128,20 @@ class BudgetRecommendation:
     def sentences(self, options: RatioOptions = API_OPTIONS) -> list[str]:
         """Plain sentences a marketer can act on (``options``: how to name the bounds' options)."""
         return plan_sentences(
-            self.plan, unit=self.period_days, unit_label=self.period, outcome=self.outcome, options=options
+            self.plan,
+            unit=self.period_days,
+            unit_label=self.period,
+            outcome=self.outcome,
+            options=options,
+            outcome_label=self.outcome_label,
+            item="campaign" if self.mode == "attributed" else "channel",
         )
+
+    @property
+    def outcome_label(self) -> str:
+        """The outcome as sentences name it: the KPI's own name in media-mix mode (``revenue``, ``y``)."""
+        kpi = self.fit.get("kpi") if self.mode == "media-mix" else None
+        return str(kpi) if kpi else self.outcome
 
     def figure(self) -> Figure:
         """The response curves with today's split at this total and the recommendation marked (per period)."""
@@ -206,6 +219,7 @@ class BudgetRecommendation:
             "client_id": self.client_id,
             "mode": self.mode,
             "outcome": self.outcome,
+            "outcome_label": self.outcome_label,
             "period": self.period,
             "period_days": k,
             "total": plan.total * k,
@@ -473,14 +487,14 @@ def _extrapolation_warnings(plan: BudgetPlan, curves: CampaignCurves, unit: int,
         if a.recommended_spend > high * EXTRAPOLATION_MARGIN:
             curves.warn(
                 a.campaign_id,
-                f"recommended {a.recommended_spend * unit:,.0f} per {label} is above the most it spent "
-                f"({high * unit:,.0f} per {label}, carry-over included): the curve is extrapolated there",
+                f"recommended {amount(a.recommended_spend * unit)} per {label} is above the most it spent "
+                f"({amount(high * unit)} per {label}, carry-over included): the curve is extrapolated there",
             )
         elif a.recommended_spend < low / EXTRAPOLATION_MARGIN:
             curves.warn(
                 a.campaign_id,
-                f"recommended {a.recommended_spend * unit:,.0f} per {label} is below the least it spent "
-                f"({low * unit:,.0f} per {label}): the curve is extrapolated there",
+                f"recommended {amount(a.recommended_spend * unit)} per {label} is below the least it spent "
+                f"({amount(low * unit)} per {label}): the curve is extrapolated there",
             )
 
 
@@ -657,7 +671,7 @@ def _ladder_extrapolation(fitted: _Fitted, plans: list[BudgetPlan], unit: int, l
     totals = [plan.total * unit for plan in plans if any(beyond(a) for a in plan.allocations)]
     if not totals:
         return []
-    shown = ", ".join(f"{t:,.0f}" for t in totals)
+    shown = ", ".join(amount(t) for t in totals)
     return [
         f"at totals of {shown} per {label} some campaigns get more or less than they have ever spent: their curves "
         "are extrapolated there (the plan at that total names them)"
@@ -826,7 +840,7 @@ def budget_ladder(
         kept = [t for t in asked if low * k * (1 - 1e-9) <= t <= high * k * (1 + 1e-9)]
         if len(kept) < len(asked):
             notes.append(
-                f"totals outside the bounds ({low * k:,.0f} to {high * k:,.0f} per {period} with min_ratio "
+                f"totals outside the bounds ({amount(low * k)} to {amount(high * k)} per {period} with min_ratio "
                 f"{min_ratio:g} and max_ratio {max_ratio:g}) are left out"
             )
         asked = kept or [today]

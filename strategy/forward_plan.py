@@ -34,6 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from core.amounts import amount
 from core.errors import InvalidInput
 from models.mediamix import MediaMixModel
 from tracking.table_files import parse_dates, parse_numbers, read_table_file
@@ -339,7 +340,7 @@ def _short(value: float) -> str:
         return f"{value / 1e6:,.{1 if size >= 1e7 else 2}f} M"
     if size >= 1e4:
         return f"{value / 1e3:,.0f} k"
-    return f"{value:,.0f}"
+    return amount(value)
 
 
 class ForwardPlanner:

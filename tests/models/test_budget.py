@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+from core.amounts import amount
 from core.errors import InvalidInput
 from models.adstock import geometric_adstock
 from models.budget import (
@@ -306,3 +307,14 @@ def test_sentences_say_what_to_move_and_when_the_gain_is_uncertain() -> None:
     sentences = plan_sentences(plan, unit=7, unit_label="week")
     assert "the gain is uncertain" in sentences[0]
     assert "the gain is uncertain: the interval includes zero" in sentences[-1]
+
+
+def test_a_small_budget_keeps_its_moves_and_digits_and_sentences_name_channels_and_the_kpi() -> None:
+    """A media-mix data set in thousands (0.4 a week over two channels) must not read '0' or hide its moves."""
+    sure = {"x1": Hill(50, 0.04, 1.0, spread=0.02, seed=1), "x2": Hill(400, 2.0, 1.0, spread=0.02, seed=2)}
+    plan = allocate_budget(sure, {"x1": 0.03, "x2": 0.03}, 0.06)
+    assert plan.moves and plan.moves[0].amount * 7 < 0.5  # below the old fixed half-unit threshold
+    sentences = plan_sentences(plan, unit=7, unit_label="week", outcome_label="y", item="channel")
+    assert sentences[0].startswith(f"Move {amount(plan.moves[0].amount * 7)} from x2 to x1: ")
+    assert " y a week" in sentences[0] and "Expected y a week with 0.420:" in "".join(sentences)
+    assert any(s.startswith("1 of 2 channels sits at the lower bound") for s in sentences)

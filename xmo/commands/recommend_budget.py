@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from core.amounts import amount, signed_amount
 from xmo.commands.common import existing_client, load_settings
 from xmo.console import err, out
 from xmo.output import FormatOption, JsonOption, OutputFormat, chosen_format, emit, id_header, print_table
@@ -26,6 +27,7 @@ def _interval(pair: list[float], digits: int) -> str:
 def budget_table(plan: dict[str, Any]) -> Table:
     """A marketer's table: one baseline (today's split at this total), the recommendation, and bound marks."""
     outcome, period = plan["outcome"], plan["period"]
+    label = plan.get("outcome_label") or outcome
     digits = 0 if outcome == "value" else 1
     baseline = plan["baseline"]
     table = Table(
@@ -36,19 +38,19 @@ def budget_table(plan: dict[str, Any]) -> Table:
         f"expected with {baseline}",
         "expected recommended (90% interval)",
         "marginal CPA" if outcome == "conversions" else "marginal ROAS",
-        title=f"Budget {plan['total']:,.0f} per {period} ({plan['mode']}, {outcome}; {_source(plan)}): "
-        f"spend and {outcome} per {period}",
+        title=f"Budget {amount(plan['total'])} per {period} ({plan['mode']}, {label}; {_source(plan)}): "
+        f"spend and {label} per {period}",
     )
     for c in sorted(plan["campaigns"], key=lambda c: c["change_ratio"]):
         marginal = c["marginal_cpa"] if outcome == "conversions" else c["marginal_roas"]
         table.add_row(
             c["campaign_id"],
-            f"{c['baseline_spend']:,.0f}",
-            f"{c['recommended_spend']:,.0f}{BOUND_MARK.get(c.get('at_bound') or '', '')}",
-            f"{c['change']:+,.0f} ({c['change_ratio'] - 1:+.0%})",
+            amount(c["baseline_spend"]),
+            f"{amount(c['recommended_spend'])}{BOUND_MARK.get(c.get('at_bound') or '', '')}",
+            f"{signed_amount(c['change'])} ({c['change_ratio'] - 1:+.0%})",
             f"{c['expected_outcome_baseline']:,.{digits}f}",
             f"{c['expected_outcome_recommended']:,.{digits}f} ({_interval(c['expected_outcome_interval'], digits)})",
-            "–" if marginal is None else f"{marginal:,.2f}",
+            "–" if marginal is None else amount(marginal),
         )
     return table
 
@@ -66,6 +68,14 @@ def bound_legend(plan: dict[str, Any]) -> str | None:
     return ", ".join(parts)
 
 
+def _data_span(plan: dict[str, Any]) -> str:
+    """``179 weeks`` for a weekly media-mix fit, else ``1253 days``."""
+    fit = plan.get("fit") or {}
+    if fit.get("cadence") == "week" and fit.get("n_periods"):
+        return f"{fit['n_periods']:,} weeks"
+    return f"{plan['days_of_data']:,} days"
+
+
 def _source(plan: dict[str, Any]) -> str:
     source = plan.get("total_source")
     if source == "today":
@@ -80,7 +90,7 @@ def print_budget(plan: dict[str, Any]) -> None:
     if legend:
         out.print(legend)
     if plan["total_source"] != "today":
-        out.print(f"Today you spend {plan['current_total']:,.0f} per {plan['period']}.")
+        out.print(f"Today you spend {amount(plan['current_total'])} per {plan['period']}.")
     for sentence in plan["sentences"]:
         out.print(sentence)
     forecast = plan.get("forecast")
@@ -92,7 +102,7 @@ def print_budget(plan: dict[str, Any]) -> None:
     model = f" (media-mix model version {version})" if version else ""
     if plan["mode"] == "media-mix" and not version:
         model = " (media-mix model fitted for this plan, not registered)"
-    out.print(f"from {plan['days_of_data']} days of data{model}")
+    out.print(f"from {_data_span(plan)} of data{model}")
     for warning in plan["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {warning}")
 
@@ -112,7 +122,7 @@ def ladder_table(ladder: dict[str, Any]) -> Table:
         f"marginal {kind.upper()}",
         "at max",
         "at min",
-        title=f"What each total buys, split optimally (today: {ladder['current_total']:,.0f} per {period})",
+        title=f"What each total buys, split optimally (today: {amount(ladder['current_total'])} per {period})",
     )
     for row in ladder["rows"]:
         today = abs(row["total"] - ladder["current_total"]) <= 0.005 * ladder["current_total"]
@@ -121,11 +131,11 @@ def ladder_table(ladder: dict[str, Any]) -> Table:
         if window:
             forecast = [f"{row['forecast_predicted']:,.{digits}f} ({_interval(row['forecast_interval'], digits)})"]
         table.add_row(
-            f"{row['total']:,.0f}" + (" (today)" if today else ""),
+            amount(row["total"]) + (" (today)" if today else ""),
             f"{row['expected_outcome']:,.{digits}f} ({_interval(row['expected_outcome_interval'], digits)})",
             *forecast,
-            "–" if average is None else f"{average:,.2f}",
-            "–" if marginal is None else f"{marginal:,.2f}",
+            "–" if average is None else amount(average),
+            "–" if marginal is None else amount(marginal),
             str(row["campaigns_at_upper_bound"]),
             str(row["campaigns_at_lower_bound"]),
         )
