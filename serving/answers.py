@@ -1010,6 +1010,7 @@ class MmmSummaryOut(BaseModel):
     """The client's media-mix model behind an alias (the champion): fit, families, channels, and every version."""
 
     model_config = ConfigDict(
+        extra="allow",  # a key strategy.mmm_report adds later is answered (and allowed by the schema), not dropped
         json_schema_extra={
             "examples": [
                 {
@@ -1054,7 +1055,7 @@ class MmmSummaryOut(BaseModel):
                     ],
                 }
             ]
-        }
+        },
     )
 
     client_id: str
