@@ -81,7 +81,8 @@ def fit(
 
         grain = "week" if media_mix_inputs(settings, client.id, kpi=kpi).period_days == 7 else "day"
         if grain != unit:
-            raise InvalidInput(f"the KPI is {grain}ly: use --holdout-{grain}s, not --holdout-{unit}s")
+            cadence = "weekly" if grain == "week" else "daily"
+            raise InvalidInput(f"the KPI is {cadence}: use --holdout-{grain}s, not --holdout-{unit}s")
     live = err.is_terminal
     with err.status("fitting the media-mix model") as status:
         result = fit_mmm(
@@ -375,6 +376,9 @@ def predict(
         err.print(f"{len(frame)} periods written to {out_file}")
         return
     if emit(chosen, rows, rows, ["date", "actual", "predicted", "lower", "upper", "split"]):
+        return
+    if not rows:
+        err.print("no period of the model's data lies between --since and --until")
         return
     table = Table("date", "actual", "predicted", "interval", "split")
     for r in rows:
