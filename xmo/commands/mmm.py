@@ -265,8 +265,10 @@ def promote(
     force: Annotated[bool, typer.Option("--force", help="Promote even when the gate refuses (recorded).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Make a version champion if it predicts held-out periods no worse and does not flip the advice without new
-    evidence (docs/mmm.md). Exit code 0 when promoted, 3 when the gate refused (reasons printed and recorded)."""
+    """Make a version champion if it predicts no worse and does not flip the advice without new evidence.
+
+    The rules are in docs/mmm.md. Exit code 0 when promoted, 3 when the gate refused (reasons printed and recorded).
+    """
     from training.mmm import promote_mmm
 
     settings = load_settings()
@@ -292,8 +294,7 @@ def show(
     version: VersionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The champion's (or a version's) fit figures, families, lift tests, channels and warnings, and every version
-    with its aliases."""
+    """The champion's (or a version's) fit figures, families, lift tests, channels and warnings; every version."""
     from strategy.mmm_report import mmm_summary
 
     settings = load_settings()
