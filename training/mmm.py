@@ -118,22 +118,26 @@ def _accepts(function: Callable[..., Any], name: str) -> bool:
 
 
 def _choose_families(
-    inputs: MediaMixInputs, lift_tests: pd.DataFrame | None, progress: Progress
+    inputs: MediaMixInputs, lift_tests: pd.DataFrame | None, progress: Progress, warnings: list[str]
 ) -> tuple[dict[str, str], dict[str, Any] | None]:
     """The adstock and saturation families chosen by cross-validation (``models.mediamix_selection``), or none
-    when the model cannot choose yet."""
+    (the model's defaults) when the model cannot choose or the series is too short for the folds (warned)."""
     try:
         from models.mediamix_selection import choose_families
     except ImportError:
         return {}, None
     progress("choosing adstock and saturation families by time-slice cross-validation")
-    choice = choose_families(
-        inputs.X,
-        inputs.y,
-        period_days=inputs.period_days,
-        controls=list(inputs.controls),
-        lift_tests=lift_tests,
-    )
+    try:
+        choice = choose_families(
+            inputs.X,
+            inputs.y,
+            period_days=inputs.period_days,
+            controls=list(inputs.controls),
+            lift_tests=lift_tests,
+        )
+    except InvalidInput as exc:
+        warnings.append(f"adstock and saturation not chosen by cross-validation ({exc}): geometric and Hill")
+        return {}, None
     return {"adstock": choice.adstock, "saturation": choice.saturation}, choice.to_dict()
 
 
@@ -236,7 +240,7 @@ def _fit(
     if same is not None and not register_anyway:
         return _unregistered(settings, client_id, same[0], same[1], inputs, warnings)
 
-    families, cv = _choose_families(inputs, lift_tests, progress) if select_families else ({}, None)
+    families, cv = _choose_families(inputs, lift_tests, progress, warnings) if select_families else ({}, None)
     params: dict[str, Any] = {
         "channels": list(inputs.channels),
         "controls": list(inputs.controls),

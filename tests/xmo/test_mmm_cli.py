@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from core.settings import get_settings
@@ -125,6 +126,29 @@ def test_no_data_and_no_model(shop: str, capsys: pytest.CaptureFixture[str]) -> 
     assert code != 0 and err == "xmo: no KPI series for client 'empty'; import one with `xmo kpi import empty FILE`\n"
     code, _, err = run(capsys, "mmm", "show", "empty")
     assert code != 0 and err == "xmo: client 'empty' has no media-mix model yet; fit one with `xmo mmm fit empty`\n"
+
+
+def test_a_short_daily_series_is_fitted_with_the_default_families(
+    shop: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from models.mediamix_simulation import simulate_media_mix
+
+    world = simulate_media_mix(90, 2, noise=0.05, seed=8)  # too short for the 4 folds that choose families
+    frame = world.frame.assign(date=world.frame["date"].dt.date)
+    frame[["date", world.kpi, *world.controls]].to_csv(tmp_path / "kpi.csv", index=False)
+    spend = [frame[["date"]].assign(channel=name, spend=frame[name]) for name in world.channels]
+    pd.concat(spend).to_csv(tmp_path / "spend.csv", index=False)
+    for args in (
+        ["client", "create", "Daily", "--domain", "daily.example", "--id", "daily"],
+        ["kpi", "import", "daily", str(tmp_path / "kpi.csv")],
+        ["spend", "import", "daily", str(tmp_path / "spend.csv")],
+    ):
+        assert run(capsys, *args)[0] == 0, args
+    code, out, err = run(capsys, "mmm", "fit", "daily", "--draws", "5", "--holdout-days", "14")
+    assert code == 0, err
+    assert "revenue on 90 days" in out and "geometric adstock, hill saturation" in out
+    assert "held out (14 periods)" in out
+    assert "adstock and saturation not chosen by cross-validation (90 days are too few" in err
 
 
 def test_a_challenger_goes_through_the_gate(shop: str, capsys: pytest.CaptureFixture[str]) -> None:
