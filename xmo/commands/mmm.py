@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from core.amounts import amount
 from core.errors import InvalidInput
 from xmo.commands.common import existing_client, load_settings
 from xmo.console import emit_json, err, out
@@ -30,8 +31,11 @@ def _pct(value: Any) -> str:
     return f"{value:.1%}" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
 
 
-def _num(value: Any, pattern: str = ",.0f") -> str:
-    return format(value, pattern) if isinstance(value, (int, float)) and math.isfinite(value) else "–"
+def _num(value: Any, pattern: str | None = None) -> str:
+    """``value`` by ``pattern``, or as an amount (whole above 100, three significant digits below); ``–`` if none."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "–"
+    return amount(value) if pattern is None else format(value, pattern)
 
 
 def _holdout(weeks: int | None, days: int | None) -> tuple[int | None, str | None]:
