@@ -6,11 +6,13 @@
 geometric, delayed or Weibull carry-over and Hill saturation, trend, yearly seasonality, an unobserved demand drift,
 controls (competitor sales, events, a newsletter) and noise; one world where spend follows expected demand (an
 uncalibrated model is biased) and carries a geo lift test on one channel, as a row of ``xmo lift import``.
-``--quick``: two small worlds.
+``--quick``: two small worlds; ``--family-rule paired``: xmo's families by the paired fold-by-fold rule.
 
 **Models**, each on the same split in the same run: xmo as ``xmo mmm fit`` runs it (:func:`fit_xmo`: the weekly
 ``MediaMixModel`` with the defaults of ``xmo recommend budget --mode media-mix`` on weekly spend and KPI, its
-families chosen by time-slice cross-validation, calibrated by the lift test where there is one) and the
+families chosen by time-slice cross-validation, calibrated by the lift test where there is one, as the product uses
+the client's lift tests by default: every figure of that world, allocation and refresh included, comes from the
+calibrated fits, the uncalibrated fit's allocation and tested ROI beside them) and the
 reference (``ridge_mmm.py``: geometric adstock + Hill per channel, trend, Fourier, controls,
 ridge, hyper-parameters by time-series cross-validation). Each is fitted on the first 80 % of weeks (fit A) and on
 those plus 4 weeks (fit B, the refresh).
@@ -19,7 +21,12 @@ those plus 4 weeks (fit B, the refresh).
 effect shares over the training weeks against the truth (points); ROI per channel and, in the lift-test world, the
 tested channel's ROI error without and with the lift test ("n/a" where a model cannot take it); allocation of today's
 total (mean weekly spend of the last 13 training weeks, bounds 0.5–2× per channel) by ``models.budget.allocate_budget``
-on the model's curves, scored under the TRUE curves as a share of the oracle's gain over today's split; refresh: the
+on the model's curves, scored under the TRUE curves as a share of the oracle's gain over today's split, beside two
+allocation rules tried and not adopted (``mean``: the allocator on the means of the bootstrap draws, the expected
+outcome over the fit's uncertainty; ``shrunk``: the plan moved only as far towards itself as keeps the 10 % quantile
+of its gain over the draws highest), and per channel today's, the plan's and the oracle's spend with the fitted and
+true marginal ROI at today's spend (why a plan loses: money goes to the channel whose fitted marginal ROI is
+overstated); refresh: the
 largest change of any channel's recommended spend between fits A and B at the same total, as a share of the total;
 fit time (xmo's includes its family choice); for xmo, the families chosen, the mean MAPE, R² and 90 % interval
 coverage of the time-slice cross-validation of the pair chosen on the training weeks (``models.mediamix_selection``,
@@ -39,6 +46,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +113,7 @@ def _inputs(frame: pd.DataFrame, channels: Sequence[str], controls: Sequence[str
 
 
 def fit_xmo(
-    world: WeeklyWorld, n_weeks: int, lift_tests: Sequence[LiftTest] = (), choose: bool = True
+    world: WeeklyWorld, n_weeks: int, lift_tests: Sequence[LiftTest] = (), choose: bool = True, rule: str = "lowest"
 ) -> MixFit | None:
     """xmo as ``xmo mmm fit`` runs it on weekly data: the weekly ``MediaMixModel`` (``period_days=7``, the
     defaults of ``xmo recommend budget --mode media-mix``) on the first ``n_weeks`` weeks, its carry-over and
@@ -122,7 +130,7 @@ def fit_xmo(
     tests = pd.DataFrame([test.record() for test in lift_tests]) if lift_tests else None
     X, y = _inputs(train, channels, controls), train[world.kpi].to_numpy(dtype=float)
     if choose:
-        model, choice = fit_with_family_choice(model, X, y, tests, folds=CV_FOLDS)
+        model, choice = fit_with_family_choice(model, X, y, tests, folds=CV_FOLDS, rule=rule)
     else:
         model.fit(X, y, lift_tests=tests)
     seconds = time.perf_counter() - started
@@ -201,8 +209,11 @@ def _true_value(curves: Mapping[str, SpendResponse], spend: Mapping[str, float])
     return float(sum(float(curves[n].steady_state(s)) for n, s in spend.items()))
 
 
-def oracle_plan(curves: Mapping[str, SpendResponse], current: Mapping[str, float], total: float) -> float:
-    """The best true weekly outcome for ``total`` within the bounds (the allocator, checked by multi-start SLSQP)."""
+def oracle_plan(
+    curves: Mapping[str, SpendResponse], current: Mapping[str, float], total: float
+) -> tuple[float, dict[str, float]]:
+    """The best true weekly outcome for ``total`` within the bounds and its split (the allocator, checked by
+    multi-start SLSQP)."""
     from scipy.optimize import minimize
 
     plan = allocate_budget(curves, current, total, MIN_RATIO, MAX_RATIO, unit_label="week")
@@ -213,7 +224,8 @@ def oracle_plan(curves: Mapping[str, SpendResponse], current: Mapping[str, float
     def negative(x: np.ndarray) -> float:
         return -float(sum(float(curves[n].steady_state(v)) for n, v in zip(names, x, strict=True)))
 
-    best = _true_value(curves, {a.campaign_id: a.recommended_spend for a in plan.allocations})
+    split = {a.campaign_id: a.recommended_spend for a in plan.allocations}
+    best = _true_value(curves, split)
     rng = np.random.default_rng(0)
     for guess in [base, *(rng.uniform(low, high) for _ in range(4))]:
         result = minimize(
@@ -224,42 +236,130 @@ def oracle_plan(curves: Mapping[str, SpendResponse], current: Mapping[str, float
             constraints=[{"type": "eq", "fun": lambda x: float(x.sum() - total)}],
             options={"maxiter": 500, "ftol": 1e-12},
         )
-        if result.success and abs(result.x.sum() - total) < 1e-6 * total:
-            best = max(best, -float(result.fun))
-    return best
+        if result.success and abs(result.x.sum() - total) < 1e-6 * total and -float(result.fun) > best:
+            best, split = -float(result.fun), dict(zip(names, map(float, result.x), strict=True))
+    return best, split
 
 
-def recommend(fit: MixFit, current: Mapping[str, float], total: float) -> dict[str, float]:
-    """Weekly spend per channel that ``allocate_budget`` recommends on the model's curves."""
-    plan = allocate_budget(fit.curves, current, total, MIN_RATIO, MAX_RATIO, unit_label="week")
+@dataclass(frozen=True)
+class MeanOfDraws:
+    """A curve whose point is the mean of its bootstrap draws: the expected outcome over the fit's uncertainty
+    (what Meridian's optimiser maximizes with its posterior), draws unchanged."""
+
+    curve: SpendResponse
+
+    def steady_state(self, weekly_spend: float | np.ndarray) -> np.ndarray:
+        x = np.asarray(weekly_spend, dtype=float)
+        means = [float(np.mean(self.curve.steady_state_draws(float(v)))) for v in x.ravel()]
+        return np.asarray(means, dtype=float).reshape(x.shape)
+
+    def steady_state_draws(self, weekly_spend: float) -> np.ndarray:
+        return np.asarray(self.curve.steady_state_draws(weekly_spend), dtype=float)
+
+
+RULES = ("point", "mean", "shrunk")  # allocation rules compared (the first is what allocate_budget does)
+SHRINK_STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)
+SHRINK_QUANTILE = 0.1
+
+
+def _shrunk(
+    curves: Mapping[str, SpendResponse], current: Mapping[str, float], plan: Mapping[str, float]
+) -> dict[str, float]:
+    """Today's split moved part of the way to ``plan``: the step whose gain over today's split has the highest
+    :data:`SHRINK_QUANTILE` quantile over the bootstrap draws (0 when every step's low end is a loss)."""
+    names = list(current)
+
+    def draws_at(spend: Mapping[str, float]) -> np.ndarray:
+        return np.sum([np.asarray(curves[n].steady_state_draws(spend[n]), dtype=float) for n in names], axis=0)
+
+    today = draws_at(current)
+    best_step, best_low = 0.0, 0.0
+    for step in SHRINK_STEPS[1:]:
+        spend = {n: current[n] + step * (plan[n] - current[n]) for n in names}
+        low = float(np.quantile(draws_at(spend) - today, SHRINK_QUANTILE))
+        if low > best_low:
+            best_step, best_low = step, low
+    return {n: current[n] + best_step * (plan[n] - current[n]) for n in names}
+
+
+def recommend(fit: MixFit, current: Mapping[str, float], total: float, rule: str = "point") -> dict[str, float]:
+    """Weekly spend per channel that ``allocate_budget`` recommends on the model's curves (``rule`` ``point``), on
+    the means of their draws (``mean``), or the point plan shrunk towards today's split (``shrunk``)."""
+    curves: Mapping[str, SpendResponse] = fit.curves
+    if rule == "mean":
+        curves = {name: MeanOfDraws(curve) for name, curve in fit.curves.items()}
+    plan = allocate_budget(curves, current, total, MIN_RATIO, MAX_RATIO, unit_label="week")
     out = dict.fromkeys(current, 0.0)
     out.update({a.campaign_id: a.recommended_spend for a in plan.allocations})
-    return out
+    return _shrunk(fit.curves, current, out) if rule == "shrunk" else out
+
+
+def marginal_roi(curve: SpendResponse, weekly_spend: float, step: float = 0.05) -> float:
+    """The curve's extra weekly outcome per extra unit of weekly spend at ``weekly_spend`` (central difference
+    over ±``step`` of it)."""
+    low, high = weekly_spend * (1.0 - step), weekly_spend * (1.0 + step)
+    values = np.asarray(curve.steady_state(np.array([low, high])), dtype=float)
+    return float(values[1] - values[0]) / (high - low)
+
+
+def _channel_diagnostic(
+    fit: MixFit,
+    truth: Mapping[str, SpendResponse],
+    current: Mapping[str, float],
+    recommended: Mapping[str, float],
+    oracle: Mapping[str, float],
+) -> dict[str, dict[str, float]]:
+    """Per channel: today's, recommended and the oracle's weekly spend, and the fitted and true marginal ROI at
+    today's spend (the allocator moves money towards the higher fitted marginal ROI: where the fitted order
+    differs from the true one, the plan moves the wrong way)."""
+    return {
+        c: {
+            "current": current[c],
+            "recommended": recommended[c],
+            "oracle": oracle[c],
+            "fitted_marginal_roi": marginal_roi(fit.curves[c], current[c]),
+            "true_marginal_roi": marginal_roi(truth[c], current[c]),
+        }
+        for c in current
+    }
 
 
 def score_model(
-    world: WeeklyWorld, name: str, fit: MixFit, refresh: MixFit, calibrated: MixFit | None, n_train: int
+    world: WeeklyWorld, name: str, fit: MixFit, refresh: MixFit, uncalibrated: MixFit | None, n_train: int
 ) -> dict[str, Any]:
-    """Every figure of one model in one world."""
+    """Every figure of one model in one world. In a world with a lift test ``fit`` and ``refresh`` are calibrated by
+    it, as ``xmo mmm fit`` does with the client's lift tests, and ``uncalibrated`` is fit A without it (``None``:
+    the model cannot take one)."""
     y = world.frame[world.kpi].to_numpy(dtype=float)
     test = fit_metrics(y[n_train:], fit.predicted[n_train:])
     train_rows = slice(0, n_train)
+    spend = world.spend(train_rows).sum()
+
+    def roi_of(model: MixFit) -> dict[str, float]:
+        effect = model.contributions.iloc[train_rows].sum()
+        return {c: float(effect[c] / spend[c]) for c in world.channels}
+
     effect = fit.contributions.iloc[train_rows].sum()
     media = float(effect.sum())
     shares = {c: float(effect[c] / media) if media > 0 else 0.0 for c in world.channels}
     true_shares = world.true_effect_shares(train_rows)
-    spend = world.spend(train_rows).sum()
-    roi = {c: float(effect[c] / spend[c]) for c in world.channels}
+    roi = roi_of(fit)
     true_roi = world.true_roi(train_rows)
 
     recent = world.spend(slice(n_train - CURRENT_WEEKS, n_train)).mean()
     current = {c: float(recent[c]) for c in world.channels if recent[c] > 0}
     total = sum(current.values())
-    recommended = recommend(fit, current, total)
-    refreshed = recommend(refresh, current, total)
     truth = {c: world.truth[c] for c in current}
-    oracle = oracle_plan(truth, current, total)
-    true_current, true_recommended = _true_value(truth, current), _true_value(truth, recommended)
+    oracle, oracle_split = oracle_plan(truth, current, total)
+    true_current = _true_value(truth, current)
+
+    def gain_share(spend_plan: Mapping[str, float]) -> float:
+        return (_true_value(truth, spend_plan) - true_current) / (oracle - true_current)
+
+    plans = {rule: recommend(fit, current, total, rule) for rule in RULES}
+    recommended = plans["point"]
+    refreshed = recommend(refresh, current, total)
+    true_recommended = _true_value(truth, recommended)
     row: dict[str, Any] = {
         "model": name,
         "fit_seconds": fit.seconds,
@@ -275,24 +375,29 @@ def score_model(
         "current_weekly": current,
         "recommended_weekly": recommended,
         "refreshed_weekly": refreshed,
+        "oracle_weekly": oracle_split,
         "refresh_max_change_share": max(abs(recommended[c] - refreshed[c]) for c in current) / total,
         "true_current": true_current,
         "true_recommended": true_recommended,
         "oracle": oracle,
         "share_of_oracle": true_recommended / oracle,
-        "share_of_oracle_gain": (true_recommended - true_current) / (oracle - true_current),
+        "share_of_oracle_gain": gain_share(recommended),
+        "share_of_oracle_gain_by_rule": {rule: gain_share(plan) for rule, plan in plans.items()},
         "oracle_gain_vs_current": oracle / true_current - 1.0,
+        "channel_diagnostic": _channel_diagnostic(fit, truth, current, recommended, oracle_split),
     }
     lift = world.lift_test
     if lift is not None:
         tested = lift.channel
         row["tested_channel"] = tested
-        row["tested_roi_error"] = abs(roi[tested] / true_roi[tested] - 1.0)
-        if calibrated is None:
+        if uncalibrated is None:
+            row["tested_roi_error"] = abs(roi[tested] / true_roi[tested] - 1.0)
             row["tested_roi_error_with_lift"] = None
+            row["share_of_oracle_gain_uncalibrated"] = None
         else:
-            calibrated_roi = float(calibrated.contributions[tested].iloc[train_rows].sum() / spend[tested])
-            row["tested_roi_error_with_lift"] = abs(calibrated_roi / true_roi[tested] - 1.0)
+            row["tested_roi_error"] = abs(roi_of(uncalibrated)[tested] / true_roi[tested] - 1.0)
+            row["tested_roi_error_with_lift"] = abs(roi[tested] / true_roi[tested] - 1.0)
+            row["share_of_oracle_gain_uncalibrated"] = gain_share(recommend(uncalibrated, current, total))
     return row
 
 
@@ -317,12 +422,13 @@ def run_world(world: WeeklyWorld, time_full_fit: bool) -> dict[str, Any]:
         "spend_shares": (world.spend(train_rows).sum() / world.spend(train_rows).sum().sum()).to_dict(),
         "models": {},
     }
+    tests = (world.lift_test,) if world.lift_test else ()  # used by default, as xmo mmm fit does
     for name, fitter in FITTERS.items():
-        fit = fitter(world, n_train, ())
-        refresh = fitter(world, n_train + REFRESH_WEEKS, ())
+        fit = fitter(world, n_train, tests)
+        refresh = fitter(world, n_train + REFRESH_WEEKS, tests)
         assert fit is not None and refresh is not None
-        calibrated = fitter(world, n_train, (world.lift_test,)) if world.lift_test else None
-        row = score_model(world, name, fit, refresh, calibrated, n_train)
+        uncalibrated = fitter(world, n_train, ()) if tests else None
+        row = score_model(world, name, fit, refresh, uncalibrated, n_train)
         row.update(_cv_fields(fit.cv, fit.seconds if fit.cv is not None else None))
         row["families"] = fit.families
         if fit.families is not None and refresh.families is not None:
@@ -390,8 +496,23 @@ def print_world(w: dict[str, Any]) -> None:
         if "tested_channel" in m:
             print(
                 f"  {name}: {m['tested_channel']} ROI error {_pct(m['tested_roi_error'])} without the lift test, "
-                f"{_pct(m['tested_roi_error_with_lift'])} with it"
+                f"{_pct(m['tested_roi_error_with_lift'])} with it; % of oracle gain "
+                f"{_pct(m['share_of_oracle_gain_uncalibrated'])} without it, {_pct(m['share_of_oracle_gain'])} with it"
             )
+    rules = ", ".join(
+        f"{rule} {_pct(xmo['share_of_oracle_gain_by_rule'][rule])}" for rule in xmo["share_of_oracle_gain_by_rule"]
+    )
+    print(f"  xmo % of oracle gain by allocation rule: {rules}")
+    print(
+        f"  {'channel':<10} {'today/wk':>9} {'xmo plan':>9} {'oracle':>9} {'true mROI':>9} {'xmo mROI':>9} "
+        f"{'ref mROI':>9}   (marginal ROI at today's spend)"
+    )
+    for c, d in xmo["channel_diagnostic"].items():
+        ref_mroi = ref["channel_diagnostic"][c]["fitted_marginal_roi"]
+        print(
+            f"  {c:<10} {d['current']:>9.0f} {d['recommended']:>9.0f} {d['oracle']:>9.0f} "
+            f"{d['true_marginal_roi']:>9.2f} {d['fitted_marginal_roi']:>9.2f} {ref_mroi:>9.2f}"
+        )
 
 
 def _ratio(with_lift: float | None, without: float) -> float | None:
@@ -421,6 +542,13 @@ def summarize(worlds: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, d
             "mean_effect_share_mae": statistics.mean(r["effect_share_mae"] for r in rows),
             "worst_share_of_oracle_gain": min(r["share_of_oracle_gain"] for r in rows),
             "mean_share_of_oracle_gain": statistics.mean(r["share_of_oracle_gain"] for r in rows),
+            "share_of_oracle_gain_by_rule": {
+                rule: {
+                    "mean": statistics.mean(r["share_of_oracle_gain_by_rule"][rule] for r in rows),
+                    "worst": min(r["share_of_oracle_gain_by_rule"][rule] for r in rows),
+                }
+                for rule in rows[0].get("share_of_oracle_gain_by_rule", {})
+            },
             "worst_refresh_change_stable": max(
                 r["refresh_max_change_share"] for w, r in zip(worlds, rows, strict=True) if w["stable"]
             ),
@@ -483,6 +611,8 @@ def print_summary(summary: dict[str, Any], n_worlds: int) -> None:
         if all(c is None for c in cells) and key not in ("tested_roi_error_with_lift",):
             continue
         print(f"  {label:<26} " + " ".join(f"{'n/a' if c is None else show(c):>10}" for c in cells))
+    for rule, gain in summary["xmo"]["share_of_oracle_gain_by_rule"].items():
+        print(f"  xmo % of oracle gain, rule {rule:<7}   mean {_pct(gain['mean']):>8}, worst {_pct(gain['worst']):>8}")
     if summary["xmo"]["cross_validated"]:
         print("  (xmo's fit times include its family choice: 5 family pairs × 4 rolling origins, then the fit)")
 
@@ -490,7 +620,11 @@ def print_summary(summary: dict[str, Any], n_worlds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="two small worlds, for smoke runs")
+    parser.add_argument(
+        "--family-rule", default="lowest", choices=("lowest", "paired"), help="xmo's family choice (lowest: default)"
+    )
     args = parser.parse_args()
+    FITTERS["xmo"] = partial(fit_xmo, rule=args.family_rule)
     started = time.perf_counter()
     worlds = []
     for world in standard_worlds(quick=args.quick):
@@ -506,6 +640,7 @@ def main() -> None:
     figures = {
         "benchmark": "mmm",
         "quick": args.quick,
+        "family_rule": args.family_rule,
         "machine": {
             "cpus": os.cpu_count(),
             "cpu": cpu_model(),

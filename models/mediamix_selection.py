@@ -22,6 +22,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.base import clone
 
+from core.errors import InvalidInput
 from models.mediamix import MediaMixModel
 from models.mediamix_families import ADSTOCKS, SATURATIONS, check_families
 from models.mediamix_validation import TimeSliceReport, time_slice_validation
@@ -30,6 +31,8 @@ MAPE_TIE = 0.001  # mean MAPEs closer than 0.1 point are a tie, broken by NRMSE
 N_PARAMS = {"geometric": 1, "weibull": 2, "delayed": 2, "hill": 2, "logistic": 1, "michaelis_menten": 1}
 CV_STARTS = 2  # random starts per fold's fit (the final fit keeps the model's own)
 CV_DRAWS = 5  # bootstrap draws per fold, for the coverage of its prediction interval
+PAIRED_SE = 1.0  # rule "paired": leave geometric + Hill only for a mean fold-by-fold MAPE gain above this many SEs
+DEFAULT_PAIR = ("geometric", "hill")
 TABLE_COLUMNS = (
     "adstock",
     "saturation",
@@ -106,6 +109,34 @@ def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return min(tied, key=lambda r: (r["nrmse"] if np.isfinite(r["nrmse"]) else np.inf, r["mape"]))
 
 
+def _fold_mapes(report: TimeSliceReport) -> np.ndarray:
+    return np.array([np.nan if f.mape is None else f.mape for f in report.folds], dtype=float)
+
+
+def _paired_best(
+    rows: list[dict[str, Any]], reports: dict[tuple[str, str], TimeSliceReport], default: tuple[str, str]
+) -> dict[str, Any]:
+    """The ``default`` pair unless another beats it fold by fold on the same origins: the mean of the paired MAPE
+    differences above :data:`PAIRED_SE` standard errors of that mean (the best such pair by mean MAPE)."""
+    home = next((r for r in rows if (r["adstock"], r["saturation"]) == default), None)
+    if home is None:
+        return _best(rows)
+    base = _fold_mapes(reports[default])
+    winners = []
+    for row in rows:
+        pair = (row["adstock"], row["saturation"])
+        if pair == default:
+            continue
+        gain = base - _fold_mapes(reports[pair])
+        gain = gain[np.isfinite(gain)]
+        if len(gain) < 2:
+            continue
+        se = float(np.std(gain, ddof=1) / np.sqrt(len(gain)))
+        if float(gain.mean()) > PAIRED_SE * se and float(gain.mean()) > MAPE_TIE:
+            winners.append(row)
+    return _best(winners) if winners else home
+
+
 def choose_families(
     X: pd.DataFrame,
     y: ArrayLike,
@@ -121,6 +152,7 @@ def choose_families(
     saturations: Sequence[str] = SATURATIONS,
     n_starts: int = CV_STARTS,
     interval_draws: int = CV_DRAWS,
+    rule: str = "lowest",
 ) -> FamilyChoice:
     """Cross-validate adstock families with Hill, then saturations with the best adstock; pick the pair.
 
@@ -152,11 +184,17 @@ def choose_families(
         rows.append(row)
         return row
 
-    adstock = _best([score(a, first_saturation) for a in adstocks])["adstock"]
+    if rule not in ("lowest", "paired"):
+        raise InvalidInput(f"unknown family-choice rule {rule!r}: use lowest or paired")
+
+    def pick(candidates: list[dict[str, Any]], default: tuple[str, str]) -> dict[str, Any]:
+        return _paired_best(candidates, reports, default) if rule == "paired" else _best(candidates)
+
+    adstock = pick([score(a, first_saturation) for a in adstocks], (DEFAULT_PAIR[0], first_saturation))["adstock"]
     for saturation in saturations:
         if saturation != first_saturation:
             score(adstock, saturation)
-    best = _best([r for r in rows if r["adstock"] == adstock])
+    best = pick([r for r in rows if r["adstock"] == adstock], (adstock, first_saturation))
     best["chosen"] = True
     report = reports[(best["adstock"], best["saturation"])]
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

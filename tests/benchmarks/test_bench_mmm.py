@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from bench_mmm import MixFit, WeeklyCurve, _inputs, fit_xmo, score_model, summarize
+from bench_mmm import MeanOfDraws, MixFit, WeeklyCurve, _inputs, fit_xmo, marginal_roi, score_model, summarize
 from mmm_worlds import WeeklyWorld, simulate_weekly_world
 
 from models.mediamix import ChannelResponse
@@ -30,6 +30,11 @@ def test_the_truth_scores_perfectly(world: WeeklyWorld) -> None:
     assert row["share_of_oracle_gain"] == pytest.approx(1.0, abs=0.01)
     assert row["refresh_max_change_share"] == 0.0
     assert row["test_mape"] < 0.08  # only the noise (4 % of the KPI) is left
+    assert all(share == pytest.approx(1.0, abs=0.01) for share in row["share_of_oracle_gain_by_rule"].values())
+    assert row["share_of_oracle_gain_uncalibrated"] == pytest.approx(1.0, abs=0.01)
+    for diagnostic in row["channel_diagnostic"].values():
+        assert diagnostic["fitted_marginal_roi"] == pytest.approx(diagnostic["true_marginal_roi"])
+        assert diagnostic["recommended"] == pytest.approx(diagnostic["oracle"], rel=0.05, abs=0.01 * row["oracle"])
     summary, targets = summarize(
         [{"stable": True, "weeks": 104, "channels": world.channels, "models": {"xmo": row, "reference": row}}]
     )
@@ -45,7 +50,25 @@ def test_a_worse_model_scores_worse(world: WeeklyWorld) -> None:
     row = score_model(world, "wrong", wrong, truth, None, 83)
     assert row["test_mape"] > 0.05 and row["effect_share_mae"] > 0.02
     assert row["share_of_oracle_gain"] < 0.97 and row["refresh_max_change_share"] > 0.0
-    assert row["tested_roi_error_with_lift"] is None
+    assert row["tested_roi_error_with_lift"] is None and row["share_of_oracle_gain_uncalibrated"] is None
+    wrong_order = [
+        (d["fitted_marginal_roi"] > e["fitted_marginal_roi"]) != (d["true_marginal_roi"] > e["true_marginal_roi"])
+        for d in row["channel_diagnostic"].values()
+        for e in row["channel_diagnostic"].values()
+    ]
+    assert any(wrong_order)  # the diagnostic shows the curves that send money the wrong way
+
+
+def test_the_mean_of_draws_curve_is_the_draws_mean_and_marginal_roi_is_the_slope() -> None:
+    draws = np.array([[100.0, 50.0, 1.0, 0.3], [300.0, 50.0, 1.0, 0.3]])
+    curve = WeeklyCurve(ChannelResponse("tv", 100.0, 50.0, 1.0, 0.3, draws, period_days=7))
+    mean = MeanOfDraws(curve)
+    assert mean.steady_state(np.array([350.0, 700.0])) == pytest.approx(
+        [np.mean(curve.steady_state_draws(350.0)), np.mean(curve.steady_state_draws(700.0))]
+    )
+    assert float(mean.steady_state(350.0)) == pytest.approx(2 * float(curve.steady_state(350.0)))
+    assert mean.steady_state_draws(350.0) == pytest.approx(curve.steady_state_draws(350.0))
+    assert marginal_roi(curve, 350.0) == pytest.approx(100.0 * 50.0 / (50.0 + 350.0) ** 2, rel=0.01)
 
 
 def test_weekly_inputs_and_curves_read_per_week(world: WeeklyWorld) -> None:
