@@ -161,12 +161,21 @@ def read_controls_file(path: Path) -> pd.DataFrame:
 
     ``InvalidInput`` naming the row and column of an unreadable date or a value that is not a number.
     """
-    frame = read_table_file(path)
+    return parse_controls(read_table_file(path), path.name)
+
+
+def parse_controls(frame: pd.DataFrame, source: str = "the controls") -> pd.DataFrame:
+    """Rows of future controls (a file's, or a request body's): ``date`` plus one numeric column per control.
+
+    ``InvalidInput`` naming ``source`` and the row and column of a missing date or a value that is not a number.
+    """
     if "date" not in frame.columns:
-        raise InvalidInput(f"{path.name} has no date column (columns: {', '.join(frame.columns)})")
+        raise InvalidInput(f"{source} has no date column (columns: {', '.join(map(str, frame.columns))})")
+    if frame.empty:
+        raise InvalidInput(f"{source} has no rows")
     days = parse_dates(frame["date"])
     if any(d is None for d in days):
-        raise InvalidInput(f"{path.name}: row {days.index(None) + 1} has no date")
+        raise InvalidInput(f"{source}: row {days.index(None) + 1} has no date")
     out = pd.DataFrame({"date": pd.to_datetime(pd.Series(days))})
     for column in frame.columns:
         if column != "date":

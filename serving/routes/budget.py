@@ -2,8 +2,8 @@
 
 The media-mix mode plans with the client's registered media-mix model; when none is registered yet, the first
 request fits and registers one (``training.mmm.fit_mmm``, as ``POST /v1/mmm/fit`` does) and plans with it. Future
-controls are carried forward here (``xmo recommend budget --controls FILE`` takes them from a file; the API has
-no body for them yet).
+controls are carried forward from the same weeks a year earlier, unless the plan is ``POST``-ed with their rows
+(``xmo recommend budget --controls FILE`` takes them from a file).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+import pandas as pd
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from core.csv_cells import safe_text
 from core.errors import InvalidInput, NotReady
@@ -25,6 +26,7 @@ from serving.answers import BudgetLadderOut, BudgetRecommendationOut
 from serving.deps import RuntimeDep, TenantDep
 from serving.errors import error_responses
 from serving.query_params import DayParam, day_query
+from serving.request_body import TABLE_MAX_ROWS, read_table
 from serving.runtime import ServiceRuntime
 from strategy.budget import (
     BudgetRecommendation,
@@ -36,6 +38,7 @@ from strategy.budget import (
     budget_ladder,
     recommend_budget,
 )
+from strategy.forward_plan import parse_controls
 from strategy.media_mix_source import MediaMixLoader, registered_media_mix
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
@@ -123,8 +126,11 @@ def register_first_model(settings: Settings, client_id: str, kpi: str | None) ->
         fit_mmm(settings, client_id, kpi=kpi)
 
 
-async def _recommend(runtime: ServiceRuntime, client_id: str, q: BudgetQuery) -> BudgetRecommendation:
+async def _recommend(
+    runtime: ServiceRuntime, client_id: str, q: BudgetQuery, controls: pd.DataFrame | None = None
+) -> BudgetRecommendation:
     client = runtime.tenants.get_client(client_id)
+    forward = q.forward if controls is None else ForwardOptions(start=q.start, controls=controls)
 
     def job() -> BudgetRecommendation:
         return recommend_budget(
@@ -144,7 +150,7 @@ async def _recommend(runtime: ServiceRuntime, client_id: str, q: BudgetQuery) ->
             kpi=q.kpi,
             load_sessions=runtime.sessions.sessions,
             load_media_mix=q.media_mix,
-            forward=q.forward,
+            forward=forward,
         )
 
     return await asyncio.to_thread(job)
@@ -163,6 +169,53 @@ _ERRORS = error_responses(
 async def budget(runtime: RuntimeDep, client_id: TenantDep, q: QueryDep) -> dict[str, Any]:
     """Where to move budget: a split that maximizes expected conversions or value, with intervals and sentences."""
     return (await _recommend(runtime, client_id, q)).to_dict()
+
+
+_CONTROLS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The media-mix model's controls for the planned periods (and any between the data and them): "
+        "a date per period start and one column per control, as JSON rows or a CSV file.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["rows"],
+                    "properties": {"rows": {"type": "array", "maxItems": TABLE_MAX_ROWS, "items": {"type": "object"}}},
+                },
+                "example": {"rows": [{"date": "2026-01-05", "events": 0, "newsletter": 1}]},
+            },
+            "text/csv": {"schema": {"type": "string"}, "example": "date,events,newsletter\n2026-01-05,0,1\n"},
+        },
+    }
+}
+
+
+@router.post(
+    "/budget",
+    response_model=BudgetRecommendationOut,
+    response_model_exclude_unset=True,
+    responses=error_responses(
+        400,
+        409,
+        413,
+        415,
+        e400="A controls row that is missing, repeated, not a period start or not a number, a mode other than "
+        "media-mix, or the errors of GET",
+        e409="No KPI or spend to fit the media-mix model yet (the message names the import to run)",
+    ),
+    openapi_extra=_CONTROLS_BODY,
+    summary="Plan forward with the future controls given",
+)
+async def budget_with_controls(
+    request: Request, runtime: RuntimeDep, client_id: TenantDep, q: QueryDep
+) -> dict[str, Any]:
+    """The media-mix plan of GET, with the model's controls for the planned periods taken from the body (known
+    events, a newsletter schedule, a competitor's expected sales) instead of carried forward."""
+    if q.mode != "media-mix":
+        raise InvalidInput("future controls are for the media-mix mode: add mode=media-mix")
+    controls = parse_controls(await read_table(request), "the controls rows")
+    return (await _recommend(runtime, client_id, q, controls)).to_dict()
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:

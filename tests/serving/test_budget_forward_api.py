@@ -7,6 +7,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import training.mmm
@@ -67,3 +68,29 @@ def test_media_mix_plans_use_the_registered_model_and_plan_forward(
         later = http.get("/v1/recommendations/budget", params={"mode": "media-mix"}, headers=headers).json()
         assert later["model_version"] == "1" and later["forecast"]["start"] == "2026-01-05", "after the new week"
         assert any("changed since version 1 was fitted" in w for w in later["warnings"])
+
+        # Future controls posted with the plan replace the carried-forward ones (here: a newsletter every week).
+        weeks = [str(d.date()) for d in pd.date_range("2026-01-05", periods=13, freq="7D")]
+        rows = [{"date": w, "competitor_sales_b": 5_000_000, "events": 0, "newsletter": 60_000} for w in weeks]
+        posted = http.post("/v1/recommendations/budget", params=query, json={"rows": rows}, headers=headers)
+        assert posted.status_code == 200, posted.text
+        given = posted.json()["forecast"]
+        assert given["controls_source"] == "file" and given["start"] == "2026-01-05"
+        assert given["baseline"] != pytest.approx(later["forecast"]["baseline"])
+        csv_rows = "date,competitor_sales_b,events,newsletter\n" + "".join(f"{w},5000000,0,60000\n" for w in weeks)
+        as_csv = http.post(
+            "/v1/recommendations/budget",
+            params=query,
+            content=csv_rows,
+            headers={**headers, "Content-Type": "text/csv"},
+        )
+        assert as_csv.status_code == 200 and as_csv.json()["forecast"]["predicted"] == pytest.approx(given["predicted"])
+        short = http.post("/v1/recommendations/budget", params=query, json={"rows": rows[:12]}, headers=headers)
+        assert short.status_code == 400 and "no row for the week of 2026-03-30" in short.json()["error"]["message"]
+        bad = [{**rows[0], "events": "lots"}, *rows[1:]]
+        wrong = http.post("/v1/recommendations/budget", params=query, json={"rows": bad}, headers=headers)
+        assert wrong.status_code == 400 and "row 1, column events" in wrong.json()["error"]["message"]
+        not_mmm = http.post(
+            "/v1/recommendations/budget", params={"period": "week"}, json={"rows": rows}, headers=headers
+        )
+        assert not_mmm.status_code == 400 and "media-mix mode" in not_mmm.json()["error"]["message"]
