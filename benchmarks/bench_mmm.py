@@ -6,7 +6,8 @@
 geometric, delayed or Weibull carry-over and Hill saturation, trend, yearly seasonality, an unobserved demand drift,
 controls (competitor sales, events, a newsletter) and noise; one world where spend follows expected demand (an
 uncalibrated model is biased) and carries a geo lift test on one channel, as a row of ``xmo lift import``.
-``--quick``: two small worlds; ``--family-rule paired``: xmo's families by the paired fold-by-fold rule.
+``--quick``: two small worlds; ``--family-rule paired``: xmo's families by the paired fold-by-fold rule;
+``--roi-prior-sd X``: xmo's shared ROI prior (0: none; the model's default otherwise).
 
 **Models**, each on the same split in the same run: xmo as ``xmo mmm fit`` runs it (:func:`fit_xmo`: the weekly
 ``MediaMixModel`` with the defaults of ``xmo recommend budget --mode media-mix`` on weekly spend and KPI, its
@@ -62,7 +63,7 @@ from ridge_mmm import RidgeMMM
 from targets import at_least, at_most, holds, target_lines
 
 from models.budget import allocate_budget
-from models.mediamix import ChannelResponse, MediaMixModel, fit_metrics
+from models.mediamix import ROI_PRIOR_SD, ChannelResponse, MediaMixModel, fit_metrics
 from models.mediamix_selection import fit_with_family_choice
 from models.mediamix_validation import TimeSliceReport, time_slice_validation
 from models.response import SpendResponse
@@ -113,7 +114,12 @@ def _inputs(frame: pd.DataFrame, channels: Sequence[str], controls: Sequence[str
 
 
 def fit_xmo(
-    world: WeeklyWorld, n_weeks: int, lift_tests: Sequence[LiftTest] = (), choose: bool = True, rule: str = "lowest"
+    world: WeeklyWorld,
+    n_weeks: int,
+    lift_tests: Sequence[LiftTest] = (),
+    choose: bool = True,
+    rule: str = "lowest",
+    roi_prior_sd: float = ROI_PRIOR_SD,
 ) -> MixFit | None:
     """xmo as ``xmo mmm fit`` runs it on weekly data: the weekly ``MediaMixModel`` (``period_days=7``, the
     defaults of ``xmo recommend budget --mode media-mix``) on the first ``n_weeks`` weeks, its carry-over and
@@ -125,7 +131,13 @@ def fit_xmo(
     train = world.frame.iloc[:n_weeks]
     started = time.perf_counter()
     model = MediaMixModel(
-        channels=channels, controls=controls, holdout_share=0.125, n_draws=100, random_state=0, period_days=7
+        channels=channels,
+        controls=controls,
+        holdout_share=0.125,
+        n_draws=100,
+        random_state=0,
+        period_days=7,
+        roi_prior_sd=roi_prior_sd,
     )
     tests = pd.DataFrame([test.record() for test in lift_tests]) if lift_tests else None
     X, y = _inputs(train, channels, controls), train[world.kpi].to_numpy(dtype=float)
@@ -623,8 +635,11 @@ def main() -> None:
     parser.add_argument(
         "--family-rule", default="lowest", choices=("lowest", "paired"), help="xmo's family choice (lowest: default)"
     )
+    parser.add_argument(
+        "--roi-prior-sd", type=float, default=ROI_PRIOR_SD, help="xmo's shared ROI prior's relative SD (0: none)"
+    )
     args = parser.parse_args()
-    FITTERS["xmo"] = partial(fit_xmo, rule=args.family_rule)
+    FITTERS["xmo"] = partial(fit_xmo, rule=args.family_rule, roi_prior_sd=args.roi_prior_sd)
     started = time.perf_counter()
     worlds = []
     for world in standard_worlds(quick=args.quick):
@@ -641,6 +656,7 @@ def main() -> None:
         "benchmark": "mmm",
         "quick": args.quick,
         "family_rule": args.family_rule,
+        "roi_prior_sd": args.roi_prior_sd,
         "machine": {
             "cpus": os.cpu_count(),
             "cpu": cpu_model(),

@@ -59,6 +59,8 @@ MIN_HOLDOUT = {1: 7, 7: 4}  # the shortest held-out tail, in periods: a week of 
 HOLDOUT_DRAWS = 30  # bootstrap draws of the held-out fit, for the interval of its predictions
 # weak Gaussian priors (centre, SD) per parameter: log half-saturation around log(typical spend), Hill shape around 1
 PRIORS = {"log_half_saturation": (0.0, 0.5), "shape": (1.0, 0.5)}
+# a shared ROI prior: each channel's ROI ~ N(pooled ROI, (ROI_PRIOR_SD · pooled ROI)²), as a pseudo lift test
+ROI_PRIOR_SD = 1.0
 NOISE_SAMPLES = 2000  # draws × noise samples per period behind a prediction interval
 
 
@@ -349,7 +351,9 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
     for the Hill exponent. ``n_draws`` block-bootstrap refits give the uncertainty (0 for none), over blocks of
     ``block_days`` days (:data:`BLOCK_DAYS` when ``None``); ``holdout_share`` of the final periods is held out for
     MAPE (0 to skip; at least :data:`MIN_HOLDOUT`). ``min_periods``: the fewest periods to fit (56 days or 26
-    weeks when ``None``).
+    weeks when ``None``). ``prior_strength`` scales the weak priors on half-saturation and Hill shape (0: none);
+    ``roi_prior_sd`` is the relative standard deviation of a shared ROI prior that draws each channel's ROI
+    towards the pooled ROI of all channels (:data:`ROI_PRIOR_SD` by default; 0: none).
 
     Learned: ``channels_``, ``controls_``, ``dropped_channels_``, ``curves_`` (one
     :class:`ChannelResponse` per channel), ``base_columns_`` / ``base_coef_``, ``draws_`` (n_draws × channels
@@ -377,6 +381,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         adstock: str = "geometric",
         saturation: str = "hill",
         prior_strength: float = 1.0,
+        roi_prior_sd: float = ROI_PRIOR_SD,
     ) -> None:
         self.channels = channels
         self.controls = controls
@@ -396,6 +401,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         self.adstock = adstock
         self.saturation = saturation
         self.prior_strength = prior_strength
+        self.roi_prior_sd = roi_prior_sd
 
     # -- fitting -------------------------------------------------------------------------------------------
 
@@ -454,14 +460,45 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
             weight[k * c : (k + 1) * c] = self.prior_strength * noise / sd
         return mean, weight
 
+    def _roi_prior_rows(self, data: MediaMixData, n_rows: int, first: _Fit) -> list[LiftRow]:
+        """A shared ROI prior (``roi_prior_sd`` > 0) as one pseudo lift test per channel: switching the channel off
+        over the fitted periods loses the pooled ROI of ``first`` (every channel's effect over every channel's
+        spend) times its spend, with a standard error of ``roi_prior_sd`` times that. Channels whose data say
+        little are drawn towards the pooled ROI; well-measured ones keep their own."""
+        if self.roi_prior_sd <= 0:
+            return []
+        spend = data.spend[:n_rows]
+        effects = _channel_effects(self.families_, first.theta, first.beta, spend) * self.kpi_scale_
+        pooled = float(effects.sum() / max(spend.sum(), 1e-300))
+        if pooled <= 0:
+            return []
+        dates = data.dates[:n_rows]
+        return [
+            LiftRow(
+                position=-1,
+                channel=name,
+                channel_index=j,
+                start_date=str(dates[0].date()),
+                end_date=str(dates[-1].date()),
+                scope="immediate",
+                measured=pooled * float(spend[:, j].sum()),
+                standard_error=self.roi_prior_sd * pooled * float(spend[:, j].sum()),
+                weights=np.ones(n_rows),
+                change=spend[:, j].copy(),
+            )
+            for j, name in enumerate(data.channels)
+            if spend[:, j].sum() > 0
+        ]
+
     def _fit_rows(
         self, data: MediaMixData, n_rows: int, rng: np.random.Generator, lifts: Sequence[LiftRow] = ()
-    ) -> tuple[_Fit, BaseDesign, float]:
+    ) -> tuple[_Fit, BaseDesign, float, list[LiftRow]]:
         """The best of ``n_starts`` fits on the first ``n_rows`` periods (the first start is the box's centre).
 
         A first fit from the centre, on the periods alone, gives the residual SD that weighs the priors and the
         lift tests against the periods; the final fits (priors and tests included) start from it (in place of the
-        centre) and from the other starts. Returns the fit, its design and that residual SD (scaled).
+        centre) and from the other starts. Returns the fit, its design, that residual SD (scaled) and the rows the
+        bootstrap keeps in every refit (the lift tests and the ROI prior's, :meth:`_roi_prior_rows`).
         """
         rows = slice(0, n_rows)
         design = BaseDesign.for_fit(data, rows, self.yearly_order)
@@ -470,12 +507,13 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         starts = [(lower + upper) / 2.0] + [rng.uniform(lower, upper) for _ in range(max(self.n_starts, 1) - 1)]
         first = self._problem(data, n_rows, base, np.ones(n_rows)).solve(starts[0], lower, upper, max_nfev=100)
         noise = self._residual_sd(data, first, design, n_rows) / self.kpi_scale_
+        lifts = [*lifts, *self._roi_prior_rows(data, n_rows, first)]
         problem = self._problem(data, n_rows, base, np.ones(n_rows), lifts, noise)
         if self.prior_strength <= 0 and not lifts:
             fits = [first] + [problem.solve(start, lower, upper, max_nfev=100) for start in starts[1:]]
         else:
             fits = [problem.solve(start, lower, upper, max_nfev=100) for start in [first.theta, *starts[1:]]]
-        return min(fits, key=lambda f: f.cost), design, noise
+        return min(fits, key=lambda f: f.cost), design, noise, lifts
 
     def _predict_scaled(
         self, fit: _Fit, design: BaseDesign, dates: pd.DatetimeIndex, spend: np.ndarray, controls: np.ndarray
@@ -557,7 +595,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         warnings += lift_warnings
         rng = np.random.default_rng(self.random_state)
         holdout = self._holdout(data, rng, warnings, lift_tests)
-        fit, design, noise = self._fit_rows(data, n, rng, lifts)
+        fit, design, noise, kept = self._fit_rows(data, n, rng, lifts)
         c = len(data.channels)
         base, effects = self._predict_scaled(fit, design, data.dates, data.spend, data.controls)
         self.channels_ = data.channels
@@ -570,7 +608,7 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
         self.fitted_ = (base + effects.sum(axis=1)) * scale
         self.residual_sd_ = self._residual_sd(data, fit, design, n)
         self.theta_draws_ = (
-            self._bootstrap(data, fit, design, rng, n, self.n_draws, lifts, noise)
+            self._bootstrap(data, fit, design, rng, n, self.n_draws, kept, noise)
             if self.n_draws > 0
             else _Draws.empty(len(fit.theta), c, len(fit.base_coef))
         )
@@ -668,13 +706,13 @@ class MediaMixModel(RegressorMixin, BaseEstimator):
             )
             return None
         lifts, _ = self._lifts(lift_tests, data, n - n_hold)
-        fit, design, noise = self._fit_rows(data, n - n_hold, rng, lifts)
+        fit, design, noise, kept = self._fit_rows(data, n - n_hold, rng, lifts)
         base, effects = self._predict_scaled(fit, design, data.dates, data.spend, data.controls)
         predicted_full = (base + effects.sum(axis=1)) * self.kpi_scale_
         predicted = predicted_full[n - n_hold :]
         metrics = fit_metrics(data.kpi[n - n_hold :], predicted)
         own_rng = np.random.default_rng(self.random_state + 1)  # the main fit's random starts stay as they were
-        draws = self._bootstrap(data, fit, design, own_rng, n - n_hold, min(self.n_draws, HOLDOUT_DRAWS), lifts, noise)
+        draws = self._bootstrap(data, fit, design, own_rng, n - n_hold, min(self.n_draws, HOLDOUT_DRAWS), kept, noise)
         samples = _interval_samples(
             self.families_,
             design.matrix(data.dates, data.controls),

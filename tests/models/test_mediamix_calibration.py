@@ -135,3 +135,16 @@ def test_cross_validation_folds_use_only_tests_inside_their_training_weeks(world
     model = MediaMixModel(controls=world.controls, n_draws=0, period_days=7)
     report = time_slice_validation(model, world.X, world.y, folds=2, interval_draws=0, lift_tests=tests)
     assert len(report.folds) == 2 and all(f.mape is not None and f.mape < 0.2 for f in report.folds)
+
+
+def test_a_shared_roi_prior_draws_the_channels_rois_together() -> None:
+    world = simulate_media_mix(104, 3, noise=0.05, seed=8, period_days=7)
+
+    def rois(roi_prior_sd: float) -> np.ndarray:
+        model = MediaMixModel(controls=world.controls, n_draws=0, period_days=7, holdout_share=0.0)
+        model.set_params(roi_prior_sd=roi_prior_sd).fit(world.X, world.y)
+        assert model.fit_report_["calibration"] == []  # the prior's rows are not lift tests
+        return np.array([row["roi"] for row in model.fit_report_["decomposition"]["channels"]])
+
+    free, tight = rois(0.0), rois(0.02)
+    assert tight.max() / tight.min() < 1.15 < free.max() / free.min()

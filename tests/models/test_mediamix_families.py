@@ -13,8 +13,9 @@ from core.errors import InvalidInput
 from models.mediamix import MediaMixModel, _Problem
 from models.mediamix_design import BaseDesign, validate_frame
 from models.mediamix_families import ADSTOCKS, SATURATIONS, Families, carry, lag_weights, saturate
-from models.mediamix_selection import FamilyChoice, choose_families, fit_with_family_choice
+from models.mediamix_selection import FamilyChoice, _best, _paired_best, _row, choose_families, fit_with_family_choice
 from models.mediamix_simulation import MediaMixWorld, simulate_media_mix
+from models.mediamix_validation import FoldScore, TimeSliceReport
 
 
 def test_lagged_weights_sum_to_one_and_peak_where_they_should() -> None:
@@ -131,3 +132,23 @@ def test_the_model_is_fitted_with_the_pair_chosen_and_reports_the_comparison(
 def test_unknown_families_are_refused(world: MediaMixWorld) -> None:
     with pytest.raises(InvalidInput, match="unknown adstock"):
         choose_families(world.X, world.y, period_days=7, adstocks=("gamma",))
+
+
+def _report(mapes: list[float]) -> TimeSliceReport:
+    folds = [FoldScore(f"2024-0{i + 1}-01", 50, 8, m, 0.1, 0.5) for i, m in enumerate(mapes)]
+    mean: dict[str, float | None] = {"mape": float(np.mean(mapes)), "nrmse": 0.1, "r2": 0.5}
+    worst: dict[str, float | None] = {"mape": max(mapes), "nrmse": 0.1, "r2": 0.5}
+    return TimeSliceReport("week", 8, folds, mean, worst)
+
+
+def test_the_paired_rule_leaves_geometric_hill_only_for_a_fold_by_fold_win() -> None:
+    reports = {
+        ("geometric", "hill"): _report([0.050, 0.060, 0.040, 0.070]),
+        ("weibull", "hill"): _report([0.048, 0.058, 0.038, 0.068]),  # 0.2 point better in every fold
+        ("delayed", "hill"): _report([0.030, 0.080, 0.020, 0.080]),  # lower mean, but not fold by fold
+    }
+    rows = [_row(a, s, r) for (a, s), r in reports.items()]
+    assert _best(rows)["adstock"] == "delayed"  # the plain rule: the lowest mean MAPE
+    assert _paired_best(rows, reports, ("geometric", "hill"))["adstock"] == "weibull"
+    del reports[("weibull", "hill")]
+    assert _paired_best(rows[::2], reports, ("geometric", "hill"))["adstock"] == "geometric"
