@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -61,13 +62,13 @@ class SequentialEstimate:
 
 
 def _check_level(level: float) -> float:
-    if not isinstance(level, (int, float)) or not 0 < level < 1:
+    if not isinstance(level, Real) or not 0 < level < 1:
         raise InvalidInput(f"level must be between 0 and 1 (e.g. 0.9); got {level!r}")
     return float(level)
 
 
 def _check_tuning_n(tuning_n: float) -> float:
-    if not isinstance(tuning_n, (int, float)) or not math.isfinite(tuning_n) or tuning_n <= 0:
+    if not isinstance(tuning_n, Real) or not math.isfinite(tuning_n) or tuning_n <= 0:
         raise InvalidInput(f"tuning_n must be a positive number of observations; got {tuning_n!r}")
     return float(tuning_n)
 

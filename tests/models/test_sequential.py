@@ -164,3 +164,5 @@ def test_sequential_difference_refuses_a_bad_level_or_tuning() -> None:
         sequential_difference([0.0, 1.0], [0.0, 1.0], level=1.0)
     with pytest.raises(InvalidInput, match="tuning_n must be a positive"):
         sequential_difference([0.0, 1.0], [0.0, 1.0], tuning_n=-5)
+    # numpy scalars are numbers too
+    assert sequential_difference([0.0, 1.0], [0.0, 1.0], np.float64(0.8), tuning_n=np.float64(100)).level == 0.8
