@@ -329,7 +329,10 @@ def time_based_regression(
 
     The pre-period is every period before ``test_start``; periods after ``test_end`` are ignored. The
     variance of the summed prediction error over the ``m`` test periods is ``σ² (m + sᵀ (XᵀX)⁻¹ s)`` with
-    ``s = (m, Σ control_test)``, and the interval uses a t quantile with ``n_pre − 2`` degrees of freedom.
+    ``s = (m, Σ control_test)``, times an AR(1) factor from the residuals' lag-1 autocorrelation (clipped to
+    [0, 0.95]), and the interval uses a t quantile with ``n_pre − 2`` degrees of freedom. Noise in the control
+    total attenuates ``beta`` a little (errors in variables), which biases the counterfactual when the test's
+    control level lies far from the pre-period mean; the interval does not account for it.
     """
     level = _level(level)
     panel = _panel(history)
