@@ -22,9 +22,8 @@ from core.errors import NotFound, NotReady
 from core.layout import check_client_id
 from core.settings import Settings
 from models.mediamix import MediaMixModel
-from models.registry import CHALLENGER, CHAMPION, configure_mlflow
+from models.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, configure_mlflow
 
-PREVIOUS_CHAMPION = "previous-champion"
 ALIASES = (CHAMPION, CHALLENGER, PREVIOUS_CHAMPION)
 KPI_TAG = "xmo.mmm.kpi"
 DIGEST_TAG = "xmo.mmm.data_sha256"

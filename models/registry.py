@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from core.errors import NotReady
@@ -17,6 +18,7 @@ from core.settings import Settings
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+PREVIOUS_CHAMPION = "previous-champion"
 
 
 def conversion_model_name(client_id: str) -> str:
@@ -67,3 +69,49 @@ def version_scorer(name: str, version: str) -> Any:
         return model.unwrap_python_model().scorer
     except Exception as exc:  # a corrupt or missing artifact surfaces as many exception types
         raise NotReady(f"{name} version {version} cannot be loaded ({type(exc).__name__}: {exc})") from exc
+
+
+def register_version(
+    client: MlflowClient,
+    name: str,
+    logged: Any,
+    run_id: str,
+    tags: dict[str, str],
+    model_tags: dict[str, str] | None = None,
+) -> Any:
+    """A new version of ``name`` for a logged model (``mlflow.<flavor>.log_model``'s answer), creating the
+    registered model (with ``model_tags``) when it does not exist yet."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        try:
+            client.create_registered_model(name, tags=model_tags)
+        except MlflowException:  # another job created it meanwhile
+            client.get_registered_model(name)
+    return client.create_model_version(
+        name, source=str(logged.model_uri), run_id=run_id, tags=tags, model_id=logged.model_id
+    )
+
+
+def assign_first_alias(client: MlflowClient, name: str, version: str) -> list[str]:
+    """The first version becomes champion; later ones challenger (only a promotion gate moves champion)."""
+    try:
+        client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return [CHAMPION]
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    return [CHALLENGER]
+
+
+def move_champion(client: MlflowClient, name: str, challenger: str, champion: str | None) -> None:
+    """``challenger`` becomes champion, the old champion previous-champion; the challenger alias goes with it."""
+    if champion is not None:
+        client.set_registered_model_alias(name, PREVIOUS_CHAMPION, champion)
+    client.set_registered_model_alias(name, CHAMPION, challenger)
+    try:
+        current = client.get_model_version_by_alias(name, CHALLENGER)
+    except MlflowException:
+        return
+    if str(current.version) == challenger:
+        client.delete_registered_model_alias(name, CHALLENGER)

@@ -20,9 +20,7 @@ from typing import Any
 import mlflow
 import numpy as np
 from mlflow.data.pandas_dataset import from_pandas
-from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
-from mlflow.tracking import MlflowClient
 
 from core.layout import StorageLayout
 from core.settings import Settings
@@ -36,7 +34,7 @@ from models.mmm_registry import (
     mmm_model_name,
 )
 from models.mmm_tables import curves_dict, cv_means, decomposition_frames, predictions_frame
-from models.registry import CHALLENGER, CHAMPION, configure_mlflow, ensure_experiment
+from models.registry import assign_first_alias, configure_mlflow, ensure_experiment, register_version
 from tracking.kpi import kpi_path
 from training import mmm_plots
 
@@ -188,9 +186,10 @@ def log_and_register(
         )
         _log_artifacts(content)
         logged = _log_model(content)
-    version = _register(client, name, logged, run.info.run_id, content)
+    tags = _version_tags(content)
+    version = register_version(client, name, logged, run.info.run_id, tags, model_tags={"xmo.model": "media_mix"})
     try:
-        aliases = _assign_alias(client, name, str(version.version))
+        aliases = assign_first_alias(client, name, str(version.version))
     except Exception:
         client.delete_model_version(name, str(version.version))
         raise
@@ -198,15 +197,9 @@ def log_and_register(
     return MmmRegistered(run.info.run_id, name, str(version.version), aliases)
 
 
-def _register(client: MlflowClient, name: str, logged: Any, run_id: str, content: MmmRunContent) -> Any:
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        try:
-            client.create_registered_model(name, tags={"xmo.model": "media_mix"})
-        except MlflowException:  # another job created it meanwhile
-            client.get_registered_model(name)
-    tags = {
+def _version_tags(content: MmmRunContent) -> dict[str, str]:
+    """The KPI, the data's digest, the fit's identity and its families."""
+    return {
         KPI_TAG: content.inputs.kpi,
         DIGEST_TAG: content.inputs.digest,
         FINGERPRINT_TAG: content.fingerprint,
@@ -214,17 +207,3 @@ def _register(client: MlflowClient, name: str, logged: Any, run_id: str, content
             (content.families.get("adstock", "geometric"), content.families.get("saturation", "hill"))
         ),
     }
-    return client.create_model_version(
-        name, source=str(logged.model_uri), run_id=run_id, tags=tags, model_id=logged.model_id
-    )
-
-
-def _assign_alias(client: MlflowClient, name: str, version: str) -> list[str]:
-    """The first version becomes champion; later ones challenger (``xmo mmm promote`` moves champion)."""
-    try:
-        client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        return [CHAMPION]
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    return [CHALLENGER]

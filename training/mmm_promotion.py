@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from core import audit
@@ -34,8 +33,8 @@ from core.database import get_engine
 from core.errors import InvalidInput, NotFound, NotReady
 from core.settings import Settings
 from features.media_mix_data import media_mix_inputs
-from models.mmm_registry import PREVIOUS_CHAMPION, load_media_mix, mmm_model_name, model_version
-from models.registry import CHALLENGER, CHAMPION, configure_mlflow
+from models.mmm_registry import load_media_mix, mmm_model_name, model_version
+from models.registry import CHALLENGER, CHAMPION, configure_mlflow, move_champion
 from training.mmm_compare import VersionComparison, compare_versions
 
 ACCURACY_TOLERANCE = 0.10
@@ -143,18 +142,6 @@ def _record(settings: Settings, client: MlflowClient, result: MmmPromotion, acto
         )
 
 
-def _move_aliases(client: MlflowClient, name: str, challenger: str, champion: str | None) -> None:
-    if champion is not None:
-        client.set_registered_model_alias(name, PREVIOUS_CHAMPION, champion)
-    client.set_registered_model_alias(name, CHAMPION, challenger)
-    try:
-        current = client.get_model_version_by_alias(name, CHALLENGER)
-    except MlflowException:
-        return
-    if str(current.version) == challenger:
-        client.delete_registered_model_alias(name, CHALLENGER)
-
-
 def promote_mmm(
     settings: Settings, client_id: str, version: str | None = None, force: bool = False, actor: str = audit.CLI_ACTOR
 ) -> MmmPromotion:
@@ -181,7 +168,7 @@ def promote_mmm(
     else:
         result = _judge(settings, client_id, name, candidate.version, champion_version, force)
     if result.promoted:
-        _move_aliases(client, name, candidate.version, champion_version)
+        move_champion(client, name, candidate.version, champion_version)
     _record(settings, client, result, actor)
     return result
 

@@ -21,10 +21,16 @@ from core.database import get_engine
 from core.errors import InvalidInput, NotFound, NotReady
 from core.settings import Settings
 from features.dataset import load_dataset
-from models.registry import CHALLENGER, CHAMPION, configure_mlflow, conversion_model_name, version_scorer
+from models.registry import (
+    CHALLENGER,
+    CHAMPION,
+    configure_mlflow,
+    conversion_model_name,
+    move_champion,
+    version_scorer,
+)
 from training.comparison import MetricComparison, compare_predictions, promotion_verdict
 
-PREVIOUS_CHAMPION = "previous-champion"
 DATASET_TAG = "xmo.dataset_id"
 
 
@@ -100,15 +106,6 @@ def _record(settings: Settings, client: MlflowClient, result: PromotionResult, a
         )
 
 
-def _move_aliases(client: MlflowClient, name: str, challenger: str, champion: str | None) -> None:
-    if champion is not None:
-        client.set_registered_model_alias(name, PREVIOUS_CHAMPION, champion)
-    client.set_registered_model_alias(name, CHAMPION, challenger)
-    current = _version_by_alias(client, name, CHALLENGER)
-    if current is not None and str(current.version) == challenger:
-        client.delete_registered_model_alias(name, CHALLENGER)
-
-
 def promote(
     settings: Settings,
     client_id: str,
@@ -141,7 +138,7 @@ def promote(
     else:
         result = _compare(settings, client, client_id, name, candidate, champion_version, force, n_boot)
     if result.promoted:
-        _move_aliases(client, name, version, champion_version)
+        move_champion(client, name, version, champion_version)
     _record(settings, client, result, actor)
     return result
 

@@ -25,7 +25,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.data.pandas_dataset import from_pandas
-from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
@@ -37,7 +36,13 @@ from features.definitions import FEATURE_NAMES, example_session_records
 from models.calibration import Calibrator
 from models.conversion import ConversionModel
 from models.pyfunc import write_artifacts
-from models.registry import CHALLENGER, CHAMPION, configure_mlflow, conversion_model_name, ensure_experiment
+from models.registry import (
+    assign_first_alias,
+    configure_mlflow,
+    conversion_model_name,
+    ensure_experiment,
+    register_version,
+)
 from training import plots
 from training.identity import CONTENT_TAG, FINGERPRINT_TAG
 from training.tuning import TuningResult
@@ -242,9 +247,9 @@ def log_and_register(
         if content.tuning is not None:
             mlflow.log_dict(content.tuning.summary(), "tuning/optuna_study.json")
         logged = _log_model(content)
-    version = _register(client, name, logged, run.info.run_id, content)
+    version = register_version(client, name, logged, run.info.run_id, _version_tags(content))
     try:
-        aliases = _assign_alias(client, name, str(version.version))
+        aliases = assign_first_alias(client, name, str(version.version))
     except Exception:
         client.delete_model_version(name, str(version.version))
         raise
@@ -252,30 +257,10 @@ def log_and_register(
     return Registered(run.info.run_id, name, str(version.version), aliases)
 
 
-def _register(client: MlflowClient, name: str, logged: Any, run_id: str, content: RunContent) -> Any:
-    """A new version of ``name`` (created if needed) for the logged model, without MLflow's messages on stderr."""
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        try:
-            client.create_registered_model(name)
-        except MlflowException:  # another job created it meanwhile
-            client.get_registered_model(name)
+def _version_tags(content: RunContent) -> dict[str, str]:
+    """The dataset a version was trained on, and its identity (:mod:`training.identity`)."""
     tags = {DATASET_TAG: content.dataset.manifest.dataset_id}
     for tag, value in ((FINGERPRINT_TAG, content.fingerprint), (CONTENT_TAG, content.content_hash)):
         if value:
             tags[tag] = value
-    return client.create_model_version(
-        name, source=str(logged.model_uri), run_id=run_id, tags=tags, model_id=logged.model_id
-    )
-
-
-def _assign_alias(client: MlflowClient, name: str, version: str) -> list[str]:
-    """The first version becomes champion; later ones challenger (``xmo promote`` moves champion)."""
-    try:
-        client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        client.set_registered_model_alias(name, CHAMPION, version)
-        return [CHAMPION]
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    return [CHALLENGER]
+    return tags

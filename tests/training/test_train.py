@@ -24,10 +24,10 @@ from core.tenants import Tenants
 from features.dataset import load_dataset
 from features.definitions import SCORING_COLUMNS, example_session_records, prepare_features
 from features.sessions import build_sessions
-from models.registry import configure_mlflow, conversion_model_name
+from models.registry import PREVIOUS_CHAMPION, configure_mlflow, conversion_model_name
 from training.checks import check_dataset
 from training.identity import model_fingerprint
-from training.promotion import PREVIOUS_CHAMPION, promote
+from training.promotion import promote
 from training.train import train_conversion_model
 
 SimulatedClient = Any  # the ``simulated_client`` fixture of conftest.py
