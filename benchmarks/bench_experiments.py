@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -43,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import numpy.typing as npt
-from machine import cpu_model, load_avg
+from machine import cpu_model, machine_facts
 from scipy.stats import norm
 from targets import at_least, at_most, target_lines
 
@@ -264,12 +263,7 @@ def main() -> None:
         "benchmark": "experiments",
         "quick": args.quick,
         "seed": args.seed,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "cpu": cpu_model(),
-            "python": platform.python_version(),
-            "load": load_avg(),
-        },
+        "machine": machine_facts(),
         "seconds": elapsed,
         "worlds": rows,
         "targets": targets,

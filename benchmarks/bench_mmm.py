@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -57,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import pandas as pd
-from machine import cpu_model, load_avg
+from machine import cpu_model, machine_facts
 from mmm_worlds import LiftTest, WeeklyWorld, standard_worlds
 from ridge_mmm import RidgeMMM
 from targets import at_least, at_most, holds, target_lines
@@ -657,12 +656,7 @@ def main() -> None:
         "quick": args.quick,
         "family_rule": args.family_rule,
         "roi_prior_sd": args.roi_prior_sd,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "cpu": cpu_model(),
-            "python": platform.python_version(),
-            "load": load_avg(),
-        },
+        "machine": machine_facts(),
         "seconds": elapsed,
         "worlds": worlds,
         "summary": summary,

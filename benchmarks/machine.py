@@ -21,3 +21,8 @@ def cpu_model() -> str:
 def load_avg() -> list[float]:
     """The 1, 5 and 15 minute load averages, rounded."""
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine_facts() -> dict[str, object]:
+    """The ``machine`` block of a benchmark's JSON line: CPUs, CPU model, Python version and load."""
+    return {"cpus": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version(), "load": load_avg()}
