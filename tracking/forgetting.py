@@ -16,6 +16,7 @@ from core.files import remove_tree
 from core.layout import StorageLayout, check_client_id
 from core.settings import Settings
 from privacy.stores import Trace, folder_client_ids, tree_traces
+from tracking.experiments import count_experiments, experiments_dir, experiments_root
 from tracking.lake import compaction_lock
 from tracking.lift import lift_dir, lift_root
 from tracking.spool import Spool
@@ -84,7 +85,7 @@ class LakeClientStore:
 
 @dataclass(frozen=True)
 class TablesClientStore:
-    """The client's imported spend, KPI and lift-test tables."""
+    """The client's imported spend, KPI and lift-test tables, and its experiments."""
 
     settings: Settings
     name: str = "spend and KPI tables"
@@ -92,12 +93,17 @@ class TablesClientStore:
 
     def _folders(self, client_id: str) -> list[Path]:
         layout = StorageLayout.from_settings(self.settings)
-        return [layout.client_spend_dir(client_id), layout.client_kpi_dir(client_id), lift_dir(layout, client_id)]
+        return [
+            layout.client_spend_dir(client_id),
+            layout.client_kpi_dir(client_id),
+            lift_dir(layout, client_id),
+            experiments_dir(layout, client_id),
+        ]
 
     def forget_client(self, client_id: str) -> int:
         rows = 0
         for folder in self._folders(client_id):
-            rows += _parquet_rows(folder) if folder.exists() else 0
+            rows += (_parquet_rows(folder) + count_experiments(folder)) if folder.exists() else 0
             remove_tree(folder)
         return rows
 
@@ -106,7 +112,7 @@ class TablesClientStore:
 
     def held_client_ids(self) -> set[str]:
         layout = StorageLayout.from_settings(self.settings)
-        return folder_client_ids(layout.spend_dir, layout.kpi_dir, lift_root(layout))
+        return folder_client_ids(layout.spend_dir, layout.kpi_dir, lift_root(layout), experiments_root(layout))
 
 
 def spool_store(settings: Settings) -> SpoolClientStore:
