@@ -29,6 +29,7 @@ The issue's targets (issue 18) close the output, then one line of JSON with ever
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -42,11 +43,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
+from bench_mmm import TRAIN_SHARE, fit_xmo
+from experiment_worlds import (
+    GEO_WORLDS,
+    TIME_WORLDS,
+    DarkTest,
+    GeoWorld,
+    RegionalWorld,
+    TimeWorld,
+    geo_window,
+    plant_lift,
+    plant_pause,
+    regionalize,
+    run_dark_test,
+    simulate_geo_panel,
+    simulate_time_series,
+    time_window,
+)
 from machine import cpu_model, machine_facts
+from mmm_worlds import simulate_weekly_world
 from scipy.stats import norm
 from targets import at_least, at_most, target_lines
 
 from models.cuped import cuped_difference
+from models.geo_design import (
+    GeoPower,
+    GeoSplit,
+    design_power,
+    matched_split,
+    min_pre_periods,
+    time_based_regression,
+)
 from models.sequential import confidence_sequence
 
 Array = npt.NDArray[np.float64]
@@ -243,20 +271,367 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(f"{label:<38}" + "".join(f"{fmt.format(r[key]):>14}" for r in rows))
 
 
+# --- geo and on/off (time) designs ----------------------------------------------------------------------------
+
+DESIGN_LEVEL = 0.9  # the designs' level: power counts 90 % intervals wholly above 0 (one-sided 95 %)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An incremental KPI summed over a test, its interval, standard error and counterfactual."""
+
+    incremental: float
+    low: float
+    high: float
+    standard_error: float
+    counterfactual: float
+
+
+@dataclass(frozen=True)
+class Read:
+    """xmo's read of one simulated test against its truth."""
+
+    estimate: float
+    low: float
+    high: float
+    standard_error: float
+    truth: float
+
+    @property
+    def covers(self) -> bool:
+        return self.low <= self.truth <= self.high
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def read_geo(
+    panel: pd.DataFrame,
+    treatment: tuple[str, ...],
+    control: tuple[str, ...],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    level: float,
+) -> Estimate:
+    """xmo's read of a geo test: the treatment's incremental KPI over ``[start, end]`` with its interval."""
+    est = time_based_regression(panel, treatment, control, start, end, level)
+    return Estimate(est.incremental, est.interval[0], est.interval[1], est.standard_error, est.counterfactual)
+
+
+def geo_test(
+    world: GeoWorld, rng: np.random.Generator, seed: int, lift: float | None, level: float
+) -> tuple[Read, float | None]:
+    """One simulated geo test: a fresh panel, xmo's matched split on the pre-period, ``lift`` planted on the
+    treatment over the test weeks (``None``: the minimum detectable lift that ``design_power`` designs on the
+    pre-period, returned beside the read), then xmo's read at ``level``."""
+    panel = simulate_geo_panel(world, rng)
+    start, end = geo_window(world, panel)
+    pre = panel[panel["date"] < start]
+    split = matched_split(pre, seed=seed)
+    mde = None
+    if lift is None:
+        power = design_power(pre, split, weeks=world.test_weeks, lift=world.lift, level=DESIGN_LEVEL)
+        mde = lift = power.minimum_detectable_lift
+    planted, truth = plant_lift(panel, split.treatment, start, lift)
+    est = read_geo(planted, split.treatment, split.control, start, end, level)
+    return Read(est.incremental, est.low, est.high, est.standard_error, truth), mde
+
+
+def design_figures(reads: dict[str, list[Read]], mdes: list[float]) -> dict[str, Any]:
+    """The three measures from the planted, null and designed-MDE reads of one world."""
+    planted, null, designed = reads["planted"], reads["null"], reads["designed"]
+    errors = np.array([(r.estimate - r.truth) / r.standard_error for r in planted])
+    return {
+        "coverage": _share([r.covers for r in planted]),
+        "mean_true_effect": float(np.mean([r.truth for r in planted])),
+        "mean_estimate": float(np.mean([r.estimate for r in planted])),
+        "mean_standard_error": float(np.mean([r.standard_error for r in planted])),
+        "sd_of_z": float(errors.std(ddof=1)),
+        "fpr": _share([r.excludes_zero for r in null]),
+        "designed_mde_mean": float(np.mean(mdes)),
+        "designed_mde_range": [float(np.min(mdes)), float(np.max(mdes))],
+        "power": _share([(r.low > 0) if r.truth > 0 else (r.high < 0) for r in designed]),
+    }
+
+
+def run_geo_world(world: GeoWorld, sims: int, seed: int) -> dict[str, Any]:
+    """``sims`` tests per measure on fresh panels: planted lift (90 % coverage), null (95 % two-sided false
+    positives), and the designed minimum detectable lift planted (power against the promised 80 %)."""
+    rng = np.random.default_rng(seed)
+    reads: dict[str, list[Read]] = {"planted": [], "null": [], "designed": []}
+    mdes: list[float] = []
+    for i in range(sims):
+        reads["planted"].append(geo_test(world, rng, i, world.lift, COVERAGE_LEVEL)[0])
+        reads["null"].append(geo_test(world, rng, i, 0.0, TEST_LEVEL)[0])
+        read, mde = geo_test(world, rng, i, None, DESIGN_LEVEL)
+        reads["designed"].append(read)
+        mdes.append(float(mde if mde is not None else np.nan))
+    return {"world": asdict(world), "sims": sims, **design_figures(reads, mdes)}
+
+
+def read_time(
+    series: pd.DataFrame, regressors: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, level: float
+) -> Estimate:
+    """xmo's read of an on/off test: the KPI's change over ``[start, end]`` against its counterfactual."""
+    from models.time_test import on_off_regression
+
+    est = on_off_regression(series, start, end, regressors=regressors, level=level)
+    return Estimate(est.incremental, est.interval[0], est.interval[1], est.standard_error, est.counterfactual)
+
+
+def time_test(
+    world: TimeWorld, rng: np.random.Generator, lift: float | None, level: float
+) -> tuple[Read, float | None]:
+    """One simulated on/off test: a fresh series, ``lift`` planted over the test weeks (a pause: negative;
+    ``None``: minus the minimum detectable lift that ``on_off_power`` designs on the pre-period), xmo's read."""
+    series, regressors = simulate_time_series(world, rng)
+    start, end = time_window(world, series)
+    mde = None
+    if lift is None:
+        from models.time_test import on_off_power
+
+        before = series["date"] < start
+        power = on_off_power(
+            series[before],
+            weeks=world.test_weeks,
+            lift=abs(world.lift),
+            regressors=regressors[regressors["date"] < start],
+            level=DESIGN_LEVEL,
+        )
+        mde = power.minimum_detectable_lift
+        lift = -mde
+    planted, truth = plant_pause(series, start, lift)
+    est = read_time(planted, regressors, start, end, level)
+    return Read(est.incremental, est.low, est.high, est.standard_error, truth), mde
+
+
+def run_time_world(world: TimeWorld, sims: int, seed: int) -> dict[str, Any]:
+    """As :func:`run_geo_world` for on/off tests: planted pause, null, designed minimum detectable pause."""
+    rng = np.random.default_rng(seed)
+    reads: dict[str, list[Read]] = {"planted": [], "null": [], "designed": []}
+    mdes: list[float] = []
+    for _ in range(sims):
+        reads["planted"].append(time_test(world, rng, world.lift, COVERAGE_LEVEL)[0])
+        reads["null"].append(time_test(world, rng, 0.0, TEST_LEVEL)[0])
+        read, mde = time_test(world, rng, None, DESIGN_LEVEL)
+        reads["designed"].append(read)
+        mdes.append(float(mde if mde is not None else np.nan))
+    return {"world": asdict(world), "sims": sims, **design_figures(reads, mdes)}
+
+
+# --- calibration hand-off: a geo test designed, run and read by xmo calibrates the media-mix model -------------
+
+HANDOFF_CHANNEL = "search"
+HANDOFF_LIFT = 0.04  # the relative change the marketer asks the design to detect
+HANDOFF_WEEKS = (4, 6, 8, 10, 12)  # the shortest whose designed minimum detectable lift reaches HANDOFF_LIFT
+HANDOFF_REGIONS = 20
+HANDOFF_NOISE = 0.01  # regional noise of its own, as a share of the national KPI (the common part cancels in TBR)
+HANDOFF_SEEDS = (4, 5, 6)
+TARGET_HANDOFF_RATIO = 0.5
+
+
+def design_dark_test(regional: RegionalWorld, first_week: int, seed: int) -> tuple[GeoSplit, GeoPower]:
+    """xmo's design on the regional pre-period (weeks before ``first_week``): the matched split, and the shortest
+    test of :data:`HANDOFF_WEEKS` whose minimum detectable lift is at most :data:`HANDOFF_LIFT` (the longest when
+    none is)."""
+    dates = pd.DatetimeIndex(regional.world.frame["week"])
+    pre = regional.panel[regional.panel["date"] < dates[first_week]]
+    split = matched_split(pre, seed=seed)
+    power = None
+    for weeks in HANDOFF_WEEKS:
+        power = design_power(pre, split, weeks=weeks, lift=HANDOFF_LIFT, level=DESIGN_LEVEL)
+        if power.minimum_detectable_lift <= HANDOFF_LIFT:
+            break
+    assert power is not None
+    return split, power
+
+
+def lift_row(test: DarkTest, estimate: float, standard_error: float, kpi: str) -> dict[str, Any]:
+    """The lift-test row of a read dark test (as ``xmo lift import`` takes it): the KPI the cut lost and the
+    spend it withheld, both negative; the spend as it ran; immediate scope (the test's own weeks)."""
+    dates = pd.DatetimeIndex(test.world.frame["week"])
+    return {
+        "test_id": f"geo-{test.channel}-{dates[test.first_week]:%Y%m%d}",
+        "channel": test.channel,
+        "start_date": str(dates[test.first_week].date()),
+        "end_date": str((dates[test.first_week + test.weeks - 1] + pd.Timedelta(days=6)).date()),
+        "kpi": kpi,
+        "incremental_kpi": estimate,
+        "standard_error": standard_error,
+        "spend": test.spend_as_run,
+        "spend_change": -test.withheld_spend,
+        "scope": "immediate",
+        "method": "xmo geo",
+    }
+
+
+def run_handoff(seed: int, quick: bool, choose: bool | None = None) -> dict[str, Any]:
+    """One confounded media-mix world (spend follows demand) split into regions; xmo designs a geo test of
+    :data:`HANDOFF_CHANNEL` on the regional pre-period, the world runs it (the channel dark in the treatment
+    regions), xmo reads it and the read becomes a lift-test row; the media-mix model is fitted on the national
+    series with and without the row, and the tested channel's ROI over the training weeks is scored."""
+    weeks, channels = (104, 4) if quick else (156, 5)
+    world = simulate_weekly_world("demand+lift", seed, weeks=weeks, n_channels=channels, follows_demand=True)
+    rng = np.random.default_rng(seed + 1_000)
+    regional = regionalize(world, rng, n_regions=HANDOFF_REGIONS, noise=HANDOFF_NOISE)
+    longest = max(HANDOFF_WEEKS)
+    earliest = max(weeks // 3, min_pre_periods(longest) + longest)  # room for the design's placebo windows
+    first = int(rng.integers(earliest, int(0.7 * weeks) - longest))
+    split, power = design_dark_test(regional, first, seed)
+    test = run_dark_test(regional, HANDOFF_CHANNEL, split.treatment, first, power.weeks)
+    dates = pd.DatetimeIndex(world.frame["week"])
+    end = dates[first + power.weeks - 1] + pd.Timedelta(days=6)
+    est = read_geo(test.panel, split.treatment, split.control, dates[first], end, DESIGN_LEVEL)
+    row = lift_row(test, est.incremental, est.standard_error, world.kpi)
+    actual = est.counterfactual + est.incremental  # the treatment's KPI over the test, as it ran
+    n_train = round(TRAIN_SHARE * weeks)
+    train = slice(0, n_train)
+    true_roi = test.world.true_roi(train)[HANDOFF_CHANNEL]
+    spend = float(test.world.spend(train)[HANDOFF_CHANNEL].sum())
+    errors, rois, seconds = {}, {}, {}
+    for name, tests in (("without", ()), ("with", (row,))):
+        fit = fit_xmo(test.world, n_train, tests, choose=not quick if choose is None else choose)
+        assert fit is not None
+        rois[name] = float(fit.contributions[HANDOFF_CHANNEL].iloc[train].sum()) / spend
+        errors[name] = abs(rois[name] / true_roi - 1.0)
+        seconds[name] = fit.seconds
+    return {
+        "seed": seed,
+        "weeks": weeks,
+        "channels": list(world.channels),
+        "regions": HANDOFF_REGIONS,
+        "channel": HANDOFF_CHANNEL,
+        "first_test_week": first,
+        "test_weeks": power.weeks,
+        "treatment_regions": len(split.treatment),
+        "treatment_share": test.spend_share,
+        "designed_mde": power.minimum_detectable_lift,
+        "design_false_positive_rate": power.false_positive_rate,
+        "true_relative_change": test.true_incremental_kpi / (actual - test.true_incremental_kpi),
+        "true_incremental_kpi": test.true_incremental_kpi,
+        "read_incremental_kpi": est.incremental,
+        "read_interval": [est.low, est.high],
+        "read_standard_error": est.standard_error,
+        "read_covers_truth": est.low <= test.true_incremental_kpi <= est.high,
+        "lift_row": row,
+        "true_roi": true_roi,
+        "roi_without": rois["without"],
+        "roi_with": rois["with"],
+        "roi_error_without": errors["without"],
+        "roi_error_with": errors["with"],
+        "fit_seconds": seconds,
+    }
+
+
+def summarize_designs(
+    geo: list[dict[str, Any]], timed: list[dict[str, Any]], handoff: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The issue's targets for the geo and on/off designs (the worst world decides) and the hand-off (the tested
+    channel's mean ROI error with the experiment over the mean without it, over the seeds)."""
+    targets: dict[str, dict[str, Any]] = {}
+    for kind, rows in (("geo", geo), ("time", timed)):
+        coverage = [r["coverage"] for r in rows]
+        gaps = [abs(r["power"] - PROMISED_POWER) for r in rows]
+        targets[f"{kind}_coverage_lowest"] = at_least(min(coverage, default=None), TARGET_COVERAGE[0])
+        targets[f"{kind}_coverage_highest"] = at_most(max(coverage, default=None), TARGET_COVERAGE[1])
+        targets[f"{kind}_fpr"] = at_most(max((r["fpr"] for r in rows), default=None), TARGET_FIXED_FPR)
+        targets[f"{kind}_power_gap"] = at_most(max(gaps, default=None), TARGET_POWER_GAP)
+    without = float(np.mean([h["roi_error_without"] for h in handoff]))
+    with_test = float(np.mean([h["roi_error_with"] for h in handoff]))
+    targets["handoff_roi_error_ratio"] = at_most(with_test / without if without > 0 else None, TARGET_HANDOFF_RATIO)
+    return targets
+
+
+def print_design_table(title: str, rows: list[dict[str, Any]]) -> None:
+    """One column per world of a design."""
+    if not rows:
+        print(f"\n{title}: not run")
+        return
+    print(f"\n{title:<38}" + "".join(f"{r['world']['name']:>18}" for r in rows))
+    lines = [
+        ("simulated tests per measure", lambda r: f"{r['sims']:.0f}"),
+        ("planted relative lift", lambda r: f"{r['world']['lift']:+.3f}"),
+        ("test weeks", lambda r: f"{r['world']['test_weeks']:.0f}"),
+        ("90 % coverage (target 0.85-0.95)", lambda r: f"{r['coverage']:.3f}"),
+        ("mean true effect", lambda r: f"{r['mean_true_effect']:.4g}"),
+        ("mean estimate", lambda r: f"{r['mean_estimate']:.4g}"),
+        ("sd of (estimate - truth) / SE", lambda r: f"{r['sd_of_z']:.3f}"),
+        ("FPR at 95 %, null (target <= 0.05)", lambda r: f"{r['fpr']:.3f}"),
+        ("designed MDE (mean)", lambda r: f"{r['designed_mde_mean']:.4f}"),
+        ("power at designed MDE (0.8 prom.)", lambda r: f"{r['power']:.3f}"),
+    ]
+    for label, show in lines:
+        print(f"{label:<38}" + "".join(f"{show(r):>18}" for r in rows))
+
+
+def print_handoff(rows: list[dict[str, Any]]) -> None:
+    """One line per seed: the design, the read against the truth, the ROI errors without and with the row."""
+    print(
+        f"\nCalibration hand-off ({rows[0]['channel']} dark in xmo's treatment regions, {rows[0]['regions']} regions)"
+    )
+    print(
+        f"  {'seed':>4} {'weeks':>5} {'treat':>6} {'MDE':>6} {'true Δ%':>7} {'true incr.':>11} {'read':>11} "
+        f"{'SE':>9} {'cov':>4} {'true ROI':>8} {'ROI w/o':>8} {'ROI w/':>8} {'err w/o':>8} {'err w/':>7}"
+    )
+    for h in rows:
+        print(
+            f"  {h['seed']:>4} {h['test_weeks']:>5} {h['treatment_share']:>6.2f} {h['designed_mde']:>6.3f} "
+            f"{100 * h['true_relative_change']:>6.1f}% {h['true_incremental_kpi']:>11.0f} "
+            f"{h['read_incremental_kpi']:>11.0f} {h['read_standard_error']:>9.0f} "
+            f"{'yes' if h['read_covers_truth'] else 'no':>4} {h['true_roi']:>8.2f} {h['roi_without']:>8.2f} "
+            f"{h['roi_with']:>8.2f} {h['roi_error_without']:>8.3f} {h['roi_error_with']:>7.3f}"
+        )
+    without = np.mean([h["roi_error_without"] for h in rows])
+    with_test = np.mean([h["roi_error_with"] for h in rows])
+    print(f"  mean ROI error: {without:.3f} without the experiment, {with_test:.3f} with it")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer visitors per group, for smoke runs")
-    parser.add_argument("--sims", type=int, default=None, help="simulated tests per measure (default 1000; quick 300)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for smoke runs")
+    parser.add_argument(
+        "--sims", type=int, default=None, help="holdout tests per measure and world (default 1000; quick 300)"
+    )
+    parser.add_argument(
+        "--design-sims", type=int, default=None, help="geo and on/off tests per measure and world (default 300)"
+    )
+    parser.add_argument("--handoff-seeds", type=int, default=None, help="media-mix worlds of the hand-off (3)")
     parser.add_argument("--seed", type=int, default=18)
     args = parser.parse_args()
     sims = args.sims if args.sims is not None else (300 if args.quick else 1_000)
+    design_sims = args.design_sims if args.design_sims is not None else (30 if args.quick else 300)
+    seeds = HANDOFF_SEEDS[: args.handoff_seeds if args.handoff_seeds is not None else (1 if args.quick else 3)]
     per_group = 1_500 if args.quick else 3_000
     started = time.perf_counter()
     rows = [run_world(world, sims, per_group, args.seed + i) for i, world in enumerate(WORLDS)]
-    targets = summarize(rows)
+    holdout_seconds = time.perf_counter() - started
+    geo = [run_geo_world(world, design_sims, args.seed + 10 + i) for i, world in enumerate(GEO_WORLDS)]
+    geo_seconds = time.perf_counter() - started - holdout_seconds
+    timed = (
+        [run_time_world(world, design_sims, args.seed + 20 + i) for i, world in enumerate(TIME_WORLDS)]
+        if importlib.util.find_spec("models.time_test") is not None
+        else []
+    )
+    time_seconds = time.perf_counter() - started - holdout_seconds - geo_seconds
+    handoff = [run_handoff(seed, args.quick) for seed in seeds]
+    targets = {**summarize(rows), **summarize_designs(geo, timed, handoff)}
     elapsed = time.perf_counter() - started
+    seconds = {
+        "holdout": holdout_seconds,
+        "geo": geo_seconds,
+        "time": time_seconds,
+        "handoff": elapsed - holdout_seconds - geo_seconds - time_seconds,
+    }
     print_table(rows)
-    print(f"  (whole run {elapsed:.1f} s on {os.cpu_count()} CPUs, {cpu_model()})\n")
+    print_design_table("Geo tests (matched split, TBR read)", geo)
+    print_design_table("On/off (time) tests", timed)
+    print_handoff(handoff)
+    print(
+        f"  (whole run {elapsed:.1f} s on {os.cpu_count()} CPUs, {cpu_model()}: "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
+        + ")\n"
+    )
     for line in target_lines(targets):
         print(line)
     figures = {
@@ -265,7 +640,11 @@ def main() -> None:
         "seed": args.seed,
         "machine": machine_facts(),
         "seconds": elapsed,
+        "seconds_by_part": seconds,
         "worlds": rows,
+        "geo": geo,
+        "time": timed,
+        "handoff": handoff,
         "targets": targets,
     }
     print(json.dumps(figures, default=float))

@@ -115,7 +115,7 @@ def _inputs(frame: pd.DataFrame, channels: Sequence[str], controls: Sequence[str
 def fit_xmo(
     world: WeeklyWorld,
     n_weeks: int,
-    lift_tests: Sequence[LiftTest] = (),
+    lift_tests: Sequence[LiftTest | Mapping[str, Any]] = (),
     choose: bool = True,
     rule: str = "lowest",
     roi_prior_sd: float = ROI_PRIOR_SD,
@@ -138,7 +138,8 @@ def fit_xmo(
         period_days=7,
         roi_prior_sd=roi_prior_sd,
     )
-    tests = pd.DataFrame([test.record() for test in lift_tests]) if lift_tests else None
+    rows = [test.record() if isinstance(test, LiftTest) else dict(test) for test in lift_tests]
+    tests = pd.DataFrame(rows) if rows else None
     X, y = _inputs(train, channels, controls), train[world.kpi].to_numpy(dtype=float)
     if choose:
         model, choice = fit_with_family_choice(model, X, y, tests, folds=CV_FOLDS, rule=rule)
