@@ -537,8 +537,8 @@ def summarize_designs(
         targets[f"{kind}_coverage_highest"] = at_most(max(coverage, default=None), TARGET_COVERAGE[1])
         targets[f"{kind}_fpr"] = at_most(max((r["fpr"] for r in rows), default=None), TARGET_FIXED_FPR)
         targets[f"{kind}_power_gap"] = at_most(max(gaps, default=None), TARGET_POWER_GAP)
-    without = float(np.mean([h["roi_error_without"] for h in handoff]))
-    with_test = float(np.mean([h["roi_error_with"] for h in handoff]))
+    without = sum(h["roi_error_without"] for h in handoff)
+    with_test = sum(h["roi_error_with"] for h in handoff)
     targets["handoff_roi_error_ratio"] = at_most(with_test / without if without > 0 else None, TARGET_HANDOFF_RATIO)
     return targets
 
@@ -567,6 +567,9 @@ def print_design_table(title: str, rows: list[dict[str, Any]]) -> None:
 
 def print_handoff(rows: list[dict[str, Any]]) -> None:
     """One line per seed: the design, the read against the truth, the ROI errors without and with the row."""
+    if not rows:
+        print("\nCalibration hand-off: not run")
+        return
     print(
         f"\nCalibration hand-off ({rows[0]['channel']} dark in xmo's treatment regions, {rows[0]['regions']} regions)"
     )
@@ -596,7 +599,9 @@ def main() -> None:
     parser.add_argument(
         "--design-sims", type=int, default=None, help="geo and on/off tests per measure and world (default 300)"
     )
-    parser.add_argument("--handoff-seeds", type=int, default=None, help="media-mix worlds of the hand-off (3)")
+    parser.add_argument(
+        "--handoff-seeds", type=int, default=None, help="media-mix worlds of the hand-off (3; quick 1; 0: none)"
+    )
     parser.add_argument("--seed", type=int, default=18)
     args = parser.parse_args()
     sims = args.sims if args.sims is not None else (300 if args.quick else 1_000)
