@@ -121,7 +121,8 @@ LIFT_ALIASES: dict[str, tuple[str, ...]] = {
     "method": ("test_type", "design"),
     "note": ("notes", "description", "comment"),
 }
-METHODS = ("geo", "conversion_lift", "holdout", "matched_market", "other")
+# xmo_geo, xmo_time, xmo_holdout: tests xmo ran and read itself (strategy.experiments.handoff)
+METHODS = ("geo", "conversion_lift", "holdout", "matched_market", "other", "xmo_geo", "xmo_time", "xmo_holdout")
 SCOPES = ("immediate", "total")
 DEFAULT_CI_LEVEL = 0.95
 MAX_ID_LENGTH = 100
