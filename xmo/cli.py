@@ -19,6 +19,7 @@ from xmo.commands import (
     data,
     demo,
     erase,
+    experiments,
     exports,
     goals,
     imports,
@@ -51,7 +52,7 @@ app = typer.Typer(
 PANELS: dict[str, tuple[str, ...]] = {
     "Start here": ("demo", "client", "goal", "link", "serve"),
     "Data in": ("import", "spend", "kpi", "lift", "simulate", "compact", "dataset"),
-    "Models": ("train", "models", "promote", "mmm"),
+    "Models": ("train", "models", "promote", "mmm", "experiment"),
     "Recommendations and reports": ("recommend", "report", "attribution", "benchmarks"),
     "Privacy and operations": (
         "erase",
@@ -96,6 +97,7 @@ lift.register(app)
 training.register(app)
 models.register(app)
 mmm.register(app)
+experiments.register(app)
 recommend.register(app)
 report.register(app)
 attribution.register(app)
