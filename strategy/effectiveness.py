@@ -20,6 +20,13 @@ The reference is the *winner* only when every other arm of its group is a loser.
 "no detectable difference" when both arms already have the sessions that the always-valid interval needs
 to detect a ``minimum_detectable_effect`` relative change with 80 % power, and "not enough data yet
 (≈N more sessions needed)" with that shortfall when they do not.
+
+**Pre-period history (CUPED).** Where sessions carry the visitor's earlier sessions and conversions
+(``prev_sessions``, ``prev_conversions``), each comparison family is adjusted with them
+(``strategy.effectiveness_cuped``): lifts, both intervals, the z test and the sessions still needed use the
+adjusted rates and their smaller variance, and ``variance_reduction`` says which share of the noise the
+history removed (0, and the figures above unchanged, without such history). The reference is still chosen
+on raw rates; the chance to beat it and Fisher's exact test (small counts) stay on raw counts.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import pandas as pd
 from core.errors import InvalidInput
 from features.channels import classify_channel
 from models import intervals
+from strategy import effectiveness_cuped as cuped
 
 GROUPINGS: tuple[str, ...] = ("campaign", "creative", "channel", "segment")
 SEGMENT_KINDS: tuple[str, ...] = ("device", "visitor", "region")
@@ -164,6 +172,7 @@ def _prepared(sessions: pd.DataFrame) -> pd.DataFrame:
         if any(tag is not None for tag in tags)
         else pd.Series("direct", index=sessions.index, dtype="category")  # no tag, no referrer: direct traffic
     )
+    history = cuped.covariate_columns(sessions)
     return pd.DataFrame(
         {
             "campaign_id": column("campaign_id"),
@@ -175,6 +184,7 @@ def _prepared(sessions: pd.DataFrame) -> pd.DataFrame:
             "converted": converted.astype(np.int64).to_numpy(),
             "value": value.to_numpy(),
             "value_sq": (value**2).to_numpy(),
+            **history,
         },
         index=sessions.index,
     )
@@ -328,6 +338,8 @@ def _compare_family(data: pd.DataFrame, group_key: str, arm_key: str, family: st
     counts["is_reference"] = ~counts["group"].duplicated()
     counts["reference"] = counts.groupby("group")["arm"].transform("first")
     counts.insert(0, "comparison", family)
+    counts = counts.merge(cuped.arm_adjustments(data, group_key, arm_key), on=["group", "arm"], how="left")
+    counts = counts.fillna({"shift": 0.0, "variance_ratio": 1.0, "family_variance_reduction": 0.0})
     return counts.drop(columns=["posterior", "value", "value_sq", "value_max"]).reset_index(drop=True)
 
 
@@ -356,7 +368,8 @@ def _comparisons(
     )
     if arms.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    ref = arms.groupby(["comparison", "group"])[["sessions", "conversions"]].transform("first")
+    columns = ["sessions", "conversions", "shift", "variance_ratio"]
+    ref = arms.groupby(["comparison", "group"])[columns].transform("first")
     n_b, x_b = arms["sessions"].to_numpy(float), arms["conversions"].to_numpy(float)
     n_a, x_a = ref["sessions"].to_numpy(float), ref["conversions"].to_numpy(float)
     challenger = ~arms["is_reference"].to_numpy()
@@ -364,14 +377,20 @@ def _comparisons(
     out = arms.copy()
     out["conversion_rate"] = x_b / np.maximum(n_b, 1)
     out["conversion_rate_low"], out["conversion_rate_high"] = intervals.wilson_interval(x_b, n_b, confidence)
-    out["lift"] = np.where(challenger, intervals.lift(x_a, n_a, x_b, n_b), np.nan)
-    low, high = intervals.lift_interval(x_a, n_a, x_b, n_b, confidence)
-    out["lift_low"], out["lift_high"] = np.where(challenger, low, np.nan), np.where(challenger, high, np.nan)
-    av_low, av_high = intervals.always_valid_lift_interval(x_a, n_a, x_b, n_b, alpha, rho)
-    out["always_valid_lift_low"] = np.where(challenger, av_low, np.nan)
-    out["always_valid_lift_high"] = np.where(challenger, av_high, np.nan)
+    figures = cuped.adjusted_comparisons(
+        (x_a, n_a),
+        (x_b, n_b),
+        (ref["shift"], ref["variance_ratio"]),
+        (arms["shift"], arms["variance_ratio"]),
+        confidence=confidence,
+        rho=rho,
+    )
+    for name in ("lift", "lift_low", "lift_high", "always_valid_lift_low", "always_valid_lift_high", "p_value"):
+        out[name] = np.where(challenger, figures[name], np.nan)
     out["chance_to_beat_reference"] = np.where(challenger, intervals.chance_to_beat(x_a, n_a, x_b, n_b), np.nan)
-    out["p_value"] = np.where(challenger, intervals.two_proportion_p_value(x_a, n_a, x_b, n_b), np.nan)
+    out["variance_reduction"] = np.where(
+        challenger, figures["variance_reduction"], arms["family_variance_reduction"].to_numpy(float)
+    )
     out["family"] = np.where(out["comparison"] == "creative", "creatives of campaign ", "campaigns of channel ")
     out["family"] = out["family"] + out["group"].astype(str)
     q_values, p_values = np.full(len(out), np.nan), out["p_value"].to_numpy()
@@ -379,8 +398,10 @@ def _comparisons(
         q_values[positions] = intervals.benjamini_hochberg(p_values[positions])
     out["q_value"] = q_values
     p_ref = (x_a + 0.5) / (n_a + 1)
+    remaining = 1 - out["variance_reduction"].to_numpy(float)  # 1 − R²: the noise the history leaves
     need = np.maximum(
-        intervals.sessions_per_arm(p_ref, -mde, alpha, POWER, sequential=True, rho=rho), float(min_sessions)
+        intervals.sessions_per_arm(p_ref, -mde, alpha, POWER, sequential=True, rho=rho) * remaining,
+        float(min_sessions),
     )
     short = np.maximum(need - n_b, 0) + np.maximum(need - n_a, 0)
     enough = (n_a >= min_sessions) & (n_b >= min_sessions)
@@ -444,6 +465,7 @@ COMPARISON_COLUMNS = [
     "verdict",
     "sessions_needed",
     "sample_ratio_mismatch",
+    "variance_reduction",
 ]
 
 

@@ -48,7 +48,12 @@ READING_NOTE = (
     "among the arms of the same test."
 )
 
-
+HISTORY_NOTE = (
+    "{family}: the visitors' history before each session (their earlier visits and conversions) cut the noise "
+    "by {share:.0%}, so fewer sessions are needed."
+)
+HISTORY_ALSO = "And {count} more tests where the visitors' history cut the noise (up to {top:.0%})."
+HISTORY_LINES = 5
 SPLIT_OFF_PLAN = " ⚠ traffic split off plan (sample ratio mismatch)"
 
 
@@ -161,6 +166,22 @@ def comparisons_table(comparisons: list[dict[str, Any]], level: str) -> Table:
     return table
 
 
+def history_notes(comparisons: list[dict[str, Any]]) -> list[str]:
+    """One plain line per test whose comparisons the pre-period history sharpened (CUPED), largest cut first."""
+    cuts = sorted(
+        (
+            (row["variance_reduction"], row["family"])
+            for row in comparisons
+            if row["is_reference"] and (row.get("variance_reduction") or 0) >= 0.005
+        ),
+        key=lambda cut: -cut[0],
+    )
+    lines = [HISTORY_NOTE.format(family=family, share=share) for share, family in cuts[:HISTORY_LINES]]
+    if len(cuts) > HISTORY_LINES:
+        lines.append(HISTORY_ALSO.format(count=len(cuts) - HISTORY_LINES, top=cuts[HISTORY_LINES][0]))
+    return lines
+
+
 def print_report(report: dict[str, Any], only: ReportTable | None = None) -> None:
     """The report as two tables for people (or ``only`` one): the groups, then the comparisons; warnings on stderr."""
     level = f"{report['confidence']:.0%}"
@@ -169,6 +190,8 @@ def print_report(report: dict[str, Any], only: ReportTable | None = None) -> Non
     if only is not ReportTable.GROUPS:
         if report["comparisons"]:
             print_table(comparisons_table(report["comparisons"], level))
+            for line in history_notes(report["comparisons"]):
+                out.print(line, markup=False)
             out.print(READING_NOTE.format(level=level), markup=False)
             out.print(report["decision_rule"], markup=False)
         else:
