@@ -96,6 +96,11 @@ class ArmComparison(BaseModel):
     verdict: str = Field(description="winner, loser, no detectable difference, or not enough data yet (…)")
     sessions_needed: WholeNumber | None = Field(description="More sessions the verdict waits for (null: unknown)")
     sample_ratio_mismatch: bool
+    variance_reduction: float | None = Field(
+        default=None,
+        description="Share of the variance of the comparison removed by the visitors' pre-period history (CUPED: "
+        "earlier sessions and conversions); 0 without such history. On the reference: its test's pooled share",
+    )
 
 
 class SampleRatioCheck(BaseModel):
