@@ -40,6 +40,7 @@ __all__ = [
     "design_power",
     "matched_split",
     "min_pre_periods",
+    "placebo_checks",
     "time_based_regression",
 ]
 
@@ -376,21 +377,10 @@ def design_power(
         raise InvalidInput(f"lift must be a finite number (0.05 for +5 %); got {lift!r}")
     panel = _panel(history)
     treat, ctrl = _groups(panel, split.treatment, split.control)
-    weeks = int(weeks)
-    first = min_pre_periods(weeks)
-    last = len(panel.dates) - weeks
-    if last < first:
-        raise InvalidInput(
-            f"history has {len(panel.dates)} periods; a {weeks}-period test needs at least "
-            f"{first + weeks} ({first} before the window)"
-        )
-    starts = np.unique(np.round(np.linspace(first, last, min(int(n_placebos), last - first + 1))).astype(int))
-    y, x = panel.column(treat), panel.column(ctrl)
+    starts, reads = _placebo_reads(panel, treat, ctrl, int(weeks), int(n_placebos), level)
     window_lifts: list[float] = []
     false_positives = 0
-    for s in starts:
-        window = slice(int(s), int(s) + weeks)
-        est = _tbr(y[: int(s)], x[: int(s)], y[window], x[window], level)
+    for est in reads:
         low, high = est.interval
         false_positives += int(low > 0 or high < 0)
         # with lift l the estimate moves by l · actual, the half-width stays: detected iff low + l · actual > 0
@@ -398,7 +388,7 @@ def design_power(
     needed = np.asarray(window_lifts)
     mdl = float(np.quantile(needed, TARGET_POWER, method="inverted_cdf"))
     return GeoPower(
-        weeks=weeks,
+        weeks=int(weeks),
         lift=float(lift),
         level=level,
         power=float(np.mean(needed <= float(lift))),
@@ -408,3 +398,46 @@ def design_power(
         window_starts=tuple(panel.dates[int(s)] for s in starts),
         window_lifts=tuple(float(v) for v in needed),
     )
+
+
+def _placebo_reads(
+    panel: _Panel, treat: tuple[str, ...], ctrl: tuple[str, ...], weeks: int, n_placebos: int, level: float
+) -> tuple[npt.NDArray[np.int_], list[TbrEstimate]]:
+    """Window starts and TBR reads of ``weeks``-period placebo windows spread evenly over the history."""
+    first = min_pre_periods(weeks)
+    last = len(panel.dates) - weeks
+    if last < first:
+        raise InvalidInput(
+            f"history has {len(panel.dates)} periods; a {weeks}-period test needs at least "
+            f"{first + weeks} ({first} before the window)"
+        )
+    starts = np.unique(np.round(np.linspace(first, last, min(n_placebos, last - first + 1))).astype(int))
+    y, x = panel.column(treat), panel.column(ctrl)
+    reads = [
+        _tbr(y[: int(s)], x[: int(s)], y[int(s) : int(s) + weeks], x[int(s) : int(s) + weeks], level) for s in starts
+    ]
+    return starts, reads
+
+
+def placebo_checks(
+    history: Any,
+    treatment: Sequence[str],
+    control: Sequence[str],
+    *,
+    weeks: int,
+    n_placebos: int = 30,
+    level: float = 0.9,
+) -> tuple[float, int]:
+    """``(false-positive rate, windows)`` of fake ``weeks``-period tests of the groups on ``history``.
+
+    Each placebo window is read by TBR on the periods before it, as :func:`design_power` does; the rate is the
+    share of windows whose interval at ``level`` excludes 0. ``InvalidInput`` when the history is too short.
+    """
+    level = _level(level)
+    if isinstance(weeks, bool) or not isinstance(weeks, (int, np.integer)) or weeks < 1:
+        raise InvalidInput(f"weeks must be a whole number of periods ≥ 1; got {weeks!r}")
+    panel = _panel(history)
+    treat, ctrl = _groups(panel, treatment, control)
+    _, reads = _placebo_reads(panel, treat, ctrl, int(weeks), int(n_placebos), level)
+    hits = sum(int(est.interval[0] > 0 or est.interval[1] < 0) for est in reads)
+    return hits / len(reads), len(reads)
