@@ -1088,3 +1088,27 @@ class MmmSummaryOut(BaseModel):
     data_changed: bool | None = Field(description="The client's data differ from the fit's (time to refit)")
     warnings: list[str]
     versions: list[MmmVersion]
+
+
+# /v1/holdout: which running visitor holdouts hold a visitor out -------------------------------------------------
+class HoldoutExperimentOut(BaseModel):
+    """A visitor holdout running today."""
+
+    experiment_id: str
+    channel: str = Field(description="The channel withheld from the holdout's visitors")
+    holdout_share: float = Field(description="The share of visitors held out, 0.01 to 0.5")
+
+
+class HoldoutVisitorOut(BaseModel):
+    """One visitor and the running holdouts that hold it out (empty: treat it as usual)."""
+
+    visitor_id: str
+    holdout: list[str] = Field(description="Ids of the running holdouts this visitor is held out of")
+
+
+class HoldoutFlagsOut(BaseModel):
+    """The client's visitor holdouts running on ``day`` and, per visitor asked, those that hold it out."""
+
+    day: Day
+    experiments: list[HoldoutExperimentOut]
+    visitors: list[HoldoutVisitorOut]

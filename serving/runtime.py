@@ -9,6 +9,7 @@ from core.tenants import Tenants
 from models.registry import configure_mlflow
 from privacy.keyvault import KeyVault
 from privacy.purge import purged_client_ids
+from serving.holdout_index import HoldoutIndex
 from serving.metrics import ServiceMetrics
 from serving.model_store import ModelStore
 from serving.session_cache import SessionCache
@@ -29,6 +30,7 @@ class ServiceRuntime:
     sessions: SessionCache
     metrics: ServiceMetrics
     domains: ClientDomains
+    holdouts: HoldoutIndex  # running visitor holdouts, for the pixel's X-Xmo-Holdout header and /v1/holdout
     _forgotten: frozenset[str] = field(default=frozenset(), repr=False)  # purged clients already dropped
 
     @classmethod
@@ -55,6 +57,7 @@ class ServiceRuntime:
             SessionCache(settings),
             metrics,
             ClientDomains(tenants),
+            HoldoutIndex(settings, vault),
             purged_client_ids(tenants.engine),  # nothing of these is cached yet
         )
 
@@ -65,6 +68,7 @@ class ServiceRuntime:
         self.sessions.forget(client_id)
         self.collector.policies.forget()
         self.domains.forget()
+        self.holdouts.forget(client_id)
 
     def forget_purged_clients(self) -> frozenset[str]:
         """Drop the caches of clients purged since the last look (by any process, e.g. ``xmo client purge``).

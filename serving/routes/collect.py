@@ -77,6 +77,7 @@ PIXEL_PARAMS: tuple[ParamSpec, ...] = (
     ),
 )
 HIT_HEADER = "X-Xmo-Hit"
+HOLDOUT_HEADER = "X-Xmo-Holdout"  # the running visitor holdouts that hold this cookie out, comma-separated
 
 
 @router.get(
@@ -154,7 +155,12 @@ async def record_pixel(request: Request) -> Response:
     response = _pixel_response(send_image)
     if q["debug"]:
         response.headers[HIT_HEADER] = outcome
-    remember_visitor(response, request, settings, visitor, policies.policy(client_id) if client_id else None, signals)
+    policy = policies.policy(client_id) if client_id else None
+    remember_visitor(response, request, settings, visitor, policy, signals)
+    if client_id is not None and not signals.opted_out(policy):  # cached: no file read per hit
+        held_out = runtime.holdouts.flags(client_id, visitor.id, now.date())
+        if held_out:
+            response.headers[HOLDOUT_HEADER] = ", ".join(held_out)
     return response
 
 
