@@ -100,7 +100,7 @@ def time_kpi_source(kpi_columns: list[str], kpi: str | None) -> tuple[str | None
 def spend_per_period(
     spend: pd.DataFrame, dates: pd.Series, period_days: int, *, exclude_channel: str
 ) -> pd.DataFrame | None:
-    """Each other channel's spend in each period (``date`` + one column per channel, 0 where none ran).
+    """Each other channel's spend in each period (``date`` as datetime64 + one column per channel, 0 where none ran).
 
     A stored row of several days is spread evenly over them; a day counts for the period starting on the latest
     of ``dates`` at or before it, within ``period_days``. None when no other channel has spend in the periods.
@@ -124,9 +124,7 @@ def spend_per_period(
     table = frame.pivot_table(index="date", columns="channel", values="spend", aggfunc="sum", fill_value=0.0)
     table = table.reindex(pd.DatetimeIndex(starts), fill_value=0.0)
     table.columns = [str(c) for c in table.columns]
-    out = table.reset_index(names="date")
-    out["date"] = out["date"].dt.date
-    return out
+    return table.reset_index(names="date")
 
 
 def _time_inputs(
@@ -151,6 +149,7 @@ def _time_inputs(
         series = metric_series(sessions, name, period="week")
         period_days = 7
     series = series.reset_index(drop=True)
+    series["date"] = pd.to_datetime(series["date"])  # stored KPI rows hold dates, the sessions' series datetimes
     if series.empty:
         raise NotReady(f"client {client.id!r} has no {name} to read a time test on")
     regressors = spend_per_period(read_spend(layout, client.id), series["date"], period_days, exclude_channel=channel)
