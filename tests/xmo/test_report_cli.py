@@ -22,6 +22,7 @@ from strategy.sessions import client_sessions
 from tests.xmo.long_ids import PREFIX, Planted, ids_in, lengthened
 from xmo import console
 from xmo.cli import main
+from xmo.commands.report import history_notes
 from xmo.simulator.cli import run_simulation
 
 HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixture (tests/conftest.py)
@@ -68,6 +69,26 @@ def test_table_for_people(home: Settings, capsys: pytest.CaptureFixture[str], mo
     assert " CI" not in out and "q (" not in out and "always-valid lift " not in out.split("Comparisons")[1][:2000]
     code, out, err = run(capsys, "report", CLIENT, "--table", "groups")
     assert code == 0 and "effectiveness by campaign" in out and "Comparisons" not in out
+
+
+def test_history_cut_is_said_in_plain_words(
+    home: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The simulated returning visitors' history cuts the comparisons' noise (CUPED): JSON and plain words."""
+    monkeypatch.setattr(console.out, "_width", 300)
+    code, out, err = run(capsys, "report", CLIENT, "--by", "creative", "--json")
+    assert code == 0, err
+    comparisons = json.loads(out)["comparisons"]
+    assert all(-1 < c["variance_reduction"] < 1 for c in comparisons)
+    cuts = {c["family"]: c["variance_reduction"] for c in comparisons if c["is_reference"]}
+    family, best = max(cuts.items(), key=lambda cut: cut[1])
+    assert best >= 0.005
+    code, out, err = run(capsys, "report", CLIENT, "--by", "creative")
+    assert code == 0, err
+    assert "history before each session (their earlier visits and conversions) cut the noise" in out
+    assert "so fewer sessions are needed" in out and f"  {family}: noise cut by {best:.0%}\n" in out
+    plain = {"is_reference": True, "family": "creatives of campaign x", "variance_reduction": 0.0}
+    assert history_notes([plain]) == []  # no history, nothing to say
 
 
 @pytest.mark.parametrize("width", [80, 200])

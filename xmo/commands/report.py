@@ -49,10 +49,11 @@ READING_NOTE = (
 )
 
 HISTORY_NOTE = (
-    "{family}: the visitors' history before each session (their earlier visits and conversions) cut the noise "
-    "by {share:.0%}, so fewer sessions are needed."
+    "The visitors' history before each session (their earlier visits and conversions) cut the noise of these "
+    "tests, so fewer sessions are needed:"
 )
-HISTORY_ALSO = "And {count} more tests where the visitors' history cut the noise (up to {top:.0%})."
+HISTORY_CUT = "  {family}: noise cut by {share:.0%}"
+HISTORY_ALSO = "  and {count} more tests: noise cut by up to {top:.0%}"
 HISTORY_LINES = 5
 SPLIT_OFF_PLAN = " ⚠ traffic split off plan (sample ratio mismatch)"
 
@@ -167,7 +168,7 @@ def comparisons_table(comparisons: list[dict[str, Any]], level: str) -> Table:
 
 
 def history_notes(comparisons: list[dict[str, Any]]) -> list[str]:
-    """One plain line per test whose comparisons the pre-period history sharpened (CUPED), largest cut first."""
+    """A plain sentence, then one line per test whose noise the pre-period history cut (CUPED), largest first."""
     cuts = sorted(
         (
             (row["variance_reduction"], row["family"])
@@ -176,10 +177,10 @@ def history_notes(comparisons: list[dict[str, Any]]) -> list[str]:
         ),
         key=lambda cut: -cut[0],
     )
-    lines = [HISTORY_NOTE.format(family=family, share=share) for share, family in cuts[:HISTORY_LINES]]
+    lines = [HISTORY_CUT.format(family=family, share=share) for share, family in cuts[:HISTORY_LINES]]
     if len(cuts) > HISTORY_LINES:
         lines.append(HISTORY_ALSO.format(count=len(cuts) - HISTORY_LINES, top=cuts[HISTORY_LINES][0]))
-    return lines
+    return [HISTORY_NOTE, *lines] if lines else []
 
 
 def print_report(report: dict[str, Any], only: ReportTable | None = None) -> None:
