@@ -66,6 +66,7 @@ QUERY_VALUES = {
     "what": "events",
     "recipient": "Auditor",
     "legal_basis": "Court order 1",
+    "visitor_id": "bravo-visitor-0000000000000001",
 }
 # Bodies client B sends to routes that take one (B's own data, never A's ids)
 BODIES: dict[tuple[str, str], Any] = {
@@ -79,6 +80,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/clients"): {"name": "Intruder", "domains": ["intruder.example"]},
     ("POST", "/v1/erasure"): {"visitor_ids": ["bravo-visitor-0000000000000001"]},
     ("POST", "/v1/subject-export"): {"visitor_ids": ["bravo-visitor-0000000000000001"]},
+    ("POST", "/v1/holdout"): {"visitor_ids": ["bravo-visitor-0000000000000001"]},
 }
 
 
