@@ -200,5 +200,6 @@ def test_time_inputs_come_from_the_kpi_table_or_the_sessions(settings: Settings)
     assert regressors["search"].tolist() == [70.0, 70.0, 0.0] and regressors["tv"].tolist() == [700.0, 700.0, 0.0]
     daily = spend_per_period(read_spend(layout, "acme"), pd.Series(pd.to_datetime(days[:2])), 1, exclude_channel="x")
     assert daily is not None and daily["tv"].tolist() == [100.0, 100.0] and daily["email"].tolist() == [99.0, 99.0]
-    assert spend_per_period(read_spend(layout, "acme"), periods, 7, exclude_channel="email").shape == (3, 3)
+    both = spend_per_period(read_spend(layout, "acme"), periods, 7, exclude_channel="email")
+    assert both is not None and both.shape == (3, 3)
     assert spend_per_period(read_spend(layout, "other"), periods, 7, exclude_channel="email") is None
