@@ -1112,3 +1112,121 @@ class HoldoutFlagsOut(BaseModel):
     day: Day
     experiments: list[HoldoutExperimentOut]
     visitors: list[HoldoutVisitorOut]
+
+
+# /v1/experiments: designs, stored experiments and their reads ----------------------------------------------------
+class ExperimentDesignOut(BaseModel):
+    """A test's plan and its power, from simulation on the client's own history."""
+
+    type: str = Field(description="geo, time or holdout")
+    channel: str
+    campaign_id: str | None
+    kpi: str = Field(description="The metric the test is read on: conversions, revenue or a stored KPI column")
+    action: str = Field(description="raise or pause: what changes in the treated group")
+    start: Day
+    end: Day = Field(description="Planned last day, inclusive")
+    weeks: int
+    lift: float = Field(description="The relative lift the test is powered for (0.1: +10 %)")
+    level: float = Field(description="Level of the intervals (0.9: 90 %)")
+    power: float | None = Field(description="The chance of detecting ``lift`` (share of simulated tests)")
+    minimum_detectable_lift: float | None = Field(description="The smallest relative lift detected with 80 % power")
+    false_positive_rate: float | None = Field(description="Placebo tests on the history (no change) that found one")
+    n_simulations: int
+    history_start: Day
+    history_end: Day
+    expected_kpi: float | None = Field(description="The tested group's KPI expected over the test without a change")
+    groups: dict[str, list[str]] = Field(description="geo: treatment and control regions; time: the test weeks")
+    group_shares: dict[str, float | None] = Field(description="Each group's share of the KPI in the history")
+    holdout_share: float | None
+    units: int | None = Field(description="holdout: visitors expected in the test; geo: regions")
+    method: str
+    notes: list[str]
+    warnings: list[str]
+
+
+class ExperimentMetricOut(BaseModel):
+    """The incremental effect on one metric, summed over the tested group and the days read."""
+
+    metric: str
+    incremental: float | None
+    low: float | None = Field(description="Lower end of the interval at the analysis' level")
+    high: float | None
+    standard_error: float | None
+    actual: float | None = Field(description="The tested group's metric over the days read")
+    counterfactual: float | None = Field(description="What it would have been without the change")
+    relative_lift: float | None
+    always_valid_low: float | None = Field(default=None, description="holdout: valid at every daily look")
+    always_valid_high: float | None = None
+    raw_low: float | None = Field(default=None, description="holdout: the interval without CUPED")
+    raw_high: float | None = None
+    variance_reduction: float | None = Field(default=None, description="holdout: CUPED's cut of the variance")
+
+
+class ExperimentAnalysisOut(BaseModel):
+    """A read of a running or finished test."""
+
+    experiment_id: str
+    type: str
+    channel: str
+    kpi: str
+    level: float
+    start: Day
+    end: Day = Field(description="The last day read")
+    planned_end: Day
+    interim: bool = Field(description="Read before the planned end: the interval may still move")
+    metrics: dict[str, ExperimentMetricOut]
+    spend_change: float | None
+    roi: float | None = Field(description="Incremental KPI per unit of spend change")
+    roi_low: float | None
+    roi_high: float | None
+    placebo_false_positive_rate: float | None = Field(description="geo and time: fake tests on the history")
+    n_placebos: int | None
+    sample_ratio: dict[str, Any] | None = Field(description="holdout: expected and observed share, p-value, ok")
+    method: str
+    notes: list[str]
+    warnings: list[str]
+    handoff: dict[str, Any] | None = Field(
+        default=None, description="In a stored result: the lift test made for the media-mix model, or why none"
+    )
+
+
+class ExperimentOut(BaseModel):
+    """A stored experiment: its plan, status and, once stopped, its result."""
+
+    experiment_id: str
+    client_id: str
+    type: str
+    channel: str
+    campaign_id: str | None
+    kpi: str
+    action: str
+    start_date: Day
+    end_date: Day = Field(description="Planned last day, inclusive")
+    weeks: int
+    lift: float
+    level: float
+    treatment_regions: list[str]
+    control_regions: list[str]
+    holdout_share: float | None
+    spend_change: float | None
+    design: ExperimentDesignOut
+    status: str = Field(description="running or stopped")
+    created_at: str
+    stopped_at: str | None
+    stop_date: Day | None = Field(description="The last day when stopped before the planned end")
+    result: ExperimentAnalysisOut | None = Field(description="The read at stop, with its hand-off")
+    lift_test_id: str | None = Field(description="The lift test made from it (GET /v1/lift)")
+    note: str | None
+
+
+class ExperimentsOut(BaseModel):
+    """The client's experiments, running first, then finished, newest first."""
+
+    experiments: list[ExperimentOut]
+
+
+class ExperimentStoppedOut(BaseModel):
+    """A stopped experiment and its final read."""
+
+    experiment: ExperimentOut
+    analysis: ExperimentAnalysisOut
