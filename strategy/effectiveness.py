@@ -388,9 +388,10 @@ def _comparisons(
     for name in ("lift", "lift_low", "lift_high", "always_valid_lift_low", "always_valid_lift_high", "p_value"):
         out[name] = np.where(challenger, figures[name], np.nan)
     out["chance_to_beat_reference"] = np.where(challenger, intervals.chance_to_beat(x_a, n_a, x_b, n_b), np.nan)
-    out["variance_reduction"] = np.where(
-        challenger, figures["variance_reduction"], arms["family_variance_reduction"].to_numpy(float)
-    )
+    adjusted = pd.Series(challenger & (figures["variance_reduction"] != 0), index=out.index)
+    any_adjusted = adjusted.groupby([out["comparison"], out["group"]]).transform("any").to_numpy(bool)
+    family_share = np.where(any_adjusted, arms["family_variance_reduction"].to_numpy(float), 0.0)
+    out["variance_reduction"] = np.where(challenger, figures["variance_reduction"], family_share)
     out["family"] = np.where(out["comparison"] == "creative", "creatives of campaign ", "campaigns of channel ")
     out["family"] = out["family"] + out["group"].astype(str)
     q_values, p_values = np.full(len(out), np.nan), out["p_value"].to_numpy()

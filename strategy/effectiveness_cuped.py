@@ -79,32 +79,32 @@ def arm_adjustments(data: pd.DataFrame, group_key: str, arm_key: str) -> pd.Data
     without any covariate column the frame is empty (nothing to adjust).
     """
     names = [column for column in data.columns if str(column).startswith(PREFIX)]
-    frame = data.dropna(subset=[group_key, arm_key])
-    if not names or frame.empty:
+    if not names:
+        return _empty_adjustments()
+    group_codes, groups = pd.factorize(data[group_key], sort=True)
+    arm_codes, arms = pd.factorize(data[arm_key], sort=True)
+    tagged = (group_codes >= 0) & (arm_codes >= 0)
+    if not tagged.any():
         return _empty_adjustments()
     k = len(names)
-    y = frame["converted"].to_numpy(dtype=np.float64)
-    x = frame[names].to_numpy(dtype=np.float64)
-    parts: dict[str, Array] = {"n": np.ones_like(y), "y": y}
-    for i in range(k):
-        parts[f"x{i}"] = x[:, i]
-        parts[f"xy{i}"] = x[:, i] * y
-        for j in range(i, k):
-            parts[f"xx{i}{j}"] = x[:, i] * x[:, j]
-    keys = [frame[group_key].astype(object).rename("group"), frame[arm_key].astype(object).rename("arm")]
-    sums = pd.DataFrame(parts, index=frame.index).groupby(keys, sort=True).sum()
-    n = sums["n"].to_numpy()
-    sum_y = sums["y"].to_numpy()
-    sum_x = sums[[f"x{i}" for i in range(k)]].to_numpy()
+    combined = group_codes[tagged].astype(np.int64) * len(arms) + arm_codes[tagged]
+    cells, cell = np.unique(combined, return_inverse=True)
+
+    def total(values: Array) -> Array:
+        return np.bincount(cell, weights=values, minlength=len(cells)).astype(np.float64)
+
+    y = data["converted"].to_numpy(dtype=np.float64)[tagged]
+    x = data[names].to_numpy(dtype=np.float64)[tagged]
+    n, sum_y = total(np.ones_like(y)), total(y)
+    sum_x = np.column_stack([total(x[:, i]) for i in range(k)])
     mean_x = sum_x / n[:, None]
     s_yy = sum_y - sum_y**2 / n  # y is 0/1: the sum of squares is the sum
-    s_xy = sums[[f"xy{i}" for i in range(k)]].to_numpy() - sum_x * (sum_y / n)[:, None]
-    s_xx = np.empty((len(sums), k, k))
+    s_xy = np.column_stack([total(x[:, i] * y) for i in range(k)]) - sum_x * (sum_y / n)[:, None]
+    s_xx = np.empty((len(cells), k, k))
     for i in range(k):
         for j in range(i, k):
-            s_xx[:, i, j] = s_xx[:, j, i] = sums[f"xx{i}{j}"].to_numpy() - sum_x[:, i] * mean_x[:, j]
-    group = sums.index.get_level_values("group")
-    codes, families = pd.factorize(group)
+            s_xx[:, i, j] = s_xx[:, j, i] = total(x[:, i] * x[:, j]) - sum_x[:, i] * mean_x[:, j]
+    codes, families = pd.factorize(cells // len(arms))
     family_xx = np.zeros((len(families), k, k))
     family_xy = np.zeros((len(families), k))
     family_x = np.zeros((len(families), k))
@@ -127,8 +127,8 @@ def arm_adjustments(data: pd.DataFrame, group_key: str, arm_key: str) -> pd.Data
     adjusted = np.any(theta != 0, axis=1)
     return pd.DataFrame(
         {
-            "group": np.asarray(group, dtype=object),
-            "arm": np.asarray(sums.index.get_level_values("arm"), dtype=object),
+            "group": np.asarray(groups, dtype=object)[cells // len(arms)],
+            "arm": np.asarray(arms, dtype=object)[cells % len(arms)],
             "shift": np.where(adjusted, shift, 0.0),
             "variance_ratio": np.where(adjusted, ratio, 1.0),
             "family_variance_reduction": np.where(adjusted, np.maximum(reduction[codes], 0.0), 0.0),

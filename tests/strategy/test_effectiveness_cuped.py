@@ -161,3 +161,17 @@ def test_adjusted_lift_interval_covers_the_planted_lift() -> None:
     raw_lift = intervals.lift(counts["a"], per_arm, counts["b"], per_arm)
     assert np.var(figures["lift"]) < 0.8 * np.var(raw_lift)  # the estimates themselves spread less
     assert abs(np.mean(figures["lift"]) - LIFT) < 0.03  # no bias worth the name
+
+
+def test_campaigns_of_a_channel_are_adjusted_too(sessions: pd.DataFrame) -> None:
+    campaigns = effectiveness(sessions.assign(campaign_id="cmp-" + sessions["creative_id"])).comparisons
+    assert set(campaigns["comparison"]) == {"campaign"}  # one creative per campaign: no creative test
+    assert (campaigns["variance_reduction"] > 0.2).all()
+
+
+def test_an_arm_without_conversions_is_compared_unadjusted(sessions: pd.DataFrame) -> None:
+    """No conversion in an arm: nothing to adjust there, so the test reports no cut (and raw figures)."""
+    dry = sessions.assign(converted=sessions["converted"] & (sessions["creative_id"] == "b"))
+    adjusted = effectiveness(dry).comparisons
+    pd.testing.assert_frame_equal(adjusted, effectiveness(dry.drop(columns=HISTORY)).comparisons)
+    assert (adjusted["variance_reduction"] == 0).all()
