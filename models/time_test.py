@@ -188,15 +188,12 @@ def prepare_series(series: Any, regressors: Any = None) -> Series:
         reg_dates = _dates(reg["date"], "regressors")
         if reg_dates.has_duplicates:
             raise InvalidInput("regressors have more than one row for some date")
-        others = [c for c in reg.columns if c != "date"]
-        indexed = pd.DataFrame({str(c): _numeric(reg[c], f"regressor {c}") for c in others}, index=reg_dates).reindex(
-            dates
-        )
-        if indexed.isna().to_numpy().any():
-            absent = dates[indexed.isna().any(axis=1).to_numpy()]
+        positions = reg_dates.get_indexer(dates)
+        if (positions < 0).any():
+            absent = dates[positions < 0]
             raise InvalidInput(f"regressors miss {len(absent)} date(s) of the series, first {absent[0].date()}")
-        for c in indexed.columns:
-            columns.append(indexed[c].to_numpy(dtype=np.float64))
+        for c in (c for c in reg.columns if c != "date"):
+            columns.append(_numeric(reg[c], f"regressor {c}")[positions])
             names.append(f"spend:{c}")
     return Series(dates=dates, kpi=kpi, features=np.column_stack(columns), names=tuple(names), frequency=frequency)
 
