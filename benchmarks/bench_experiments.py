@@ -1,17 +1,16 @@
-"""Benchmark: visitor-holdout tests read by xmo (CUPED, always-valid daily looks), scored against planted truth.
+"""Benchmark: xmo's experiments (visitor holdouts, geo tests, on/off tests, and the hand-off of a test to the
+media-mix model), each run many times in simulated worlds with planted truth.
 
     .venv/bin/python benchmarks/bench_experiments.py [--quick]
 
-**Worlds** (:data:`WORLDS`): visitors randomised 50/50 into treatment and holdout, arriving evenly over 30 days.
-Each visitor has a propensity drawn from a gamma distribution (heavy-tailed: a few visitors convert a lot); a
-share of them are returning visitors whose pre-period figure (the same metric over an equally long window
+**Visitor holdouts** (:data:`WORLDS`): visitors randomised 50/50 into treatment and holdout, arriving evenly over
+30 days. Each visitor has a propensity drawn from a gamma distribution (heavy-tailed: a few visitors convert a
+lot); a share of them are returning visitors whose pre-period figure (the same metric over an equally long window
 before the test, a Poisson draw of the same propensity) is the CUPED covariate, the others have 0. The metric is
-conversions per visitor (``conversions``) or revenue per visitor (``revenue``: conversions times a lognormal
-order value, mean 50, from a basket size that persists per visitor and noise per period). Treatment multiplies
-the propensity by ``1 + lift``; the true incremental effect per visitor is ``lift × mean metric``. Null worlds
-have ``lift = 0``.
-
-**Measures**, each over ``--sims`` simulated tests per world (1,000; 300 with ``--quick``), the peer in the same run:
+conversions per visitor (``conversions``) or revenue per visitor (``revenue``: conversions times a lognormal order
+value, mean 50, from a basket size that persists per visitor and noise per period). Treatment multiplies the
+propensity by ``1 + lift``; the true incremental effect per visitor is ``lift × mean metric``. Null worlds have
+``lift = 0``. Measures, each over ``--sims`` simulated tests per world (1,000; 300 with ``--quick``):
 
 - coverage of the 90 % interval of the effect, ``models.cuped.cuped_difference`` (CUPED) beside its raw
   Welch interval, on worlds with a planted lift; the variance of the estimates over the simulations (CUPED vs
@@ -23,18 +22,44 @@ have ``lift = 0``.
   the metric's variance on a simulated pre-period of the same length, then tests with exactly that effect
   planted; the raw test's share of significant results against the promised 80 % (CUPED's beside it).
 
+**Geo tests** (``experiment_worlds.GEO_WORLDS``): 20–30 regions of lognormal sizes with weekly KPI (level × trend
+× yearly seasonality with a regional phase and amplitude × a national shock × AR(1) noise), 78–104 weeks of
+history, then 4–6 test weeks. Each simulated test draws a fresh panel, xmo splits the regions on the pre-period
+(``models.geo_design.matched_split``) and reads the test by time-based regression
+(``strategy.experiments.geo.read_geo_panel``). Per world, ``--design-sims`` tests (250; 20 with ``--quick``)
+of each kind: a planted relative lift on the treatment regions (coverage of the 90 % interval of the incremental
+KPI), no lift (false positives of the 95 % two-sided interval), and the minimum detectable lift that
+``design_power`` designs on the pre-period planted (power: the share of 90 % intervals wholly above 0, the
+design's own test, against the 80 % it promised).
+
+**On/off (time) tests** (``experiment_worlds.TIME_WORLDS``): one weekly KPI with trend, yearly seasonality, the
+linear effect of 2–3 other channels' spend (the regressors) and AR(1) noise; the tested channel is paused for
+the last 4–6 weeks (the KPI drops by the planted share). Designed by ``models.time_test.on_off_power`` and read by
+``on_off_regression``; the same three measures (power at minus the designed minimum detectable lift).
+
+**Calibration hand-off**: the media-mix benchmark's confounded world (``mmm_worlds``, spend following demand;
+156 weeks × 5 channels, 104 × 4 with ``--quick``) split into 20 regions with shares and a regional AR(1) noise
+of its own (``experiment_worlds.regionalize``). xmo designs a geo test of ``search`` on the regional history
+before the test (matched split; the shortest of 4–12 weeks whose designed minimum detectable lift is at most
+4 %), the world runs it (search dark in the treatment regions, the KPI responding through its true curve,
+carry-over included), xmo reads it (``read_geo_panel``) and ``strategy.experiments.handoff.lift_row`` turns the
+read into a lift-test row (KPI lost, the withheld spend as the planned change, spend as run, immediate scope); the media-mix model is fitted on the national series as ``bench_mmm.fit_xmo`` does, with
+and without the row, and the tested channel's ROI over the fitted weeks is compared with the truth. Seeds 4–6
+(``--handoff-seeds``; 1 with ``--quick``, whose fits skip the family choice).
+
 The issue's targets (issue 18) close the output, then one line of JSON with every figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +98,13 @@ from models.geo_design import (
     design_power,
     matched_split,
     min_pre_periods,
-    time_based_regression,
 )
 from models.sequential import confidence_sequence
+from models.time_test import on_off_power, on_off_regression
+from strategy.experiments.geo import read_geo_panel
+from strategy.experiments.handoff import lift_row
+from strategy.experiments.results import Analysis, MetricEstimate
+from tracking.experiments import Experiment, new_experiment_id
 
 Array = npt.NDArray[np.float64]
 
@@ -285,6 +314,7 @@ class Estimate:
     high: float
     standard_error: float
     counterfactual: float
+    placebo_false_positive_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -314,9 +344,12 @@ def read_geo(
     end: pd.Timestamp,
     level: float,
 ) -> Estimate:
-    """xmo's read of a geo test: the treatment's incremental KPI over ``[start, end]`` with its interval."""
-    est = time_based_regression(panel, treatment, control, start, end, level)
-    return Estimate(est.incremental, est.interval[0], est.interval[1], est.standard_error, est.counterfactual)
+    """xmo's read of a geo test (``strategy.experiments.geo.read_geo_panel``: time-based regression, placebo
+    checks on the weeks before): the treatment's incremental KPI over ``[start, end]`` with its interval."""
+    est, placebo_rate, _ = read_geo_panel(
+        panel, treatment, control, start.date(), end.date(), level=level, metric="kpi"
+    )
+    return Estimate(est.incremental, est.low, est.high, est.standard_error, est.counterfactual, placebo_rate)
 
 
 def geo_test(
@@ -374,8 +407,6 @@ def read_time(
     series: pd.DataFrame, regressors: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, level: float
 ) -> Estimate:
     """xmo's read of an on/off test: the KPI's change over ``[start, end]`` against its counterfactual."""
-    from models.time_test import on_off_regression
-
     est = on_off_regression(series, start, end, regressors=regressors, level=level)
     return Estimate(est.incremental, est.interval[0], est.interval[1], est.standard_error, est.counterfactual)
 
@@ -389,13 +420,11 @@ def time_test(
     start, end = time_window(world, series)
     mde = None
     if lift is None:
-        from models.time_test import on_off_power
-
         before = series["date"] < start
         power = on_off_power(
             series[before],
             weeks=world.test_weeks,
-            lift=abs(world.lift),
+            lift=world.lift,
             regressors=regressors[regressors["date"] < start],
             level=DESIGN_LEVEL,
         )
@@ -428,7 +457,16 @@ HANDOFF_WEEKS = (4, 6, 8, 10, 12)  # the shortest whose designed minimum detecta
 HANDOFF_REGIONS = 20
 HANDOFF_NOISE = 0.01  # regional noise of its own, as a share of the national KPI (the common part cancels in TBR)
 HANDOFF_SEEDS = (4, 5, 6)
+HANDOFF_EXCLUDED_SHARE = 0.0  # the biggest regions holding up to this share stay out of the test (0.5 tried: no better)
 TARGET_HANDOFF_RATIO = 0.5
+
+
+def biggest_regions(panel: pd.DataFrame, share: float) -> tuple[str, ...]:
+    """The biggest regions by KPI, taken while together they hold at most ``share`` of it (kept out of the test,
+    as marketers keep their biggest markets out of a pause)."""
+    totals = panel.groupby("region")["kpi"].sum().sort_values(ascending=False)
+    held = (totals.cumsum() / totals.sum()).to_numpy()
+    return tuple(str(region) for region, cumulative in zip(totals.index, held, strict=True) if cumulative <= share)
 
 
 def design_dark_test(regional: RegionalWorld, first_week: int, seed: int) -> tuple[GeoSplit, GeoPower]:
@@ -437,7 +475,7 @@ def design_dark_test(regional: RegionalWorld, first_week: int, seed: int) -> tup
     none is)."""
     dates = pd.DatetimeIndex(regional.world.frame["week"])
     pre = regional.panel[regional.panel["date"] < dates[first_week]]
-    split = matched_split(pre, seed=seed)
+    split = matched_split(pre, seed=seed, exclude=biggest_regions(pre, HANDOFF_EXCLUDED_SHARE))
     power = None
     for weeks in HANDOFF_WEEKS:
         power = design_power(pre, split, weeks=weeks, lift=HANDOFF_LIFT, level=DESIGN_LEVEL)
@@ -447,23 +485,60 @@ def design_dark_test(regional: RegionalWorld, first_week: int, seed: int) -> tup
     return split, power
 
 
-def lift_row(test: DarkTest, estimate: float, standard_error: float, kpi: str) -> dict[str, Any]:
-    """The lift-test row of a read dark test (as ``xmo lift import`` takes it): the KPI the cut lost and the
-    spend it withheld, both negative; the spend as it ran; immediate scope (the test's own weeks)."""
+def read_dark_test(test: DarkTest, split: GeoSplit, kpi: str) -> tuple[dict[str, Any], MetricEstimate]:
+    """xmo's read of the dark test (``read_geo_panel``) and the lift-test row it hands to the media-mix model
+    (``strategy.experiments.handoff.lift_row``, from the experiment as ``xmo experiment start`` stores it: a
+    pause of the channel in the treatment regions with the withheld spend as its planned change)."""
     dates = pd.DatetimeIndex(test.world.frame["week"])
-    return {
-        "test_id": f"geo-{test.channel}-{dates[test.first_week]:%Y%m%d}",
-        "channel": test.channel,
-        "start_date": str(dates[test.first_week].date()),
-        "end_date": str((dates[test.first_week + test.weeks - 1] + pd.Timedelta(days=6)).date()),
-        "kpi": kpi,
-        "incremental_kpi": estimate,
-        "standard_error": standard_error,
-        "spend": test.spend_as_run,
-        "spend_change": -test.withheld_spend,
-        "scope": "immediate",
-        "method": "xmo geo",
-    }
+    start = dates[test.first_week].date()
+    end = start + timedelta(days=7 * test.weeks - 1)
+    metric, placebo_rate, n_placebos = read_geo_panel(
+        test.panel, split.treatment, split.control, start, end, level=DESIGN_LEVEL, metric=kpi
+    )
+    experiment = Experiment(
+        experiment_id=new_experiment_id((), "geo", test.channel, start),
+        client_id="bench",
+        type="geo",
+        channel=test.channel,
+        campaign_id=None,
+        kpi=kpi,
+        action="pause",
+        start_date=start,
+        end_date=end,
+        weeks=test.weeks,
+        lift=-HANDOFF_LIFT,
+        level=DESIGN_LEVEL,
+        treatment_regions=split.treatment,
+        control_regions=split.control,
+        holdout_share=None,
+        spend_change=-test.withheld_spend,
+        design={},
+        status="stopped",
+        created_at=datetime.combine(end, time_of_day(), tzinfo=UTC),
+    )
+    analysis = Analysis(
+        experiment_id=experiment.experiment_id,
+        type="geo",
+        channel=test.channel,
+        kpi=kpi,
+        level=DESIGN_LEVEL,
+        start=start,
+        end=end,
+        planned_end=end,
+        interim=False,
+        metrics={kpi: metric},
+        spend_change=-test.withheld_spend,
+        roi=metric.incremental / -test.withheld_spend,
+        roi_low=None,
+        roi_high=None,
+        placebo_false_positive_rate=placebo_rate,
+        n_placebos=n_placebos,
+        sample_ratio=None,
+        method="time-based regression",
+    )
+    row = lift_row(experiment, analysis, test.spend_as_run)
+    assert row is not None
+    return row, metric
 
 
 def run_handoff(seed: int, quick: bool, choose: bool | None = None) -> dict[str, Any]:
@@ -480,11 +555,7 @@ def run_handoff(seed: int, quick: bool, choose: bool | None = None) -> dict[str,
     first = int(rng.integers(earliest, int(0.7 * weeks) - longest))
     split, power = design_dark_test(regional, first, seed)
     test = run_dark_test(regional, HANDOFF_CHANNEL, split.treatment, first, power.weeks)
-    dates = pd.DatetimeIndex(world.frame["week"])
-    end = dates[first + power.weeks - 1] + pd.Timedelta(days=6)
-    est = read_geo(test.panel, split.treatment, split.control, dates[first], end, DESIGN_LEVEL)
-    row = lift_row(test, est.incremental, est.standard_error, world.kpi)
-    actual = est.counterfactual + est.incremental  # the treatment's KPI over the test, as it ran
+    row, est = read_dark_test(test, split, world.kpi)
     n_train = round(TRAIN_SHARE * weeks)
     train = slice(0, n_train)
     true_roi = test.world.true_roi(train)[HANDOFF_CHANNEL]
@@ -505,16 +576,18 @@ def run_handoff(seed: int, quick: bool, choose: bool | None = None) -> dict[str,
         "first_test_week": first,
         "test_weeks": power.weeks,
         "treatment_regions": len(split.treatment),
+        "control_regions": len(split.control),
+        "excluded_regions": len(split.excluded),
         "treatment_share": test.spend_share,
         "designed_mde": power.minimum_detectable_lift,
         "design_false_positive_rate": power.false_positive_rate,
-        "true_relative_change": test.true_incremental_kpi / (actual - test.true_incremental_kpi),
+        "true_relative_change": test.true_incremental_kpi / (est.actual - test.true_incremental_kpi),
         "true_incremental_kpi": test.true_incremental_kpi,
         "read_incremental_kpi": est.incremental,
         "read_interval": [est.low, est.high],
         "read_standard_error": est.standard_error,
         "read_covers_truth": est.low <= test.true_incremental_kpi <= est.high,
-        "lift_row": row,
+        "lift_row": {k: str(v) if isinstance(v, date) else v for k, v in row.items()},
         "true_roi": true_roi,
         "roi_without": rois["without"],
         "roi_with": rois["with"],
@@ -597,7 +670,7 @@ def main() -> None:
         "--sims", type=int, default=None, help="holdout tests per measure and world (default 1000; quick 300)"
     )
     parser.add_argument(
-        "--design-sims", type=int, default=None, help="geo and on/off tests per measure and world (default 300)"
+        "--design-sims", type=int, default=None, help="geo and on/off tests per measure and world (250; quick 20)"
     )
     parser.add_argument(
         "--handoff-seeds", type=int, default=None, help="media-mix worlds of the hand-off (3; quick 1; 0: none)"
@@ -605,7 +678,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=18)
     args = parser.parse_args()
     sims = args.sims if args.sims is not None else (300 if args.quick else 1_000)
-    design_sims = args.design_sims if args.design_sims is not None else (30 if args.quick else 300)
+    design_sims = args.design_sims if args.design_sims is not None else (20 if args.quick else 250)
     seeds = HANDOFF_SEEDS[: args.handoff_seeds if args.handoff_seeds is not None else (1 if args.quick else 3)]
     per_group = 1_500 if args.quick else 3_000
     started = time.perf_counter()
@@ -613,11 +686,7 @@ def main() -> None:
     holdout_seconds = time.perf_counter() - started
     geo = [run_geo_world(world, design_sims, args.seed + 10 + i) for i, world in enumerate(GEO_WORLDS)]
     geo_seconds = time.perf_counter() - started - holdout_seconds
-    timed = (
-        [run_time_world(world, design_sims, args.seed + 20 + i) for i, world in enumerate(TIME_WORLDS)]
-        if importlib.util.find_spec("models.time_test") is not None
-        else []
-    )
+    timed = [run_time_world(world, design_sims, args.seed + 20 + i) for i, world in enumerate(TIME_WORLDS)]
     time_seconds = time.perf_counter() - started - holdout_seconds - geo_seconds
     handoff = [run_handoff(seed, args.quick) for seed in seeds]
     targets = {**summarize(rows), **summarize_designs(geo, timed, handoff)}

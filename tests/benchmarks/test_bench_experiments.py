@@ -15,9 +15,8 @@ from bench_experiments import (
     HANDOFF_CHANNEL,
     WORLDS,
     design_dark_test,
-    lift_row,
     main,
-    read_geo,
+    read_dark_test,
     run_geo_world,
     run_world,
     simulate_visitors,
@@ -109,7 +108,7 @@ def test_targets_have_one_shape_and_judge_the_worst_world(rows: list[dict[str, A
 def test_the_last_line_is_json_with_every_figure(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["bench_experiments.py", "--quick", "--sims", "20", "--design-sims", "3", "--handoff-seeds", "0"]
+    argv = ["bench_experiments.py", "--quick", "--sims", "20", "--design-sims", "2", "--handoff-seeds", "0"]
     monkeypatch.setattr("sys.argv", argv)
     main()
     lines = capsys.readouterr().out.strip().splitlines()
@@ -120,7 +119,7 @@ def test_the_last_line_is_json_with_every_figure(
     assert all(row["sims"] == 20 for row in figures["worlds"])
     assert set(figures["targets"]) == TARGET_NAMES | DESIGN_TARGETS
     assert [row["world"]["name"] for row in figures["geo"]] == [world.name for world in GEO_WORLDS]
-    assert all(row["sims"] == 3 for row in figures["geo"]) and figures["handoff"] == []
+    assert all(row["sims"] == 2 for row in figures["geo"] + figures["time"]) and figures["handoff"] == []
     assert figures["targets"]["handoff_roi_error_ratio"] == {"value": None, "target": 0.5, "met": False}
     assert any(line.startswith("targets: ") for line in lines)
 
@@ -142,9 +141,9 @@ def test_geo_worlds_have_uneven_regions_and_plant_the_lift(world: Any) -> None:
 
 
 def test_geo_figures_are_sane_at_a_tiny_size() -> None:
-    row = run_geo_world(GEO_WORLDS[0], 12, 3)
-    assert row["sims"] == 12
-    assert 0.6 <= row["coverage"] <= 1.0 and row["fpr"] <= 0.34 and 0.3 <= row["power"] <= 1.0
+    row = run_geo_world(GEO_WORLDS[0], 6, 3)
+    assert row["sims"] == 6
+    assert 0.5 <= row["coverage"] <= 1.0 and row["fpr"] <= 0.5 and 0.3 <= row["power"] <= 1.0
     assert 0.01 < row["designed_mde_mean"] < 0.2  # 6 weeks of 30 regions detect a few per cent
     assert row["mean_estimate"] == pytest.approx(row["mean_true_effect"], rel=0.5)
 
@@ -188,16 +187,15 @@ def test_a_dark_test_cuts_spend_and_kpi_where_and_when_it_runs(dark: Any) -> Non
 
 def test_the_read_becomes_a_lift_row(dark: Any) -> None:
     regional, split, power, test = dark
-    dates = regional.world.frame["week"]
-    start, end = dates.iloc[40], dates.iloc[40 + power.weeks - 1] + np.timedelta64(6, "D")
-    est = read_geo(test.panel, split.treatment, split.control, start, end, 0.9)
+    row, est = read_dark_test(test, split, "revenue")
     assert est.low < est.incremental < est.high and est.incremental < 0
     assert abs(est.incremental - test.true_incremental_kpi) < 4 * est.standard_error
-    row = lift_row(test, est.incremental, est.standard_error, "revenue")
-    assert row["start_date"] == str(start.date()) and row["end_date"] == str(end.date())
+    start = regional.world.frame["week"].iloc[40].date()
+    assert row["start_date"] == start and (row["end_date"] - start).days == 7 * power.weeks - 1
     assert row["spend_change"] == -test.withheld_spend and row["spend"] == test.spend_as_run
+    assert row["incremental_kpi"] == est.incremental and row["standard_error"] == est.standard_error
     assert row["incremental_kpi"] / row["spend_change"] > 0  # a cut that lost KPI: a positive ROI
-    assert row["scope"] == "immediate" and row["channel"] == HANDOFF_CHANNEL
+    assert row["scope"] == "immediate" and row["channel"] == HANDOFF_CHANNEL and row["method"] == "xmo geo"
 
 
 def test_the_hand_off_target_is_the_ratio_of_mean_errors() -> None:
