@@ -43,9 +43,10 @@ of its own (``experiment_worlds.regionalize``). xmo designs a geo test of ``sear
 before the test (matched split; the shortest of 4–12 weeks whose designed minimum detectable lift is at most
 4 %), the world runs it (search dark in the treatment regions, the KPI responding through its true curve,
 carry-over included), xmo reads it (``read_geo_panel``) and ``strategy.experiments.handoff.lift_row`` turns the
-read into a lift-test row (KPI lost, the withheld spend as the planned change, spend as run, immediate scope); the media-mix model is fitted on the national series as ``bench_mmm.fit_xmo`` does, with
-and without the row, and the tested channel's ROI over the fitted weeks is compared with the truth. Seeds 4–6
-(``--handoff-seeds``; 1 with ``--quick``, whose fits skip the family choice).
+read into a lift-test row (KPI lost, the withheld spend as the planned change, spend as run, immediate scope);
+the media-mix model is fitted on the national series as ``bench_mmm.fit_xmo`` does, with and without the row,
+and the tested channel's ROI over the fitted weeks is compared with the truth. Seeds 4–6 (``--handoff-seeds``;
+1 with ``--quick``, whose fits skip the family choice).
 
 The issue's targets (issue 18) close the output, then one line of JSON with every figure.
 """
