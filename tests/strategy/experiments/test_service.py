@@ -203,3 +203,63 @@ def test_time_inputs_come_from_the_kpi_table_or_the_sessions(settings: Settings)
     both = spend_per_period(read_spend(layout, "acme"), periods, 7, exclude_channel="email")
     assert both is not None and both.shape == (3, 3)
     assert spend_per_period(read_spend(layout, "other"), periods, 7, exclude_channel="email") is None
+
+
+def test_a_geo_test_needs_regions_and_power(world: tuple[Settings, Engine, Client], loader: Loader) -> None:
+    settings, engine, client = world
+    weak = DesignRequest(type="geo", channel="email", weeks=2, lift=0.05)
+    with pytest.raises(InvalidInput, match=r"chance of detecting a \+5% lift .* smallest lift it can detect is \+49"):
+        start_experiment(settings, engine, client, weak, actor="cli", today=TODAY, loader=loader)
+    sessions = loader(client)
+    few = sessions[sessions["region"].isin(REGIONS[:3])]
+    with pytest.raises(InvalidInput, match="4 regions"):
+        start_experiment(settings, engine, client, weak, actor="cli", today=TODAY, loader=lambda _: few)
+    assert list_experiments(settings, client) == []
+
+    request = DesignRequest(type="geo", channel="email", weeks=2, lift=0.5, spend_change=200.0)
+    started = start_experiment(settings, engine, client, request, actor="cli", today=TODAY, loader=loader)
+    assert (started.experiment_id, started.start_date, started.end_date) == (
+        "geo-email-20260406",
+        date(2026, 4, 6),
+        date(2026, 4, 19),
+    )
+    assert len(started.treatment_regions) == len(started.control_regions) == 4
+    assert set(started.treatment_regions) | set(started.control_regions) == set(REGIONS)
+    interim = analyze_experiment(settings, client, started.experiment_id, today=date(2026, 4, 14), loader=loader)
+    assert interim.interim and interim.end == date(2026, 4, 12) and interim.placebo_false_positive_rate is not None
+    stopped, final = stop_experiment(
+        settings, engine, client, started.experiment_id, actor="cli", today=date(2026, 4, 27), loader=loader
+    )
+    assert not final.interim and final.end == date(2026, 4, 19) and stopped.lift_test_id == "geo-email-20260406"
+    (row,) = read_lift(StorageLayout.from_settings(settings), "acme").to_dict("records")
+    assert (row["method"], row["spend"], row["spend_change"]) == ("xmo_geo", 280.0, 200.0)
+    assert row["incremental_kpi"] == pytest.approx(final.metrics["revenue"].incremental)
+
+
+def test_a_time_test_pauses_a_channel_and_reads_the_kpi_table(
+    world: tuple[Settings, Engine, Client], loader: Loader
+) -> None:
+    settings, engine, client = world
+    request = DesignRequest(type="time", channel="email", weeks=2, lift=0.5, spend_change=280.0)
+    design = design_experiment(settings, client, request, today=TODAY, loader=loader)
+    assert (design.kpi, design.action, design.start, design.groups) == (
+        "revenue",
+        "pause",
+        date(2026, 4, 6),
+        {"test_weeks": ["2026-04-06", "2026-04-13"]},
+    )
+    started = start_experiment(settings, engine, client, request, actor="cli", today=TODAY, loader=loader)
+    assert (started.kpi, started.spend_change, started.treatment_regions) == ("revenue", -280.0, ())
+    with pytest.raises(InvalidInput, match="overlaps stored experiment 'time-email-20260406'"):
+        start_experiment(
+            settings, engine, client, holdout(start=date(2026, 4, 13)), actor="cli", today=TODAY, loader=loader
+        )
+    stopped, final = stop_experiment(
+        settings, engine, client, started.experiment_id, actor="cli", today=date(2026, 4, 27), loader=loader
+    )
+    assert not final.interim and final.n_placebos and stopped.lift_test_id == "time-email-20260406"
+    (row,) = read_lift(StorageLayout.from_settings(settings), "acme").to_dict("records")
+    assert (row["method"], row["spend"], row["spend_change"]) == ("xmo_time", 280.0, -280.0)
+    # a tracked metric instead of the stored KPI: read from the sessions, weekly
+    conversions = DesignRequest(type="time", channel="email", weeks=2, lift=0.5, kpi="conversions")
+    assert design_experiment(settings, client, conversions, today=TODAY, loader=loader).kpi == "conversions"
