@@ -37,7 +37,7 @@ def period_start(stamps: Any, period: str) -> pd.Series:
         raise InvalidInput(f"started_at must be timestamps: {error}") from None
     days = times.dt.tz_localize(None).dt.normalize()
     if period == "week":
-        days = days - pd.to_timedelta(days.dt.weekday, unit="D")
+        days = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
     return days
 
 
