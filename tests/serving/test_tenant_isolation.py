@@ -26,6 +26,8 @@ from features.definitions import EXAMPLE_SESSIONS
 from features.goals import GoalDefinition, GoalStore
 from serving.app import create_app
 from serving.deps import get_admin, get_tenant
+from strategy.experiments.results import DesignRequest
+from strategy.experiments.service import start_experiment
 from tracking.compactor import compact_all
 from training.train import train_conversion_model
 from xmo.simulator.cli import run_simulation
@@ -35,6 +37,7 @@ HomeAt = Callable[[Path], AbstractContextManager[Settings]]  # the home_at fixtu
 TINY = {"n_estimators": 20, "learning_rate": 0.1, "early_stopping_rounds": 0}
 A_ID, B_ID = "alpha7q", "bravo3k"
 A_GOAL = "alpha7q-goal"
+A_EXPERIMENT = "holdout-email-20260406"  # a visitor holdout of client A
 # Client A's data carries these; client B has no data at all, so none of them may reach B
 A_MARKERS = (A_ID, A_GOAL, "cmp-", "xmo-conversion-alpha7q")
 
@@ -81,6 +84,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/erasure"): {"visitor_ids": ["bravo-visitor-0000000000000001"]},
     ("POST", "/v1/subject-export"): {"visitor_ids": ["bravo-visitor-0000000000000001"]},
     ("POST", "/v1/holdout"): {"visitor_ids": ["bravo-visitor-0000000000000001"]},
+    ("POST", "/v1/experiments/design"): {"type": "holdout", "channel": "email"},
+    ("POST", "/v1/experiments"): {"type": "holdout", "channel": "email"},
 }
 
 
@@ -114,6 +119,14 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         build_dataset(settings, A_ID)
         train_conversion_model(settings, A_ID, params=TINY, baselines=False)
         GoalStore(tenants.engine).add_goal(A_ID, GoalDefinition.create(A_GOAL))
+        start_experiment(
+            settings,
+            tenants.engine,
+            tenants.get_client(A_ID),
+            DesignRequest(type="holdout", channel="email", weeks=1, start=date(2026, 4, 6)),
+            actor="test",
+            today=date(2026, 4, 13),
+        )
         yield Home(settings, a, b, admin_key)
 
 
@@ -161,7 +174,7 @@ def operations(app: FastAPI) -> list[Operation]:
 
 def url_of(op: Operation) -> tuple[str, dict[str, str]]:
     """The operation's path with client A's real ids, and its required query parameters."""
-    path = op.path.replace("{client_id}", A_ID).replace("{name}", A_GOAL)
+    path = op.path.replace("{client_id}", A_ID).replace("{name}", A_GOAL).replace("{experiment_id}", A_EXPERIMENT)
     assert "{" not in path, f"no value for a path parameter of {op.path}: add one to url_of"
     missing = [n for n in _required_queries(op.route.dependant) if n not in QUERY_VALUES]
     assert not missing, f"{op.method} {op.path} requires {missing}: add values to QUERY_VALUES"
