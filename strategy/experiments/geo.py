@@ -35,9 +35,10 @@ from strategy.experiments.results import METRICS, Analysis, Design, DesignReques
 if TYPE_CHECKING:
     from tracking.experiments import Experiment
 
-__all__ = ["N_PLACEBOS", "analyze_geo", "design_geo", "read_geo_panel", "weekly_panel"]
+__all__ = ["MAX_LIFT", "N_PLACEBOS", "analyze_geo", "design_geo", "detectable", "read_geo_panel", "weekly_panel"]
 
 N_PLACEBOS = 30
+MAX_LIFT = 5.0  # the largest |lift| a request may ask for; larger detectable lifts are reported as this
 _RECENT_WEEKS = 8  # weeks whose mean gives the KPI expected over the test
 
 
@@ -79,6 +80,18 @@ def _next_monday(day: date) -> date:
     return day + timedelta(days=7 - day.weekday())
 
 
+def detectable(mdl: float, power: float, lift: float, warnings: list[str]) -> float:
+    """The minimum detectable lift, capped at ``MAX_LIFT`` (windows without KPI never detect), with the warning
+    an underpowered design gets appended to ``warnings``."""
+    if power < TARGET_POWER:
+        can = f"{mdl:.0%}" if mdl <= MAX_LIFT else f"no change up to {MAX_LIFT:.0%}"
+        warnings.append(
+            f"power {power:.0%} for a {abs(lift):.0%} change: the test can detect {can} with 80 % chance; "
+            "run more weeks or test a larger change"
+        )
+    return float(min(mdl, MAX_LIFT))
+
+
 def _regions_with_sessions(sessions: pd.DataFrame, exclude: Sequence[str]) -> list[str]:
     if "region" not in sessions.columns:
         return []
@@ -106,6 +119,8 @@ def design_geo(request: DesignRequest, sessions: pd.DataFrame, *, today: date) -
     panel = weekly_panel(sessions, kpi, anchor=today, last_day=history_end)
     if panel.empty:
         raise InvalidInput("the sessions hold no whole week of history before today: a geo test needs weeks of it")
+    if not float(panel["kpi"].sum()) > 0:
+        raise NotReady(f"no {kpi} in the regions' history: nothing to power a geo test on")
     split = matched_split(panel, seed=request.seed, exclude=request.exclude_regions)
     power = design_power(
         panel, split, weeks=request.weeks, lift=abs(request.lift), n_placebos=N_PLACEBOS, level=request.level
@@ -116,11 +131,7 @@ def design_geo(request: DesignRequest, sessions: pd.DataFrame, *, today: date) -
     recent = wide[list(split.treatment)].sum(axis=1).tail(_RECENT_WEEKS)
     action = request.chosen_action
     warnings: list[str] = []
-    if power.power < TARGET_POWER:
-        warnings.append(
-            f"power {power.power:.0%} for a {abs(request.lift):.0%} change: the test can detect "
-            f"{power.minimum_detectable_lift:.0%} with 80 % chance; run more weeks or test a larger change"
-        )
+    mdl = detectable(power.minimum_detectable_lift, power.power, request.lift, warnings)
     if split.pre_r2 < 0.5:
         warnings.append(
             f"the control regions track the treatment poorly in the history (R² {split.pre_r2:.2f}): "
@@ -152,7 +163,7 @@ def design_geo(request: DesignRequest, sessions: pd.DataFrame, *, today: date) -
         lift=request.lift,
         level=request.level,
         power=power.power,
-        minimum_detectable_lift=power.minimum_detectable_lift,
+        minimum_detectable_lift=mdl,
         false_positive_rate=power.false_positive_rate,
         n_simulations=power.n_placebos,
         history_start=dates.min().date(),

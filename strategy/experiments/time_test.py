@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from core.errors import InvalidInput, NotReady
-from models.geo_design import TARGET_POWER
 from models.time_test import FOURIER_MIN_PERIODS, on_off_power, on_off_regression, prepare_series
+from strategy.experiments.geo import detectable
 from strategy.experiments.results import Analysis, Design, DesignRequest, MetricEstimate
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ def design_time(
     history, frequency = _finished(series, today)
     if history.empty:
         raise InvalidInput(f"the series has no finished period before {today.isoformat()}")
+    if not float(history["kpi"].sum()) > 0:
+        raise NotReady(f"no {request.kpi or 'KPI'} in the history: nothing to power a time test on")
     action = request.chosen_action
     signed = abs(request.lift) if action == "raise" else -abs(request.lift)
     power = on_off_power(
@@ -79,11 +81,7 @@ def design_time(
     per_week = 7 // length
     recent = history["kpi"].astype(float).tail(_RECENT_PERIODS * per_week)
     warnings: list[str] = []
-    if power.power < TARGET_POWER:
-        warnings.append(
-            f"power {power.power:.0%} for a {abs(request.lift):.0%} change: the test can detect "
-            f"{power.minimum_detectable_lift:.0%} with 80 % chance; run more weeks or test a larger change"
-        )
+    mdl = detectable(power.minimum_detectable_lift, power.power, request.lift, warnings)
     if start < today:
         warnings.append(f"the start {start.isoformat()} is in the past")
     kpi = request.kpi or "kpi"
@@ -107,7 +105,7 @@ def design_time(
         lift=request.lift,
         level=request.level,
         power=power.power,
-        minimum_detectable_lift=power.minimum_detectable_lift,
+        minimum_detectable_lift=mdl,
         false_positive_rate=power.false_positive_rate,
         n_simulations=power.n_placebos,
         history_start=dates.min().date(),

@@ -174,3 +174,9 @@ def test_read_geo_panel_on_a_null_panel(design: Design, history: pd.DataFrame) -
     )
     assert estimate.low <= 0 <= estimate.high and estimate.metric == "conversions"
     assert rate is not None and 0 <= rate <= 1 and n > 0
+
+
+def test_design_without_any_conversion_is_not_ready(history: pd.DataFrame) -> None:
+    empty = history.assign(conversions=0, conversion_value=0.0)
+    with pytest.raises(NotReady, match="no conversions"):
+        design_geo(DesignRequest(type="geo", channel="search"), empty, today=START)

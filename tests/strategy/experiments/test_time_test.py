@@ -121,3 +121,16 @@ def test_interim_and_not_ready(paused: tuple[pd.DataFrame, pd.DataFrame]) -> Non
         analyze_time(experiment(), series, today=START + timedelta(days=6), regressors=regressors)
     with pytest.raises(InvalidInput, match="not a time test"):
         analyze_time(experiment(type="geo"), series, today=START + timedelta(weeks=4), regressors=None)
+
+
+def test_a_daily_series_is_read_day_by_day() -> None:
+    rng = np.random.default_rng(5)
+    dates = pd.date_range(START - timedelta(days=70), START + timedelta(days=13), freq="D")
+    kpi = 100 + 30 * (np.asarray(dates.day_of_week) >= 5) + 5 * rng.standard_normal(len(dates))
+    kpi = np.where(dates >= pd.Timestamp(START), kpi * (1 - DROP), kpi)
+    series = pd.DataFrame({"date": dates, "kpi": kpi})
+    analysis = analyze_time(experiment(), series, today=START + timedelta(days=10), regressors=None)
+    est = analysis.metrics["revenue"]
+    assert analysis.interim and analysis.end == START + timedelta(days=9)  # ten whole days
+    assert est.high < 0 and est.low <= est.actual - est.actual / (1 - DROP) <= est.high
+    assert "weekday6" in analysis.method
