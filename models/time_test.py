@@ -205,8 +205,8 @@ def min_history(data: Series) -> int:
 
 def _read(
     y_pre: Array, x_pre: Array, y_test: Array, x_test: Array, level: float
-) -> tuple[float, float, float, float, float]:
-    """(incremental, half-width, se, actual, counterfactual) of the test periods from a fit on the pre-period."""
+) -> tuple[float, float, float, float, float, float]:
+    """(incremental, half-width, se, actual, counterfactual, residual sd) of the test periods, fitted before."""
     n, m = y_pre.size, y_test.size
     coef, _, rank, _ = np.linalg.lstsq(x_pre, y_pre, rcond=None)
     residuals = y_pre - x_pre @ coef
@@ -221,7 +221,7 @@ def _read(
     counterfactual = float(summed @ coef)
     actual = float(y_test.sum())
     half = float(student_t.ppf(0.5 + level / 2, dof)) * se
-    return actual - counterfactual, half, se, actual, counterfactual
+    return actual - counterfactual, half, se, actual, counterfactual, float(np.sqrt(sigma2))
 
 
 def on_off_regression(
@@ -249,10 +249,7 @@ def on_off_regression(
         )
     cols = data.columns(pre)
     x = data.features[:, cols]
-    inc, half, se, actual, cf = _read(data.kpi[:pre], x[:pre], data.kpi[pre:stop], x[pre:stop], level)
-    coef = np.linalg.lstsq(x[:pre], data.kpi[:pre], rcond=None)
-    residuals = data.kpi[:pre] - x[:pre] @ coef[0]
-    dof = max(pre - int(coef[2]), 1)
+    inc, half, se, actual, cf, sd = _read(data.kpi[:pre], x[:pre], data.kpi[pre:stop], x[pre:stop], level)
     return OnOffEstimate(
         incremental=inc,
         interval=(inc - half, inc + half),
@@ -260,7 +257,7 @@ def on_off_regression(
         relative_lift=inc / cf if cf > 0 else None,
         actual=actual,
         counterfactual=cf,
-        residual_sd=float(np.sqrt(float(residuals @ residuals) / dof)),
+        residual_sd=sd,
         n_pre=pre,
         n_test=stop - pre,
         level=level,
@@ -310,7 +307,7 @@ def on_off_power(
         cols = data.columns(int(s))
         x = data.features[:, cols]
         window = slice(int(s), int(s) + length)
-        inc, half, _, actual, _ = _read(data.kpi[: int(s)], x[: int(s)], data.kpi[window], x[window], level)
+        inc, half, _, actual, _, _ = _read(data.kpi[: int(s)], x[: int(s)], data.kpi[window], x[window], level)
         low, high = inc - half, inc + half
         false_positives += int(low > 0 or high < 0)
         if actual <= 0:
