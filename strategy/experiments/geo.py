@@ -142,7 +142,7 @@ def design_geo(request: DesignRequest, sessions: pd.DataFrame, *, today: date) -
     dates = pd.to_datetime(panel["date"])
     pairs = "; ".join(f"{t} vs {c}" for t, c in split.pairs)
     notes = [
-        f"{'raise' if action == 'raise' else 'pause'} {request.channel} only in the treatment regions "
+        f"{action} {request.channel} only in the treatment regions "
         f"from {start.isoformat()} to {end.isoformat()}; leave the control regions as they are",
         f"matched pairs (treatment vs control): {pairs}",
         f"history fit of the treatment total on the control total: R² {split.pre_r2:.2f}",
