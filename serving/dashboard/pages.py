@@ -32,6 +32,7 @@ STATIC_TYPES = {
     "attribution.js": _JS,
     "model.js": _JS,
     "mediamix.js": _JS,
+    "experiments.js": _JS,
     "firstrun.js": _JS,
     "dashboard.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",

@@ -17,7 +17,7 @@ if (Chart) {
 }
 
 /** A canvas in a box, its chart drawn once the box is in the page; ``label`` is read out by screen readers. */
-function chartBox(id, label, config, { height = 280, points = 0 } = {}) {
+export function chartBox(id, label, config, { height = 280, points = 0 } = {}) {
   const canvas = el("canvas", { role: "img", "aria-label": label, "data-points": points });
   const box = el("div", { class: "chart-box", id }, canvas);
   box.style.height = `${height}px`; // through the CSSOM, which the page's CSP allows (a style attribute it would not)
