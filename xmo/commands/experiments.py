@@ -193,14 +193,20 @@ def _print_design(design: dict[str, Any]) -> None:
     if design.get("units") is not None:
         unit = "regions" if design["type"] == "geo" else "visitors expected" if design["type"] == "holdout" else "units"
         lines.append(f"{unit}: {design['units']:,}")
-    lines += [
-        f"chance of detecting a {_pct(design['lift'], True)} lift: {_pct(design['power'])}",
-        f"smallest lift it can detect (80 % chance): {_pct(design['minimum_detectable_lift'], True)}",
-    ]
+    if design["action"] == "pause" and design["type"] != "holdout":  # a pause is read as the drop it causes
+        lines += [
+            f"chance of detecting a {abs(design['lift']):.1%} drop: {_pct(design['power'])}",
+            f"smallest drop it can detect (80 % chance): {abs(design['minimum_detectable_lift']):.1%}",
+        ]
+    else:
+        lines += [
+            f"chance of detecting a {_pct(design['lift'], True)} lift: {_pct(design['power'])}",
+            f"smallest lift it can detect (80 % chance): {_pct(design['minimum_detectable_lift'], True)}",
+        ]
     if design.get("false_positive_rate") is not None:
         lines.append(
             f"false alarms on past data with no change made: {_pct(design['false_positive_rate'])} "
-            f"(at the {design['level']:.0%} level; {design['n_simulations']:,} simulated tests)"
+            f"(at the {design['level']:.0%} level; {design['n_simulations']:,} simulated test(s))"
         )
     lines.append(
         f"expected {design['kpi']} of the tested group without any change: {_number(design.get('expected_kpi'))} "
@@ -506,8 +512,8 @@ def show(
     if as_json:
         emit_json(experiment.to_dict())
         return
-    stopped = f", stopped {experiment.stopped_at:%Y-%m-%d}" if experiment.stopped_at else ""
-    out.print(f"experiment {experiment.experiment_id}: {experiment.status}{stopped}", markup=False)
+    when = f" on {experiment.stopped_at:%Y-%m-%d}, last day {experiment.last_day}" if experiment.stopped_at else ""
+    out.print(f"experiment {experiment.experiment_id}: {experiment.status}{when}", markup=False)
     if experiment.note:
         out.print(f"note: {experiment.note}", markup=False)
     if experiment.spend_change is not None:
