@@ -5,8 +5,9 @@ under a file lock and forgotten with the client (``tracking.forgetting.TablesCli
 a plan or an aggregate: regions are time zones, never a visitor, session or address.
 
 Two experiments of one channel whose windows share a day are refused unless both are geo tests on disjoint
-treatment regions: the second would change the spend the first one measures. Starting, stopping and other changes
-are audited (``experiment.start``, ``experiment.<action>``).
+treatment regions: the second would change the spend the first one measures (a test cancelled before its first
+day overlaps nothing). Starting, stopping and other changes are audited (``experiment.start``,
+``experiment.<action>``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +63,21 @@ class Experiment:
     status: str  # running | stopped
     created_at: datetime
     stopped_at: datetime | None = None
-    stop_date: date | None = None  # last day of the test when stopped early (≤ end_date)
+    stop_date: date | None = None  # last day of the test when stopped early (≤ end_date; start - 1: cancelled)
     result: dict[str, Any] | None = None  # Analysis.to_dict() at stop
     lift_test_id: str | None = None  # the lift-test row made from it (tracking.lift)
     note: str | None = None
 
     @property
     def last_day(self) -> date:
-        """The last day of the test: the stop day when stopped early, else the planned end."""
+        """The last day of the test: the stop day when stopped early, else the planned end (the day before the
+        start for a test cancelled before its first day)."""
         return self.stop_date or self.end_date
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether it was stopped before its first day (it ran no day)."""
+        return self.last_day < self.start_date
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ISO dates and times, lists for the region tuples."""
@@ -172,7 +179,9 @@ def _regions(regions: Iterable[str]) -> str:
 def overlaps(a: Experiment, b: Experiment) -> bool:
     """Whether ``a`` and ``b`` change the same spend on a common day: same channel, windows that share a day, and
     (one is not a geo test, or their treatment regions share a region)."""
-    if a.channel != b.channel or a.start_date > b.last_day or b.start_date > a.last_day:
+    if a.cancelled or b.cancelled or a.channel != b.channel:
+        return False
+    if a.start_date > b.last_day or b.start_date > a.last_day:
         return False
     if a.type != "geo" or b.type != "geo":
         return True
@@ -211,8 +220,9 @@ def _checked(client_id: str, experiment: Experiment) -> None:
         raise InvalidInput(f"experiment of client {experiment.client_id!r} given for client {client_id!r}")
     if experiment.status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}; got {experiment.status!r}")
+    first_stop = experiment.start_date - timedelta(days=1)  # cancelled before its first day
     if experiment.end_date < experiment.start_date or (
-        experiment.stop_date is not None and not experiment.start_date <= experiment.stop_date <= experiment.end_date
+        experiment.stop_date is not None and not first_stop <= experiment.stop_date <= experiment.end_date
     ):
         raise InvalidInput(
             f"experiment {experiment.experiment_id!r}: its days are out of order (start {experiment.start_date}, "

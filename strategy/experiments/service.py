@@ -317,16 +317,13 @@ def stop_experiment(
     day = _today(today)
     experiment = get_experiment(layout, client.id, experiment_id)
     if experiment.status != "running":
-        raise Conflict(
-            f"experiment {experiment_id!r} was already stopped"
-            + (f" on {experiment.stopped_at.date().isoformat()}" if experiment.stopped_at else "")
-            + f": xmo experiment show {client.id} {experiment_id}"
-        )
+        raise _already_stopped(client, experiment)
     last = min(day - timedelta(days=1), experiment.end_date)
     if last < experiment.start_date:
         raise NotReady(
             f"experiment {experiment_id!r} starts {experiment.start_date.isoformat()}: it has no day to read yet, "
-            "so it cannot be stopped with a result"
+            f"so it cannot be stopped with a result; to drop it, cancel it (xmo experiment cancel {client.id} "
+            f"{experiment_id})"
         )
     stopping = replace(experiment, stop_date=last if last < experiment.end_date else None)
     analysis = _analyze(settings, client, stopping, day, loader)
@@ -340,6 +337,49 @@ def stop_experiment(
     )
     replace_experiment(layout, engine, client.id, stopped, actor=actor, action=STOP_ACTION)
     return stopped, analysis
+
+
+def _already_stopped(client: Client, experiment: Experiment) -> Conflict:
+    when = f" on {experiment.stopped_at.date().isoformat()}" if experiment.stopped_at else ""
+    return Conflict(
+        f"experiment {experiment.experiment_id!r} was already stopped{when}: "
+        f"xmo experiment show {client.id} {experiment.experiment_id}"
+    )
+
+
+def cancel_experiment(
+    settings: Settings,
+    engine: Engine,
+    client: Client,
+    experiment_id: str,
+    *,
+    actor: str,
+    today: date | None = None,
+) -> Experiment:
+    """Drop a running experiment that has not begun (audited ``experiment.cancel``): it is kept as stopped with no
+    day run and no result, and overlaps nothing any more.
+
+    ``Conflict`` when already stopped or when a day of it has passed (stop it instead: its days are read).
+    """
+    layout = _layout(settings)
+    day = _today(today)
+    experiment = get_experiment(layout, client.id, experiment_id)
+    if experiment.status != "running":
+        raise _already_stopped(client, experiment)
+    if day - timedelta(days=1) >= experiment.start_date:
+        raise Conflict(
+            f"experiment {experiment_id!r} started {experiment.start_date.isoformat()}: stop it to read its days "
+            f"and keep the result (xmo experiment stop {client.id} {experiment_id})"
+        )
+    cancelled = replace(
+        experiment,
+        status="stopped",
+        stop_date=experiment.start_date - timedelta(days=1),
+        stopped_at=datetime.now(UTC),
+        result=None,
+    )
+    replace_experiment(layout, engine, client.id, cancelled, actor=actor, action="cancel")
+    return cancelled
 
 
 def list_experiments(settings: Settings, client: Client) -> list[Experiment]:

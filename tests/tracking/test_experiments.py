@@ -171,6 +171,17 @@ def test_stopping_early_frees_the_days_after_the_stop(layout: StorageLayout, eng
         replace_experiment(layout, engine, "acme", replace(first, experiment_id="nope"), actor="cli", action="stop")
     with pytest.raises(NotFound, match="nope"):
         get_experiment(layout, "acme", "nope")
+    # cancelled before its first day: it ran no day and overlaps nothing
+    planned = experiment(experiment_id="geo-later", start_date=date(2026, 5, 4), end_date=date(2026, 5, 17))
+    store_new_experiment(layout, engine, "acme", planned, actor="cli")
+    cancelled = replace(planned, status="stopped", stop_date=date(2026, 5, 3))
+    replace_experiment(layout, engine, "acme", cancelled, actor="cli", action="cancel")
+    assert cancelled.cancelled and not first.cancelled
+    store_new_experiment(layout, engine, "acme", replace(planned, experiment_id="geo-later-again"), actor="cli")
+    with pytest.raises(InvalidInput, match="out of order"):
+        replace_experiment(
+            layout, engine, "acme", replace(planned, stop_date=date(2026, 5, 2)), actor="cli", action="x"
+        )
 
 
 def test_running_holdouts_by_day(layout: StorageLayout, engine: Engine) -> None:

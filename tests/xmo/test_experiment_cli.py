@@ -142,6 +142,20 @@ def test_a_holdout_from_start_to_lift_test(home: Settings, capsys: pytest.Captur
     assert code == 1 and "already stopped" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_test_not_begun_is_cancelled(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    start = TODAY + timedelta(days=7)
+    social = ("--type", "holdout", "--channel", "social", "--weeks", "1", "--start", str(start))
+    code, out, err = run(capsys, "experiment", "start", CLIENT, *social, "--json")
+    assert code == 0, err
+    experiment_id = json.loads(out)["experiment_id"]
+    code, _, err = run(capsys, "experiment", "stop", CLIENT, experiment_id)
+    assert code == 1 and f"cancel it (xmo experiment cancel {CLIENT} {experiment_id})" in err
+    code, out, _ = run(capsys, "experiment", "cancel", CLIENT, experiment_id)
+    assert code == 0 and out.strip() == f"cancelled experiment {experiment_id} before its first day"
+    code, out, _ = run(capsys, "experiment", "list", CLIENT)
+    assert code == 0 and "cancelled" in out
+
+
 def test_experiment_is_in_the_models_panel(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0

@@ -439,6 +439,24 @@ def stop(
     _print_handoff(experiment)
 
 
+@experiment_app.command("cancel")
+def cancel(
+    client_id: Annotated[str, typer.Argument(help="Client id.")],
+    experiment_id: Annotated[str, typer.Argument(help="Experiment id (xmo experiment list).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the cancelled experiment as JSON.")] = False,
+) -> None:
+    """Drop a test that has not begun (audited): kept as stopped with no day run, its days free for another."""
+    from strategy.experiments.service import cancel_experiment
+
+    tenants = open_tenants()
+    client = tenants.get_client(client_id)
+    experiment = cancel_experiment(load_settings(), tenants.engine, client, experiment_id, actor=CLI_ACTOR)
+    if as_json:
+        emit_json(experiment.to_dict())
+        return
+    out.print(f"cancelled experiment {experiment.experiment_id} before its first day", markup=False)
+
+
 def _print_handoff(experiment: Experiment) -> None:
     handoff = (experiment.result or {}).get("handoff") or {}
     if experiment.lift_test_id:
@@ -490,7 +508,7 @@ def list_(
             escape(f"{e.type} ({e.action})\n{e.channel}" + (f" / {e.campaign_id}" if e.campaign_id else "")),
             escape(e.kpi),
             f"{e.start_date}\n{e.last_day}",
-            e.status,
+            "cancelled" if e.cancelled else e.status,
             result,
             escape(e.lift_test_id or "–"),
         )
@@ -513,6 +531,7 @@ def show(
         emit_json(experiment.to_dict())
         return
     when = f" on {experiment.stopped_at:%Y-%m-%d}, last day {experiment.last_day}" if experiment.stopped_at else ""
+    when = " (cancelled before its first day)" if experiment.cancelled else when
     out.print(f"experiment {experiment.experiment_id}: {experiment.status}{when}", markup=False)
     if experiment.note:
         out.print(f"note: {experiment.note}", markup=False)

@@ -19,6 +19,7 @@ from core.tenants import Client, Tenants
 from strategy.experiments.results import DesignRequest
 from strategy.experiments.service import (
     analyze_experiment,
+    cancel_experiment,
     design_experiment,
     list_experiments,
     spend_per_period,
@@ -176,6 +177,22 @@ def test_a_stop_early_reads_to_yesterday_and_frees_the_rest(
         settings, engine, client, holdout(start=date(2026, 4, 6)), actor="cli", today=TODAY, loader=loader
     )
     assert later.experiment_id == "holdout-email-20260406"
+
+
+def test_a_test_not_begun_is_cancelled_not_stopped(world: tuple[Settings, Engine, Client], loader: Loader) -> None:
+    settings, engine, client = world
+    later = holdout(start=date(2026, 4, 6))
+    started = start_experiment(settings, engine, client, later, actor="cli", today=TODAY, loader=loader)
+    with pytest.raises(NotReady, match="xmo experiment cancel acme holdout-email-20260406"):
+        stop_experiment(settings, engine, client, started.experiment_id, actor="cli", today=TODAY, loader=loader)
+    cancelled = cancel_experiment(settings, engine, client, started.experiment_id, actor="cli", today=TODAY)
+    assert cancelled.cancelled and cancelled.status == "stopped" and cancelled.result is None
+    again = start_experiment(settings, engine, client, later, actor="cli", today=TODAY, loader=loader)
+    assert again.experiment_id == "holdout-email-20260406-2"
+    with pytest.raises(Conflict, match="already stopped"):
+        cancel_experiment(settings, engine, client, started.experiment_id, actor="cli", today=TODAY)
+    with pytest.raises(Conflict, match="stop it to read its days"):
+        cancel_experiment(settings, engine, client, again.experiment_id, actor="cli", today=date(2026, 4, 8))
 
 
 def test_time_inputs_come_from_the_kpi_table_or_the_sessions(settings: Settings) -> None:
