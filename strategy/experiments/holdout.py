@@ -279,6 +279,19 @@ def _choose_kpi(request: DesignRequest, sessions: pd.DataFrame) -> str:
     return "revenue" if has_value else "conversions"
 
 
+def _minimum_detectable_lift(residual_sd: float, mean: float, n_treated: float, n_held: float, z_sum: float) -> float:
+    """The relative lift detected with the target power, from the CUPED residual variance.
+
+    A lift ``L`` planted by scaling the treated outcomes scales their variance by ``(1 + L)²``, so the lift is the
+    fixed point of ``L = z_sum · sd · sqrt((1 + L)² / n_treated + 1 / n_held) / mean`` (the simulation's planting).
+    """
+    scale = z_sum * residual_sd / mean
+    lift = scale * math.sqrt(1 / n_treated + 1 / n_held)
+    for _ in range(100):
+        lift = scale * math.sqrt(max(1 + lift, 0.0) ** 2 / n_treated + 1 / n_held)
+    return lift
+
+
 def _simulate_power(
     y: Array, z: Array, *, share: float, lift: float, level: float, n_draws: int, seed: int
 ) -> tuple[float, float]:
@@ -294,14 +307,10 @@ def _simulate_power(
         index = rng.integers(0, n, size=(size, n))
         held = rng.random((size, n)) < share
         base, cov = y[index], z[index]
-        for planted, planted_lift in ((True, lift), (False, 0.0)):
-            outcome = np.where(held, base, base * (1 + planted_lift))
-            t_stat = _cuped_t(outcome, cov, held)
-            significant = np.abs(t_stat) > critical
-            if planted:
-                hits += int((significant & (np.sign(t_stat) == np.sign(lift))).sum())
-            else:
-                false_hits += int(significant.sum())
+        significant = np.abs(_cuped_t(base, cov, held)) > critical
+        false_hits += int(significant.sum())
+        t_stat = _cuped_t(np.where(held, base, base * (1 + lift)), cov, held)
+        hits += int(((np.abs(t_stat) > critical) & (np.sign(t_stat) == np.sign(lift))).sum())
         done += size
     return hits / n_draws, false_hits / n_draws
 
@@ -360,11 +369,8 @@ def design_holdout(request: DesignRequest, sessions: pd.DataFrame, *, today: dat
     )
     # Minimum detectable lift at 80 % from the CUPED variance (θ = 1 on z fitted over all units).
     residual_sd = float(np.std(y - z, ddof=1))
-    n_treated, n_held = n * (1 - share), n * share
-    se = residual_sd * math.sqrt(1 / n_treated + 1 / n_held)
-    mean = float(y.mean())
     z_sum = float(norm.ppf(0.5 + request.level / 2) + norm.ppf(TARGET_POWER))
-    mdl = z_sum * se / mean
+    mdl = _minimum_detectable_lift(residual_sd, float(y.mean()), n * (1 - share), n * share, z_sum)
     raw_sd = float(np.std(y, ddof=1))
     reduction = 1 - (residual_sd / raw_sd) ** 2 if raw_sd > 0 else 0.0
 

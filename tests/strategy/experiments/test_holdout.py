@@ -171,6 +171,19 @@ def test_design_powers_by_simulation_and_warns_when_underpowered() -> None:
     assert 0.05 < strong.minimum_detectable_lift < 0.5
     assert strong.false_positive_rate is not None and strong.false_positive_rate < 0.2
     assert strong.end == today + timedelta(days=7 * WEEKS - 1)
+    at_mdl = design_holdout(
+        DesignRequest(
+            type="holdout",
+            channel="email",
+            lift=strong.minimum_detectable_lift,
+            weeks=WEEKS,
+            holdout_share=0.3,
+            kpi="conversions",
+        ),
+        sessions,
+        today=today,
+    )
+    assert 0.65 < at_mdl.power < 0.93  # the simulation agrees with the MDL's promised 80 %
     with pytest.raises(InvalidInput, match="holdout share"):
         design_holdout(DesignRequest(type="holdout", channel="email", holdout_share=0.6), sessions, today=today)
     with pytest.raises(NotReady, match="visitors"):
