@@ -186,6 +186,7 @@ async def start(body: ExperimentStartIn, runtime: RuntimeDep, client_id: TenantD
             runtime.settings, runtime.tenants.engine, client, request, actor=actor, loader=runtime.sessions.sessions
         )
     )
+    runtime.holdouts.forget(client_id)  # a new holdout flags visitors at once, not at the index's next look
     return finite(stored.to_dict())
 
 
@@ -243,6 +244,7 @@ async def stop(
             loader=runtime.sessions.sessions,
         )
     )
+    runtime.holdouts.forget(client_id)  # a stopped holdout flags no one from now on
     return {"experiment": finite(stopped.to_dict()), "analysis": finite(read.to_dict())}
 
 

@@ -1,4 +1,4 @@
-"""``/v1/experiments`` over real HTTP on a small simulated client (13 weeks of visits up to yesterday): design,
+"""``/v1/experiments`` over real HTTP on a small simulated client (10 weeks of visits up to yesterday): design,
 start, list, show, read, export the audience of and stop a visitor holdout; bad bodies get a 4xx naming the value
 and store nothing; an overlapping test is refused; another client's key sees none of it."""
 
@@ -24,7 +24,7 @@ from tracking.compactor import compact_all
 from tracking.experiments import Experiment, store_new_experiment
 from xmo.simulator.cli import run_simulation
 
-DAYS = 91
+DAYS = 70
 TODAY = datetime.now(UTC).date()
 HOLDOUT = {"type": "holdout", "channel": "email", "weeks": 4, "holdout_share": 0.1}
 
@@ -138,6 +138,10 @@ def test_start_read_export_and_stop_a_holdout(site: Site) -> None:
     assert rows[0] == ["visitor_id"] and len(rows) > 50
     assert site.http.get(f"/v1/experiments/{experiment_id}/audience", headers=auth(site.shop)).text == exported.text
     assert analysis["sample_ratio"]["holdout_visitors"] <= len(rows) - 1
+    held = {"visitor_id": rows[1][0]}  # the pixel's flag and /v1/holdout say the same, at once
+    assert site.http.get("/v1/holdout", params=held, headers=auth(site.shop)).json()["visitors"][0]["holdout"] == [
+        experiment_id
+    ]
 
     stopped = site.http.post(f"/v1/experiments/{experiment_id}/stop", headers=auth(site.shop))
     assert stopped.status_code == 200, stopped.text
@@ -145,6 +149,7 @@ def test_start_read_export_and_stop_a_holdout(site: Site) -> None:
     assert final["experiment"]["status"] == "stopped" and final["experiment"]["stop_date"] == analysis["end"]
     assert final["experiment"]["result"]["metrics"] == final["analysis"]["metrics"] == analysis["metrics"]
     assert "handoff" in final["experiment"]["result"]  # the lift test made, or why not
+    assert site.http.get("/v1/holdout", params=held, headers=auth(site.shop)).json()["visitors"][0]["holdout"] == []
     assert (
         "already stopped"
         in error_of(site.http.post(f"/v1/experiments/{experiment_id}/stop", headers=auth(site.shop)), 409)["message"]
