@@ -65,6 +65,7 @@ N_SIMULATIONS = 200
 TARGET_POWER = 0.8
 SRM_P_VALUE = 0.001
 MIN_VISITORS = 20
+MAX_MDL = 5.0  # the largest lift a design request may ask for (+500 %)
 _CELLS_PER_BATCH = 2_000_000  # resampled visitor outcomes held at once while simulating
 _METRIC_COLUMNS = {"conversions": "conversions", "revenue": "conversion_value"}
 
@@ -280,16 +281,20 @@ def _choose_kpi(request: DesignRequest, sessions: pd.DataFrame) -> str:
 
 
 def _minimum_detectable_lift(residual_sd: float, mean: float, n_treated: float, n_held: float, z_sum: float) -> float:
-    """The relative lift detected with the target power, from the CUPED residual variance.
+    """The relative lift detected with the target power, from the CUPED residual variance (at most ``MAX_MDL``).
 
-    A lift ``L`` planted by scaling the treated outcomes scales their variance by ``(1 + L)²``, so the lift is the
-    fixed point of ``L = z_sum · sd · sqrt((1 + L)² / n_treated + 1 / n_held) / mean`` (the simulation's planting).
+    A lift ``L`` planted by scaling the treated outcomes scales their variance by ``(1 + L)²``, so ``L`` solves
+    ``L = s · sqrt((1 + L)² / n_treated + 1 / n_held)`` with ``s = z_sum · sd / mean`` (the simulation's planting):
+    with ``a = s² / n_treated`` and ``b = s² / n_held``, ``L = (a + sqrt(a² + (1 − a)(a + b))) / (1 − a)``; no
+    lift is detectable with that power when ``a ≥ 1``.
     """
-    scale = z_sum * residual_sd / mean
-    lift = scale * math.sqrt(1 / n_treated + 1 / n_held)
-    for _ in range(100):
-        lift = scale * math.sqrt(max(1 + lift, 0.0) ** 2 / n_treated + 1 / n_held)
-    return lift
+    if mean <= 0:
+        return MAX_MDL
+    s2 = (z_sum * residual_sd / mean) ** 2
+    a, b = s2 / n_treated, s2 / n_held
+    if a >= 1:
+        return MAX_MDL
+    return min((a + math.sqrt(a * a + (1 - a) * (a + b))) / (1 - a), MAX_MDL)
 
 
 def _simulate_power(
@@ -378,7 +383,7 @@ def design_holdout(request: DesignRequest, sessions: pd.DataFrame, *, today: dat
     if power < TARGET_POWER:
         warnings.append(
             f"power {power:.0%} is below 80 % for a {request.lift:+.0%} lift: the minimum detectable lift is "
-            f"{mdl:.1%}; run more weeks or hold out a larger share"
+            f"{'over ' if mdl >= MAX_MDL else ''}{mdl:.1%}; run more weeks or hold out a larger share"
         )
     return Design(
         type="holdout",

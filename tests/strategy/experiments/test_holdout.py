@@ -184,6 +184,10 @@ def test_design_powers_by_simulation_and_warns_when_underpowered() -> None:
         today=today,
     )
     assert 0.65 < at_mdl.power < 0.93  # the simulation agrees with the MDL's promised 80 %
+    few = sessions[sessions["visitor_id"].isin(sessions["visitor_id"].unique()[:30])]
+    sparse = design_holdout(DesignRequest(type="holdout", channel="email", weeks=WEEKS), few, today=today)
+    assert sparse.power < 0.5 and sparse.minimum_detectable_lift > 1 and sparse.warnings
+    assert sparse.to_dict()["minimum_detectable_lift"] <= 5
     with pytest.raises(InvalidInput, match="holdout share"):
         design_holdout(DesignRequest(type="holdout", channel="email", holdout_share=0.6), sessions, today=today)
     with pytest.raises(NotReady, match="visitors"):
