@@ -36,7 +36,7 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     path = tmp_path_factory.mktemp("experiments") / "xmo-home"
     with home_at(path) as settings:
         Tenants.from_settings(settings).create_client("Sim", ["sim.example"], client_id=CLIENT)
-        run_simulation(settings, CLIENT, days=DAYS, visitors_per_day=100, seed=5, start=TODAY - timedelta(days=DAYS))
+        run_simulation(settings, CLIENT, days=DAYS, visitors_per_day=60, seed=5, start=TODAY - timedelta(days=DAYS))
         from tracking.compactor import compact_all
 
         compact_all(settings)
