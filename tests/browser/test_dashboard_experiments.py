@@ -1,7 +1,8 @@
 """The dashboard's "Experiments" section in a real browser (Debian's headless Chromium): a client with visits but
 no test sees "No experiments yet" with the command that designs one; once a visitor holdout runs and another has
 stopped, the list shows the running one first, its interim read (the API's numbers and ranges, drawn), and the
-finished one's final read with its hand-off to the media-mix model; the page never scrolls sideways."""
+finished one's final read with its hand-off to the media-mix model; the running one stops from the page (two clicks);
+the page never scrolls sideways."""
 
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ def test_the_section_lists_tests_and_draws_their_reads(site: Site, browser: Brow
     page.wait_for_selector(READY, timeout=WAIT_MS)
     rows = page.locator("#experiments-table tbody tr")
     assert [rows.nth(i).get_attribute("data-experiment") for i in range(rows.count())] == [running, finished]
+    assert rows.first.get_attribute("data-status") == "running"
     assert page.locator("#experiment-read").get_attribute("data-experiment") == running
     assert "Interim read" in page.locator("#experiment-interim").inner_text()
     assert page.locator("#experiment-revenue").inner_text().lstrip("+−").startswith("€")
@@ -92,6 +94,16 @@ def test_the_section_lists_tests_and_draws_their_reads(site: Site, browser: Brow
     assert bars[1] == pytest.approx([conversions["always_valid_low"], conversions["always_valid_high"]])
     assert revenue["low"] < revenue["high"]
     assert "xmo experiment stop shop" in page.locator("#experiment-handoff").inner_text()
+
+    page.click("#experiment-stop")  # a first click only arms it
+    assert site.api.get(f"/v1/experiments/{running}").json()["status"] == "running"
+    page.click("#experiment-stop")
+    page.wait_for_selector(
+        f'#experiments-table tr[data-experiment="{running}"][data-status="stopped"]', timeout=WAIT_MS
+    )
+    page.wait_for_selector(f'#experiment-read[data-experiment="{running}"] #experiment-interim', timeout=WAIT_MS)
+    assert "Final read" in page.locator("#experiment-interim").inner_text()
+    assert site.api.get(f"/v1/experiments/{running}").json()["status"] == "stopped"
 
     page.click(f'#experiments-table button[data-experiment="{finished}"]')
     page.wait_for_selector(f'#experiment-read[data-experiment="{finished}"] #experiment-interim', timeout=WAIT_MS)

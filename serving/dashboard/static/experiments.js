@@ -4,7 +4,7 @@
 // read is interim, and the lift test it became for the media-mix model. Loaded by its own script tag.
 
 import { chartBox, COLORS, GREY } from "./charts.js";
-import { api, cell, el, problem, table, tile, warnings } from "./dom.js";
+import { ApiError, api, cell, el, problem, table, tile, warnings } from "./dom.js";
 import { dayText, fmt, missing } from "./format.js";
 
 const TYPE_TEXT = { geo: "geo test", time: "on/off test", holdout: "visitor holdout" };
@@ -108,11 +108,51 @@ function effectChart(id, name, m, level) {
   }, { height: 80 + 40 * rows.length, points: rows.length });
 }
 
+/** POST to a route with the session cookie (the page's own origin); a failure throws an ApiError as api() does. */
+async function post(path) {
+  const response = await fetch(path, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (response.status === 401) {
+    window.location.assign("/sign-in");
+    throw new ApiError("signed out", 401, "unauthorized");
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = body && body.error ? body.error : {};
+    throw new ApiError(error.message || `the server answered ${response.status}`, response.status, error.code);
+  }
+  return body;
+}
+
+/** A button that stops the test after a second click (the read up to yesterday becomes its result). */
+function stopButton(e, clientId) {
+  const button = el("button", { type: "button", id: "experiment-stop" }, "Stop this test now");
+  const note = el("span", { class: "hint", id: "experiment-stop-note" });
+  button.addEventListener("click", async () => {
+    if (button.dataset.armed !== "true") {
+      button.dataset.armed = "true";
+      button.textContent = "Click again to stop it and keep this read";
+      return;
+    }
+    button.disabled = true;
+    note.textContent = " Stopping…";
+    try {
+      await post(`/v1/experiments/${encodeURIComponent(e.experiment_id)}/stop`);
+      await loadExperiments(clientId, e.experiment_id);
+    } catch (error) {
+      button.replaceWith(problem(error, "stop of this test"));
+      note.textContent = "";
+    }
+  });
+  return el("p", { class: "actions" }, button, note);
+}
+
 function handoffPart(e, clientId) {
   if (e.status === "running") {
-    return el("p", { class: "hint", id: "experiment-handoff" },
-      "When it stops, this test becomes a lift test that calibrates the media-mix model (no extra step): ",
-      el("code", {}, `xmo experiment stop ${clientId} ${e.experiment_id}`), ".");
+    return el("div", { id: "experiment-handoff" },
+      el("p", { class: "hint" },
+        "When it stops, this test becomes a lift test that calibrates the media-mix model (no extra step). Stop it here, or with ",
+        el("code", {}, `xmo experiment stop ${clientId} ${e.experiment_id}`), "."),
+      stopButton(e, clientId));
   }
   const handoff = (e.result && e.result.handoff) || {};
   if (handoff.lift_test_id) {
@@ -185,8 +225,9 @@ async function showRead(box, e, clientId) {
   }
 }
 
-/** Fill the section from the API: the list, then the read of the first test (a running one when any). */
-export async function loadExperiments(clientId) {
+/** Fill the section from the API: the list, then the read of test ``pick`` (default: the first, a running one when
+ * any). */
+export async function loadExperiments(clientId, pick = null) {
   const section = document.getElementById("experiments");
   const body = document.getElementById("experiments-body");
   if (!section || !body) return;
@@ -201,7 +242,7 @@ export async function loadExperiments(clientId) {
         listTable(experiments, (e) => showRead(read, e, clientId)),
         read,
       );
-      await showRead(read, experiments[0], clientId);
+      await showRead(read, experiments.find((e) => e.experiment_id === pick) ?? experiments[0], clientId);
     }
   } catch (error) {
     body.replaceChildren(problem(error, "experiments"));
