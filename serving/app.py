@@ -91,7 +91,7 @@ def _add_operational_middlewares(app: FastAPI, settings: Settings, metrics: Serv
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
-            expose_headers=["Retry-After"],
+            expose_headers=["Retry-After", "X-Xmo-Holdout"],  # the pixel's holdout flag, for fetch() callers
             max_age=600,
         )
 
