@@ -38,6 +38,7 @@ __all__ = [
     "min_history",
     "on_off_power",
     "on_off_regression",
+    "prediction_sum",
     "prepare_series",
 ]
 
@@ -219,10 +220,11 @@ def _rho(residuals: Array, hat: Array) -> float:
     return float(np.clip(raw + bias * (1 + 3 * max(raw, 0.0)), 0.0, 0.95))
 
 
-def _read(
+def prediction_sum(
     y_pre: Array, x_pre: Array, y_test: Array, x_test: Array, level: float
 ) -> tuple[float, float, float, float, float, float]:
-    """(incremental, half-width, se, actual, counterfactual, residual sd) of the test periods, fitted before.
+    """(incremental, half-width, se, actual, counterfactual, residual sd) of the test periods by an OLS fit on
+    the periods right before them (any design matrix: also TBR's ``[1, control]``).
 
     The errors are taken as AR(1) with correlation ``ρ^|i−j|`` (``ρ`` from :func:`_rho`): the variance of the
     summed prediction error ``Σ e_test − aᵀ e_pre`` (``a = X (XᵀX)⁺ s``, ``s`` the test rows' sum) is
@@ -279,7 +281,7 @@ def on_off_regression(
         )
     cols = data.columns(pre)
     x = data.features[:, cols]
-    inc, half, se, actual, cf, sd = _read(data.kpi[:pre], x[:pre], data.kpi[pre:stop], x[pre:stop], level)
+    inc, half, se, actual, cf, sd = prediction_sum(data.kpi[:pre], x[:pre], data.kpi[pre:stop], x[pre:stop], level)
     return OnOffEstimate(
         incremental=inc,
         interval=(inc - half, inc + half),
@@ -350,7 +352,7 @@ def on_off_power(
         cols = data.columns(int(s))
         x = data.features[:, cols]
         window = slice(int(s), int(s) + length)
-        inc, half, _, actual, _, _ = _read(data.kpi[: int(s)], x[: int(s)], data.kpi[window], x[window], level)
+        inc, half, _, actual, _, _ = prediction_sum(data.kpi[: int(s)], x[: int(s)], data.kpi[window], x[window], level)
         low, high = inc - half, inc + half
         false_positives += int(low > 0 or high < 0)
         if actual <= 0:
