@@ -221,10 +221,10 @@ def _rho(residuals: Array, hat: Array) -> float:
 
 
 def prediction_sum(
-    y_pre: Array, x_pre: Array, y_test: Array, x_test: Array, level: float
+    y_pre: Array, x_pre: Array, y_test: Array, x_test: Array, level: float, gap: int = 0
 ) -> tuple[float, float, float, float, float, float]:
     """(incremental, half-width, se, actual, counterfactual, residual sd) of the test periods by an OLS fit on
-    the periods right before them (any design matrix: also TBR's ``[1, control]``).
+    the periods before them, ``gap`` periods apart (any design matrix: also TBR's ``[1, control]``).
 
     The errors are taken as AR(1) with correlation ``ρ^|i−j|`` (``ρ`` from :func:`_rho`): the variance of the
     summed prediction error ``Σ e_test − aᵀ e_pre`` (``a = X (XᵀX)⁺ s``, ``s`` the test rows' sum) is
@@ -246,7 +246,7 @@ def prediction_sum(
     weights = pinv.T @ summed
     lags = np.arange(1, m)
     test_part = m + 2.0 * float(np.sum((m - lags) * rho**lags))
-    to_test = rho ** (n - index) * (1 - rho**m) / (1 - rho)  # Σ_j corr(e_i, e_test_j); ρ ≤ 0.95
+    to_test = rho ** (n + gap - index) * (1 - rho**m) / (1 - rho)  # Σ_j corr(e_i, e_test_j); ρ ≤ 0.95
     variance = sigma2 * (test_part + float(weights @ corr_pp @ weights) - 2.0 * float(weights @ to_test))
     se = float(np.sqrt(max(variance, 0.0)))
     counterfactual = float(summed @ coef)
@@ -257,12 +257,21 @@ def prediction_sum(
 
 
 def on_off_regression(
-    series: Any, test_start: Any, test_end: Any, *, regressors: Any = None, level: float = 0.9
+    series: Any,
+    test_start: Any,
+    test_end: Any,
+    *,
+    regressors: Any = None,
+    level: float = 0.9,
+    fit_end: Any = None,
 ) -> OnOffEstimate:
     """Incremental KPI over ``[test_start, test_end]`` against the counterfactual fitted on the periods before.
 
-    Periods after ``test_end`` are ignored. ``InvalidInput`` when the pre-period is too short for the fit (the
-    message says how many periods are needed), the dates are bad, or the series has gaps or missing values.
+    Periods after ``test_end`` are ignored. ``fit_end``: fit only on periods before it (default ``test_start``);
+    the periods from ``fit_end`` to the test's start are in neither the fit nor the sum (e.g. a week that holds
+    the start only in part), while trend and seasonality keep their places. ``InvalidInput`` when the pre-period
+    is too short for the fit (the message says how many periods are needed), the dates are bad, or the series
+    has gaps or missing values.
     """
     level = _level(level)
     start, end = _date(test_start, "test_start"), _date(test_end, "test_end")
@@ -273,15 +282,18 @@ def on_off_regression(
     stop = int(np.sum(data.dates <= end))
     if stop <= pre:
         raise InvalidInput(f"series has no period between {start.date()} and {end.date()}")
+    fit = pre if fit_end is None else min(pre, int(np.sum(data.dates < _date(fit_end, "fit_end"))))
     needed = min_history(data)
-    if pre < needed:
+    if fit < needed:
         unit = "weeks" if data.frequency == "week" else "days"
         raise InvalidInput(
-            f"an on/off test needs at least {needed} {unit} of history before {start.date()}; the series has {pre}"
+            f"an on/off test needs at least {needed} {unit} of history before {start.date()}; the series has {fit}"
         )
-    cols = data.columns(pre)
+    cols = data.columns(fit)
     x = data.features[:, cols]
-    inc, half, se, actual, cf, sd = prediction_sum(data.kpi[:pre], x[:pre], data.kpi[pre:stop], x[pre:stop], level)
+    inc, half, se, actual, cf, sd = prediction_sum(
+        data.kpi[:fit], x[:fit], data.kpi[pre:stop], x[pre:stop], level, gap=pre - fit
+    )
     return OnOffEstimate(
         incremental=inc,
         interval=(inc - half, inc + half),
@@ -290,7 +302,7 @@ def on_off_regression(
         actual=actual,
         counterfactual=cf,
         residual_sd=sd,
-        n_pre=pre,
+        n_pre=fit,
         n_test=stop - pre,
         level=level,
         frequency=data.frequency,

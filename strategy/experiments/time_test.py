@@ -128,8 +128,8 @@ def analyze_time(
 ) -> Analysis:
     """Read an on/off test on its whole periods up to ``min(last_day, today - 1)``.
 
-    A weekly period that straddles the start is left out of both the fit and the test. ``interim`` when read
-    before the planned end; ``NotReady`` before the first whole period of the test.
+    A weekly period that straddles the start is left out of both the fit and the sum (not out of the series).
+    ``interim`` when read before the planned end; ``NotReady`` before the first whole period of the test.
     """
     if experiment.type != "time":
         raise InvalidInput(f"experiment {experiment.experiment_id!r} is a {experiment.type} test, not a time test")
@@ -146,11 +146,12 @@ def analyze_time(
             f"experiment {experiment.experiment_id!r} starts {experiment.start_date.isoformat()}: no whole "
             f"{frequency} of the test to read yet"
         )
-    kept = series[(~straddles & (period_end <= pd.Timestamp(read_end))).to_numpy()].reset_index(drop=True)
+    kept = series[(period_end <= pd.Timestamp(read_end)).to_numpy()].reset_index(drop=True)
     first, last = dates[in_test].min(), dates[in_test].max()
-    est = on_off_regression(kept, first, last, regressors=regressors, level=experiment.level)
+    fit_end = dates[straddles].min() if straddles.any() else first
+    est = on_off_regression(kept, first, last, regressors=regressors, level=experiment.level, fit_end=fit_end)
     end = (last + pd.Timedelta(days=length - 1)).date()
-    pre = kept[(_dates(kept) < first).to_numpy()]
+    pre = kept[(_dates(kept) < fit_end).to_numpy()]
     weeks = max(1, (est.n_test * length) // 7)
     try:
         placebo = on_off_power(

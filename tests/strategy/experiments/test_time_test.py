@@ -134,3 +134,16 @@ def test_a_daily_series_is_read_day_by_day() -> None:
     assert analysis.interim and analysis.end == START + timedelta(days=9)  # ten whole days
     assert est.high < 0 and est.low <= est.actual - est.actual / (1 - DROP) <= est.high
     assert "weekday6" in analysis.method
+
+
+def test_a_start_within_a_week_leaves_that_week_out_without_a_gap() -> None:
+    """A Wednesday start: the week holding it is in neither the fit nor the sum, and the read still works."""
+    series, regressors = series_world(weeks=57, drop=DROP)
+    wednesday = START + timedelta(days=2)
+    run = experiment(start_date=wednesday, end_date=wednesday + timedelta(days=7 * WEEKS - 1))
+    analysis = analyze_time(run, series, today=wednesday + timedelta(weeks=WEEKS), regressors=regressors)
+    est = analysis.metrics["revenue"]
+    assert est.high < 0  # the pause is found from the first whole week on
+    assert analysis.start == wednesday and any("partly in the test" in w for w in analysis.warnings)
+    whole_weeks = (analysis.end - (START + timedelta(days=7))).days + 1
+    assert whole_weeks % 7 == 0 and whole_weeks // 7 == WEEKS - 1
