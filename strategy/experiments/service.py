@@ -31,6 +31,7 @@ from tracking.experiments import (
 )
 
 MIN_GEO_POWER = 0.5  # a geo test less likely than this to detect the lift asked for is refused at start
+MAX_DAYS_AHEAD = 365  # a test starts at most this many days after it is designed
 STOP_ACTION = "stop"
 
 
@@ -184,6 +185,19 @@ def design_experiment(
     return design_time(replace(request, kpi=kpi), series, today=day, regressors=regressors)
 
 
+def _check_dates(design: Design, today: date) -> None:
+    """A start at most a year ahead; a holdout not in the past (its visitors are flagged from its start on)."""
+    if design.start > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidInput(
+            f"start {design.start.isoformat()} is more than {MAX_DAYS_AHEAD} days ahead; design it closer to the date"
+        )
+    if design.type == "holdout" and design.start < today:
+        raise InvalidInput(
+            f"a visitor holdout cannot start in the past ({design.start.isoformat()}): its visitors are flagged "
+            "from its start on, so start it today or later"
+        )
+
+
 def _check_startable(design: Design) -> None:
     from models.geo_design import MIN_REGIONS
 
@@ -223,11 +237,13 @@ def start_experiment(
 ) -> Experiment:
     """Design the test on the client's data and store it as running (audited ``experiment.start``).
 
-    ``InvalidInput`` (nothing stored) for a bad request, a geo test with too few regions or too little power,
-    or a test overlapping a stored one of the same channel.
+    ``InvalidInput`` (nothing stored) for a bad request, a start more than a year ahead, a holdout starting in
+    the past, a geo test with too few regions or too little power, or a test overlapping a stored one of the
+    same channel.
     """
     request = _normalized(request)
     design = design_experiment(settings, client, request, today=today, loader=loader)
+    _check_dates(design, _today(today))
     _check_startable(design)
     layout = _layout(settings)
     ids = [e.experiment_id for e in read_experiments(layout, client.id)]

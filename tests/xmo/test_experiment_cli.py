@@ -17,6 +17,8 @@ import pytest
 from core.layout import StorageLayout
 from core.settings import Settings
 from core.tenants import Tenants
+from strategy.experiments.results import DesignRequest
+from strategy.experiments.service import start_experiment
 from tracking.experiments import read_experiments
 from tracking.kpi import import_kpi
 from xmo.cli import main
@@ -93,13 +95,14 @@ def test_bad_input_is_one_line_and_stores_nothing(home: Settings, capsys: pytest
 
 def test_a_holdout_from_start_to_lift_test(home: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     start = TODAY - timedelta(days=7)
-    code, out, err = run(capsys, "experiment", "start", CLIENT, *HOLDOUT, "--start", str(start), "--note", "q4 test")
-    assert code == 0, err
-    experiment_id = f"holdout-search-{start:%Y%m%d}"
-    assert out.startswith(f"started experiment {experiment_id} ({start} to {TODAY - timedelta(days=1)})")
-    assert f"xmo experiment analyze {CLIENT} {experiment_id}" in out
     code, _, err = run(capsys, "experiment", "start", CLIENT, *HOLDOUT, "--start", str(start))
-    assert code == 1 and f"overlaps stored experiment {experiment_id!r}" in err
+    assert code == 1 and "a visitor holdout cannot start in the past" in err
+    # started a week ago (the service as it ran then), read and stopped today from the command line
+    client = Tenants.from_settings(home).get_client(CLIENT)
+    request = DesignRequest(type="holdout", channel="search", weeks=1, holdout_share=0.3, lift=0.5, note="q4 test")
+    started = start_experiment(home, Tenants.from_settings(home).engine, client, request, actor="cli", today=start)
+    experiment_id = f"holdout-search-{start:%Y%m%d}"
+    assert started.experiment_id == experiment_id and started.end_date == TODAY - timedelta(days=1)
 
     code, out, _ = run(capsys, "experiment", "list", CLIENT, "--format", "csv")
     (row,) = list(csv.DictReader(io.StringIO(out)))
@@ -145,9 +148,13 @@ def test_a_holdout_from_start_to_lift_test(home: Settings, capsys: pytest.Captur
 def test_a_test_not_begun_is_cancelled(home: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     start = TODAY + timedelta(days=7)
     social = ("--type", "holdout", "--channel", "social", "--weeks", "1", "--start", str(start))
-    code, out, err = run(capsys, "experiment", "start", CLIENT, *social, "--json")
+    code, out, err = run(capsys, "experiment", "start", CLIENT, *social, "--note", "q4 test")
     assert code == 0, err
-    experiment_id = json.loads(out)["experiment_id"]
+    experiment_id = f"holdout-social-{start:%Y%m%d}"
+    assert out.startswith(f"started experiment {experiment_id} ({start} to {start + timedelta(days=6)})")
+    assert f"xmo experiment analyze {CLIENT} {experiment_id}" in out
+    code, _, err = run(capsys, "experiment", "start", CLIENT, *social)
+    assert code == 1 and f"overlaps stored experiment {experiment_id!r}" in err
     code, _, err = run(capsys, "experiment", "stop", CLIENT, experiment_id)
     assert code == 1 and f"cancel it (xmo experiment cancel {CLIENT} {experiment_id})" in err
     code, out, _ = run(capsys, "experiment", "cancel", CLIENT, experiment_id)

@@ -157,6 +157,8 @@ def test_bad_requests_store_nothing(world: tuple[Settings, Engine, Client], load
         (holdout(holdout_share=0.6), "holdout share must lie between 1% and 50%"),
         (holdout(type="split"), "type must be one of geo, time, holdout"),
         (holdout(weeks=30), "weeks must be a whole number from 1 to 26"),
+        (holdout(start=TODAY - timedelta(days=1)), "a visitor holdout cannot start in the past"),
+        (holdout(start=TODAY + timedelta(days=400)), "more than 365 days ahead"),
     ):
         with pytest.raises(InvalidInput, match=message):
             start_experiment(settings, engine, client, bad, actor="cli", today=TODAY, loader=loader)
