@@ -15,8 +15,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage
 
+from core.settings import Settings
 from core.tenants import Tenants
 from serving.app import create_app
+from strategy.experiments.results import DesignRequest
+from strategy.experiments.service import start_experiment
 from tests.browser.test_dashboard import DESKTOP, NOT_READY, PHONE, WAIT_MS, no_sideways_scroll, sign_in
 from tests.conftest import HomeAt, LiveServer
 from tracking.compactor import compact_all
@@ -24,6 +27,7 @@ from xmo.simulator.cli import run_simulation
 
 TODAY = datetime.now(UTC).date()
 READY = "#experiments[data-ready=true]"
+FITS = "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Site:
     api: httpx.Client  # signed with the client's key
     key: str
     shots: Path
+    settings: Settings
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +49,7 @@ def site(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             LiveServer(create_app(settings)) as server,
             httpx.Client(base_url=server.url, timeout=60, headers={"Authorization": f"Bearer {shop.api_key}"}) as api,
         ):
-            yield Site(server.url, api, shop.api_key, tmp_path_factory.mktemp("screenshots-experiments"))
+            yield Site(server.url, api, shop.api_key, tmp_path_factory.mktemp("screenshots-experiments"), settings)
 
 
 def test_the_section_lists_tests_and_draws_their_reads(site: Site, browser: Browser) -> None:
@@ -65,10 +70,14 @@ def test_the_section_lists_tests_and_draws_their_reads(site: Site, browser: Brow
     assert none.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(246, 248, 250)"  # not an error
 
     def start(channel: str, days_ago: int) -> str:
-        body = {"type": "holdout", "channel": channel, "weeks": 4, "start": str(TODAY - timedelta(days=days_ago))}
-        started = site.api.post("/v1/experiments", json=body)
-        assert started.status_code == 201, started.text
-        return str(started.json()["experiment_id"])
+        """A holdout started ``days_ago`` days ago, as the service ran then (none can start in the past today)."""
+        tenants = Tenants.from_settings(site.settings)
+        request = DesignRequest(type="holdout", channel=channel, weeks=4)
+        day = TODAY - timedelta(days=days_ago)
+        started = start_experiment(
+            site.settings, tenants.engine, tenants.get_client("shop"), request, actor="t", today=day
+        )
+        return started.experiment_id
 
     finished = start("social", 28)
     assert site.api.post(f"/v1/experiments/{finished}/stop").status_code == 200
@@ -114,6 +123,8 @@ def test_the_section_lists_tests_and_draws_their_reads(site: Site, browser: Brow
     no_sideways_scroll(page)
     page.locator("#experiments").screenshot(path=str(site.shots / "experiments-desktop.png"))
     page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    # Chart.js redraws its canvases at the new width on its resize observer's next frame, not at once
+    page.wait_for_function(FITS, timeout=WAIT_MS)
     no_sideways_scroll(page)
     page.locator("#experiments").screenshot(path=str(site.shots / "experiments-phone.png"))
     assert not problems, problems

@@ -18,7 +18,10 @@ import pytest
 from core import audit
 from core.apikeys import display_prefix
 from core.layout import StorageLayout
+from core.settings import Settings
 from core.tenants import NewClient, Tenants
+from strategy.experiments.results import DesignRequest
+from strategy.experiments.service import start_experiment
 from tests.conftest import HomeAt, LiveServer
 from tracking.compactor import compact_all
 from tracking.experiments import Experiment, store_new_experiment
@@ -36,6 +39,17 @@ class Site:
     other: NewClient  # nothing
     engine: Any
     layout: StorageLayout
+    settings: Settings
+    app: Any
+
+
+def started_in_the_past(site: Site, request: DesignRequest, days_ago: int) -> Experiment:
+    """A test started ``days_ago`` days ago, as the service ran then (a holdout cannot start in the past today)."""
+    client = Tenants.from_settings(site.settings).get_client("shop")
+    day = TODAY - timedelta(days=days_ago)
+    started = start_experiment(site.settings, site.engine, client, request, actor="test", today=day)
+    site.app.state.runtime.holdouts.forget("shop")  # what the API's start does
+    return started
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +63,9 @@ def site(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         run_simulation(settings, "shop", days=DAYS, visitors_per_day=60, seed=3, start=TODAY - timedelta(days=DAYS))
         compact_all(settings)
         layout = StorageLayout.from_settings(settings)
-        with LiveServer(create_app(settings)) as server, httpx.Client(base_url=server.url, timeout=60) as http:
-            yield Site(http, shop, other, tenants.engine, layout)
+        app = create_app(settings)
+        with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+            yield Site(http, shop, other, tenants.engine, layout, settings, app)
 
 
 def auth(created: NewClient) -> dict[str, str]:
@@ -105,15 +120,13 @@ def test_design_answers_the_plan_and_bad_bodies_store_nothing(site: Site) -> Non
 
 def test_start_read_export_and_stop_a_holdout(site: Site) -> None:
     body = {**HOLDOUT, "start": (TODAY - timedelta(days=21)).isoformat(), "note": "email holdout"}
-    started = site.http.post("/v1/experiments", json=body, headers=auth(site.shop))
-    assert started.status_code == 201, started.text
-    stored = started.json()
-    experiment_id = stored["experiment_id"]
+    past = site.http.post("/v1/experiments", json=body, headers=auth(site.shop))
+    assert "cannot start in the past" in error_of(past, 400)["message"]
+    request = DesignRequest(type="holdout", channel="email", weeks=4, holdout_share=0.1, note="email holdout")
+    experiment_id = started_in_the_past(site, request, days_ago=21).experiment_id
     assert experiment_id == f"holdout-email-{TODAY - timedelta(days=21):%Y%m%d}"
+    stored = site.http.get(f"/v1/experiments/{experiment_id}", headers=auth(site.shop)).json()
     assert (stored["status"], stored["note"], stored["design"]["holdout_share"]) == ("running", "email holdout", 0.1)
-    assert site.http.get(f"/v1/experiments/{experiment_id}", headers=auth(site.shop)).json() == stored
-    (entry,) = audit.entries(site.engine, "shop", action_prefix="experiment.start")
-    assert entry.actor == audit.key_actor(display_prefix(site.shop.api_key))
 
     overlapping = site.http.post(
         "/v1/experiments", json={**HOLDOUT, "start": TODAY.isoformat()}, headers=auth(site.shop)
@@ -158,6 +171,9 @@ def test_start_read_export_and_stop_a_holdout(site: Site) -> None:
     # a second test of another channel, running: listed before the stopped one
     again = site.http.post("/v1/experiments", json={**HOLDOUT, "channel": "social"}, headers=auth(site.shop))
     assert again.status_code == 201, again.text
+    assert again.json()["start_date"] == TODAY.isoformat()
+    actors = [e.actor for e in audit.entries(site.engine, "shop", action_prefix="experiment.start")]
+    assert sorted(actors) == sorted(["test", audit.key_actor(display_prefix(site.shop.api_key))])
     listed = site.http.get("/v1/experiments", headers=auth(site.shop)).json()["experiments"]
     assert [(e["experiment_id"], e["status"]) for e in listed] == [
         (again.json()["experiment_id"], "running"),
