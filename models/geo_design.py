@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.stats import t as student_t
 
 from core.errors import InvalidInput
+from models.prediction_error import prediction_sum
 
 Array = npt.NDArray[np.float64]
 
@@ -263,34 +263,14 @@ def _groups(panel: _Panel, treatment: Any, control: Any) -> tuple[tuple[str, ...
     return treat, ctrl
 
 
-def _lag1(residuals: Array) -> float:
-    """Lag-1 autocorrelation of the pre-period residuals, clipped to [0, 0.95] (0 when too few)."""
-    if residuals.size < 4:
-        return 0.0
-    centred = residuals - residuals.mean()
-    denominator = float(centred @ centred)
-    if denominator <= 0:
-        return 0.0
-    return float(np.clip(float(centred[1:] @ centred[:-1]) / denominator, 0.0, 0.95))
-
-
 def _tbr(y_pre: Array, x_pre: Array, y_test: Array, x_test: Array, level: float) -> TbrEstimate:
     n, m = y_pre.size, y_test.size
-    alpha, beta, residuals, r2 = _fit(y_pre, x_pre)
-    dof = n - 2
-    sigma2 = float(residuals @ residuals) / dof
-    design = np.column_stack([np.ones(n), x_pre])
-    xtx_inv = np.linalg.pinv(design.T @ design)
-    summed = np.array([m, float(x_test.sum())])  # 1ᵀ X_test: the sum's own row
-    rho = _lag1(residuals)
-    lags = np.arange(1, m)
-    noise = m + 2.0 * float(np.sum((m - lags) * rho**lags))  # Var(Σ e) / σ² for AR(1) errors
-    variance = sigma2 * (noise + float(summed @ xtx_inv @ summed))
-    se = float(np.sqrt(max(variance, 0.0)))
-    counterfactual = float(m * alpha + beta * x_test.sum())
-    actual = float(y_test.sum())
-    incremental = actual - counterfactual
-    half = float(student_t.ppf(0.5 + level / 2, dof)) * se
+    alpha, beta, _, r2 = _fit(y_pre, x_pre)
+    design_pre = np.column_stack([np.ones(n), x_pre])
+    design_test = np.column_stack([np.ones(m), x_test])
+    incremental, half, se, actual, counterfactual, residual_sd = prediction_sum(
+        y_pre, design_pre, y_test, design_test, level
+    )
     return TbrEstimate(
         incremental=incremental,
         interval=(incremental - half, incremental + half),
@@ -301,7 +281,7 @@ def _tbr(y_pre: Array, x_pre: Array, y_test: Array, x_test: Array, level: float)
         alpha=alpha,
         beta=beta,
         pre_r2=r2,
-        residual_sd=float(np.sqrt(sigma2)),
+        residual_sd=residual_sd,
         n_pre=n,
         n_test=m,
         level=level,
@@ -329,9 +309,10 @@ def time_based_regression(
     """Incremental KPI of the treatment over ``[test_start, test_end]`` by time-based regression.
 
     The pre-period is every period before ``test_start``; periods after ``test_end`` are ignored. The
-    variance of the summed prediction error over the ``m`` test periods is ``σ² (m + sᵀ (XᵀX)⁻¹ s)`` with
-    ``s = (m, Σ control_test)``, times an AR(1) factor from the residuals' lag-1 autocorrelation (clipped to
-    [0, 0.95]), and the interval uses a t quantile with ``n_pre − 2`` degrees of freedom. Noise in the control
+    variance of the summed prediction error over the test periods is taken under AR(1) errors in full
+    (:func:`models.prediction_error.prediction_sum`: the test periods' correlation, the fit's and the one
+    between them, with the residual autocorrelation's bias corrected), and the interval uses a t quantile with
+    ``n_pre − 2`` degrees of freedom. Noise in the control
     total attenuates ``beta`` a little (errors in variables), which biases the counterfactual when the test's
     control level lies far from the pre-period mean; the interval does not account for it.
     """
