@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +38,7 @@ from privacy.export import (
     stream_export,
 )
 from tracking.compactor import compact_all
+from tracking.experiments import Experiment, store_new_experiment
 from tracking.kpi import read_kpi
 from tracking.lake import count_events, event_files
 from tracking.spend import read_spend, spend_path
@@ -52,6 +53,29 @@ class Home:
     layout: StorageLayout
     alpha_visitors: frozenset[str]
     bravo_visitors: frozenset[str]
+
+
+HOLDOUT = Experiment(
+    experiment_id="holdout-email-20260413",
+    client_id="alpha",
+    type="holdout",
+    channel="email",
+    campaign_id=None,
+    kpi="revenue",
+    action="pause",
+    start_date=date(2026, 4, 13),
+    end_date=date(2026, 4, 19),
+    weeks=1,
+    lift=0.1,
+    level=0.9,
+    treatment_regions=(),
+    control_regions=(),
+    holdout_share=0.1,
+    spend_change=None,
+    design={"power": 0.8},
+    status="running",
+    created_at=datetime(2026, 4, 12, tzinfo=UTC),
+)
 
 
 def visitors(layout: StorageLayout, client_id: str) -> frozenset[str]:
@@ -72,6 +96,7 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         compact_all(settings)
         build_dataset(settings, "alpha")
         layout = StorageLayout.from_settings(settings)
+        store_new_experiment(layout, tenants.engine, "alpha", HOLDOUT, actor="test")
         alpha, bravo = visitors(layout, "alpha"), visitors(layout, "bravo")
         assert alpha and bravo and not alpha & bravo
         yield Home(settings, layout, alpha, bravo)
@@ -87,7 +112,7 @@ def sha256(path: Path) -> str:
 
 def test_the_rooms_register_their_exporters(home: Home) -> None:
     exporters = discover_exporters(home.settings)
-    assert sorted(exporters) == ["datasets", "events", "kpi", "lift", "models", "sessions", "spend"]
+    assert sorted(exporters) == ["datasets", "events", "experiments", "kpi", "lift", "models", "sessions", "spend"]
     assert all(isinstance(e, Exporter) for e in exporters.values())
     streamed = {n for n, e in exporters.items() if isinstance(e, TableExporter)}
     assert streamed == {"events", "sessions", "spend", "kpi", "lift"}
@@ -120,6 +145,8 @@ def test_the_clients_own_export_holds_its_data_only(home: Home, tmp_path: Path) 
     assert pq.read_table(spend).num_rows == report.parts["spend"].records == len(read_spend(home.layout, "alpha")) > 0
     assert sha256(spend) == sha256(spend_path(home.layout, "alpha"))
     assert report.parts["kpi"].records == len(read_kpi(home.layout, "alpha"))
+    (stored,) = json.loads((out / "experiments" / "experiments.json").read_text())["experiments"]
+    assert stored["experiment_id"] == HOLDOUT.experiment_id and report.parts["experiments"].records == 1
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["client_id"] == "alpha" and manifest["recipient"] is None
