@@ -123,9 +123,9 @@ def home(home_at: HomeAt, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             settings,
             tenants.engine,
             tenants.get_client(A_ID),
-            DesignRequest(type="holdout", channel="email", weeks=1, start=date(2026, 4, 6)),
+            DesignRequest(type="holdout", channel="email", weeks=1, start=date(2026, 4, 13)),
             actor="test",
-            today=date(2026, 4, 13),
+            today=date(2026, 4, 13),  # started on its first day, after the week of traffic
         )
         yield Home(settings, a, b, admin_key)
 
