@@ -39,6 +39,7 @@ __all__ = ["MAX_LIFT", "N_PLACEBOS", "analyze_geo", "design_geo", "detectable", 
 
 N_PLACEBOS = 30
 MAX_LIFT = 5.0  # the largest |lift| a request may ask for; larger detectable lifts are reported as this
+FEW_PLACEBOS = 10  # fewer placebo windows than this make the design's power and false-alarm figures rough
 _RECENT_WEEKS = 8  # weeks whose mean gives the KPI expected over the test
 
 
@@ -80,9 +81,14 @@ def _next_monday(day: date) -> date:
     return day + timedelta(days=7 - day.weekday())
 
 
-def detectable(mdl: float, power: float, lift: float, warnings: list[str]) -> float:
-    """The minimum detectable lift, capped at ``MAX_LIFT`` (windows without KPI never detect), with the warning
-    an underpowered design gets appended to ``warnings``."""
+def detectable(mdl: float, power: float, lift: float, warnings: list[str], n_placebos: int | None = None) -> float:
+    """The minimum detectable lift, capped at ``MAX_LIFT`` (windows without KPI never detect), with the warnings
+    an underpowered design, or one whose power rests on few placebo windows, gets appended to ``warnings``."""
+    if n_placebos is not None and n_placebos < FEW_PLACEBOS:
+        warnings.append(
+            f"only {n_placebos} placebo test(s) fit in the history: the power and false-alarm figures are rough; "
+            "they firm up as the history grows"
+        )
     if power < TARGET_POWER:
         can = f"{mdl:.0%}" if mdl <= MAX_LIFT else f"no change up to {MAX_LIFT:.0%}"
         warnings.append(
@@ -131,7 +137,7 @@ def design_geo(request: DesignRequest, sessions: pd.DataFrame, *, today: date) -
     recent = wide[list(split.treatment)].sum(axis=1).tail(_RECENT_WEEKS)
     action = request.chosen_action
     warnings: list[str] = []
-    mdl = detectable(power.minimum_detectable_lift, power.power, request.lift, warnings)
+    mdl = detectable(power.minimum_detectable_lift, power.power, request.lift, warnings, power.n_placebos)
     if split.pre_r2 < 0.5:
         warnings.append(
             f"the control regions track the treatment poorly in the history (R² {split.pre_r2:.2f}): "

@@ -81,7 +81,7 @@ def design_time(
     per_week = 7 // length
     recent = history["kpi"].astype(float).tail(_RECENT_PERIODS * per_week)
     warnings: list[str] = []
-    mdl = detectable(power.minimum_detectable_lift, power.power, request.lift, warnings)
+    mdl = detectable(power.minimum_detectable_lift, power.power, request.lift, warnings, power.n_placebos)
     if start < today:
         warnings.append(f"the start {start.isoformat()} is in the past")
     kpi = request.kpi or "kpi"

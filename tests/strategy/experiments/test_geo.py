@@ -102,12 +102,17 @@ def test_design_splits_all_regions_and_powers_the_test(design: Design) -> None:
     assert d.false_positive_rate is not None and d.false_positive_rate <= 0.2
     assert abs(sum(d.group_shares.values()) - 1) < 1e-9 and d.units == 8
     assert d.history_end == START - timedelta(days=2)  # whole weeks up to yesterday
+    rough = [w for w in d.warnings if "placebo test(s) fit in the history" in w]
+    assert bool(rough) == (d.n_simulations < 10)
 
 
 def test_design_warns_when_the_lift_is_too_small(history: pd.DataFrame) -> None:
     request = DesignRequest(type="geo", channel="search", lift=0.005, weeks=1, exclude_regions=(REGIONS[0],))
     d = design_geo(request, history, today=START)
     assert d.power < 0.8 and any("can detect" in w for w in d.warnings)
+    short = history[pd.to_datetime(history["started_at"]) >= pd.Timestamp(START - timedelta(weeks=11), tz="UTC")]
+    few = design_geo(replace(request, weeks=2, exclude_regions=()), short, today=START)
+    assert few.n_simulations < 10 and any(f"only {few.n_simulations} placebo test(s)" in w for w in few.warnings)
     assert REGIONS[0] not in d.groups["treatment"] + d.groups["control"]
 
 
