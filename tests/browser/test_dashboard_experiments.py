@@ -129,3 +129,44 @@ def test_the_section_lists_tests_and_draws_their_reads(site: Site, browser: Brow
     page.locator("#experiments").screenshot(path=str(site.shots / "experiments-phone.png"))
     assert not problems, problems
     context.close()
+
+
+def test_a_test_is_designed_and_started_from_the_form(site: Site, browser: Browser) -> None:
+    context = browser.new_context(viewport=PHONE)  # type: ignore[arg-type]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, site.url, site.key)
+    page.wait_for_selector(READY, timeout=WAIT_MS)
+    assert page.locator("#experiment-share-field").is_visible()
+    page.select_option("#experiment-type", "geo")
+    assert not page.locator("#experiment-share-field").is_visible()  # a share only for a holdout
+    page.select_option("#experiment-type", "holdout")
+    page.fill("#experiment-channel", "newsletter")
+    page.fill("#experiment-share", "5")
+    page.click("#experiment-design")
+    page.wait_for_selector("#experiment-plan-power", timeout=WAIT_MS)
+    plan = page.locator("#experiment-plan").inner_text()
+    assert "chance of detecting +10 %" in plan.lower() and "5 % of visitors are kept away from newsletter" in plan
+    assert "Smallest lift it can detect (80 % chance)" in plan
+    no_sideways_scroll(page)
+    page.locator("#experiment-form").screenshot(path=str(site.shots / "experiment-form-phone.png"))
+    page.locator("#experiment-plan").screenshot(path=str(site.shots / "experiment-plan-phone.png"))
+
+    page.fill("#experiment-share", "70")  # the API's own check answers, as an error
+    assert page.locator("#experiment-start-test").count() == 0  # the plan shown went with the old share
+    page.click("#experiment-design")
+    page.wait_for_selector("#experiment-plan .problem", timeout=WAIT_MS)
+    assert "holdout share must lie between 1% and 50%" in page.locator("#experiment-plan .problem").inner_text()
+
+    page.fill("#experiment-share", "5")
+    page.click("#experiment-design")
+    page.click("#experiment-start-test", timeout=WAIT_MS)
+    started = '#experiments-table tr[data-experiment^="holdout-newsletter-"][data-status="running"]'
+    page.wait_for_selector(started, timeout=WAIT_MS)
+    page.wait_for_selector('#experiment-read[data-experiment^="holdout-newsletter-"]', timeout=WAIT_MS)
+    stored = [e for e in site.api.get("/v1/experiments").json()["experiments"] if e["channel"] == "newsletter"]
+    assert [e["holdout_share"] for e in stored] == [pytest.approx(0.05)]
+    no_sideways_scroll(page)
+    assert not errors, errors
+    context.close()

@@ -108,19 +108,22 @@ function effectChart(id, name, m, level) {
   }, { height: 80 + 40 * rows.length, points: rows.length });
 }
 
-/** POST to a route with the session cookie (the page's own origin); a failure throws an ApiError as api() does. */
-async function post(path) {
-  const response = await fetch(path, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } });
+/** POST to a route with the session cookie (the page's own origin), with an optional JSON body; a failure throws an
+ * ApiError as api() does. */
+async function post(path, body = null) {
+  const headers = { Accept: "application/json" };
+  if (body) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method: "POST", credentials: "same-origin", headers, body: body ? JSON.stringify(body) : null });
   if (response.status === 401) {
     window.location.assign("/sign-in");
     throw new ApiError("signed out", 401, "unauthorized");
   }
-  const body = await response.json().catch(() => null);
+  const answer = await response.json().catch(() => null);
   if (!response.ok) {
-    const error = body && body.error ? body.error : {};
+    const error = answer && answer.error ? answer.error : {};
     throw new ApiError(error.message || `the server answered ${response.status}`, response.status, error.code);
   }
-  return body;
+  return answer;
 }
 
 /** A button that stops the test after a second click (the read up to yesterday becomes its result). */
@@ -250,4 +253,103 @@ export async function loadExperiments(clientId, pick = null) {
   section.dataset.ready = "true";
 }
 
+/** The form's test as the API takes it: percentages become fractions, the start only when given. */
+function formRequest(form) {
+  const value = (name) => form.elements[name].value;
+  const request = { type: value("type"), channel: value("channel").trim(), lift: Number(value("lift")) / 100, weeks: Number(value("weeks")) };
+  if (request.type === "holdout") request.holdout_share = Number(value("holdout_share")) / 100;
+  if (value("start")) request.start = value("start");
+  return request;
+}
+
+function regionsText(label, regions) {
+  return regions && regions.length ? `${label} (${regions.length}): ${regions.join(", ")}.` : null;
+}
+
+/** The design's groups in words: regions for a geo test, the share held out for a holdout, the weeks for a time test. */
+function groupsText(d) {
+  const groups = d.groups || {};
+  if (d.type === "geo") {
+    return [regionsText(`Regions where ${d.channel} is ${ACTION_TEXT[d.action] ?? d.action}`, groups.treatment), regionsText("Control regions (unchanged)", groups.control)].filter(Boolean).join(" ");
+  }
+  if (d.type === "holdout") {
+    return `${fmt.share(d.holdout_share)} of visitors are kept away from ${d.channel}${missing(d.units) ? "" : `; about ${fmt.int(d.units)} visitors expected over the test`}.`;
+  }
+  const weeks = groups.test_weeks || [];
+  return `${d.channel} ${ACTION_TEXT[d.action] ?? d.action} in ${weeks.length === 1 ? "the week" : "the weeks"} of ${weeks.map((w) => dayText(w)).join(", ")}; the other weeks are the comparison.`;
+}
+
+function planPart(d, request, clientId, plan) {
+  const start = el("button", { type: "button", id: "experiment-start-test" }, "Start this test");
+  const note = el("span", { class: "hint" });
+  const failed = el("div", { id: "experiment-start-problem" });
+  start.addEventListener("click", async () => {
+    start.disabled = true;
+    note.textContent = " Starting…";
+    failed.replaceChildren();
+    try {
+      const created = await post("/v1/experiments", request);
+      plan.replaceChildren(el("p", { class: "notice", role: "status" }, `Started ${created.experiment_id} on ${dayText(created.start_date)}: it is selected in the list above.`));
+      await loadExperiments(clientId, created.experiment_id);
+    } catch (error) {
+      note.textContent = "";
+      start.disabled = false;
+      failed.replaceChildren(problem(error, "start of this test"));
+    }
+  });
+  const cautions = warnings(d.warnings, "warning about this plan", "warnings about this plan");
+  if (cautions) cautions.open = true;
+  return [
+    el("h4", {}, `Plan: ${TYPE_TEXT[d.type] ?? d.type} on ${d.channel}${d.campaign_id ? ` / ${d.campaign_id}` : ""}`),
+    el("p", { id: "experiment-plan-dates" }, `${dayText(d.start)} to ${dayText(d.end)} (${d.weeks} ${d.weeks === 1 ? "week" : "weeks"}), read on ${d.kpi}. `, groupsText(d)),
+    el("div", { class: "tiles" },
+      tile("experiment-plan-power", `Chance of detecting ${signedShare(d.lift)}`, fmt.share(d.power), `${fmt.int(d.n_simulations)} simulated tests on your history`),
+      tile("experiment-plan-mdl", "Smallest lift it can detect (80 % chance)", signedShare(d.minimum_detectable_lift)),
+      tile("experiment-plan-placebo", "False alarms (placebo tests, no change)", fmt.share(d.false_positive_rate), `about ${fmt.share(1 - d.level)} expected`)),
+    d.notes && d.notes.length ? el("ul", { class: "hint" }, ...d.notes.map((n) => el("li", {}, n))) : "",
+    cautions ?? "",
+    el("p", { class: "actions" }, start, note),
+    failed,
+  ];
+}
+
+/** Channels to suggest: those with stored spend and those already tested (no suggestion when neither answers). */
+async function suggestChannels(list) {
+  const [spend, tested] = await Promise.all([api("/v1/spend").catch(() => null), api("/v1/experiments").catch(() => null)]);
+  const channels = new Set([...(spend ? spend.campaigns : []), ...(tested ? tested.experiments : [])].map((c) => c.channel).filter(Boolean));
+  list.replaceChildren(...[...channels].sort().map((c) => el("option", { value: c })));
+}
+
+/** The form that designs a test (POST /v1/experiments/design) and starts the plan shown (POST /v1/experiments). */
+function setUpForm(clientId) {
+  const form = document.getElementById("experiment-form");
+  const plan = document.getElementById("experiment-plan");
+  if (!form || !plan) return;
+  const share = document.getElementById("experiment-share-field");
+  const showShare = () => {
+    share.hidden = form.elements.type.value !== "holdout";
+  };
+  showShare();
+  form.elements.type.addEventListener("change", showShare);
+  form.addEventListener("input", () => plan.replaceChildren()); // a plan shown is the plan of the fields shown
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const request = formRequest(form);
+    const button = document.getElementById("experiment-design");
+    button.disabled = true;
+    plan.replaceChildren(el("p", { class: "empty loading" }, "Designing on your history…"));
+    try {
+      const d = await post("/v1/experiments/design", request);
+      plan.replaceChildren(...planPart(d, request, clientId, plan));
+    } catch (error) {
+      plan.replaceChildren(problem(error, "design"));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  const channels = document.getElementById("experiment-channels");
+  if (channels) suggestChannels(channels);
+}
+
+setUpForm(document.body.dataset.clientId || "");
 loadExperiments(document.body.dataset.clientId || "");
