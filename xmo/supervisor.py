@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
 
 logger = logging.getLogger("xmo.supervisor")
 _PR_SET_PDEATHSIG = 1
@@ -23,6 +24,21 @@ def die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def event_setter(event: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """A signal handler that sets ``event`` without deadlocking the main thread.
+
+    Python runs a handler in the main thread between bytecodes, possibly while that thread is inside
+    ``event.wait()`` and holds the event's internal lock; ``event.set()`` in the handler then waits for that lock
+    forever (a test's ``xmo maintain`` hung so, orphaned, after its server was killed). A short-lived thread sets
+    the event instead, once the main thread has let go of the lock.
+    """
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        threading.Thread(target=event.set, name="signal-stop", daemon=True).start()
+
+    return handler
 
 
 class Supervisor:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -26,7 +25,7 @@ def maintain(
     """
     from serving.logs import configure_logging
     from xmo.maintenance import MaintenanceLoop, service_jobs
-    from xmo.supervisor import die_with_parent
+    from xmo.supervisor import die_with_parent, event_setter
 
     if parent_pid is not None:
         die_with_parent()
@@ -40,9 +39,7 @@ def maintain(
     os.nice(NICENESS)  # throughput work: the request workers beside it come first when the CPUs are busy
     loop = MaintenanceLoop(settings, jobs, parent_pid=parent_pid)
 
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        loop.stop.set()
-
+    stop = event_setter(loop.stop)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     loop.run()

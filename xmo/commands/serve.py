@@ -19,7 +19,7 @@ from core.layout import StorageLayout
 from core.settings import Settings
 from serving.http_protocol import H11_MAX_HEAD_BYTES, PROTOCOL
 from xmo.commands.common import load_settings
-from xmo.supervisor import Supervisor, die_with_parent
+from xmo.supervisor import Supervisor, die_with_parent, event_setter
 
 
 def serve(
@@ -90,7 +90,7 @@ def _run_workers(host: str, port: int, workers: int, forwarded_allow_ips: str | 
         argv += ["--forwarded-allow-ips", forwarded_allow_ips]
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, event_setter(stopping))
     supervisors = [Supervisor(f"worker {number}", argv).start() for number in range(1, workers + 1)]
     try:
         while not stopping.wait(0.5):
