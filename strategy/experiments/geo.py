@@ -30,7 +30,7 @@ from models.geo_design import (
     time_based_regression,
 )
 from strategy.experiments.data import regional_panel
-from strategy.experiments.results import METRICS, Analysis, Design, DesignRequest, MetricEstimate
+from strategy.experiments.results import METRICS, Analysis, Design, DesignRequest, MetricEstimate, roi_range
 
 if TYPE_CHECKING:
     from tracking.experiments import Experiment
@@ -222,14 +222,6 @@ def read_geo_panel(
     return estimate, rate, n
 
 
-def _roi(estimate: MetricEstimate | None, spend_change: float | None) -> tuple[float | None, ...]:
-    """Incremental KPI per unit of spend change and its interval (bounds divided by the change, in order)."""
-    if estimate is None or not spend_change:
-        return None, None, None
-    bounds = sorted((estimate.low / spend_change, estimate.high / spend_change))
-    return estimate.incremental / spend_change, bounds[0], bounds[1]
-
-
 def read_window(experiment: Experiment, today: date) -> tuple[date, int]:
     """``(last day read, whole weeks read)``: the test's whole weeks up to ``min(last_day, today - 1)``.
 
@@ -285,7 +277,7 @@ def analyze_geo(experiment: Experiment, sessions: pd.DataFrame, *, today: date) 
         )
     elif rate is None:
         warnings.append("too few weeks before the start for placebo checks")
-    roi, roi_low, roi_high = _roi(metrics.get(experiment.kpi), experiment.spend_change)
+    roi, roi_low, roi_high = roi_range(metrics.get(experiment.kpi), experiment.spend_change)
     return Analysis(
         experiment_id=experiment.experiment_id,
         type="geo",

@@ -42,7 +42,7 @@ from scipy.stats import chi2, norm
 from core.errors import InvalidInput, NotReady
 from models.cuped import cuped_difference
 from models.sequential import confidence_sequence
-from strategy.experiments.results import METRICS, Analysis, Design, DesignRequest, MetricEstimate
+from strategy.experiments.results import METRICS, Analysis, Design, DesignRequest, MetricEstimate, roi_range
 
 if TYPE_CHECKING:
     from tracking.experiments import Experiment
@@ -236,11 +236,9 @@ def analyze_holdout(experiment: Experiment, sessions: pd.DataFrame, key: bytes, 
             f"interim read: {(end - experiment.start_date).days + 1} of {experiment.weeks * 7} planned days; "
             "act on the always-valid interval, not the fixed one"
         )
-    roi = roi_low = roi_high = None
-    kpi_estimate = metrics.get(experiment.kpi)
-    if kpi_estimate is not None and experiment.spend_change:
-        spend = abs(experiment.spend_change)
-        roi, roi_low, roi_high = kpi_estimate.incremental / spend, kpi_estimate.low / spend, kpi_estimate.high / spend
+    # treated minus holdout is what the spend bought, whichever sign the change was given with
+    spend = abs(experiment.spend_change) if experiment.spend_change else None
+    roi, roi_low, roi_high = roi_range(metrics.get(experiment.kpi), spend)
     notes = (
         "incremental = (treated − holdout) per visitor × treated visitors: what running the channel bought",
         f"{n_total} visitors seen in the lookback or the test; CUPED covariates: the metric and sessions in the "

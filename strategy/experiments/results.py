@@ -153,6 +153,17 @@ class MetricEstimate:
         return {k: (_finite(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
+def roi_range(
+    estimate: MetricEstimate | None, spend_change: float | None
+) -> tuple[float | None, float | None, float | None]:
+    """``(roi, low, high)``: the incremental KPI per unit of spend change and its interval (the interval's ends
+    divided by the change, in order); all ``None`` without an estimate or a spend change."""
+    if estimate is None or not spend_change:
+        return None, None, None
+    low, high = sorted((estimate.low / spend_change, estimate.high / spend_change))
+    return estimate.incremental / spend_change, low, high
+
+
 @dataclass(frozen=True)
 class Analysis:
     """A read of a running or finished test; ``interim`` when read before its planned end."""

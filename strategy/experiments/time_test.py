@@ -20,7 +20,7 @@ import pandas as pd
 from core.errors import InvalidInput, NotReady
 from models.time_test import FOURIER_MIN_PERIODS, on_off_power, on_off_regression, prepare_series
 from strategy.experiments.geo import detectable
-from strategy.experiments.results import Analysis, Design, DesignRequest, MetricEstimate
+from strategy.experiments.results import Analysis, Design, DesignRequest, MetricEstimate, roi_range
 
 if TYPE_CHECKING:
     from tracking.experiments import Experiment
@@ -172,10 +172,7 @@ def analyze_time(
         counterfactual=est.counterfactual,
         relative_lift=est.relative_lift,
     )
-    roi = roi_low = roi_high = None
-    if experiment.spend_change:
-        bounds = sorted((low / experiment.spend_change, high / experiment.spend_change))
-        roi, roi_low, roi_high = est.incremental / experiment.spend_change, bounds[0], bounds[1]
+    roi, roi_low, roi_high = roi_range(estimate, experiment.spend_change)
     interim = end < experiment.end_date and experiment.stop_date is None
     warnings: list[str] = []
     if interim:
